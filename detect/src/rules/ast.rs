@@ -1,0 +1,356 @@
+//! The parsed form of a Suricata rule: what the parser produces and the matcher compiles.
+//!
+//! Variables are already resolved and keywords already validated, so the matcher never
+//! sees text it has to interpret. Payload keywords keep their rule order because relative
+//! modifiers (`distance`, `within`, pcre `/R`, relative `byte_test`...) chain on the
+//! previous match.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Where a rule came from, for every message about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Alert,
+    Pass,
+    Drop,
+    Reject,
+    RejectSrc,
+    RejectDst,
+    RejectBoth,
+}
+
+impl Action {
+    /// The word used in EVE's `alert.action` ("allowed" for alert, as Suricata prints in IDS mode).
+    pub fn eve_action(self) -> &'static str {
+        match self {
+            Action::Alert | Action::Pass => "allowed",
+            _ => "blocked",
+        }
+    }
+}
+
+/// The rule's protocol keyword. App-layer protocols parse but are not supported yet.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Proto {
+    Tcp,
+    TcpPkt,
+    TcpStream,
+    Udp,
+    Icmp,
+    /// `ip`: any IP packet.
+    Ip,
+    Ipv4,
+    Ipv6,
+    /// `http`, `dns`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
+    AppLayer(String),
+}
+
+/// An IP network (address and prefix length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let p = self.prefix.min(32) as u32;
+                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                (u32::from(n) & mask) == (u32::from(*a) & mask)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let p = self.prefix.min(128) as u32;
+                let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+                (u128::from(n) & mask) == (u128::from(*a) & mask)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A resolved address expression: matches when the address is in some `include` network
+/// (or `include` is empty, meaning `any`) and in no `exclude` network.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddrSet {
+    pub include: Vec<IpNet>,
+    pub exclude: Vec<IpNet>,
+}
+
+impl AddrSet {
+    pub fn is_any(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|n| n.contains(ip)))
+            && !self.exclude.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// A resolved port expression, inclusive ranges; same include/exclude rule as [`AddrSet`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortSet {
+    pub include: Vec<(u16, u16)>,
+    pub exclude: Vec<(u16, u16)>,
+}
+
+impl PortSet {
+    pub fn is_any(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+    pub fn contains(&self, port: u16) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|&(a, b)| a <= port && port <= b))
+            && !self.exclude.iter().any(|&(a, b)| a <= port && port <= b)
+    }
+}
+
+/// A numeric comparison as in `dsize`, `ttl`, `itype`, `icode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumMatch {
+    Eq(u64),
+    Ne(u64),
+    Lt(u64),
+    Le(u64),
+    Gt(u64),
+    Ge(u64),
+    /// `a<>b`: strictly between a and b (Suricata's semantics).
+    Between(u64, u64),
+}
+
+impl NumMatch {
+    pub fn matches(&self, v: u64) -> bool {
+        match *self {
+            NumMatch::Eq(n) => v == n,
+            NumMatch::Ne(n) => v != n,
+            NumMatch::Lt(n) => v < n,
+            NumMatch::Le(n) => v <= n,
+            NumMatch::Gt(n) => v > n,
+            NumMatch::Ge(n) => v >= n,
+            NumMatch::Between(a, b) => a < v && v < b,
+        }
+    }
+}
+
+/// `flags:` — `mask` bits must equal `value` after ignoring `ignore` bits, per the modifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlagsMatch {
+    /// The flags named in the rule (bits of `capture::decode::tcp_flags`).
+    pub flags: u8,
+    /// Flags after the comma: ignored when comparing.
+    pub ignore: u8,
+    pub modifier: FlagsModifier,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagsModifier {
+    /// No modifier: exactly these flags (outside `ignore`).
+    Exact,
+    /// `+`: these flags and possibly others.
+    All,
+    /// `*`: any of these flags.
+    Any,
+    /// `!`: none of these flags.
+    Not,
+}
+
+/// `flow:` options that this issue supports (direction and establishment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowMatch {
+    /// `to_server`/`from_client` (Some(true)) or `to_client`/`from_server` (Some(false)).
+    pub to_server: Option<bool>,
+    /// `established` (Some(true)) or `not_established` (Some(false)).
+    pub established: Option<bool>,
+    /// `stateless`: matches whether or not the flow is tracked.
+    pub stateless: bool,
+}
+
+/// `ip_proto:` value with an optional comparison (`ip_proto:!6`, `ip_proto:<10`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpProtoMatch(pub NumMatch);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    SrcIp,
+    DestIp,
+}
+
+/// One `content` with its modifiers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContentMatch {
+    /// The bytes to find, escapes and `|hex|` already decoded.
+    pub pattern: Vec<u8>,
+    pub negated: bool,
+    pub nocase: bool,
+    pub offset: Option<u32>,
+    pub depth: Option<u32>,
+    /// Relative to the end of the previous payload match; may be negative.
+    pub distance: Option<i32>,
+    pub within: Option<u32>,
+    pub startswith: bool,
+    pub endswith: bool,
+    /// `fast_pattern` given on this content (with `only` or `offset,length` chop when given).
+    pub fast_pattern: Option<FastPattern>,
+    pub rawbytes: bool,
+}
+
+impl ContentMatch {
+    /// Whether this content's position depends on the previous payload match.
+    pub fn is_relative(&self) -> bool {
+        self.distance.is_some() || self.within.is_some()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastPattern {
+    pub only: bool,
+    /// `fast_pattern:offset,length`: use only this slice of the pattern in the prefilter.
+    pub chop: Option<(u16, u16)>,
+}
+
+/// A `pcre` keyword: the regex source and its Suricata-level flags; the regex is compiled
+/// by the parser so a bad pattern is a parse error with a location.
+#[derive(Clone, Debug)]
+pub struct PcreMatch {
+    /// The text between the slashes, as written.
+    pub source: String,
+    pub negated: bool,
+    /// `R`: match relative to the end of the previous payload match.
+    pub relative: bool,
+    /// PCRE-level flags (`i s m x A E G`) as given, for display.
+    pub flags: String,
+    pub regex: Arc<pcre2::bytes::Regex>,
+}
+
+impl PartialEq for PcreMatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+            && self.negated == other.negated
+            && self.relative == other.relative
+            && self.flags == other.flags
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endian {
+    Big,
+    Little,
+}
+
+/// How `byte_test`/`byte_jump` read their number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberFormat {
+    Binary(Endian),
+    /// `string` with `hex`, `dec` or `oct`: ASCII digits in this base.
+    String(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteTestOp {
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    Eq,
+    /// `&`: (value & operand) != 0
+    And,
+    /// `^`: (value ^ operand) != 0
+    Xor,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteTest {
+    pub bytes: u8,
+    pub negated: bool,
+    pub op: ByteTestOp,
+    pub value: u64,
+    pub offset: i32,
+    pub relative: bool,
+    pub format: NumberFormat,
+    /// `bitmask`: applied (and shifted right by its trailing zeros) before comparing.
+    pub bitmask: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteJump {
+    pub bytes: u8,
+    pub offset: i32,
+    pub relative: bool,
+    pub format: NumberFormat,
+    pub multiplier: u32,
+    /// `align`: round the jump up to a multiple of 4.
+    pub align: bool,
+    /// `from_beginning`: jump from the start of the buffer, not from after the read bytes.
+    pub from_beginning: bool,
+    /// `from_end`: jump from the end of the buffer.
+    pub from_end: bool,
+    pub post_offset: i32,
+    pub bitmask: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IsDataAt {
+    pub offset: u32,
+    pub relative: bool,
+    pub negated: bool,
+    pub rawbytes: bool,
+}
+
+/// A payload keyword, in rule order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadMatch {
+    Content(ContentMatch),
+    Pcre(PcreMatch),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    IsDataAt(IsDataAt),
+}
+
+/// A rule the engine enforces in full.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub location: Location,
+    pub action: Action,
+    pub proto: Proto,
+    pub src: AddrSet,
+    pub src_ports: PortSet,
+    pub dst: AddrSet,
+    pub dst_ports: PortSet,
+    /// `<>`: the header matches in either direction.
+    pub bidirectional: bool,
+    pub gid: u32,
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: String,
+    pub classtype: Option<String>,
+    /// The classification's description (EVE `alert.category`), empty without classtype.
+    pub category: String,
+    /// `priority` keyword, else the classtype's priority, else 3 (EVE `alert.severity`).
+    pub priority: u8,
+    pub references: Vec<String>,
+    /// `metadata` key/value pairs, in order (EVE `alert.metadata` groups values by key).
+    pub metadata: Vec<(String, String)>,
+    pub target: Option<Target>,
+    pub noalert: bool,
+    pub flow: FlowMatch,
+    pub dsize: Option<NumMatch>,
+    pub ttl: Option<NumMatch>,
+    pub itype: Option<NumMatch>,
+    pub icode: Option<NumMatch>,
+    pub ip_proto: Option<IpProtoMatch>,
+    pub flags: Option<FlagsMatch>,
+    pub payload: Vec<PayloadMatch>,
+}

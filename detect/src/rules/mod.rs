@@ -1,0 +1,18 @@
+//! Suricata rule syntax: parsing, variables, classifications and loading of rule files.
+//!
+//! INTERFACE CONTRACT (shared with tools/ and the matcher):
+//! - [`Vars`]: address and port variables; `Vars::default()` has Suricata's defaults
+//!   (`HOME_NET` = the RFC 1918 networks, `EXTERNAL_NET` = `!$HOME_NET`, the server
+//!   variables = `$HOME_NET`, `HTTP_PORTS` = 80, ...); `Vars::set_address`/`set_port` override.
+//! - [`Classifications`]: `Classifications::parse(text, file)` / `load(path)` for a
+//!   `classification.config`; `Classifications::default()` has Suricata's stock table.
+//! - `parse_rule(text, &Location, &Vars, &Classifications) -> Result<Parsed, RuleError>`
+//! - `load_files(paths, &Vars, &Classifications, strict) -> Result<LoadedRules, LoadError>`:
+//!   reads every file (multi-line rules with a trailing `\`, `#` comments, blank lines),
+//!   keeps every good rule, records each skipped rule (one `tracing::warn!` each naming
+//!   file, line, sid and every unsupported keyword) and each broken rule (a [`RuleError`]);
+//!   with `strict`, any skip or error fails the load.
+
+pub mod ast;
+
+pub use ast::*;

@@ -1,0 +1,2 @@
+//! The `tidewatch` binary.
+fn main() {}

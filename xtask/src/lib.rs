@@ -1,0 +1,2 @@
+//! Developer tasks shared by `cargo xtask` and the test suite: deterministic traffic
+//! generation and the golden scenarios checked against Suricata.
