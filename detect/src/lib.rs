@@ -3,4 +3,8 @@
 //! aho-corasick automaton per group and verified keyword by keyword; each worker owns its
 //! flow table and scratch so nothing on the packet path is shared or locked.
 
+pub mod dispatch;
+pub mod engine;
+pub mod flow;
 pub mod rules;
+pub mod worker;

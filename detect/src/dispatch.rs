@@ -1,0 +1,270 @@
+//! Dispatch mode: one reader decodes frames and hashes each flow symmetrically onto one of
+//! N pinned workers over lock-free SPSC queues; workers hand alerts to an output thread
+//! over a second queue each. Used for pcap replay, and for live capture when there are
+//! fewer RX queues than cores.
+//!
+//! Queues carry decoded packet views that borrow the frame source (the pcap mapping), not
+//! copies of frames. Offline, a full queue makes the producer wait (no packet or alert is
+//! dropped); the counters say how often that happened.
+
+use crate::engine::Engine;
+use crate::worker::{AlertEvent, Worker, WorkerConfig, WorkerStats};
+use capture::decode::{self, DecodeStats, Packet};
+use capture::flowhash::packet_hash;
+use capture::pcap::Frame;
+use crossbeam_queue::ArrayQueue;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the reader spreads work.
+#[derive(Clone, Debug)]
+pub struct DispatchConfig {
+    pub workers: usize,
+    /// Descriptors per worker queue.
+    pub queue_depth: usize,
+    /// Alerts per worker-to-output queue.
+    pub alert_queue_depth: usize,
+    /// Pin workers to cores (the reader stays on the first core).
+    pub pin: bool,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            workers: 1,
+            queue_depth: 8192,
+            alert_queue_depth: 4096,
+            pin: true,
+        }
+    }
+}
+
+/// What a dispatch run did, for the summary.
+#[derive(Debug, Default)]
+pub struct DispatchReport<E> {
+    pub workers: Vec<WorkerStats>,
+    /// Frames the reader could not decode (they never reach a worker).
+    pub reader_decode: DecodeStats,
+    pub reader_frames: u64,
+    pub reader_bytes: u64,
+    /// Times the reader found a worker queue full and waited.
+    pub queue_full_waits: u64,
+    /// The error that ended the frame source early, if any; every frame before it was
+    /// inspected.
+    pub source_error: Option<E>,
+}
+
+impl<E> DispatchReport<E> {
+    /// All workers' counters plus the reader's decode failures.
+    pub fn totals(&self) -> WorkerStats {
+        let mut t = WorkerStats::default();
+        for w in &self.workers {
+            t.merge(w);
+        }
+        t.decode.merge(&self.reader_decode);
+        t.packets += self.reader_decode.total();
+        t
+    }
+}
+
+struct Desc<'a> {
+    ts_ns: u64,
+    pcap_cnt: u64,
+    pkt: Packet<'a>,
+}
+
+/// Waits politely: spin briefly, then yield, then sleep, so an idle thread does not steal
+/// the core a busy one needs on small machines.
+struct Backoff(u32);
+
+impl Backoff {
+    fn snooze(&mut self) {
+        self.0 += 1;
+        if self.0 < 64 {
+            std::hint::spin_loop();
+        } else if self.0 < 256 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// Runs `frames` through `config.workers` workers and calls `on_alert` for every alert (on
+/// an output thread, in per-worker order). `on_progress` gets bytes read so far, now and
+/// then. Returns when every frame is inspected and every alert delivered.
+pub fn run<'a, E, I, A, P>(
+    frames: I,
+    engine: Arc<Engine>,
+    worker_config: &WorkerConfig,
+    config: &DispatchConfig,
+    mut on_alert: A,
+    mut on_progress: P,
+) -> DispatchReport<E>
+where
+    I: Iterator<Item = Result<Frame<'a>, E>>,
+    A: FnMut(AlertEvent) + Send,
+    P: FnMut(u64),
+    E: Send,
+{
+    let n = config.workers.max(1);
+    let inputs: Vec<ArrayQueue<Desc<'a>>> =
+        (0..n).map(|_| ArrayQueue::new(config.queue_depth.max(64))).collect();
+    let outputs: Vec<ArrayQueue<AlertEvent>> = (0..n)
+        .map(|_| ArrayQueue::new(config.alert_queue_depth.max(16)))
+        .collect();
+    let reader_done = AtomicBool::new(false);
+    let workers_left = AtomicU64::new(n as u64);
+    let cores = if config.pin {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let verify_ip = worker_config.checksums != crate::worker::ChecksumMode::None;
+
+    let mut report = DispatchReport {
+        workers: Vec::new(),
+        reader_decode: DecodeStats::default(),
+        reader_frames: 0,
+        reader_bytes: 0,
+        queue_full_waits: 0,
+        source_error: None,
+    };
+
+    std::thread::scope(|s| {
+        let mut handles = Vec::with_capacity(n);
+        for (id, (input, output)) in inputs.iter().zip(outputs.iter()).enumerate() {
+            let engine = engine.clone();
+            let core = if cores.len() > 1 {
+                // Core 0 is the reader's; workers take the others in turn.
+                Some(cores[1 + id % (cores.len() - 1)])
+            } else {
+                None
+            };
+            let reader_done = &reader_done;
+            let workers_left = &workers_left;
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("tw-worker-{id}"))
+                    .spawn_scoped(s, move || {
+                        if let Some(c) = core {
+                            core_affinity::set_for_current(c);
+                        }
+                        let mut w = Worker::new(engine, worker_config, id);
+                        let mut backoff = Backoff(0);
+                        let mut push = |a: AlertEvent| {
+                            let mut a = a;
+                            let mut b = Backoff(0);
+                            while let Err(back) = output.push(a) {
+                                a = back;
+                                b.snooze();
+                            }
+                        };
+                        loop {
+                            match input.pop() {
+                                Some(d) => {
+                                    backoff.reset();
+                                    w.handle_packet(d.ts_ns, &d.pkt, d.pcap_cnt, &mut push);
+                                }
+                                None => {
+                                    if reader_done.load(Ordering::Acquire) && input.is_empty() {
+                                        break;
+                                    }
+                                    backoff.snooze();
+                                }
+                            }
+                        }
+                        workers_left.fetch_sub(1, Ordering::Release);
+                        w.stats()
+                    })
+                    .expect("spawning a worker thread"),
+            );
+        }
+
+        let outputs = &outputs;
+        let workers_left = &workers_left;
+        let output_thread = std::thread::Builder::new()
+            .name("tw-output".into())
+            .spawn_scoped(s, move || {
+                let mut backoff = Backoff(0);
+                loop {
+                    let mut got = false;
+                    for q in outputs.iter() {
+                        while let Some(a) = q.pop() {
+                            got = true;
+                            on_alert(a);
+                        }
+                    }
+                    if got {
+                        backoff.reset();
+                    } else if workers_left.load(Ordering::Acquire) == 0
+                        && outputs.iter().all(|q| q.is_empty())
+                    {
+                        break;
+                    } else {
+                        backoff.snooze();
+                    }
+                }
+            })
+            .expect("spawning the output thread");
+
+        if let Some(&c) = cores.first() {
+            if config.pin {
+                core_affinity::set_for_current(c);
+            }
+        }
+        let mut since_progress = 0u64;
+        for item in frames {
+            let frame = match item {
+                Ok(f) => f,
+                Err(e) => {
+                    report.source_error = Some(e);
+                    break;
+                }
+            };
+            report.reader_frames += 1;
+            report.reader_bytes += frame.data.len() as u64;
+            since_progress += frame.data.len() as u64;
+            if since_progress >= 1 << 24 {
+                on_progress(report.reader_bytes);
+                since_progress = 0;
+            }
+            let pkt = match decode::decode(frame.link, frame.data, verify_ip) {
+                Ok(p) => p,
+                Err(e) => {
+                    report.reader_decode.count(e.reason);
+                    continue;
+                }
+            };
+            let w = if n == 1 {
+                0
+            } else {
+                (packet_hash(&pkt) % n as u64) as usize
+            };
+            let mut d = Desc {
+                ts_ns: frame.ts_ns,
+                pcap_cnt: report.reader_frames,
+                pkt,
+            };
+            let mut backoff = Backoff(0);
+            while let Err(back) = inputs[w].push(d) {
+                d = back;
+                report.queue_full_waits += 1;
+                backoff.snooze();
+            }
+        }
+        on_progress(report.reader_bytes);
+        reader_done.store(true, Ordering::Release);
+        for h in handles {
+            report
+                .workers
+                .push(h.join().expect("a detection worker panicked"));
+        }
+        output_thread.join().expect("the output thread panicked");
+    });
+    report
+}

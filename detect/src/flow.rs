@@ -1,0 +1,523 @@
+//! The per-worker flow table: which side opened a conversation, whether it is established,
+//! and whether a `pass` rule has exempted it.
+//!
+//! Open addressing over a fixed array sized at start: a lookup scans a small window of
+//! slots, a new flow takes a free or timed-out slot in its window, and when the window is
+//! full the least recently seen flow there is evicted and counted. Nothing allocates after
+//! construction and nothing is shared, so the packet path stays lock-free.
+
+use capture::decode::{tcp_flags, Packet, L4};
+use std::net::IpAddr;
+
+/// Slots probed per lookup: large enough that a table at 90% load rarely evicts early,
+/// small enough to stay in two or three cache lines of keys.
+const WINDOW: usize = 8;
+
+/// Flow timeouts in nanoseconds of packet time (Suricata's defaults per protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp_new: u64,
+    pub tcp_established: u64,
+    pub tcp_closed: u64,
+    pub udp_new: u64,
+    pub udp_established: u64,
+    pub other_new: u64,
+    pub other_established: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        Timeouts {
+            tcp_new: 60 * S,
+            tcp_established: 600 * S,
+            tcp_closed: 60 * S,
+            udp_new: 30 * S,
+            udp_established: 300 * S,
+            other_new: 30 * S,
+            other_established: 300 * S,
+        }
+    }
+}
+
+/// Flow table sizing and timeouts (`flow.*` config keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Maximum flows per worker; rounded up to a power of two.
+    pub max_flows: usize,
+    pub timeouts: Timeouts,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1 << 16,
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Counters a worker reports for its flow table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub created: u64,
+    pub timed_out: u64,
+    /// Flows pushed out by a new one while still live: the table was too small.
+    pub evicted: u64,
+}
+
+impl FlowStats {
+    pub fn merge(&mut self, o: &FlowStats) {
+        self.created += o.created;
+        self.timed_out += o.timed_out;
+        self.evicted += o.evicted;
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct FlowKey {
+    /// Lower endpoint (address, port) first so both directions give one key.
+    addr_lo: u128,
+    addr_hi: u128,
+    port_lo: u16,
+    port_hi: u16,
+    proto: u8,
+    v6: bool,
+    vlan: [u16; 2],
+}
+
+/// Coarse TCP progress; enough for `flow:established` and per-state timeouts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TcpState {
+    #[default]
+    None,
+    SynSent,
+    SynRecv,
+    Established,
+    Closing,
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Flow {
+    key: FlowKey,
+    in_use: bool,
+    /// True when the lower endpoint of the key is the client (the side that opened it).
+    client_is_lo: bool,
+    tcp: TcpState,
+    /// TCP: the handshake was seen; other protocols: packets seen both ways.
+    established: bool,
+    pkts_to_server: u64,
+    pkts_to_client: u64,
+    last_ts: u64,
+    id: u64,
+    passed: bool,
+}
+
+/// What a worker learns about a packet's flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowView {
+    pub to_server: bool,
+    pub established: bool,
+    /// A `pass` rule matched earlier in this flow: skip detection.
+    pub passed: bool,
+    /// Stable id for EVE's `flow_id` (51 bits so JSON readers keep it exact).
+    pub id: u64,
+    /// Slot of the flow, for [`FlowTable::mark_passed`].
+    pub slot: u32,
+}
+
+/// A worker's flow table. See the module doc for the layout.
+pub struct FlowTable {
+    slots: Box<[Flow]>,
+    mask: usize,
+    timeouts: Timeouts,
+    worker_salt: u64,
+    stats: FlowStats,
+    live: usize,
+}
+
+fn addr_bits(a: &IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(v4) => u32::from(*v4) as u128,
+        IpAddr::V6(v6) => u128::from(*v6),
+    }
+}
+
+#[inline]
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
+}
+
+impl FlowKey {
+    fn of(p: &Packet<'_>) -> (FlowKey, bool) {
+        let (sp, dp) = match p.l4 {
+            L4::Tcp(t) => (t.src_port, t.dst_port),
+            L4::Udp(u) => (u.src_port, u.dst_port),
+            _ => (0, 0),
+        };
+        let (s, d) = (addr_bits(&p.src), addr_bits(&p.dst));
+        let src_is_lo = (s, sp) <= (d, dp);
+        let (addr_lo, port_lo, addr_hi, port_hi) = if src_is_lo {
+            (s, sp, d, dp)
+        } else {
+            (d, dp, s, sp)
+        };
+        let mut vlan = [0u16; 2];
+        let n = (p.vlan_count as usize).min(2);
+        vlan[..n].copy_from_slice(&p.vlan[..n]);
+        (
+            FlowKey {
+                addr_lo,
+                addr_hi,
+                port_lo,
+                port_hi,
+                proto: p.ip_proto,
+                v6: p.is_ipv6(),
+                vlan,
+            },
+            src_is_lo,
+        )
+    }
+
+    fn hash(&self) -> u64 {
+        let a = (self.addr_lo as u64) ^ ((self.addr_lo >> 64) as u64).rotate_left(7);
+        let b = (self.addr_hi as u64) ^ ((self.addr_hi >> 64) as u64).rotate_left(13);
+        let ports = (self.port_lo as u64) << 48
+            | (self.port_hi as u64) << 32
+            | (self.proto as u64) << 24
+            | (self.vlan[0] as u64) << 12
+            | self.vlan[1] as u64;
+        mix(a ^ mix(b ^ mix(ports)))
+    }
+}
+
+impl FlowTable {
+    /// Allocates the whole table once; `worker` salts flow ids so workers never collide.
+    pub fn new(config: &FlowConfig, worker: usize) -> FlowTable {
+        let cap = config.max_flows.max(WINDOW).next_power_of_two();
+        FlowTable {
+            slots: vec![Flow::default(); cap].into_boxed_slice(),
+            mask: cap - 1,
+            timeouts: config.timeouts,
+            worker_salt: mix(worker as u64 + 1),
+            stats: FlowStats::default(),
+            live: 0,
+        }
+    }
+
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Flows currently held (live or not yet reclaimed after timing out).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn timeout(&self, f: &Flow) -> u64 {
+        let t = &self.timeouts;
+        match f.key.proto {
+            6 => match f.tcp {
+                TcpState::Established => t.tcp_established,
+                TcpState::Closing | TcpState::Closed => t.tcp_closed,
+                _ if f.established => t.tcp_established,
+                _ => t.tcp_new,
+            },
+            17 => {
+                if f.established {
+                    t.udp_established
+                } else {
+                    t.udp_new
+                }
+            }
+            _ => {
+                if f.established {
+                    t.other_established
+                } else {
+                    t.other_new
+                }
+            }
+        }
+    }
+
+    fn expired(&self, f: &Flow, now: u64) -> bool {
+        f.in_use && now.saturating_sub(f.last_ts) > self.timeout(f)
+    }
+
+    /// Finds or creates the packet's flow, updates its state with this packet and says
+    /// what detection needs to know. Packet time drives timeouts, as in offline replay.
+    pub fn update(&mut self, p: &Packet<'_>, ts_ns: u64) -> FlowView {
+        let (key, src_is_lo) = FlowKey::of(p);
+        let h = key.hash();
+        let base = h as usize & self.mask;
+        let mut found = None;
+        let mut free = None;
+        let mut oldest = base;
+        let mut oldest_ts = u64::MAX;
+        for i in 0..WINDOW {
+            let idx = (base + i) & self.mask;
+            let f = &self.slots[idx];
+            if f.in_use && f.key == key {
+                if self.expired(f, ts_ns) {
+                    // The old conversation timed out: this packet starts a new flow.
+                    self.stats.timed_out += 1;
+                    self.slots[idx].in_use = false;
+                    self.live -= 1;
+                    free = Some(idx);
+                    break;
+                }
+                found = Some(idx);
+                break;
+            }
+            if free.is_none() {
+                if !f.in_use {
+                    free = Some(idx);
+                } else if self.expired(f, ts_ns) {
+                    self.stats.timed_out += 1;
+                    self.slots[idx].in_use = false;
+                    self.live -= 1;
+                    free = Some(idx);
+                }
+            }
+            if f.in_use && f.last_ts < oldest_ts {
+                oldest_ts = f.last_ts;
+                oldest = idx;
+            }
+        }
+        let idx = match found {
+            Some(i) => i,
+            None => {
+                let idx = match free {
+                    Some(i) => i,
+                    None => {
+                        self.stats.evicted += 1;
+                        self.live -= 1;
+                        oldest
+                    }
+                };
+                self.stats.created += 1;
+                self.live += 1;
+                self.slots[idx] = Flow {
+                    key,
+                    in_use: true,
+                    client_is_lo: src_is_lo,
+                    id: (mix(h ^ ts_ns ^ self.worker_salt)) & ((1 << 51) - 1),
+                    ..Flow::default()
+                };
+                idx
+            }
+        };
+        let f = &mut self.slots[idx];
+        f.last_ts = f.last_ts.max(ts_ns);
+        let to_server = src_is_lo == f.client_is_lo;
+        if to_server {
+            f.pkts_to_server += 1;
+        } else {
+            f.pkts_to_client += 1;
+        }
+        match p.l4 {
+            L4::Tcp(t) => advance_tcp(f, t.flags, to_server),
+            _ => {
+                if f.pkts_to_server > 0 && f.pkts_to_client > 0 {
+                    f.established = true;
+                }
+            }
+        }
+        FlowView {
+            to_server,
+            established: f.established,
+            passed: f.passed,
+            id: f.id,
+            slot: idx as u32,
+        }
+    }
+
+    /// Exempts the rest of a flow from detection (a `pass` rule matched).
+    pub fn mark_passed(&mut self, slot: u32) {
+        if let Some(f) = self.slots.get_mut(slot as usize) {
+            f.passed = true;
+        }
+    }
+}
+
+/// The TCP state machine, reduced to what `flow:established` needs: a flow is established
+/// once the client's ACK completes SYN, SYN/ACK; a RST or the second FIN closes it.
+fn advance_tcp(f: &mut Flow, flags: u8, to_server: bool) {
+    let syn = flags & tcp_flags::SYN != 0;
+    let ack = flags & tcp_flags::ACK != 0;
+    let rst = flags & tcp_flags::RST != 0;
+    let fin = flags & tcp_flags::FIN != 0;
+    f.tcp = match (f.tcp, to_server) {
+        (_, _) if rst && f.tcp != TcpState::None => TcpState::Closed,
+        (TcpState::None, true) if syn && !ack => TcpState::SynSent,
+        (TcpState::SynSent, false) if syn && ack => TcpState::SynRecv,
+        (TcpState::SynRecv, true) if ack && !syn => TcpState::Established,
+        (TcpState::Established, _) if fin => TcpState::Closing,
+        (TcpState::Closing, _) if fin => TcpState::Closed,
+        (s, _) => s,
+    };
+    if f.tcp == TcpState::Established {
+        f.established = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capture::decode::{Packet, TcpHeader, UdpHeader};
+
+    fn pkt(src: &str, dst: &str, l4: L4, proto: u8) -> Packet<'static> {
+        Packet {
+            frame: &[],
+            vlan: [0; 2],
+            vlan_count: 0,
+            l3_offset: 0,
+            l4_offset: 0,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            ip_proto: proto,
+            ttl: 64,
+            ip_id: 0,
+            tos: 0,
+            ip_options: false,
+            fragment: None,
+            l4,
+            payload: &[],
+        }
+    }
+
+    fn tcp(src: &str, sp: u16, dst: &str, dp: u16, flags: u8) -> Packet<'static> {
+        pkt(
+            src,
+            dst,
+            L4::Tcp(TcpHeader {
+                src_port: sp,
+                dst_port: dp,
+                flags,
+                ..TcpHeader::default()
+            }),
+            6,
+        )
+    }
+
+    const S: u64 = 1_000_000_000;
+    use tcp_flags::{ACK, FIN, PSH, SYN};
+
+    #[test]
+    fn tcp_handshake_sets_direction_and_establishment() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let c = "10.0.0.9";
+        let s = "10.0.0.1";
+        let steps: [(Packet, bool, bool); 6] = [
+            (tcp(c, 40000, s, 80, SYN), true, false),
+            (tcp(s, 80, c, 40000, SYN | ACK), false, false),
+            (tcp(c, 40000, s, 80, ACK), true, true),
+            (tcp(c, 40000, s, 80, ACK | PSH), true, true),
+            (tcp(s, 80, c, 40000, ACK | PSH), false, true),
+            (tcp(s, 80, c, 40000, ACK | FIN), false, true),
+        ];
+        let mut id = None;
+        for (i, (p, to_server, established)) in steps.iter().enumerate() {
+            let v = t.update(p, i as u64 * S);
+            assert_eq!((v.to_server, v.established), (*to_server, *established), "step {i}");
+            assert_eq!(*id.get_or_insert(v.id), v.id, "one flow id for both directions");
+        }
+        assert_eq!(t.stats().created, 1);
+    }
+
+    #[test]
+    fn client_is_the_first_sender_even_when_its_address_is_higher() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let v = t.update(&tcp("10.9.9.9", 5000, "10.0.0.1", 22, SYN), 0);
+        assert!(v.to_server);
+        let v = t.update(&tcp("10.0.0.1", 22, "10.9.9.9", 5000, SYN | ACK), 1);
+        assert!(!v.to_server);
+    }
+
+    #[test]
+    fn udp_is_established_once_both_directions_are_seen() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let udp = |s: &str, sp, d: &str, dp| {
+            pkt(
+                s,
+                d,
+                L4::Udp(UdpHeader {
+                    src_port: sp,
+                    dst_port: dp,
+                    length: 8,
+                }),
+                17,
+            )
+        };
+        assert!(!t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 0).established);
+        assert!(!t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 1).established);
+        let v = t.update(&udp("10.0.0.3", 53, "10.0.0.2", 53000), 2);
+        assert!(v.established && !v.to_server);
+    }
+
+    #[test]
+    fn timeouts_start_a_new_flow_and_are_counted() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let p = tcp("10.0.0.1", 1, "10.0.0.2", 2, SYN);
+        let a = t.update(&p, 0);
+        let b = t.update(&p, 61 * S);
+        assert_ne!(a.id, b.id);
+        assert_eq!(t.stats().timed_out, 1);
+        assert_eq!(t.stats().created, 2);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recent_and_counts_it() {
+        let cfg = FlowConfig {
+            max_flows: 8,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(&cfg, 0);
+        for port in 0..100u16 {
+            t.update(&tcp("10.0.0.1", 1000 + port, "10.0.0.2", 80, SYN), port as u64);
+        }
+        let st = t.stats();
+        assert_eq!(st.created, 100);
+        assert_eq!(st.evicted, 100 - 8);
+        assert_eq!(t.len(), 8);
+        // The most recent flow survived.
+        let before = t.stats().created;
+        t.update(&tcp("10.0.0.1", 1099, "10.0.0.2", 80, ACK), 100);
+        assert_eq!(t.stats().created, before);
+    }
+
+    #[test]
+    fn pass_marks_stick_to_the_flow() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let p = tcp("10.0.0.1", 1, "10.0.0.2", 2, SYN);
+        let v = t.update(&p, 0);
+        assert!(!v.passed);
+        t.mark_passed(v.slot);
+        assert!(t.update(&tcp("10.0.0.2", 2, "10.0.0.1", 1, SYN | ACK), 1).passed);
+    }
+
+    #[test]
+    fn vlans_separate_flows() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let mut p = tcp("10.0.0.1", 1, "10.0.0.2", 2, SYN);
+        t.update(&p, 0);
+        p.vlan = [10, 0];
+        p.vlan_count = 1;
+        t.update(&p, 0);
+        assert_eq!(t.stats().created, 2);
+    }
+}

@@ -1,0 +1,216 @@
+//! The TOML configuration shared by every subcommand, with Suricata-style `--set KEY=VALUE`
+//! overrides. Unknown keys are errors that name the key, so a typo never silently falls
+//! back to a default.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub vars: Vars,
+    pub rules: RulesConfig,
+    pub detect: DetectConfig,
+    pub flow: FlowConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vars {
+    /// Address variables (`HOME_NET = "[10.0.0.0/8]"`), over Suricata's defaults.
+    pub address: BTreeMap<String, String>,
+    /// Port variables (`HTTP_PORTS = "[80,8080]"`).
+    pub port: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Rule files loaded in addition to those given with `--rules`.
+    pub files: Vec<PathBuf>,
+    /// `classification.config`; default: one beside the first rule file, else Suricata's table.
+    pub classification_file: Option<PathBuf>,
+    /// Any skipped or broken rule is an error.
+    pub strict: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    pub workers: usize,
+    /// `auto`, `all` or `none` (Suricata's `checksum-checks`).
+    pub checksum_checks: String,
+    pub queue_depth: usize,
+    pub pin_workers: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            workers: 1,
+            checksum_checks: "auto".into(),
+            queue_depth: 8192,
+            pin_workers: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    /// Flows per worker before the least recently seen is evicted.
+    pub max_flows: usize,
+    pub timeout_tcp_new: u64,
+    pub timeout_tcp_established: u64,
+    pub timeout_tcp_closed: u64,
+    pub timeout_udp_new: u64,
+    pub timeout_udp_established: u64,
+    pub timeout_other_new: u64,
+    pub timeout_other_established: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        let t = detect::flow::Timeouts::default();
+        const S: u64 = 1_000_000_000;
+        FlowConfig {
+            max_flows: detect::flow::FlowConfig::default().max_flows,
+            timeout_tcp_new: t.tcp_new / S,
+            timeout_tcp_established: t.tcp_established / S,
+            timeout_tcp_closed: t.tcp_closed / S,
+            timeout_udp_new: t.udp_new / S,
+            timeout_udp_established: t.udp_established / S,
+            timeout_other_new: t.other_new / S,
+            timeout_other_established: t.other_established / S,
+        }
+    }
+}
+
+impl FlowConfig {
+    pub fn to_detect(&self) -> detect::flow::FlowConfig {
+        const S: u64 = 1_000_000_000;
+        detect::flow::FlowConfig {
+            max_flows: self.max_flows,
+            timeouts: detect::flow::Timeouts {
+                tcp_new: self.timeout_tcp_new.saturating_mul(S),
+                tcp_established: self.timeout_tcp_established.saturating_mul(S),
+                tcp_closed: self.timeout_tcp_closed.saturating_mul(S),
+                udp_new: self.timeout_udp_new.saturating_mul(S),
+                udp_established: self.timeout_udp_established.saturating_mul(S),
+                other_new: self.timeout_other_new.saturating_mul(S),
+                other_established: self.timeout_other_established.saturating_mul(S),
+            },
+        }
+    }
+}
+
+/// Parses one `--set` value: TOML syntax when it parses (numbers, booleans, arrays), a
+/// plain string otherwise, so `--set vars.address.HOME_NET=[10.0.0.0/8]` just works.
+fn parse_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+fn set_path(root: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        bail!("--set {key}: empty key component");
+    }
+    let mut table = root;
+    for part in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| anyhow!("--set {key}: `{part}` is not a table"))?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies `sets` (`KEY=VALUE`) on top.
+    pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Config> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config {}", p.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("config {}", p.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for s in sets {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--set {s}: expected KEY=VALUE"))?;
+            set_path(&mut table, k.trim(), parse_value(v.trim()))?;
+        }
+        let origin = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "--set".into());
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| anyhow!("config ({origin}): {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !matches!(self.detect.checksum_checks.as_str(), "auto" | "all" | "none") {
+            bail!(
+                "config key detect.checksum_checks: `{}` is not one of auto, all, none",
+                self.detect.checksum_checks
+            );
+        }
+        if self.detect.workers == 0 {
+            bail!("config key detect.workers: must be at least 1");
+        }
+        if self.flow.max_flows == 0 {
+            bail!("config key flow.max_flows: must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn checksum_mode(&self) -> detect::worker::ChecksumMode {
+        match self.detect.checksum_checks.as_str() {
+            "all" => detect::worker::ChecksumMode::All,
+            "none" => detect::worker::ChecksumMode::None,
+            _ => detect::worker::ChecksumMode::Auto,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_override_and_typos_name_the_key() {
+        let c = Config::load(
+            None,
+            &[
+                "detect.workers=3".into(),
+                "vars.address.HOME_NET=[10.0.0.0/8,!10.1.0.0/16]".into(),
+                "flow.max_flows=1024".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.detect.workers, 3);
+        assert_eq!(c.flow.max_flows, 1024);
+        assert_eq!(c.vars.address["HOME_NET"], "[10.0.0.0/8,!10.1.0.0/16]");
+
+        let e = Config::load(None, &["detect.wokers=3".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("wokers"), "{e:#}");
+        let e = Config::load(None, &["detect.checksum_checks=maybe".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("detect.checksum_checks"), "{e:#}");
+        let e = Config::load(None, &["noequals".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("KEY=VALUE"));
+    }
+}

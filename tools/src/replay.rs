@@ -1,0 +1,143 @@
+//! `tidewatch replay`: offline detection of a pcap through the same workers as live
+//! capture, EVE alerts out, a summary on stderr.
+
+use crate::config::Config;
+use crate::{eve, ruleset};
+use anyhow::{Context, Result};
+use capture::pcap::PcapFile;
+use detect::dispatch::{self, DispatchConfig};
+use detect::worker::WorkerConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub struct ReplayArgs {
+    pub pcap: PathBuf,
+    pub rules: Vec<PathBuf>,
+    pub eve: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub strict: bool,
+}
+
+fn open_eve(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
+    Ok(match path {
+        None => Box::new(std::io::stdout().lock()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdout().lock()),
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("creating EVE file {}", p.display()))?,
+        ),
+    })
+}
+
+/// Runs a replay; returns whether the capture file was read to its end.
+pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
+    let started = Instant::now();
+    let set = ruleset::load(config, &args.rules, args.strict)?;
+    let load_time = started.elapsed();
+    eprint!("{}", set.loaded.render());
+    eprintln!("rules loaded in {:.2}s", load_time.as_secs_f64());
+
+    let file = PcapFile::open(&args.pcap)?;
+    let workers = args.workers.unwrap_or(config.detect.workers).max(1);
+    let wcfg = WorkerConfig {
+        flow: config.flow.to_detect(),
+        checksums: config.checksum_mode(),
+    };
+    let dcfg = DispatchConfig {
+        workers,
+        queue_depth: config.detect.queue_depth,
+        pin: config.detect.pin_workers,
+        ..DispatchConfig::default()
+    };
+
+    let bar = if std::io::stderr().is_terminal() && file.len() > 64 << 20 {
+        let b = ProgressBar::new(file.len());
+        b.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, open_eve(args.eve.as_deref())?);
+    let mut write_error: Option<std::io::Error> = None;
+    let mut line = Vec::with_capacity(4096);
+    let t0 = Instant::now();
+    let report = dispatch::run(
+        file.frames(),
+        set.engine.clone(),
+        &wcfg,
+        &dcfg,
+        |a| {
+            if write_error.is_some() {
+                return;
+            }
+            line.clear();
+            let v = eve::alert_json(&a, None);
+            if let Err(e) = serde_json::to_writer(&mut line, &v) {
+                write_error = Some(e.into());
+                return;
+            }
+            line.push(b'\n');
+            if let Err(e) = out.write_all(&line) {
+                write_error = Some(e);
+            }
+        },
+        |bytes| {
+            if let Some(b) = &bar {
+                b.set_position(bytes);
+            }
+        },
+    );
+    let elapsed = t0.elapsed();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out.flush().context("writing EVE output")?;
+    if let Some(e) = write_error {
+        return Err(e).context("writing EVE output");
+    }
+
+    let t = report.totals();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!("packets: {}", t.packets);
+    eprintln!("bytes: {}", t.bytes);
+    eprintln!(
+        "decode errors: {}{}",
+        t.decode.total(),
+        t.decode
+            .iter()
+            .map(|(k, n)| format!(" {k}={n}"))
+            .collect::<String>()
+    );
+    eprintln!("fragments: {}", t.decode.fragments);
+    eprintln!(
+        "flows: {} created, {} timed out, {} evicted",
+        t.flows.created, t.flows.timed_out, t.flows.evicted
+    );
+    if t.bad_checksum > 0 {
+        eprintln!("bad checksum (not inspected): {}", t.bad_checksum);
+    }
+    if t.passed > 0 {
+        eprintln!("passed (pass rules): {}", t.passed);
+    }
+    eprintln!("alerts: {}", t.alerts);
+    eprintln!(
+        "throughput: {:.3} Gbit/s, {:.3} Mpps over {:.3}s with {} worker(s)",
+        t.bytes as f64 * 8.0 / secs / 1e9,
+        t.packets as f64 / secs / 1e6,
+        secs,
+        workers
+    );
+    if let Some(e) = report.source_error {
+        eprintln!(
+            "error: {e} (the {} frames before it were inspected)",
+            report.reader_frames
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}

@@ -1,0 +1,110 @@
+//! Loading rules as every daemon and `check` do: variables and classifications from the
+//! config, every rule file, a summary of what is enforced and what is skipped and why.
+
+use crate::config::Config;
+use anyhow::{bail, Context, Result};
+use detect::engine::Engine;
+use detect::rules::{self, Classifications, LoadedRules, Vars};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A built rule set and what loading it said.
+pub struct RuleSet {
+    pub engine: Arc<Engine>,
+    pub loaded: LoadedRulesSummary,
+}
+
+/// Counts kept after the rules themselves moved into the engine.
+pub struct LoadedRulesSummary {
+    pub files: Vec<PathBuf>,
+    pub enforced: usize,
+    pub skipped: usize,
+    pub errors: usize,
+    pub skipped_by_keyword: Vec<(String, usize)>,
+}
+
+impl LoadedRulesSummary {
+    /// The lines `check` and `replay` print.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "rules: {} enforced, {} skipped, {} invalid, from {} file(s)\n",
+            self.enforced,
+            self.skipped,
+            self.errors,
+            self.files.len()
+        );
+        if !self.skipped_by_keyword.is_empty() {
+            s.push_str("skipped rules by unsupported keyword:\n");
+            for (k, n) in &self.skipped_by_keyword {
+                s.push_str(&format!("  {n:>7}  {k}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn classification_path(config: &Config, files: &[PathBuf]) -> Option<PathBuf> {
+    if let Some(p) = &config.rules.classification_file {
+        return Some(p.clone());
+    }
+    let beside = files.first()?.parent()?.join("classification.config");
+    beside.exists().then_some(beside)
+}
+
+/// Loads the rule files named on the command line and in the config.
+pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<RuleSet> {
+    let mut files: Vec<PathBuf> = cli_files.to_vec();
+    files.extend(config.rules.files.iter().cloned());
+    if files.is_empty() {
+        bail!("no rule files: give --rules FILE or set rules.files in the config");
+    }
+    let mut vars = Vars::default();
+    for (k, v) in &config.vars.address {
+        vars.set_address(k, v);
+    }
+    for (k, v) in &config.vars.port {
+        vars.set_port(k, v);
+    }
+    let classes = match classification_path(config, &files) {
+        Some(p) => {
+            tracing::info!(path = %p.display(), "classifications");
+            Classifications::load(&p).with_context(|| format!("classification file {}", p.display()))?
+        }
+        None => Classifications::default(),
+    };
+    let strict = strict || config.rules.strict;
+    let LoadedRules {
+        rules,
+        skipped,
+        skipped_by_keyword,
+        errors,
+        ..
+    } = rules::load_files(&files, &vars, &classes, strict)?;
+    let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
+    by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let summary = LoadedRulesSummary {
+        files,
+        enforced: rules.len(),
+        skipped: skipped.len(),
+        errors: errors.len(),
+        skipped_by_keyword: by_kw,
+    };
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    let engine = Engine::build(rules).context("building the rule groups")?;
+    Ok(RuleSet {
+        engine: Arc::new(engine),
+        loaded: summary,
+    })
+}
+
+/// For messages: `a.rules, b.rules`.
+pub fn display_files(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
