@@ -237,6 +237,15 @@ impl DecodeStats {
     pub fn count(&mut self, reason: DecodeReason) {
         self.by_reason[reason as usize] += 1;
     }
+    /// Counts one [`decode`] outcome: its failure reason, or a fragment when it is one.
+    #[inline]
+    pub fn observe(&mut self, result: &Result<Packet<'_>, DecodeError>) {
+        match result {
+            Ok(p) if p.fragment.is_some() => self.fragments += 1,
+            Ok(_) => {}
+            Err(e) => self.count(e.reason),
+        }
+    }
     pub fn merge(&mut self, other: &DecodeStats) {
         for (a, b) in self.by_reason.iter_mut().zip(other.by_reason.iter()) {
             *a += *b;
@@ -260,14 +269,174 @@ impl DecodeStats {
 /// IPv4 header checksums are verified only when `verify_ip_checksum` is set (Suricata's
 /// `checksum-checks`); transport checksums are checked separately with
 /// [`transport_checksum_ok`] because only some callers want to pay for them.
-pub fn decode(link: LinkType, frame: &[u8], verify_ip_checksum: bool) -> Result<Packet<'_>, DecodeError> {
-    let _ = (link, frame, verify_ip_checksum);
-    todo!("implemented by the decoder work")
+#[inline]
+pub fn decode(
+    link: LinkType,
+    frame: &[u8],
+    verify_ip_checksum: bool,
+) -> Result<Packet<'_>, DecodeError> {
+    let (l3_offset, vlan, vlan_count, v4) = match link {
+        LinkType::Ethernet => {
+            let eth = ethernet::parse(frame)?;
+            let v4 = match eth.ethertype {
+                ethernet::ETHERTYPE_IPV4 => true,
+                ethernet::ETHERTYPE_IPV6 => false,
+                _ => {
+                    return Err(DecodeError {
+                        reason: DecodeReason::UnsupportedEtherType,
+                        offset: eth.l3_offset - 2,
+                    })
+                }
+            };
+            (eth.l3_offset, eth.vlan, eth.vlan_count, v4)
+        }
+        LinkType::RawIp => (
+            0,
+            [0; 2],
+            0,
+            !matches!(frame.first(), Some(b) if b >> 4 == 6),
+        ),
+    };
+    let l3 = if v4 {
+        ipv4::parse(frame, l3_offset, verify_ip_checksum)?
+    } else {
+        ipv6::parse(frame, l3_offset)?
+    };
+    let (l4, payload_start, payload_end) = transport(frame, &l3)?;
+    Ok(Packet {
+        frame,
+        vlan,
+        vlan_count,
+        // Both offsets are bounded: L2 is at most 22 bytes, IPv4 headers 60, and the IPv6
+        // walk stops at 65535.
+        l3_offset: l3_offset as u16,
+        l4_offset: l3.l4_offset as u16,
+        src: l3.src,
+        dst: l3.dst,
+        ip_proto: l3.proto,
+        ttl: l3.ttl,
+        ip_id: l3.id,
+        tos: l3.tos,
+        ip_options: l3.options,
+        fragment: l3.fragment,
+        l4,
+        payload: frame.get(payload_start..payload_end).unwrap_or_default(),
+    })
+}
+
+/// Decodes the transport header after `l3`; returns it and the payload range.
+#[inline]
+fn transport(frame: &[u8], l3: &L3) -> Result<(L4, usize, usize), DecodeError> {
+    let other = Ok((L4::Other, l3.l4_offset, l3.end));
+    let first_fragment = match l3.fragment {
+        None => false,
+        Some(f) if f.offset == 0 => true,
+        // The transport header is in the first fragment.
+        Some(_) => return other,
+    };
+    let (start, end) = (l3.l4_offset, l3.end);
+    let decoded = match l3.proto {
+        IPPROTO_TCP => {
+            tcp::parse(frame, start, end, l3.claimed_end).map(|(t, p)| (L4::Tcp(t), p, end))
+        }
+        IPPROTO_UDP => udp::parse(frame, start, end, l3.claimed_end, first_fragment)
+            .map(|(u, p, e)| (L4::Udp(u), p, e)),
+        IPPROTO_ICMP if l3.src.is_ipv4() => {
+            icmp::parse(frame, start, end, false).map(|(i, p)| (L4::Icmp(i), p, end))
+        }
+        IPPROTO_ICMPV6 if l3.src.is_ipv6() => {
+            icmp::parse(frame, start, end, true).map(|(i, p)| (L4::Icmpv6(i), p, end))
+        }
+        _ => return other,
+    };
+    match decoded {
+        // A first fragment too short for its transport header still carries IP data.
+        Err(_) if first_fragment => other,
+        r => r,
+    }
 }
 
 /// True when the TCP/UDP/ICMP checksum of a decoded, unfragmented packet is valid (a UDP
 /// checksum of zero over IPv4 counts as valid).
+///
+/// Fragments, transports without a checksum we know, and packets whose capture is shorter
+/// than the IP length (the snap length cut the segment, so it cannot be verified) count as
+/// valid; a `Packet` not produced by [`decode`] for this frame counts as invalid.
+#[inline]
 pub fn transport_checksum_ok(p: &Packet<'_>) -> bool {
-    let _ = p;
-    todo!("implemented by the decoder work")
+    if p.fragment.is_some() {
+        return true;
+    }
+    let (proto, pseudo) = match p.l4 {
+        L4::Tcp(_) => (IPPROTO_TCP, true),
+        L4::Udp(_) => (IPPROTO_UDP, true),
+        L4::Icmp(_) => (IPPROTO_ICMP, false),
+        L4::Icmpv6(_) => (IPPROTO_ICMPV6, true),
+        L4::Other => return true,
+    };
+    let l3 = usize::from(p.l3_offset);
+    let l4 = usize::from(p.l4_offset);
+    let claimed_end = if p.is_ipv6() {
+        ipv6::claimed_end(p.frame, l3)
+    } else {
+        ipv4::total_len(p.frame, l3).map(|n| l3 + n)
+    };
+    let Some(claimed_end) = claimed_end else {
+        return false;
+    };
+    if claimed_end > p.frame.len() {
+        return true;
+    }
+    let Some(segment) = p.frame.get(l4..claimed_end) else {
+        return false;
+    };
+    // Checksum field offsets: TCP 16, UDP 6, ICMP/ICMPv6 2.
+    if proto == IPPROTO_UDP {
+        match bytes::be16(segment, 6) {
+            Some(0) => return p.src.is_ipv4(),
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    let initial = if pseudo {
+        checksum::pseudo_header(&p.src, &p.dst, proto, segment.len())
+    } else {
+        0
+    };
+    checksum::fold(checksum::sum(segment, initial)) == 0xffff
 }
+
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// What the IPv4 or IPv6 layer found; offsets are into the frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct L3 {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub proto: u8,
+    pub ttl: u8,
+    pub id: u16,
+    pub tos: u8,
+    pub options: bool,
+    pub fragment: Option<Fragment>,
+    /// End of the IP header chain, where the transport header starts.
+    pub l4_offset: usize,
+    /// End of the captured IP data: the IP length clipped to the frame.
+    pub end: usize,
+    /// End of the IP data as the IP header claims it (may exceed the frame on snaplen).
+    pub claimed_end: usize,
+}
+
+mod bytes;
+mod checksum;
+mod ethernet;
+mod icmp;
+mod ipv4;
+mod ipv6;
+mod tcp;
+#[cfg(test)]
+mod tests;
+mod udp;
