@@ -18,7 +18,10 @@ impl RuleBuilder {
     pub fn new(proto: Proto, sid: u32) -> RuleBuilder {
         RuleBuilder {
             rule: Rule {
-                location: Location { file: Arc::from("<builder>"), line: sid },
+                location: Location {
+                    file: Arc::from("<builder>"),
+                    line: sid,
+                },
                 action: Action::Alert,
                 proto,
                 src: AddrSet::default(),
@@ -79,15 +82,25 @@ impl RuleBuilder {
         self
     }
     pub fn src_ports(mut self, include: &[(u16, u16)], exclude: &[(u16, u16)]) -> Self {
-        self.rule.src_ports = PortSet { include: include.to_vec(), exclude: exclude.to_vec() };
+        self.rule.src_ports = PortSet {
+            include: include.to_vec(),
+            exclude: exclude.to_vec(),
+        };
         self
     }
     pub fn dst_ports(mut self, include: &[(u16, u16)], exclude: &[(u16, u16)]) -> Self {
-        self.rule.dst_ports = PortSet { include: include.to_vec(), exclude: exclude.to_vec() };
+        self.rule.dst_ports = PortSet {
+            include: include.to_vec(),
+            exclude: exclude.to_vec(),
+        };
         self
     }
     pub fn flow(mut self, to_server: Option<bool>, established: Option<bool>) -> Self {
-        self.rule.flow = FlowMatch { to_server, established, stateless: false };
+        self.rule.flow = FlowMatch {
+            to_server,
+            established,
+            stateless: false,
+        };
         self
     }
     pub fn dsize(mut self, m: NumMatch) -> Self {
@@ -111,12 +124,19 @@ impl RuleBuilder {
         self
     }
     pub fn flags(mut self, flags: u8, ignore: u8, modifier: FlagsModifier) -> Self {
-        self.rule.flags = Some(FlagsMatch { flags, ignore, modifier });
+        self.rule.flags = Some(FlagsMatch {
+            flags,
+            ignore,
+            modifier,
+        });
         self
     }
 
     pub fn content(mut self, pattern: &[u8]) -> Self {
-        self.rule.payload.push(PayloadMatch::Content(ContentMatch { pattern: pattern.to_vec(), ..Default::default() }));
+        self.rule.payload.push(PayloadMatch::Content(ContentMatch {
+            pattern: pattern.to_vec(),
+            ..Default::default()
+        }));
         self
     }
     /// `content:!"..."`.
@@ -129,8 +149,12 @@ impl RuleBuilder {
         self
     }
     fn last_content(&mut self, f: impl FnOnce(&mut ContentMatch)) {
-        if let Some(PayloadMatch::Content(c)) =
-            self.rule.payload.iter_mut().rev().find(|p| matches!(p, PayloadMatch::Content(_)))
+        if let Some(PayloadMatch::Content(c)) = self
+            .rule
+            .payload
+            .iter_mut()
+            .rev()
+            .find(|p| matches!(p, PayloadMatch::Content(_)))
         {
             f(c);
         }
@@ -196,14 +220,22 @@ impl RuleBuilder {
         self
     }
     pub fn isdataat(mut self, offset: u32, relative: bool, negated: bool) -> Self {
-        self.rule.payload.push(PayloadMatch::IsDataAt(IsDataAt { offset, relative, negated, rawbytes: false }));
+        self.rule.payload.push(PayloadMatch::IsDataAt(IsDataAt {
+            offset,
+            relative,
+            negated,
+            rawbytes: false,
+        }));
         self
     }
 }
 
 fn addr_set(include: &[(IpAddr, u8)], exclude: &[(IpAddr, u8)]) -> AddrSet {
     let net = |&(addr, prefix): &(IpAddr, u8)| IpNet { addr, prefix };
-    AddrSet { include: include.iter().map(net).collect(), exclude: exclude.iter().map(net).collect() }
+    AddrSet {
+        include: include.iter().map(net).collect(),
+        exclude: exclude.iter().map(net).collect(),
+    }
 }
 
 /// The transport of a test packet.
@@ -219,15 +251,42 @@ pub enum TestL4 {
 /// A decoded-looking packet over `payload` (which also stands in for the frame).
 pub fn test_packet(src: IpAddr, dst: IpAddr, l4: TestL4, payload: &[u8]) -> Packet<'_> {
     let (l4, ip_proto) = match l4 {
-        TestL4::Tcp { sport, dport, flags } => (
-            L4::Tcp(TcpHeader { src_port: sport, dst_port: dport, header_len: 20, flags, ..Default::default() }),
+        TestL4::Tcp {
+            sport,
+            dport,
+            flags,
+        } => (
+            L4::Tcp(TcpHeader {
+                src_port: sport,
+                dst_port: dport,
+                header_len: 20,
+                flags,
+                ..Default::default()
+            }),
             6,
         ),
-        TestL4::Udp { sport, dport } => {
-            (L4::Udp(UdpHeader { src_port: sport, dst_port: dport, length: (payload.len() + 8) as u16 }), 17)
-        }
-        TestL4::Icmp { itype, code } => (L4::Icmp(IcmpHeader { icmp_type: itype, code }), 1),
-        TestL4::Icmpv6 { itype, code } => (L4::Icmpv6(IcmpHeader { icmp_type: itype, code }), 58),
+        TestL4::Udp { sport, dport } => (
+            L4::Udp(UdpHeader {
+                src_port: sport,
+                dst_port: dport,
+                length: (payload.len() + 8) as u16,
+            }),
+            17,
+        ),
+        TestL4::Icmp { itype, code } => (
+            L4::Icmp(IcmpHeader {
+                icmp_type: itype,
+                code,
+            }),
+            1,
+        ),
+        TestL4::Icmpv6 { itype, code } => (
+            L4::Icmpv6(IcmpHeader {
+                icmp_type: itype,
+                code,
+            }),
+            58,
+        ),
         TestL4::Other { proto } => (L4::Other, proto),
     };
     Packet {

@@ -5,7 +5,13 @@ use crate::rules::{ByteJump, ByteTest, ByteTestOp, Endian, IsDataAt, NumberForma
 
 /// Where the number to read starts and how many bytes are left from there, or `None` when
 /// Suricata would not match (no relative base, before the buffer, fewer than `nbytes` left).
-fn read_window(buf_len: u32, cursor: u32, offset: i32, relative: bool, nbytes: u8) -> Option<usize> {
+fn read_window(
+    buf_len: u32,
+    cursor: u32,
+    offset: i32,
+    relative: bool,
+    nbytes: u8,
+) -> Option<usize> {
     let (start, len) = if relative {
         let start = cursor as i64 + offset as i64;
         let len = buf_len as i64 - start;
@@ -96,7 +102,8 @@ fn apply_bitmask(v: u64, bitmask: Option<u32>) -> u64 {
 
 /// `byte_test`: never moves the cursor.
 pub(crate) fn byte_test(bt: &ByteTest, buf: &[u8], cursor: u32) -> bool {
-    let Some(start) = read_window(buf.len() as u32, cursor, bt.offset, bt.relative, bt.bytes) else {
+    let Some(start) = read_window(buf.len() as u32, cursor, bt.offset, bt.relative, bt.bytes)
+    else {
         return false;
     };
     let Some(window) = buf.get(start..start.saturating_add(bt.bytes as usize)) else {
@@ -162,8 +169,24 @@ pub(crate) fn isdataat(id: &IsDataAt, buf_len: u32, cursor: u32) -> bool {
 mod tests {
     use super::*;
 
-    fn bt(bytes: u8, op: ByteTestOp, value: u64, offset: i32, relative: bool, format: NumberFormat) -> ByteTest {
-        ByteTest { bytes, negated: false, op, value, offset, relative, format, bitmask: None }
+    fn bt(
+        bytes: u8,
+        op: ByteTestOp,
+        value: u64,
+        offset: i32,
+        relative: bool,
+        format: NumberFormat,
+    ) -> ByteTest {
+        ByteTest {
+            bytes,
+            negated: false,
+            op,
+            value,
+            offset,
+            relative,
+            format,
+            bitmask: None,
+        }
     }
 
     #[test]
@@ -206,9 +229,21 @@ mod tests {
             (bt(1, ByteTestOp::Eq, 4, 1, true, be), 2, true),
             (bt(1, ByteTestOp::Eq, 4, -1, true, be), 4, true),
             (bt(1, ByteTestOp::Eq, 1, -1, false, be), 0, false),
-            (bt(3, ByteTestOp::Eq, 123, 4, false, NumberFormat::String(10)), 0, true),
-            (bt(2, ByteTestOp::Eq, 255, 8, false, NumberFormat::String(16)), 0, true),
-            (bt(3, ByteTestOp::Eq, 0, 8, false, NumberFormat::String(16)), 0, false),
+            (
+                bt(3, ByteTestOp::Eq, 123, 4, false, NumberFormat::String(10)),
+                0,
+                true,
+            ),
+            (
+                bt(2, ByteTestOp::Eq, 255, 8, false, NumberFormat::String(16)),
+                0,
+                true,
+            ),
+            (
+                bt(3, ByteTestOp::Eq, 0, 8, false, NumberFormat::String(16)),
+                0,
+                false,
+            ),
             (bt(2, ByteTestOp::Eq, 0, 9, false, be), 0, false),
             (bt(1, ByteTestOp::Eq, 0x66, 0, true, be), 9, true),
             (bt(1, ByteTestOp::Eq, 0x66, 0, true, be), 10, false),
@@ -216,16 +251,28 @@ mod tests {
         for (i, (t, cursor, want)) in rows.iter().enumerate() {
             assert_eq!(byte_test(t, buf, *cursor), *want, "row {i}: {t:?}");
             if *want {
-                let neg = ByteTest { negated: true, ..*t };
+                let neg = ByteTest {
+                    negated: true,
+                    ..*t
+                };
                 assert!(!byte_test(&neg, buf, *cursor), "negated row {i}");
             }
         }
         // A negated comparison that fails matches; a read that cannot happen never does.
-        let neg = ByteTest { negated: true, ..bt(1, ByteTestOp::Eq, 9, 0, false, be) };
+        let neg = ByteTest {
+            negated: true,
+            ..bt(1, ByteTestOp::Eq, 9, 0, false, be)
+        };
         assert!(byte_test(&neg, buf, 0));
-        let neg_oob = ByteTest { negated: true, ..bt(2, ByteTestOp::Eq, 9, 9, false, be) };
+        let neg_oob = ByteTest {
+            negated: true,
+            ..bt(2, ByteTestOp::Eq, 9, 9, false, be)
+        };
         assert!(!byte_test(&neg_oob, buf, 0));
-        let masked = ByteTest { bitmask: Some(0x0f00), ..bt(2, ByteTestOp::Eq, 1, 0, false, be) };
+        let masked = ByteTest {
+            bitmask: Some(0x0f00),
+            ..bt(2, ByteTestOp::Eq, 1, 0, false, be)
+        };
         assert!(byte_test(&masked, buf, 0));
     }
 
@@ -251,12 +298,55 @@ mod tests {
         let rows: Vec<(ByteJump, u32, Option<u32>)> = vec![
             (bj(1, 0, false, be), 0, Some(3)),
             (bj(1, 2, false, be), 0, Some(8)),
-            (ByteJump { multiplier: 2, ..bj(1, 0, false, be) }, 0, Some(5)),
-            (ByteJump { align: true, ..bj(1, 2, false, be) }, 0, None),
-            (ByteJump { align: true, ..bj(1, 0, false, be) }, 0, Some(5)),
-            (ByteJump { from_beginning: true, ..bj(1, 0, false, be) }, 0, Some(2)),
-            (ByteJump { from_end: true, post_offset: -3, ..bj(1, 1, false, be) }, 0, Some(7)),
-            (ByteJump { post_offset: -100, ..bj(1, 0, false, be) }, 0, Some(0)),
+            (
+                ByteJump {
+                    multiplier: 2,
+                    ..bj(1, 0, false, be)
+                },
+                0,
+                Some(5),
+            ),
+            (
+                ByteJump {
+                    align: true,
+                    ..bj(1, 2, false, be)
+                },
+                0,
+                None,
+            ),
+            (
+                ByteJump {
+                    align: true,
+                    ..bj(1, 0, false, be)
+                },
+                0,
+                Some(5),
+            ),
+            (
+                ByteJump {
+                    from_beginning: true,
+                    ..bj(1, 0, false, be)
+                },
+                0,
+                Some(2),
+            ),
+            (
+                ByteJump {
+                    from_end: true,
+                    post_offset: -3,
+                    ..bj(1, 1, false, be)
+                },
+                0,
+                Some(7),
+            ),
+            (
+                ByteJump {
+                    post_offset: -100,
+                    ..bj(1, 0, false, be)
+                },
+                0,
+                Some(0),
+            ),
             (bj(1, 0, true, be), 2, Some(8)),
             (bj(1, 0, true, be), 9, None),
             (bj(1, 0, true, be), 10, None),
@@ -266,8 +356,14 @@ mod tests {
             assert_eq!(byte_jump(j, buf, *cursor), *want, "row {i}: {j:?}");
         }
         let s = b"12xxxxxxxxxxxxxx";
-        assert_eq!(byte_jump(&bj(2, 0, false, NumberFormat::String(10)), s, 0), Some(14));
-        assert_eq!(byte_jump(&bj(3, 0, false, NumberFormat::String(10)), s, 0), Some(14));
+        assert_eq!(
+            byte_jump(&bj(2, 0, false, NumberFormat::String(10)), s, 0),
+            Some(14)
+        );
+        assert_eq!(
+            byte_jump(&bj(3, 0, false, NumberFormat::String(10)), s, 0),
+            Some(14)
+        );
     }
 
     #[test]
@@ -283,8 +379,17 @@ mod tests {
             (0, true, false, 5, 5, true),
         ];
         for &(offset, relative, negated, len, cursor, want) in rows {
-            let id = IsDataAt { offset, relative, negated, rawbytes: false };
-            assert_eq!(isdataat(&id, len, cursor), want, "{id:?} len {len} cursor {cursor}");
+            let id = IsDataAt {
+                offset,
+                relative,
+                negated,
+                rawbytes: false,
+            };
+            assert_eq!(
+                isdataat(&id, len, cursor),
+                want,
+                "{id:?} len {len} cursor {cursor}"
+            );
         }
     }
 }

@@ -8,7 +8,10 @@ use memchr::memmem::Finder;
 pub(crate) enum Searcher {
     Exact(Finder<'static>),
     /// `nocase`: the pattern lowercased; its first byte's two cases drive a `memchr2` scan.
-    NoCase { lower: Box<[u8]>, first: (u8, u8) },
+    NoCase {
+        lower: Box<[u8]>,
+        first: (u8, u8),
+    },
 }
 
 impl Searcher {
@@ -16,7 +19,10 @@ impl Searcher {
         if nocase {
             let lower: Box<[u8]> = pattern.to_ascii_lowercase().into_boxed_slice();
             let f = lower.first().copied().unwrap_or(0);
-            Searcher::NoCase { first: (f, f.to_ascii_uppercase()), lower }
+            Searcher::NoCase {
+                first: (f, f.to_ascii_uppercase()),
+                lower,
+            }
         } else {
             Searcher::Exact(Finder::new(pattern).into_owned())
         }
@@ -72,7 +78,11 @@ mod tests {
             (b"|", true, b"a|", Some(1)),
         ];
         for (pat, nocase, hay, want) in rows {
-            assert_eq!(Searcher::new(pat, *nocase).find(hay), *want, "{pat:?} in {hay:?}");
+            assert_eq!(
+                Searcher::new(pat, *nocase).find(hay),
+                *want,
+                "{pat:?} in {hay:?}"
+            );
         }
     }
 }

@@ -52,12 +52,22 @@ fn packet_class(pkt: &Packet<'_>) -> Class {
     }
 }
 
+/// Whether a packet's transport class and IP version are in a rule's scope.
+#[inline]
+pub(crate) fn in_scope(scope: (u8, u8), pkt: &Packet<'_>) -> bool {
+    scope.0 & (1 << packet_class(pkt) as u8) != 0 && scope.1 & (1 << pkt.is_ipv6() as u8) != 0
+}
+
 /// The ports a port expression names, or `None` when it is `any`, only exclusions, or broad.
 fn enumerate(ps: &PortSet) -> Option<Vec<u16>> {
     if ps.include.is_empty() {
         return None;
     }
-    let count: u32 = ps.include.iter().map(|&(a, b)| (b as u32 + 1).saturating_sub(a as u32)).sum();
+    let count: u32 = ps
+        .include
+        .iter()
+        .map(|&(a, b)| (b as u32 + 1).saturating_sub(a as u32))
+        .sum();
     if count > MAX_ENUMERATED_PORTS {
         return None;
     }
@@ -97,8 +107,14 @@ impl Tables {
     pub(crate) fn lookup(&self, pkt: &Packet<'_>) -> u32 {
         let v = pkt.is_ipv6() as usize;
         match packet_class(pkt) {
-            Class::Tcp => self.by_port[0][v].get(pkt.dst_port() as usize).copied().unwrap_or(0),
-            Class::Udp => self.by_port[1][v].get(pkt.dst_port() as usize).copied().unwrap_or(0),
+            Class::Tcp => self.by_port[0][v]
+                .get(pkt.dst_port() as usize)
+                .copied()
+                .unwrap_or(0),
+            Class::Udp => self.by_port[1][v]
+                .get(pkt.dst_port() as usize)
+                .copied()
+                .unwrap_or(0),
             Class::Icmp => self.single[0][v],
             Class::Other => self.single[1][v],
         }
@@ -139,7 +155,8 @@ pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
     let mut interner = Interner::default();
     let members = |class: Class, ver: usize| {
         scopes.iter().enumerate().filter_map(move |(rank, s)| {
-            s.filter(|&(c, v)| c & (1 << class as u8) != 0 && v & (1 << ver) != 0).map(|_| rank)
+            s.filter(|&(c, v)| c & (1 << class as u8) != 0 && v & (1 << ver) != 0)
+                .map(|_| rank)
         })
     };
     let empty: Box<[u32]> = Box::new([]);
@@ -154,7 +171,9 @@ pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
                     for rank in members(class, ver) {
                         match &ports[rank] {
                             None => any.push(rank as u32),
-                            Some(ps) => ps.iter().for_each(|&p| per_port.entry(p).or_default().push(rank as u32)),
+                            Some(ps) => ps
+                                .iter()
+                                .for_each(|&p| per_port.entry(p).or_default().push(rank as u32)),
                         }
                     }
                     let mut busy: Vec<(u16, Vec<u32>)> = per_port.into_iter().collect();
@@ -166,7 +185,8 @@ pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
                         table[*port as usize] = interner.intern(merged(&any, list));
                     }
                     if !rest.is_empty() {
-                        let misc: Vec<u32> = rest.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+                        let misc: Vec<u32> =
+                            rest.iter().flat_map(|(_, l)| l.iter().copied()).collect();
                         let misc_id = interner.intern(merged(&any, &misc));
                         for (port, _) in &rest {
                             table[*port as usize] = misc_id;

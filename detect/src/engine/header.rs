@@ -35,7 +35,8 @@ pub(crate) fn flags(f: &FlagsMatch, pkt_flags: u8) -> bool {
 }
 
 fn flow(f: &FlowMatch, info: &FlowInfo) -> bool {
-    f.to_server.is_none_or(|ts| ts == info.to_server) && f.established.is_none_or(|e| e == info.established)
+    f.to_server.is_none_or(|ts| ts == info.to_server)
+        && f.established.is_none_or(|e| e == info.established)
 }
 
 /// Every non-payload keyword of the rule, addresses and ports included.
@@ -43,13 +44,19 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     if !addresses_ports(rule, pkt) || !flow(&rule.flow, info) {
         return false;
     }
-    if rule.dsize.is_some_and(|m| !m.matches(pkt.payload.len() as u64)) {
+    if rule
+        .dsize
+        .is_some_and(|m| !m.matches(pkt.payload.len() as u64))
+    {
         return false;
     }
     if rule.ttl.is_some_and(|m| !m.matches(pkt.ttl as u64)) {
         return false;
     }
-    if rule.ip_proto.is_some_and(|m| !m.0.matches(pkt.ip_proto as u64)) {
+    if rule
+        .ip_proto
+        .is_some_and(|m| !m.0.matches(pkt.ip_proto as u64))
+    {
         return false;
     }
     if rule.itype.is_some() || rule.icode.is_some() {
@@ -97,7 +104,11 @@ mod tests {
             (0, 0, FlagsModifier::Not, ACK, true),
         ];
         for &(fl, ignore, modifier, pkt, want) in rows {
-            let f = FlagsMatch { flags: fl, ignore, modifier };
+            let f = FlagsMatch {
+                flags: fl,
+                ignore,
+                modifier,
+            };
             assert_eq!(flags(&f, pkt), want, "{f:?} on {pkt:#04x}");
         }
     }

@@ -38,7 +38,6 @@ use capture::decode::Packet;
 use crate::rules::{Action, Location, PayloadMatch, Rule};
 use prefilter::{FastPattern, Prefilter, VariantSeen};
 
-
 /// What the flow table knows about the packet's flow, for `flow:` keywords.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowInfo {
@@ -61,13 +60,25 @@ pub enum Verdict {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{location}: sid {sid}: protocol {proto} is not supported by the matcher")]
-    UnsupportedProtocol { location: Location, sid: u32, proto: String },
+    UnsupportedProtocol {
+        location: Location,
+        sid: u32,
+        proto: String,
+    },
     #[error("{location}: sid {sid}: empty content pattern")]
     EmptyContent { location: Location, sid: u32 },
     #[error("{location}: sid {sid}: {reason}")]
-    FastPattern { location: Location, sid: u32, reason: String },
+    FastPattern {
+        location: Location,
+        sid: u32,
+        reason: String,
+    },
     #[error("building the prefilter of rule group {group} ({patterns} patterns): {source}")]
-    Prefilter { group: usize, patterns: usize, source: aho_corasick::BuildError },
+    Prefilter {
+        group: usize,
+        patterns: usize,
+        source: aho_corasick::BuildError,
+    },
 }
 
 /// A rule in verification form, stored by rank.
@@ -78,6 +89,8 @@ struct Compiled {
     steps: Box<[payload::Step]>,
     noalert: bool,
     pass: bool,
+    /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
+    scope: (u8, u8),
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -137,8 +150,14 @@ impl Engine {
                     proto: format!("{:?}", r.proto),
                 });
             }
-            if r.payload.iter().any(|p| matches!(p, PayloadMatch::Content(c) if c.pattern.is_empty())) {
-                return Err(BuildError::EmptyContent { location: r.location.clone(), sid: r.sid });
+            if r.payload
+                .iter()
+                .any(|p| matches!(p, PayloadMatch::Content(c) if c.pattern.is_empty()))
+            {
+                return Err(BuildError::EmptyContent {
+                    location: r.location.clone(),
+                    sid: r.sid,
+                });
             }
             let fp = prefilter::select(r).map_err(|reason| BuildError::FastPattern {
                 location: r.location.clone(),
@@ -161,6 +180,7 @@ impl Engine {
                     steps: payload::compile(&r.payload),
                     noalert: r.noalert,
                     pass: r.action == Action::Pass,
+                    scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                 }
             })
             .collect();
@@ -185,11 +205,27 @@ impl Engine {
             if let Some(p) = &prefilter {
                 max_variants = max_variants.max(p.variant_count());
             }
-            built.push(Group { prefilter, always: always.into_boxed_slice() });
+            built.push(Group {
+                prefilter,
+                always: always.into_boxed_slice(),
+            });
         }
         let prefiltered = fast.iter().filter(|f| f.is_some()).count();
-        tracing::debug!(rules = rules.len(), groups = built.len(), prefiltered, "matcher built");
-        Ok(Engine { rules, compiled, rank_of, tables, groups: built, max_variants, prefiltered })
+        tracing::debug!(
+            rules = rules.len(),
+            groups = built.len(),
+            prefiltered,
+            "matcher built"
+        );
+        Ok(Engine {
+            rules,
+            compiled,
+            rank_of,
+            tables,
+            groups: built,
+            max_variants,
+            prefiltered,
+        })
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -197,7 +233,11 @@ impl Engine {
     }
 
     pub fn stats(&self) -> EngineStats {
-        EngineStats { rules: self.rules.len(), groups: self.groups.len(), prefiltered_rules: self.prefiltered }
+        EngineStats {
+            rules: self.rules.len(),
+            groups: self.groups.len(),
+            prefiltered_rules: self.prefiltered,
+        }
     }
 
     pub fn scratch(&self) -> Scratch {
@@ -213,7 +253,9 @@ impl Engine {
     /// Full verification of one rule against a packet, without prefilter or grouping
     /// (for tests and benchmarks of verification alone). False for an unknown index.
     pub fn rule_matches(&self, index: usize, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
-        self.rank_of.get(index).is_some_and(|&rank| self.verify(rank, pkt, flow))
+        self.rank_of
+            .get(index)
+            .is_some_and(|&rank| self.verify(rank, pkt, flow))
     }
 
     #[inline]
@@ -224,7 +266,7 @@ impl Engine {
         let Some(rule) = self.rules.get(c.index as usize) else {
             return false;
         };
-        if !header::matches(rule, pkt, flow) {
+        if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
             return false;
         }
         // Suricata never runs payload keywords on an empty payload.
@@ -233,7 +275,12 @@ impl Engine {
 
     /// Runs the packet's group: prefilter, then verification in rank order.
     pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
-        let Scratch { matches, cands, cand_bits, seen } = scratch;
+        let Scratch {
+            matches,
+            cands,
+            cand_bits,
+            seen,
+        } = scratch;
         matches.clear();
         cands.clear();
         let Some(group) = self.groups.get(self.tables.lookup(pkt) as usize) else {
@@ -277,7 +324,9 @@ impl Engine {
             if !self.verify(rank, pkt, flow) {
                 continue;
             }
-            let Some(c) = self.compiled.get(rank as usize) else { continue };
+            let Some(c) = self.compiled.get(rank as usize) else {
+                continue;
+            };
             if !c.noalert {
                 matches.push(c.index as usize);
             }

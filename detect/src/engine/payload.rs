@@ -114,7 +114,11 @@ pub(crate) fn compile(payload: &[PayloadMatch]) -> Box<[Step]> {
         if !Step::is_relative(p) {
             continue;
         }
-        if let Some(prev) = steps[..k].iter_mut().rev().find(|s| matches!(s, Step::Content(_) | Step::Pcre(_))) {
+        if let Some(prev) = steps[..k]
+            .iter_mut()
+            .rev()
+            .find(|s| matches!(s, Step::Content(_) | Step::Pcre(_)))
+        {
             match prev {
                 Step::Content(c) => {
                     c.relative_next = true;
@@ -151,7 +155,12 @@ pub(crate) fn inspect(steps: &[Step], buf: &[u8]) -> bool {
     if steps.is_empty() {
         return true;
     }
-    let mut w = Walk { buf, cursor: 0, pcre_start: 0, recursion: 0 };
+    let mut w = Walk {
+        buf,
+        cursor: 0,
+        pcre_start: 0,
+        recursion: 0,
+    };
     walk(steps, 0, &mut w) == Outcome::Match
 }
 
@@ -220,7 +229,9 @@ fn content(steps: &[Step], i: usize, c: &Content, w: &mut Walk<'_>) -> Outcome {
             }
             if let Some(within) = c.within {
                 // Suricata compares and assigns in 32-bit arithmetic, as written here.
-                let lim = prev_buffer_offset.wrapping_add(within).wrapping_add(distance as u32);
+                let lim = prev_buffer_offset
+                    .wrapping_add(within)
+                    .wrapping_add(distance as u32);
                 if (depth as i32) > (lim as i32) {
                     depth = lim;
                 }
@@ -244,7 +255,11 @@ fn content(steps: &[Step], i: usize, c: &Content, w: &mut Walk<'_>) -> Outcome {
             depth = buf_len;
         }
         if offset > depth || depth == 0 {
-            return if c.negated { matched_go_on(steps, i, w) } else { Outcome::NoMatch };
+            return if c.negated {
+                matched_go_on(steps, i, w)
+            } else {
+                Outcome::NoMatch
+            };
         }
         let sbuf = w.buf.get(offset as usize..depth as usize).unwrap_or(&[]);
         let found = if (c.endswith && depth < buf_len) || c.len as usize > sbuf.len() {
@@ -256,7 +271,11 @@ fn content(steps: &[Step], i: usize, c: &Content, w: &mut Walk<'_>) -> Outcome {
             if c.negated {
                 return matched_go_on(steps, i, w);
             }
-            return if c.relative { Outcome::NoMatch } else { Outcome::Discontinue };
+            return if c.relative {
+                Outcome::NoMatch
+            } else {
+                Outcome::Discontinue
+            };
         };
         let match_offset = offset + pos as u32 + c.len;
         if c.negated {
@@ -264,7 +283,11 @@ fn content(steps: &[Step], i: usize, c: &Content, w: &mut Walk<'_>) -> Outcome {
             if c.endswith && depth - offset != match_offset {
                 return matched_go_on(steps, i, w);
             }
-            return if c.single { Outcome::Discontinue } else { Outcome::NoMatch };
+            return if c.single {
+                Outcome::Discontinue
+            } else {
+                Outcome::NoMatch
+            };
         }
         w.cursor = match_offset;
         if !c.endswith || match_offset == buf_len {
@@ -316,7 +339,11 @@ fn pcre_once(p: &Pcre, w: &mut Walk<'_>) -> bool {
     let Some(subject) = w.buf.get(base..) else {
         return false;
     };
-    let start = if w.pcre_start != 0 { (w.pcre_start as usize).saturating_sub(base) } else { 0 };
+    let start = if w.pcre_start != 0 {
+        (w.pcre_start as usize).saturating_sub(base)
+    } else {
+        0
+    };
     if start > subject.len() {
         return false;
     }

@@ -59,14 +59,18 @@ pub(crate) fn select(rule: &Rule) -> Result<Option<FastPattern>, String> {
     for c in positive() {
         best = match best {
             Some(b)
-                if (b.pattern.len(), strength(&b.pattern)) >= (c.pattern.len(), strength(&c.pattern)) =>
+                if (b.pattern.len(), strength(&b.pattern))
+                    >= (c.pattern.len(), strength(&c.pattern)) =>
             {
                 Some(b)
             }
             _ => Some(c),
         };
     }
-    Ok(best.map(|c| FastPattern { bytes: c.pattern.clone(), nocase: c.nocase }))
+    Ok(best.map(|c| FastPattern {
+        bytes: c.pattern.clone(),
+        nocase: c.nocase,
+    }))
 }
 
 fn chop(c: &ContentMatch) -> Result<FastPattern, String> {
@@ -85,7 +89,10 @@ fn chop(c: &ContentMatch) -> Result<FastPattern, String> {
         }
         None => c.pattern.clone(),
     };
-    Ok(FastPattern { bytes, nocase: c.nocase })
+    Ok(FastPattern {
+        bytes,
+        nocase: c.nocase,
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -115,7 +122,10 @@ pub(crate) struct VariantSeen {
 
 impl VariantSeen {
     pub(crate) fn with_capacity(n: usize) -> VariantSeen {
-        VariantSeen { bits: vec![0; n.div_ceil(64)], touched: Vec::with_capacity(n) }
+        VariantSeen {
+            bits: vec![0; n.div_ceil(64)],
+            touched: Vec::with_capacity(n),
+        }
     }
 
     fn reset(&mut self) {
@@ -143,7 +153,9 @@ impl VariantSeen {
 
 impl Prefilter {
     /// Builds the automaton over `(rank, fast pattern)` pairs; `None` for an empty list.
-    pub(crate) fn build(items: &[(u32, &FastPattern)]) -> Result<Option<Prefilter>, aho_corasick::BuildError> {
+    pub(crate) fn build(
+        items: &[(u32, &FastPattern)],
+    ) -> Result<Option<Prefilter>, aho_corasick::BuildError> {
         if items.is_empty() {
             return Ok(None);
         }
@@ -159,11 +171,17 @@ impl Prefilter {
                 patterns.len() - 1
             });
             // Case does not matter for a nocase variant: key it on the lowercased bytes.
-            let key_bytes = if fp.nocase { fp.bytes.to_ascii_lowercase() } else { fp.bytes.clone() };
-            let vid = *variant_ids.entry((pid, key_bytes, fp.nocase)).or_insert_with(|| {
-                variant_rules.push((pid, fp, Vec::new()));
-                variant_rules.len() - 1
-            });
+            let key_bytes = if fp.nocase {
+                fp.bytes.to_ascii_lowercase()
+            } else {
+                fp.bytes.clone()
+            };
+            let vid = *variant_ids
+                .entry((pid, key_bytes, fp.nocase))
+                .or_insert_with(|| {
+                    variant_rules.push((pid, fp, Vec::new()));
+                    variant_rules.len() - 1
+                });
             variant_rules[vid].2.push(rank);
         }
         variant_rules.sort_by_key(|v| v.0);
@@ -212,7 +230,9 @@ impl Prefilter {
                 continue;
             };
             for vi in a..b {
-                let Some(v) = self.variants.get(vi as usize) else { continue };
+                let Some(v) = self.variants.get(vi as usize) else {
+                    continue;
+                };
                 if !v.nocase && hay.get(m.start()..m.end()) != Some(&v.bytes[..]) {
                     continue;
                 }
@@ -233,13 +253,26 @@ mod tests {
     use super::*;
 
     fn fp(b: &[u8], nocase: bool) -> FastPattern {
-        FastPattern { bytes: b.to_vec(), nocase }
+        FastPattern {
+            bytes: b.to_vec(),
+            nocase,
+        }
     }
 
     #[test]
     fn scan_respects_case_and_dedupes() {
-        let pats = [fp(b"Hello", false), fp(b"hello", true), fp(b"HELLO", false), fp(b"Hello", false), fp(b"wor", false)];
-        let items: Vec<(u32, &FastPattern)> = pats.iter().enumerate().map(|(i, p)| (i as u32, p)).collect();
+        let pats = [
+            fp(b"Hello", false),
+            fp(b"hello", true),
+            fp(b"HELLO", false),
+            fp(b"Hello", false),
+            fp(b"wor", false),
+        ];
+        let items: Vec<(u32, &FastPattern)> = pats
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u32, p))
+            .collect();
         let pf = Prefilter::build(&items).unwrap().unwrap();
         assert_eq!(pf.variant_count(), 4);
         let mut seen = VariantSeen::with_capacity(pf.variant_count());
