@@ -132,7 +132,7 @@ pub(crate) fn byte_jump(bj: &ByteJump, buf: &[u8], cursor: u32) -> Option<u32> {
     let window = buf.get(start..start.saturating_add(bj.bytes as usize))?;
     let (val, used) = extract(window, bj.format)?;
     let mut val = apply_bitmask(val, bj.bitmask).wrapping_mul(bj.multiplier as u64);
-    if bj.align && val % 4 != 0 {
+    if bj.align && !val.is_multiple_of(4) {
         val = val.wrapping_add(4 - val % 4);
     }
     val = val.wrapping_add(bj.post_offset as i64 as u64);
@@ -166,6 +166,7 @@ pub(crate) fn isdataat(id: &IsDataAt, buf_len: u32, cursor: u32) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // test tables are tuples
 mod tests {
     use super::*;
 

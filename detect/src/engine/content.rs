@@ -6,7 +6,7 @@ use memchr::memmem::Finder;
 /// A compiled `content` pattern that finds its first occurrence in a slice.
 #[derive(Clone, Debug)]
 pub(crate) enum Searcher {
-    Exact(Finder<'static>),
+    Exact(Box<Finder<'static>>),
     /// `nocase`: the pattern lowercased; its first byte's two cases drive a `memchr2` scan.
     NoCase {
         lower: Box<[u8]>,
@@ -24,7 +24,7 @@ impl Searcher {
                 lower,
             }
         } else {
-            Searcher::Exact(Finder::new(pattern).into_owned())
+            Searcher::Exact(Box::new(Finder::new(pattern).into_owned()))
         }
     }
 
@@ -62,6 +62,7 @@ fn find_nocase(hay: &[u8], lower: &[u8], first: (u8, u8)) -> Option<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // test tables are tuples
 mod tests {
     use super::*;
 

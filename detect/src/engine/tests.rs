@@ -1,6 +1,8 @@
 //! Table-driven tests of the matcher: every keyword, relative chains with backtracking,
 //! negation, nocase prefiltering, port groups, `<>`, and match order with pass/noalert.
 
+#![allow(clippy::type_complexity)] // test tables are tuples
+
 use std::net::IpAddr;
 
 use capture::decode::tcp_flags::*;
