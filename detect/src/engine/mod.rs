@@ -13,6 +13,30 @@
 //!   alert; then priority; then sid). When a `pass` rule matches, inspection stops there
 //!   and the verdict is `Verdict::Pass` (the worker passes the rest of the flow).
 //!   `noalert` rules match but are not reported.
+//!
+//! Notes on this implementation: the matching `pass` rule itself is the last entry of
+//! `matches()` (unless it is `noalert`), so the worker can tell which rule passed the
+//! packet; it must not raise an alert for it. Index type is `usize`.
+
+mod builder;
+mod bytes;
+mod content;
+mod groups;
+mod header;
+mod order;
+mod payload;
+mod prefilter;
+#[cfg(test)]
+mod tests;
+
+pub use builder::{test_packet, RuleBuilder, TestL4};
+pub use groups::MAX_PORT_GROUPS;
+pub use payload::INSPECTION_RECURSION_LIMIT;
+
+use capture::decode::Packet;
+
+use crate::rules::{Action, Location, PayloadMatch, Rule};
+use prefilter::{FastPattern, Prefilter, VariantSeen};
 
 /// What the flow table knows about the packet's flow, for `flow:` keywords.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,4 +54,286 @@ pub enum Verdict {
     Inspected,
     /// A `pass` rule matched: the packet (and, for TCP/UDP, its flow) needs no more inspection.
     Pass,
+}
+
+/// Why the rule set could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{location}: sid {sid}: protocol {proto} is not supported by the matcher")]
+    UnsupportedProtocol {
+        location: Location,
+        sid: u32,
+        proto: String,
+    },
+    #[error("{location}: sid {sid}: empty content pattern")]
+    EmptyContent { location: Location, sid: u32 },
+    #[error("{location}: sid {sid}: {reason}")]
+    FastPattern {
+        location: Location,
+        sid: u32,
+        reason: String,
+    },
+    #[error("building the prefilter of rule group {group} ({patterns} patterns): {source}")]
+    Prefilter {
+        group: usize,
+        patterns: usize,
+        source: aho_corasick::BuildError,
+    },
+}
+
+/// A rule in verification form, stored by rank.
+#[derive(Debug)]
+struct Compiled {
+    /// Index into `Engine::rules`.
+    index: u32,
+    steps: Box<[payload::Step]>,
+    noalert: bool,
+    pass: bool,
+    /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
+    scope: (u8, u8),
+}
+
+/// One rule group: its prefilter and the rules it always verifies.
+#[derive(Debug)]
+struct Group {
+    prefilter: Option<Prefilter>,
+    /// Ranks of rules without a positive content (sorted).
+    always: Box<[u32]>,
+}
+
+/// Sizes of the compiled engine, for logs and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub rules: usize,
+    pub groups: usize,
+    /// Rules that go through a prefilter (have a positive content).
+    pub prefiltered_rules: usize,
+}
+
+/// The compiled rule set; shared read-only by every worker.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    compiled: Vec<Compiled>,
+    /// Rule index -> rank.
+    rank_of: Vec<u32>,
+    tables: groups::Tables,
+    groups: Vec<Group>,
+    max_variants: usize,
+    prefiltered: usize,
+}
+
+/// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
+#[derive(Debug)]
+pub struct Scratch {
+    matches: Vec<usize>,
+    cands: Vec<u32>,
+    cand_bits: Vec<u64>,
+    seen: VariantSeen,
+}
+
+impl Scratch {
+    /// The rules (indexes into [`Engine::rules`]) the last `inspect` matched, in order.
+    pub fn matches(&self) -> &[usize] {
+        &self.matches
+    }
+}
+
+impl Engine {
+    pub fn build(rules: Vec<Rule>) -> Result<Engine, BuildError> {
+        let mut fast: Vec<Option<FastPattern>> = Vec::with_capacity(rules.len());
+        for r in &rules {
+            if groups::rule_scope(&r.proto).is_none() {
+                return Err(BuildError::UnsupportedProtocol {
+                    location: r.location.clone(),
+                    sid: r.sid,
+                    proto: format!("{:?}", r.proto),
+                });
+            }
+            if r.payload
+                .iter()
+                .any(|p| matches!(p, PayloadMatch::Content(c) if c.pattern.is_empty()))
+            {
+                return Err(BuildError::EmptyContent {
+                    location: r.location.clone(),
+                    sid: r.sid,
+                });
+            }
+            let fp = prefilter::select(r).map_err(|reason| BuildError::FastPattern {
+                location: r.location.clone(),
+                sid: r.sid,
+                reason,
+            })?;
+            fast.push(fp);
+        }
+        let order = order::ranking(&rules);
+        let mut rank_of = vec![0u32; rules.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            rank_of[i as usize] = rank as u32;
+        }
+        let compiled: Vec<Compiled> = order
+            .iter()
+            .map(|&i| {
+                let r = &rules[i as usize];
+                Compiled {
+                    index: i,
+                    steps: payload::compile(&r.payload),
+                    noalert: r.noalert,
+                    pass: r.action == Action::Pass,
+                    scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
+                }
+            })
+            .collect();
+        let ranked: Vec<&Rule> = order.iter().map(|&i| &rules[i as usize]).collect();
+        let (tables, lists) = groups::build(&ranked);
+        let mut built = Vec::with_capacity(lists.len());
+        let mut max_variants = 0;
+        for (gi, list) in lists.iter().enumerate() {
+            let mut items: Vec<(u32, &FastPattern)> = Vec::new();
+            let mut always = Vec::new();
+            for &rank in list {
+                match &fast[order[rank as usize] as usize] {
+                    Some(fp) => items.push((rank, fp)),
+                    None => always.push(rank),
+                }
+            }
+            let prefilter = Prefilter::build(&items).map_err(|source| BuildError::Prefilter {
+                group: gi,
+                patterns: items.len(),
+                source,
+            })?;
+            if let Some(p) = &prefilter {
+                max_variants = max_variants.max(p.variant_count());
+            }
+            built.push(Group {
+                prefilter,
+                always: always.into_boxed_slice(),
+            });
+        }
+        let prefiltered = fast.iter().filter(|f| f.is_some()).count();
+        tracing::debug!(
+            rules = rules.len(),
+            groups = built.len(),
+            prefiltered,
+            "matcher built"
+        );
+        Ok(Engine {
+            rules,
+            compiled,
+            rank_of,
+            tables,
+            groups: built,
+            max_variants,
+            prefiltered,
+        })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            rules: self.rules.len(),
+            groups: self.groups.len(),
+            prefiltered_rules: self.prefiltered,
+        }
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        let n = self.rules.len();
+        Scratch {
+            matches: Vec::with_capacity(n),
+            cands: Vec::with_capacity(n),
+            cand_bits: vec![0; n.div_ceil(64)],
+            seen: VariantSeen::with_capacity(self.max_variants),
+        }
+    }
+
+    /// Full verification of one rule against a packet, without prefilter or grouping
+    /// (for tests and benchmarks of verification alone). False for an unknown index.
+    pub fn rule_matches(&self, index: usize, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
+        self.rank_of
+            .get(index)
+            .is_some_and(|&rank| self.verify(rank, pkt, flow))
+    }
+
+    #[inline]
+    fn verify(&self, rank: u32, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
+        let Some(c) = self.compiled.get(rank as usize) else {
+            return false;
+        };
+        let Some(rule) = self.rules.get(c.index as usize) else {
+            return false;
+        };
+        if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
+            return false;
+        }
+        // Suricata never runs payload keywords on an empty payload.
+        c.steps.is_empty() || (!pkt.payload.is_empty() && payload::inspect(&c.steps, pkt.payload))
+    }
+
+    /// Runs the packet's group: prefilter, then verification in rank order.
+    pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
+        let Scratch {
+            matches,
+            cands,
+            cand_bits,
+            seen,
+        } = scratch;
+        matches.clear();
+        cands.clear();
+        let Some(group) = self.groups.get(self.tables.lookup(pkt) as usize) else {
+            return Verdict::Inspected;
+        };
+        if let (Some(pf), false) = (&group.prefilter, pkt.payload.is_empty()) {
+            pf.scan(pkt.payload, seen, |rank| {
+                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+                if let Some(word) = cand_bits.get_mut(w) {
+                    if *word & b == 0 {
+                        *word |= b;
+                        cands.push(rank);
+                    }
+                }
+            });
+            for &rank in cands.iter() {
+                if let Some(word) = cand_bits.get_mut(rank as usize / 64) {
+                    *word = 0;
+                }
+            }
+            cands.sort_unstable();
+        }
+        // Merge the sorted candidates with the group's always-verified rules.
+        let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
+        loop {
+            let rank = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x <= y => {
+                    a.next();
+                    x
+                }
+                (_, Some(&&y)) => {
+                    b.next();
+                    y
+                }
+                (Some(&&x), None) => {
+                    a.next();
+                    x
+                }
+                (None, None) => break,
+            };
+            if !self.verify(rank, pkt, flow) {
+                continue;
+            }
+            let Some(c) = self.compiled.get(rank as usize) else {
+                continue;
+            };
+            if !c.noalert {
+                matches.push(c.index as usize);
+            }
+            if c.pass {
+                return Verdict::Pass;
+            }
+        }
+        Verdict::Inspected
+    }
 }

@@ -1,0 +1,205 @@
+//! Rule groups: per transport class (TCP, UDP, ICMP incl. ICMPv6, other) and IP version,
+//! and for TCP/UDP per destination port, the list of rule ranks a packet must consider.
+//! Rules whose ports are `any` (or too broad to enumerate) sit in every port group of
+//! their protocol, so a packet maps to exactly one group and one prefilter scan.
+//! As in Suricata's port grouping, only the busiest ports get a group of their own; the
+//! other ports that have port-specific rules share one "misc" group (the header check
+//! filters the ports exactly).
+
+use std::collections::HashMap;
+
+use capture::decode::{Packet, L4};
+
+use crate::rules::{PortSet, Proto, Rule};
+
+/// Ports with their own group, per (protocol, IP version) table.
+pub const MAX_PORT_GROUPS: usize = 32;
+/// A port expression covering more ports than this is treated as `any` for grouping.
+const MAX_ENUMERATED_PORTS: u32 = 2048;
+
+/// Transport classes a packet or rule falls into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Tcp = 0,
+    Udp = 1,
+    Icmp = 2,
+    Other = 3,
+}
+
+const CLASSES: [Class; 4] = [Class::Tcp, Class::Udp, Class::Icmp, Class::Other];
+
+/// Which classes and IP versions (bit 0: v4, bit 1: v6) a rule's protocol covers;
+/// `None` for app-layer protocols.
+pub(crate) fn rule_scope(proto: &Proto) -> Option<(u8, u8)> {
+    const ALL: u8 = 0b1111;
+    Some(match proto {
+        Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => (1 << Class::Tcp as u8, 0b11),
+        Proto::Udp => (1 << Class::Udp as u8, 0b11),
+        Proto::Icmp => (1 << Class::Icmp as u8, 0b11),
+        Proto::Ip => (ALL, 0b11),
+        Proto::Ipv4 => (ALL, 0b01),
+        Proto::Ipv6 => (ALL, 0b10),
+        Proto::AppLayer(_) => return None,
+    })
+}
+
+fn packet_class(pkt: &Packet<'_>) -> Class {
+    match pkt.l4 {
+        L4::Tcp(_) => Class::Tcp,
+        L4::Udp(_) => Class::Udp,
+        L4::Icmp(_) | L4::Icmpv6(_) => Class::Icmp,
+        L4::Other => Class::Other,
+    }
+}
+
+/// Whether a packet's transport class and IP version are in a rule's scope.
+#[inline]
+pub(crate) fn in_scope(scope: (u8, u8), pkt: &Packet<'_>) -> bool {
+    scope.0 & (1 << packet_class(pkt) as u8) != 0 && scope.1 & (1 << pkt.is_ipv6() as u8) != 0
+}
+
+/// The ports a port expression names, or `None` when it is `any`, only exclusions, or broad.
+fn enumerate(ps: &PortSet) -> Option<Vec<u16>> {
+    if ps.include.is_empty() {
+        return None;
+    }
+    let count: u32 = ps
+        .include
+        .iter()
+        .map(|&(a, b)| (b as u32 + 1).saturating_sub(a as u32))
+        .sum();
+    if count > MAX_ENUMERATED_PORTS {
+        return None;
+    }
+    let mut v: Vec<u16> = ps
+        .include
+        .iter()
+        .flat_map(|&(a, b)| a..=b)
+        .filter(|&p| ps.contains(p))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    Some(v)
+}
+
+/// The destination ports a rule can be reached on (both port sets for `<>`); `None`: any.
+fn rule_ports(rule: &Rule) -> Option<Vec<u16>> {
+    let mut v = enumerate(&rule.dst_ports)?;
+    if rule.bidirectional {
+        v.extend(enumerate(&rule.src_ports)?);
+        v.sort_unstable();
+        v.dedup();
+    }
+    Some(v)
+}
+
+/// Packet -> group id lookup tables.
+#[derive(Clone, Debug)]
+pub(crate) struct Tables {
+    /// `[tcp, udp][v4, v6]`: group id per destination port.
+    by_port: [[Box<[u32]>; 2]; 2],
+    /// `[icmp, other][v4, v6]`.
+    single: [[u32; 2]; 2],
+}
+
+impl Tables {
+    #[inline]
+    pub(crate) fn lookup(&self, pkt: &Packet<'_>) -> u32 {
+        let v = pkt.is_ipv6() as usize;
+        match packet_class(pkt) {
+            Class::Tcp => self.by_port[0][v]
+                .get(pkt.dst_port() as usize)
+                .copied()
+                .unwrap_or(0),
+            Class::Udp => self.by_port[1][v]
+                .get(pkt.dst_port() as usize)
+                .copied()
+                .unwrap_or(0),
+            Class::Icmp => self.single[0][v],
+            Class::Other => self.single[1][v],
+        }
+    }
+}
+
+/// Deduplicates groups by their (sorted) rank list.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Vec<u32>, u32>,
+    groups: Vec<Vec<u32>>,
+}
+
+impl Interner {
+    fn intern(&mut self, list: Vec<u32>) -> u32 {
+        if let Some(&id) = self.ids.get(&list) {
+            return id;
+        }
+        let id = self.groups.len() as u32;
+        self.groups.push(list.clone());
+        self.ids.insert(list, id);
+        id
+    }
+}
+
+fn merged(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Builds the tables and the groups' rank lists (each sorted). `ranked` is the rules in
+/// rank order; app-layer rules (no scope) are in no group.
+pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
+    let scopes: Vec<Option<(u8, u8)>> = ranked.iter().map(|r| rule_scope(&r.proto)).collect();
+    let ports: Vec<Option<Vec<u16>>> = ranked.iter().map(|r| rule_ports(r)).collect();
+    let mut interner = Interner::default();
+    let members = |class: Class, ver: usize| {
+        scopes.iter().enumerate().filter_map(move |(rank, s)| {
+            s.filter(|&(c, v)| c & (1 << class as u8) != 0 && v & (1 << ver) != 0)
+                .map(|_| rank)
+        })
+    };
+    let empty: Box<[u32]> = Box::new([]);
+    let mut by_port = [[empty.clone(), empty.clone()], [empty.clone(), empty]];
+    let mut single = [[0u32; 2]; 2];
+    for class in CLASSES {
+        for ver in 0..2 {
+            match class {
+                Class::Tcp | Class::Udp => {
+                    let mut any = Vec::new();
+                    let mut per_port: HashMap<u16, Vec<u32>> = HashMap::new();
+                    for rank in members(class, ver) {
+                        match &ports[rank] {
+                            None => any.push(rank as u32),
+                            Some(ps) => ps
+                                .iter()
+                                .for_each(|&p| per_port.entry(p).or_default().push(rank as u32)),
+                        }
+                    }
+                    let mut busy: Vec<(u16, Vec<u32>)> = per_port.into_iter().collect();
+                    busy.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+                    let rest = busy.split_off(busy.len().min(MAX_PORT_GROUPS));
+                    let any_id = interner.intern(any.clone());
+                    let mut table = vec![any_id; 65536].into_boxed_slice();
+                    for (port, list) in &busy {
+                        table[*port as usize] = interner.intern(merged(&any, list));
+                    }
+                    if !rest.is_empty() {
+                        let misc: Vec<u32> =
+                            rest.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+                        let misc_id = interner.intern(merged(&any, &misc));
+                        for (port, _) in &rest {
+                            table[*port as usize] = misc_id;
+                        }
+                    }
+                    by_port[class as usize][ver] = table;
+                }
+                Class::Icmp | Class::Other => {
+                    let list: Vec<u32> = members(class, ver).map(|r| r as u32).collect();
+                    single[class as usize - 2][ver] = interner.intern(list);
+                }
+            }
+        }
+    }
+    (Tables { by_port, single }, interner.groups)
+}

@@ -1,0 +1,115 @@
+//! Header keywords: addresses and ports (both ways for `<>`), `flow`, `dsize`, `ttl`,
+//! `itype`, `icode`, `ip_proto` and `flags`, with Suricata's semantics.
+
+use capture::decode::{Packet, L4};
+
+use super::FlowInfo;
+use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, Rule};
+
+/// Addresses and ports in the rule's direction, or the other way round for `<>`.
+pub(crate) fn addresses_ports(rule: &Rule, pkt: &Packet<'_>) -> bool {
+    let (sp, dp) = (pkt.src_port(), pkt.dst_port());
+    let fwd = rule.src.contains(&pkt.src)
+        && rule.dst.contains(&pkt.dst)
+        && rule.src_ports.contains(sp)
+        && rule.dst_ports.contains(dp);
+    fwd || (rule.bidirectional
+        && rule.src.contains(&pkt.dst)
+        && rule.dst.contains(&pkt.src)
+        && rule.src_ports.contains(dp)
+        && rule.dst_ports.contains(sp))
+}
+
+/// Suricata's `FlagsMatch` (detect-flags.c); `Not` is "not all of these", as its code does.
+pub(crate) fn flags(f: &FlagsMatch, pkt_flags: u8) -> bool {
+    if f.flags == 0 && pkt_flags != 0 {
+        return f.modifier == FlagsModifier::Not;
+    }
+    let v = pkt_flags & !f.ignore;
+    match f.modifier {
+        FlagsModifier::Any => v & f.flags != 0,
+        FlagsModifier::All => v & f.flags == f.flags,
+        FlagsModifier::Not => v & f.flags != f.flags,
+        FlagsModifier::Exact => v == f.flags,
+    }
+}
+
+fn flow(f: &FlowMatch, info: &FlowInfo) -> bool {
+    f.to_server.is_none_or(|ts| ts == info.to_server)
+        && f.established.is_none_or(|e| e == info.established)
+}
+
+/// Every non-payload keyword of the rule, addresses and ports included.
+pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
+    if !addresses_ports(rule, pkt) || !flow(&rule.flow, info) {
+        return false;
+    }
+    if rule
+        .dsize
+        .is_some_and(|m| !m.matches(pkt.payload.len() as u64))
+    {
+        return false;
+    }
+    if rule.ttl.is_some_and(|m| !m.matches(pkt.ttl as u64)) {
+        return false;
+    }
+    if rule
+        .ip_proto
+        .is_some_and(|m| !m.0.matches(pkt.ip_proto as u64))
+    {
+        return false;
+    }
+    if rule.itype.is_some() || rule.icode.is_some() {
+        let (L4::Icmp(h) | L4::Icmpv6(h)) = pkt.l4 else {
+            return false;
+        };
+        if rule.itype.is_some_and(|m| !m.matches(h.icmp_type as u64))
+            || rule.icode.is_some_and(|m| !m.matches(h.code as u64))
+        {
+            return false;
+        }
+    }
+    if let Some(f) = &rule.flags {
+        let Some(tcp) = pkt.tcp() else {
+            return false;
+        };
+        if !flags(f, tcp.flags) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capture::decode::tcp_flags::*;
+
+    #[test]
+    fn flags_table() {
+        let rows: &[(u8, u8, FlagsModifier, u8, bool)] = &[
+            // rule flags, ignore, modifier, packet flags, want
+            (SYN, 0, FlagsModifier::Exact, SYN, true),
+            (SYN, 0, FlagsModifier::Exact, SYN | ACK, false),
+            (SYN, ECE | CWR, FlagsModifier::Exact, SYN | ECE | CWR, true),
+            (SYN | ACK, 0, FlagsModifier::All, SYN | ACK | PSH, true),
+            (SYN | ACK, 0, FlagsModifier::All, SYN, false),
+            (SYN | FIN, 0, FlagsModifier::Any, FIN | ACK, true),
+            (SYN | FIN, 0, FlagsModifier::Any, ACK, false),
+            (SYN, 0, FlagsModifier::Not, ACK, true),
+            (SYN, 0, FlagsModifier::Not, SYN | ACK, false),
+            (SYN | ACK, 0, FlagsModifier::Not, SYN, true),
+            (0, 0, FlagsModifier::Exact, 0, true),
+            (0, 0, FlagsModifier::Exact, ACK, false),
+            (0, 0, FlagsModifier::Not, ACK, true),
+        ];
+        for &(fl, ignore, modifier, pkt, want) in rows {
+            let f = FlagsMatch {
+                flags: fl,
+                ignore,
+                modifier,
+            };
+            assert_eq!(flags(&f, pkt), want, "{f:?} on {pkt:#04x}");
+        }
+    }
+}

@@ -1,0 +1,945 @@
+//! Table-driven tests of the matcher: every keyword, relative chains with backtracking,
+//! negation, nocase prefiltering, port groups, `<>`, and match order with pass/noalert.
+
+#![allow(clippy::type_complexity)] // test tables are tuples
+
+use std::net::IpAddr;
+
+use capture::decode::tcp_flags::*;
+use capture::decode::Packet;
+
+use super::*;
+use crate::rules::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+fn tcp_pkt(payload: &[u8]) -> Packet<'_> {
+    test_packet(
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        TestL4::Tcp {
+            sport: 1234,
+            dport: 80,
+            flags: ACK | PSH,
+        },
+        payload,
+    )
+}
+
+fn t(sid: u32) -> RuleBuilder {
+    RuleBuilder::new(Proto::Tcp, sid)
+}
+
+/// Builds a one-rule engine and checks the packet both through `inspect` (groups and
+/// prefilter) and `rule_matches` (verification alone); they must agree.
+fn one(rule: Rule, pkt: &Packet<'_>, flow: &FlowInfo, name: &str) -> bool {
+    let engine = Engine::build(vec![rule]).expect("engine builds");
+    let mut s = engine.scratch();
+    engine.inspect(pkt, flow, &mut s);
+    let via_inspect = s.matches() == [0];
+    assert_eq!(
+        via_inspect,
+        engine.rule_matches(0, pkt, flow),
+        "{name}: inspect and rule_matches disagree"
+    );
+    via_inspect
+}
+
+fn bt(bytes: u8, op: ByteTestOp, value: u64, offset: i32, relative: bool) -> ByteTest {
+    ByteTest {
+        bytes,
+        negated: false,
+        op,
+        value,
+        offset,
+        relative,
+        format: NumberFormat::Binary(Endian::Big),
+        bitmask: None,
+    }
+}
+
+fn bj(bytes: u8, offset: i32, relative: bool) -> ByteJump {
+    ByteJump {
+        bytes,
+        offset,
+        relative,
+        format: NumberFormat::Binary(Endian::Big),
+        multiplier: 1,
+        align: false,
+        from_beginning: false,
+        from_end: false,
+        post_offset: 0,
+        bitmask: None,
+    }
+}
+
+#[test]
+fn payload_keywords() {
+    let pcre = |b: RuleBuilder, src: &str, flags: &str, neg: bool| {
+        b.pcre(src, flags, neg).expect("test regex")
+    };
+    let rows: Vec<(&str, RuleBuilder, &[u8], bool)> = vec![
+        ("content found", t(1).content(b"abc"), b"xxabcxx", true),
+        ("content absent", t(1).content(b"abc"), b"xxabxcx", false),
+        (
+            "content never on empty payload",
+            t(1).content(b"abc"),
+            b"",
+            false,
+        ),
+        (
+            "content is case sensitive",
+            t(1).content(b"ABC"),
+            b"xabcx",
+            false,
+        ),
+        ("nocase", t(1).content(b"ABC").nocase(), b"xabcx", true),
+        (
+            "offset skips early occurrence",
+            t(1).content(b"abc").offset(2),
+            b"abcxxabc",
+            true,
+        ),
+        (
+            "offset past only occurrence",
+            t(1).content(b"abc").offset(1),
+            b"abcxx",
+            false,
+        ),
+        (
+            "depth covers",
+            t(1).content(b"abc").depth(3),
+            b"abcxx",
+            true,
+        ),
+        (
+            "depth too short",
+            t(1).content(b"abc").depth(3),
+            b"xabc",
+            false,
+        ),
+        (
+            "depth counts from offset",
+            t(1).content(b"abc").offset(1).depth(3),
+            b"xabc",
+            true,
+        ),
+        (
+            "startswith",
+            t(1).content(b"abc").startswith(),
+            b"abcx",
+            true,
+        ),
+        (
+            "startswith not at start",
+            t(1).content(b"abc").startswith(),
+            b"xabc",
+            false,
+        ),
+        ("endswith", t(1).content(b"abc").endswith(), b"xxabc", true),
+        (
+            "endswith not at end",
+            t(1).content(b"abc").endswith(),
+            b"abcx",
+            false,
+        ),
+        (
+            "endswith retries to last occurrence",
+            t(1).content(b"abc").endswith(),
+            b"abcxabc",
+            true,
+        ),
+        (
+            "distance 1 skips adjacent",
+            t(1).content(b"a").content(b"b").distance(1),
+            b"ab",
+            false,
+        ),
+        (
+            "distance 1",
+            t(1).content(b"a").content(b"b").distance(1),
+            b"axb",
+            true,
+        ),
+        (
+            "distance 0",
+            t(1).content(b"a").content(b"b").distance(0),
+            b"ab",
+            true,
+        ),
+        (
+            "distance is after previous match",
+            t(1).content(b"b").content(b"a").distance(0),
+            b"ab",
+            false,
+        ),
+        (
+            "within reaches",
+            t(1).content(b"a").content(b"b").within(2),
+            b"axb",
+            true,
+        ),
+        (
+            "within too short",
+            t(1).content(b"a").content(b"b").within(2),
+            b"axxb",
+            false,
+        ),
+        (
+            "negative distance",
+            t(1).content(b"bc").content(b"a").distance(-3).within(1),
+            b"abc",
+            true,
+        ),
+        (
+            "distance+within window",
+            t(1).content(b"a").content(b"b").distance(2).within(1),
+            b"axxb",
+            true,
+        ),
+        (
+            "distance+within window misses",
+            t(1).content(b"a").content(b"b").distance(2).within(1),
+            b"axb",
+            false,
+        ),
+        (
+            "backtrack previous content",
+            t(1).content(b"a").content(b"b").distance(0).within(1),
+            b"axxab",
+            true,
+        ),
+        (
+            "backtrack a chain of three",
+            t(1).content(b"a")
+                .content(b"b")
+                .distance(0)
+                .within(1)
+                .content(b"c")
+                .distance(0)
+                .within(1),
+            b"abxabc",
+            true,
+        ),
+        (
+            "backtrack chain exhausted",
+            t(1).content(b"a")
+                .content(b"b")
+                .distance(0)
+                .within(1)
+                .content(b"c")
+                .distance(0)
+                .within(1),
+            b"abxab",
+            false,
+        ),
+        (
+            "absolute second content ignores first position",
+            t(1).content(b"b").content(b"a"),
+            b"ab",
+            true,
+        ),
+        (
+            "negated absent",
+            t(1).content(b"abc").not_content(b"xyz"),
+            b"abc",
+            true,
+        ),
+        (
+            "negated present",
+            t(1).content(b"abc").not_content(b"xyz"),
+            b"abcxyz",
+            false,
+        ),
+        (
+            "negated relative backtracks previous",
+            t(1).content(b"a").not_content(b"b").within(1),
+            b"abac",
+            true,
+        ),
+        (
+            "negated relative everywhere",
+            t(1).content(b"a").not_content(b"b").within(1),
+            b"abab",
+            false,
+        ),
+        (
+            "negated relative at end",
+            t(1).content(b"a").not_content(b"b").within(1),
+            b"a",
+            true,
+        ),
+        (
+            "only negated, absent",
+            t(1).not_content(b"evil"),
+            b"good",
+            true,
+        ),
+        (
+            "only negated, present",
+            t(1).not_content(b"evil"),
+            b"evil",
+            false,
+        ),
+        (
+            "only negated never on empty payload",
+            t(1).not_content(b"evil"),
+            b"",
+            false,
+        ),
+        (
+            "negated with depth outside window",
+            t(1).not_content(b"evil").depth(4),
+            b"xxevil",
+            true,
+        ),
+        (
+            "negated endswith elsewhere",
+            t(1).content(b"x").not_content(b"evil").endswith(),
+            b"xevilx",
+            true,
+        ),
+        (
+            "negated endswith at end",
+            t(1).content(b"x").not_content(b"evil").endswith(),
+            b"xxevil",
+            false,
+        ),
+        ("pcre", pcre(t(1), "fo+", "", false), b"xfoo", true),
+        ("pcre absent", pcre(t(1), "fo+", "", false), b"bar", false),
+        ("pcre negated", pcre(t(1), "fo+", "", true), b"bar", true),
+        (
+            "pcre negated present",
+            pcre(t(1), "fo+", "", true),
+            b"foo",
+            false,
+        ),
+        ("pcre caseless", pcre(t(1), "FOO", "i", false), b"foo", true),
+        (
+            "pcre relative anchored",
+            pcre(t(1).content(b"abc"), "^def", "R", false),
+            b"abcdef",
+            true,
+        ),
+        (
+            "pcre relative anchored misses",
+            pcre(t(1).content(b"abc"), "^def", "R", false),
+            b"abcxdef",
+            false,
+        ),
+        (
+            "pcre relative backtracks content",
+            pcre(t(1).content(b"abc"), "^d", "R", false),
+            b"abcxabcd",
+            true,
+        ),
+        (
+            "content relative to pcre backtracks pcre",
+            pcre(t(1), "a.", "", false)
+                .content(b"z")
+                .distance(0)
+                .within(1),
+            b"abxacz",
+            true,
+        ),
+        (
+            "content relative to pcre exhausted",
+            pcre(t(1), "a.", "", false)
+                .content(b"z")
+                .distance(0)
+                .within(1),
+            b"abxacy",
+            false,
+        ),
+        (
+            "byte_test relative",
+            t(1).content(b"len=")
+                .byte_test(bt(1, ByteTestOp::Eq, 5, 0, true)),
+            b"len=\x05",
+            true,
+        ),
+        (
+            "byte_test relative fails",
+            t(1).content(b"len=")
+                .byte_test(bt(1, ByteTestOp::Eq, 5, 0, true)),
+            b"len=\x06",
+            false,
+        ),
+        (
+            "byte_test relative backtracks content",
+            t(1).content(b"L")
+                .byte_test(bt(1, ByteTestOp::Gt, 5, 0, true)),
+            b"L\x01L\x09",
+            true,
+        ),
+        (
+            "byte_test absolute",
+            t(1).byte_test(bt(2, ByteTestOp::Eq, 0x4142, 1, false)),
+            b"xAB",
+            true,
+        ),
+        (
+            "byte_jump then relative content",
+            t(1).content(b"H")
+                .byte_jump(bj(1, 0, true))
+                .content(b"Z")
+                .within(1),
+            b"H\x02xxZ",
+            true,
+        ),
+        (
+            "byte_jump lands elsewhere",
+            t(1).content(b"H")
+                .byte_jump(bj(1, 0, true))
+                .content(b"Z")
+                .within(1),
+            b"H\x01xxZ",
+            false,
+        ),
+        (
+            "byte_jump past end",
+            t(1).content(b"H").byte_jump(bj(1, 0, true)),
+            b"H\x09",
+            false,
+        ),
+        (
+            "isdataat relative",
+            t(1).content(b"abc").isdataat(2, true, false),
+            b"abcde",
+            true,
+        ),
+        (
+            "isdataat relative short",
+            t(1).content(b"abc").isdataat(2, true, false),
+            b"abcd",
+            false,
+        ),
+        (
+            "isdataat negated at end",
+            t(1).content(b"abc").isdataat(1, true, true),
+            b"xabc",
+            true,
+        ),
+        (
+            "isdataat negated with data",
+            t(1).content(b"abc").isdataat(1, true, true),
+            b"abcx",
+            false,
+        ),
+        (
+            "isdataat absolute",
+            t(1).isdataat(4, false, false),
+            b"12345",
+            true,
+        ),
+        (
+            "isdataat absolute short",
+            t(1).isdataat(5, false, false),
+            b"12345",
+            false,
+        ),
+        (
+            "fast_pattern chop",
+            t(1).content(b"xxhello").fast_pattern(Some((2, 5))),
+            b"..xxhello..",
+            true,
+        ),
+        (
+            "fast_pattern chop needs whole content",
+            t(1).content(b"xxhello").fast_pattern(Some((2, 5))),
+            b"hello",
+            false,
+        ),
+        (
+            "fast_pattern on shorter content",
+            t(1).content(b"longer").content(b"ab").fast_pattern(None),
+            b"ab longer",
+            true,
+        ),
+        ("no payload keywords match on header alone", t(1), b"", true),
+    ];
+    let flow = FlowInfo::default();
+    for (name, b, payload, want) in rows {
+        assert_eq!(
+            one(b.build(), &tcp_pkt(payload), &flow, name),
+            want,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn recursion_limit_bounds_work() {
+    let mut b = t(1).content(b"a");
+    for _ in 0..8 {
+        b = b.content(b"a").distance(0);
+    }
+    let rule = b.content(b"b").distance(0).build();
+    let payload = vec![b'a'; 1000];
+    let start = std::time::Instant::now();
+    assert!(!one(
+        rule,
+        &tcp_pkt(&payload),
+        &FlowInfo::default(),
+        "limit"
+    ));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "recursion limit did not stop the search"
+    );
+}
+
+#[test]
+fn header_keywords() {
+    let v4 = |l4: TestL4| test_packet(ip("10.0.0.1"), ip("10.0.0.2"), l4, b"abc");
+    let v6 = |l4: TestL4| test_packet(ip("2001:db8::1"), ip("2001:db8::2"), l4, b"abc");
+    let tcp = TestL4::Tcp {
+        sport: 1234,
+        dport: 80,
+        flags: ACK,
+    };
+    let syn = TestL4::Tcp {
+        sport: 1234,
+        dport: 80,
+        flags: SYN,
+    };
+    let udp = TestL4::Udp {
+        sport: 1234,
+        dport: 53,
+    };
+    let icmp = TestL4::Icmp { itype: 8, code: 0 };
+    let icmp6 = TestL4::Icmpv6 {
+        itype: 128,
+        code: 0,
+    };
+    let gre = TestL4::Other { proto: 47 };
+    let est = FlowInfo {
+        to_server: true,
+        established: true,
+    };
+    let no = FlowInfo::default();
+    let r = |p: Proto| RuleBuilder::new(p, 1);
+    let net = |s: &str, p: u8| (ip(s), p);
+    let rows: Vec<(&str, RuleBuilder, Packet<'_>, FlowInfo, bool)> = vec![
+        ("tcp on tcp", r(Proto::Tcp), v4(tcp), no, true),
+        ("tcp-pkt on tcp", r(Proto::TcpPkt), v4(tcp), no, true),
+        ("tcp on udp", r(Proto::Tcp), v4(udp), no, false),
+        ("udp on udp", r(Proto::Udp), v4(udp), no, true),
+        ("icmp on icmpv4", r(Proto::Icmp), v4(icmp), no, true),
+        ("icmp on icmpv6", r(Proto::Icmp), v6(icmp6), no, true),
+        ("icmp on tcp", r(Proto::Icmp), v4(tcp), no, false),
+        ("ip on other", r(Proto::Ip), v4(gre), no, true),
+        ("ip on tcp", r(Proto::Ip), v6(tcp), no, true),
+        ("tcp on other", r(Proto::Tcp), v4(gre), no, false),
+        ("ipv4 on v6", r(Proto::Ipv4), v6(tcp), no, false),
+        ("ipv4 on v4", r(Proto::Ipv4), v4(udp), no, true),
+        ("ipv6 on v6", r(Proto::Ipv6), v6(icmp6), no, true),
+        (
+            "src net",
+            r(Proto::Tcp).src(&[net("10.0.0.0", 8)], &[]),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "src other net",
+            r(Proto::Tcp).src(&[net("192.168.0.0", 16)], &[]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "src excluded",
+            r(Proto::Tcp).src(&[], &[net("10.0.0.1", 32)]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "dst net v6",
+            r(Proto::Tcp).dst(&[net("2001:db8::", 32)], &[]),
+            v6(tcp),
+            no,
+            true,
+        ),
+        (
+            "v4 net on v6",
+            r(Proto::Tcp).dst(&[net("10.0.0.0", 8)], &[]),
+            v6(tcp),
+            no,
+            false,
+        ),
+        (
+            "dst port",
+            r(Proto::Tcp).dst_ports(&[(80, 80)], &[]),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "dst port range",
+            r(Proto::Tcp).dst_ports(&[(1, 1024)], &[]),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "dst other port",
+            r(Proto::Tcp).dst_ports(&[(443, 443)], &[]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "dst port excluded",
+            r(Proto::Tcp).dst_ports(&[], &[(80, 80)]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "src port",
+            r(Proto::Tcp).src_ports(&[(1234, 1234)], &[]),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "src port other",
+            r(Proto::Tcp).src_ports(&[(80, 80)], &[]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "bidirectional reverse",
+            r(Proto::Tcp)
+                .src(&[net("10.0.0.2", 32)], &[])
+                .src_ports(&[(80, 80)], &[])
+                .bidirectional(),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "unidirectional reverse",
+            r(Proto::Tcp)
+                .src(&[net("10.0.0.2", 32)], &[])
+                .src_ports(&[(80, 80)], &[]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "dsize eq",
+            r(Proto::Tcp).dsize(NumMatch::Eq(3)),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "dsize gt",
+            r(Proto::Tcp).dsize(NumMatch::Gt(3)),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "dsize between",
+            r(Proto::Tcp).dsize(NumMatch::Between(2, 4)),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "ttl",
+            r(Proto::Tcp).ttl(NumMatch::Eq(64)),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "ttl lt",
+            r(Proto::Tcp).ttl(NumMatch::Lt(10)),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "itype",
+            r(Proto::Icmp).itype(NumMatch::Eq(8)),
+            v4(icmp),
+            no,
+            true,
+        ),
+        (
+            "itype v6",
+            r(Proto::Icmp).itype(NumMatch::Eq(128)),
+            v6(icmp6),
+            no,
+            true,
+        ),
+        (
+            "itype other",
+            r(Proto::Icmp).itype(NumMatch::Eq(0)),
+            v4(icmp),
+            no,
+            false,
+        ),
+        (
+            "itype on tcp",
+            r(Proto::Ip).itype(NumMatch::Eq(8)),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "icode",
+            r(Proto::Icmp).icode(NumMatch::Eq(0)),
+            v4(icmp),
+            no,
+            true,
+        ),
+        (
+            "icode other",
+            r(Proto::Icmp).icode(NumMatch::Gt(0)),
+            v4(icmp),
+            no,
+            false,
+        ),
+        (
+            "ip_proto",
+            r(Proto::Ip).ip_proto(NumMatch::Eq(47)),
+            v4(gre),
+            no,
+            true,
+        ),
+        (
+            "ip_proto ne",
+            r(Proto::Ip).ip_proto(NumMatch::Ne(6)),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "flags S",
+            r(Proto::Tcp).flags(SYN, 0, FlagsModifier::Exact),
+            v4(syn),
+            no,
+            true,
+        ),
+        (
+            "flags S on ACK",
+            r(Proto::Tcp).flags(SYN, 0, FlagsModifier::Exact),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "flags on udp",
+            r(Proto::Ip).flags(SYN, 0, FlagsModifier::Any),
+            v4(udp),
+            no,
+            false,
+        ),
+        (
+            "flow to_server",
+            r(Proto::Tcp).flow(Some(true), None),
+            v4(tcp),
+            est,
+            true,
+        ),
+        (
+            "flow to_client",
+            r(Proto::Tcp).flow(Some(false), None),
+            v4(tcp),
+            est,
+            false,
+        ),
+        (
+            "flow established",
+            r(Proto::Tcp).flow(None, Some(true)),
+            v4(tcp),
+            est,
+            true,
+        ),
+        (
+            "flow established not yet",
+            r(Proto::Tcp).flow(None, Some(true)),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "flow not_established",
+            r(Proto::Tcp).flow(None, Some(false)),
+            v4(tcp),
+            no,
+            true,
+        ),
+    ];
+    for (name, b, pkt, flow, want) in rows {
+        assert_eq!(one(b.build(), &pkt, &flow, name), want, "{name}");
+    }
+}
+
+/// Inspects and returns the sids of the reported matches.
+fn sids(engine: &Engine, s: &mut Scratch, pkt: &Packet<'_>) -> (Verdict, Vec<u32>) {
+    let v = engine.inspect(pkt, &FlowInfo::default(), s);
+    (
+        v,
+        s.matches().iter().map(|&i| engine.rules()[i].sid).collect(),
+    )
+}
+
+#[test]
+fn port_groups_merge_any_port_rules() {
+    let mut rules = vec![
+        t(1).dst_ports(&[(80, 80)], &[]).content(b"a").build(),
+        t(2).content(b"a").build(),
+        t(3).dst_ports(&[(443, 443)], &[]).content(b"a").build(),
+        t(4).dst_ports(&[(80, 80)], &[]).build(),
+        t(5).src_ports(&[(80, 80)], &[])
+            .bidirectional()
+            .content(b"a")
+            .build(),
+        t(6).dst_ports(&[(1, 60000)], &[]).content(b"a").build(),
+        RuleBuilder::new(Proto::Udp, 7).content(b"a").build(),
+        RuleBuilder::new(Proto::Ip, 8).content(b"a").build(),
+    ];
+    // More port-specific ports than MAX_PORT_GROUPS: the rest share the misc group.
+    for i in 0..(MAX_PORT_GROUPS as u32 + 8) {
+        rules.push(
+            t(100 + i)
+                .dst_ports(&[(2000 + i as u16, 2000 + i as u16)], &[])
+                .content(b"a")
+                .build(),
+        );
+    }
+    let engine = Engine::build(rules).expect("builds");
+    let mut s = engine.scratch();
+    let pkt = |sport: u16, dport: u16| {
+        test_packet(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            TestL4::Tcp {
+                sport,
+                dport,
+                flags: ACK,
+            },
+            b"a",
+        )
+    };
+    let rows: &[(u16, u16, &[u32])] = &[
+        (1234, 80, &[1, 2, 4, 5, 6, 8]),
+        (1234, 443, &[2, 3, 6, 8]),
+        (1234, 8080, &[2, 6, 8]),
+        (80, 5555, &[2, 5, 6, 8]),
+        (1234, 2000, &[2, 6, 8, 100]),
+        (1234, 2039, &[2, 6, 8, 139]),
+        (1234, 2038, &[2, 6, 8, 138]),
+        (1234, 61000, &[2, 8]),
+    ];
+    for (sport, dport, want) in rows {
+        let (_, mut got) = sids(&engine, &mut s, &pkt(*sport, *dport));
+        got.sort();
+        assert_eq!(&got, want, "{sport} -> {dport}");
+    }
+    let udp = test_packet(
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        TestL4::Udp {
+            sport: 1,
+            dport: 80,
+        },
+        b"a",
+    );
+    assert_eq!(sids(&engine, &mut s, &udp).1, vec![7, 8]);
+}
+
+#[test]
+fn nocase_prefilter_and_exact_recheck() {
+    let engine = Engine::build(vec![
+        t(1).content(b"Hello").build(),
+        t(2).content(b"hello").nocase().build(),
+        t(3).content(b"HELLO").build(),
+        t(4).content(b"hello").build(),
+    ])
+    .expect("builds");
+    let mut s = engine.scratch();
+    let rows: &[(&[u8], &[u32])] = &[
+        (b"HELLO", &[2, 3]),
+        (b"hElLo", &[2]),
+        (b"Hello hello", &[1, 2, 4]),
+        (b"help", &[]),
+    ];
+    for (payload, want) in rows {
+        assert_eq!(
+            &sids(&engine, &mut s, &tcp_pkt(payload)).1,
+            want,
+            "{payload:?}"
+        );
+    }
+}
+
+#[test]
+fn order_pass_noalert_and_once() {
+    let rules = vec![
+        t(5).priority(1).content(b"x").build(),
+        t(9).action(Action::Drop).content(b"x").build(),
+        t(2).content(b"x").build(),
+        t(1).content(b"x").content(b"x").distance(0).build(),
+        t(3).noalert().content(b"x").build(),
+        t(4).action(Action::Reject).build(),
+        RuleBuilder::new(Proto::Tcp, 7)
+            .bidirectional()
+            .content(b"x")
+            .build(),
+    ];
+    let engine = Engine::build(rules.clone()).expect("builds");
+    let mut s = engine.scratch();
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"xx x")),
+        (Verdict::Inspected, vec![9, 4, 5, 1, 2, 7])
+    );
+    // sid 1 needs two x's; sid 4 has no payload keyword and matches an empty payload.
+    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).1, vec![9, 4, 5, 2, 7]);
+    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"")).1, vec![4]);
+
+    let mut with_pass = rules;
+    with_pass.push(t(50).action(Action::Pass).content(b"pass").build());
+    let engine = Engine::build(with_pass).expect("builds");
+    let mut s = engine.scratch();
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"x pass")),
+        (Verdict::Pass, vec![50])
+    );
+    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).0, Verdict::Inspected);
+}
+
+#[test]
+fn build_errors_name_the_rule() {
+    let app = RuleBuilder::new(Proto::AppLayer("http".into()), 11).build();
+    let e = Engine::build(vec![app]).expect_err("app-layer rejected");
+    assert!(e.to_string().contains("sid 11"), "{e}");
+    let empty = t(12).content(b"").build();
+    assert!(matches!(
+        Engine::build(vec![empty]),
+        Err(BuildError::EmptyContent { sid: 12, .. })
+    ));
+    let chop = t(13).content(b"abc").fast_pattern(Some((2, 5))).build();
+    let e = Engine::build(vec![chop]).expect_err("bad chop");
+    assert!(e.to_string().contains("fast_pattern:2,5"), "{e}");
+}
+
+#[test]
+fn empty_rule_set_inspects_nothing() {
+    let engine = Engine::build(Vec::new()).expect("builds");
+    let mut s = engine.scratch();
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"abc")),
+        (Verdict::Inspected, vec![])
+    );
+}

@@ -1,0 +1,114 @@
+//! `Engine::inspect` must not allocate once its scratch is warm: a counting global
+//! allocator counts allocations made by this thread while packets are inspected.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use capture::decode::tcp_flags::{ACK, PSH};
+use detect::engine::{test_packet, Engine, FlowInfo, RuleBuilder, TestL4};
+use detect::rules::{ByteTest, ByteTestOp, Endian, NumberFormat, Proto};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+#[test]
+fn inspect_does_not_allocate_when_warm() {
+    let rules = vec![
+        RuleBuilder::new(Proto::Tcp, 1).content(b"GET ").startswith().content(b"/admin").distance(0).build(),
+        RuleBuilder::new(Proto::Tcp, 2).content(b"user-agent").nocase().build(),
+        RuleBuilder::new(Proto::Tcp, 3)
+            .content(b"id=")
+            .pcre("^[0-9]{3,}", "R", false)
+            .expect("regex")
+            .build(),
+        RuleBuilder::new(Proto::Tcp, 4).pcre("evil|bad", "i", false).expect("regex").build(),
+        RuleBuilder::new(Proto::Tcp, 5).dst_ports(&[(80, 80)], &[]).not_content(b"Host:").build(),
+        RuleBuilder::new(Proto::Tcp, 6)
+            .content(b"LEN")
+            .byte_test(ByteTest {
+                bytes: 2,
+                negated: false,
+                op: ByteTestOp::Gt,
+                value: 10,
+                offset: 0,
+                relative: true,
+                format: NumberFormat::Binary(Endian::Big),
+                bitmask: None,
+            })
+            .build(),
+        RuleBuilder::new(Proto::Udp, 7).content(b"a").content(b"b").within(1).build(),
+        RuleBuilder::new(Proto::Ip, 8).dsize(detect::rules::NumMatch::Gt(100)).build(),
+    ];
+    let engine = Engine::build(rules).expect("engine builds");
+    let mut scratch = engine.scratch();
+
+    let payloads: Vec<Vec<u8>> = (0..300)
+        .map(|i| match i % 6 {
+            0 => format!("GET /admin/{i} HTTP/1.1\r\nUser-Agent: x\r\n\r\n").into_bytes(),
+            1 => format!("POST /q?id={i}{i}{i} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes(),
+            2 => b"this is EVIL traffic with LEN\x00\x20 and aaab".to_vec(),
+            3 => vec![b'a'; 1200],
+            4 => b"ab".repeat(100),
+            _ => format!("nothing to see {i}").into_bytes(),
+        })
+        .collect();
+    let flow = FlowInfo { to_server: true, established: true };
+    let run = |scratch: &mut detect::engine::Scratch| {
+        let mut hits = 0;
+        for (i, p) in payloads.iter().enumerate() {
+            let l4 = if i % 2 == 0 {
+                TestL4::Tcp { sport: 40000, dport: 80, flags: ACK | PSH }
+            } else {
+                TestL4::Udp { sport: 5000, dport: 53 }
+            };
+            let pkt = test_packet(ip("10.0.0.1"), ip("10.0.0.2"), l4, p);
+            engine.inspect(&pkt, &flow, scratch);
+            hits += scratch.matches().len();
+        }
+        hits
+    };
+    let warm = run(&mut scratch);
+    COUNTING.with(|c| c.set(true));
+    let hits = run(&mut scratch);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(hits, warm);
+    assert!(hits > 300, "the rules must really match ({hits} matches)");
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "inspect allocated");
+}
