@@ -270,8 +270,10 @@ impl FlowTable {
         for i in 0..WINDOW {
             let idx = (base + i) & self.mask;
             let f = &self.slots[idx];
-            if f.in_use && f.key == key {
-                if self.expired(f, ts_ns) {
+            let (in_use, same, expired, last) =
+                (f.in_use, f.key == key, self.expired(f, ts_ns), f.last_ts);
+            if in_use && same {
+                if expired {
                     // The old conversation timed out: this packet starts a new flow.
                     self.stats.timed_out += 1;
                     self.slots[idx].in_use = false;
@@ -283,17 +285,17 @@ impl FlowTable {
                 break;
             }
             if free.is_none() {
-                if !f.in_use {
+                if !in_use {
                     free = Some(idx);
-                } else if self.expired(f, ts_ns) {
+                } else if expired {
                     self.stats.timed_out += 1;
                     self.slots[idx].in_use = false;
                     self.live -= 1;
                     free = Some(idx);
                 }
             }
-            if f.in_use && f.last_ts < oldest_ts {
-                oldest_ts = f.last_ts;
+            if in_use && last < oldest_ts {
+                oldest_ts = last;
                 oldest = idx;
             }
         }

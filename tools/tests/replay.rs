@@ -1,0 +1,179 @@
+//! `tidewatch replay` and `tidewatch check` end to end: real pcaps written to disk, the real
+//! binary, EVE output parsed back.
+
+mod common;
+
+use capture::craft::{FrameSpec, L4Spec, TcpSession};
+use capture::decode::LinkType;
+use capture::pcap::PcapWriter;
+use common::*;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+const RULES: &str = r#"
+alert udp any any -> any 53 (msg:"evil udp"; content:"EVIL"; sid:1001; rev:1;)
+alert tcp any any -> any 80 (msg:"evil http"; flow:established,to_server; content:"GET /evil"; sid:1002; rev:2; classtype:trojan-activity;)
+"#;
+
+/// `n` UDP frames carrying EVIL, then a TCP session with one matching request.
+fn write_capture(path: &Path, n: u32) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f), LinkType::Ethernet).unwrap();
+    let mut buf = Vec::new();
+    let mut ts = 1_704_067_200_000_000_000u64;
+    for i in 0..n {
+        FrameSpec::ipv4(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            L4Spec::Udp {
+                src_port: 40000 + i as u16,
+                dst_port: 53,
+            },
+        )
+        .payload(b"xxEVILxx")
+        .write(&mut buf);
+        w.write_frame(ts, &buf).unwrap();
+        ts += 1000;
+    }
+    let mut s = TcpSession::new(
+        (Ipv4Addr::new(10, 0, 0, 3).into(), 41000),
+        (Ipv4Addr::new(10, 0, 0, 4).into(), 80),
+        1000,
+        5000,
+    );
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::new();
+    s.handshake(&mut out, &mut |f| frames.push(f.to_vec()));
+    s.data(&mut out, true, b"GET /evil HTTP/1.0\r\n\r\n", &mut |f| frames.push(f.to_vec()));
+    for f in frames {
+        w.write_frame(ts, &f).unwrap();
+        ts += 1000;
+    }
+    w.into_inner().unwrap().flush().unwrap();
+}
+
+#[test]
+fn replay_writes_eve_alerts_and_summary() {
+    let dir = scratch_dir("replay_basic");
+    let pcap = dir.join("in.pcap");
+    write_capture(&pcap, 5);
+    std::fs::write(dir.join("t.rules"), RULES).unwrap();
+    let eve = dir.join("eve.json");
+    let out = run_ok(
+        tidewatch()
+            .args(["replay"])
+            .arg(&pcap)
+            .arg("--rules")
+            .arg(dir.join("t.rules"))
+            .arg("--eve")
+            .arg(&eve),
+    );
+    let alerts = eve_lines(&eve);
+    let counts = counts_by_sid(&alerts);
+    assert_eq!(counts.get(&1001), Some(&5));
+    assert_eq!(counts.get(&1002), Some(&1));
+    let http = alerts
+        .iter()
+        .find(|a| a["alert"]["signature_id"] == 1002)
+        .unwrap();
+    assert_eq!(http["src_ip"], "10.0.0.3");
+    assert_eq!(http["dest_port"], 80);
+    assert_eq!(http["proto"], "TCP");
+    assert_eq!(http["alert"]["rev"], 2);
+    assert_eq!(http["alert"]["category"], "A Network Trojan was detected");
+    assert_eq!(http["alert"]["severity"], 1);
+    assert_eq!(http["direction"], "to_server");
+    assert!(http["community_id"].as_str().unwrap().starts_with("1:"));
+    assert!(http["timestamp"].as_str().unwrap().starts_with("2024-01-01T00:00:00."));
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(http["payload"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(payload, b"GET /evil HTTP/1.0\r\n\r\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("packets: 10"), "{stderr}");
+    assert!(stderr.contains("alerts: 6"), "{stderr}");
+    assert!(stderr.contains("rules: 2 enforced"), "{stderr}");
+}
+
+#[test]
+fn truncated_capture_names_the_offset_after_inspecting_what_came_before() {
+    let dir = scratch_dir("replay_truncated");
+    let pcap = dir.join("in.pcap");
+    write_capture(&pcap, 10);
+    let full = std::fs::read(&pcap).unwrap();
+    // Cut the last record (the server's ACK after the request) short.
+    std::fs::write(&pcap, &full[..full.len() - 30]).unwrap();
+    std::fs::write(dir.join("t.rules"), RULES).unwrap();
+    let eve = dir.join("eve.json");
+    let out = tidewatch()
+        .args(["replay"])
+        .arg(&pcap)
+        .arg("--rules")
+        .arg(dir.join("t.rules"))
+        .arg("--eve")
+        .arg(&eve)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("offset"), "{stderr}");
+    let counts = counts_by_sid(&eve_lines(&eve));
+    assert_eq!(counts.get(&1001), Some(&10), "frames before the bad record were inspected");
+    assert_eq!(counts.get(&1002), Some(&1));
+    assert!(stderr.contains("packets: 14"), "{stderr}");
+}
+
+#[test]
+fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
+    let dir = scratch_dir("check_broken");
+    let rules = dir.join("bad.rules");
+    std::fs::write(
+        &rules,
+        "alert udp any any -> any 53 (msg:\"ok\"; content:\"a\"; sid:1;)\n\
+         # a comment\n\
+         alert udp any any -> any 53 (msg:\"bad\"; content:\"a\"; depth:x; sid:2;)\n\
+         alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
+    )
+    .unwrap();
+    let out = tidewatch().arg("check").arg("--rules").arg(&rules).output().unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("bad.rules:3:"), "{text}");
+    assert!(text.contains("depth"), "{text}");
+    assert!(text.contains("1 enforced"), "{text}");
+    assert!(text.contains("app-layer:http"), "{text}");
+
+    // --strict turns the skipped app-layer rule into an error too; without the broken rule
+    // a plain check passes.
+    std::fs::write(
+        &rules,
+        "alert udp any any -> any 53 (msg:\"ok\"; content:\"a\"; sid:1;)\n\
+         alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
+    )
+    .unwrap();
+    run_ok(tidewatch().arg("check").arg("--rules").arg(&rules));
+    let out = tidewatch()
+        .arg("check")
+        .arg("--strict")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn unknown_config_keys_are_rejected_by_name() {
+    let out = tidewatch()
+        .args(["check", "--rules", "/nonexistent", "--set", "detect.wrokers=2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrokers"));
+}
