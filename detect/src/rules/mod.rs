@@ -14,5 +14,18 @@
 //!   with `strict`, any skip or error fails the load.
 
 pub mod ast;
+mod classify;
+mod error;
+mod keywords;
+mod lexer;
+mod load;
+mod parse;
+mod values;
+mod vars;
 
 pub use ast::*;
+pub use classify::{Classification, Classifications};
+pub use error::{LoadError, RuleError};
+pub use load::{load_files, load_str, LoadedRules, Skipped};
+pub use parse::{parse_rule, Parsed};
+pub use vars::{HeaderError, Vars};

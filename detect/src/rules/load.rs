@@ -1,0 +1,203 @@
+//! Reading rule files: joining continuation lines, skipping comments, parsing every rule
+//! and collecting enforced, skipped and broken rules.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::ast::{Location, Rule};
+use super::classify::Classifications;
+use super::error::{LoadError, PErr, RuleError};
+use super::parse::{parse_rule_ext, Parsed};
+use super::vars::Vars;
+
+/// A valid rule the engine cannot enforce yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub location: Location,
+    pub sid: u32,
+    /// Every unsupported keyword of the rule, in rule order.
+    pub keywords: Vec<String>,
+}
+
+/// Everything the rule files held.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedRules {
+    pub rules: Vec<Rule>,
+    pub skipped: Vec<Skipped>,
+    /// Skipped rules per unsupported keyword (a rule counts once under each of its keywords).
+    pub skipped_by_keyword: BTreeMap<String, usize>,
+    pub errors: Vec<RuleError>,
+    pub files: usize,
+}
+
+/// How many problems a strict failure lists.
+const STRICT_LIST: usize = 10;
+
+/// Load every rule file. I/O errors fail the load; rule problems are collected, and fail
+/// the load only with `strict`.
+pub fn load_files(
+    paths: &[PathBuf],
+    vars: &Vars,
+    classes: &Classifications,
+    strict: bool,
+) -> Result<LoadedRules, LoadError> {
+    let mut state = State::default();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        state.file(&text, &file_name(path), vars, classes);
+    }
+    finish(state, strict)
+}
+
+/// Load rules from a string as if it were a file called `file` (tests, fuzzing, stdin).
+pub fn load_str(
+    text: &str,
+    file: &str,
+    vars: &Vars,
+    classes: &Classifications,
+    strict: bool,
+) -> Result<LoadedRules, LoadError> {
+    let mut state = State::default();
+    state.file(text, file, vars, classes);
+    finish(state, strict)
+}
+
+fn file_name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn finish(state: State, strict: bool) -> Result<LoadedRules, LoadError> {
+    let out = state.out;
+    if strict && (!out.errors.is_empty() || !out.skipped.is_empty()) {
+        let mut first: Vec<String> = out
+            .errors
+            .iter()
+            .take(STRICT_LIST)
+            .map(ToString::to_string)
+            .collect();
+        first.extend(
+            out.skipped
+                .iter()
+                .take(STRICT_LIST.saturating_sub(first.len()))
+                .map(|s| {
+                    format!(
+                        "{}: sid {} skipped, unsupported: {}",
+                        s.location,
+                        s.sid,
+                        s.keywords.join(", ")
+                    )
+                }),
+        );
+        return Err(LoadError::Strict {
+            errors: out.errors.len(),
+            skipped: out.skipped.len(),
+            first,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct State {
+    out: LoadedRules,
+    /// (gid, sid) -> where it was first defined.
+    sids: HashMap<(u32, u32), Location>,
+}
+
+impl State {
+    fn file(&mut self, text: &str, name: &str, vars: &Vars, classes: &Classifications) {
+        self.out.files += 1;
+        let file: Arc<str> = Arc::from(name);
+        let mut pending = String::new();
+        let mut start_line = 0u32;
+        for (n, line) in text.lines().enumerate() {
+            let line_no = u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX);
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if pending.is_empty() {
+                let t = line.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                start_line = line_no;
+            }
+            match line.trim_end().strip_suffix('\\') {
+                Some(head) => pending.push_str(head),
+                None => {
+                    pending.push_str(line);
+                    self.rule(&pending, &file, start_line, vars, classes);
+                    pending.clear();
+                }
+            }
+        }
+        if !pending.is_empty() {
+            self.rule(&pending, &file, start_line, vars, classes);
+        }
+    }
+
+    fn rule(
+        &mut self,
+        text: &str,
+        file: &Arc<str>,
+        line: u32,
+        vars: &Vars,
+        classes: &Classifications,
+    ) {
+        let location = Location {
+            file: file.clone(),
+            line,
+        };
+        let (parsed, gid, sid_pos) = match parse_rule_ext(text, &location, vars, classes) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(file = %location.file, line, error = %e, "broken rule");
+                self.out.errors.push(e);
+                return;
+            }
+        };
+        let sid = match &parsed {
+            Parsed::Rule(r) => r.sid,
+            Parsed::Unsupported { sid, .. } => *sid,
+        };
+        if let Some(first) = self.sids.get(&(gid, sid)) {
+            let e = PErr::new(
+                sid_pos,
+                Some("sid"),
+                format!("duplicate signature {gid}:{sid}, first defined at {first}"),
+            )
+            .at(text, &location);
+            tracing::warn!(file = %location.file, line, error = %e, "broken rule");
+            self.out.errors.push(e);
+            return;
+        }
+        self.sids.insert((gid, sid), location.clone());
+        match parsed {
+            Parsed::Rule(r) => self.out.rules.push(*r),
+            Parsed::Unsupported {
+                sid,
+                location,
+                keywords,
+            } => {
+                tracing::warn!(
+                    file = %location.file,
+                    line = location.line,
+                    sid,
+                    keywords = %keywords.join(","),
+                    "rule skipped: unsupported keywords"
+                );
+                for k in &keywords {
+                    *self.out.skipped_by_keyword.entry(k.clone()).or_insert(0) += 1;
+                }
+                self.out.skipped.push(Skipped {
+                    location,
+                    sid,
+                    keywords,
+                });
+            }
+        }
+    }
+}

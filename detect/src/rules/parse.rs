@@ -1,0 +1,1158 @@
+//! One rule: header and options validated into a [`Rule`], or the list of keywords that
+//! keep it from being enforced.
+
+use std::sync::Arc;
+
+use super::ast::*;
+use super::classify::Classifications;
+use super::error::{PErr, PResult, RuleError};
+use super::keywords;
+use super::lexer::{self, RawOpt, Span};
+use super::values::{content_bytes, parse_i64, parse_u64, unescape_text, unquote};
+use super::vars::{HeaderError, Vars};
+
+/// What a rule line turned into.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    /// Fully supported: the engine enforces it.
+    Rule(Box<Rule>),
+    /// Valid, but uses keywords (or an app-layer protocol) the engine does not implement.
+    Unsupported {
+        sid: u32,
+        location: Location,
+        /// Every unsupported keyword, deduplicated, in rule order (`app-layer:http` first).
+        keywords: Vec<String>,
+    },
+}
+
+/// Parse one rule (continuation lines already joined).
+pub fn parse_rule(
+    text: &str,
+    location: &Location,
+    vars: &Vars,
+    classes: &Classifications,
+) -> Result<Parsed, RuleError> {
+    parse_rule_ext(text, location, vars, classes).map(|(p, _, _)| p)
+}
+
+/// [`parse_rule`] that also returns the gid and the byte offset of the `sid` keyword, for
+/// the duplicate-sid check of the loader.
+pub(crate) fn parse_rule_ext(
+    text: &str,
+    location: &Location,
+    vars: &Vars,
+    classes: &Classifications,
+) -> Result<(Parsed, u32, usize), RuleError> {
+    parse_inner(text, location, vars, classes).map_err(|e| e.at(text, location))
+}
+
+fn parse_inner(
+    text: &str,
+    location: &Location,
+    vars: &Vars,
+    classes: &Classifications,
+) -> PResult<(Parsed, u32, usize)> {
+    let raw = lexer::split(text)?;
+    let mut b = Builder::new(location.clone());
+    b.header(&raw.header, vars)?;
+    for opt in &raw.options {
+        b.option(opt, classes)?;
+    }
+    b.finish(text, classes)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Msg,
+    Sid,
+    Rev,
+    Gid,
+    Classtype,
+    Priority,
+    Target,
+    Flow,
+    Dsize,
+    Flags,
+    Ttl,
+    Itype,
+    Icode,
+    IpProto,
+}
+
+struct Builder {
+    rule: Rule,
+    explicit_priority: Option<u8>,
+    unsupported: Vec<String>,
+    seen: Vec<Seen>,
+    sid_pos: Option<usize>,
+    /// Buffer of each payload entry: 0 = packet payload, n > 0 = n-th sticky buffer.
+    buffers: Vec<u32>,
+    buffer: u32,
+    next_buffer: u32,
+    fast_pattern_seen: bool,
+    /// Variables declared by `byte_extract`/`byte_math`, usable as numbers.
+    byte_vars: Vec<String>,
+}
+
+fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
+    Err(PErr::new(pos, Some(kw), msg))
+}
+
+impl Builder {
+    fn new(location: Location) -> Self {
+        Builder {
+            rule: Rule {
+                location,
+                action: Action::Alert,
+                proto: Proto::Ip,
+                src: AddrSet::default(),
+                src_ports: PortSet::default(),
+                dst: AddrSet::default(),
+                dst_ports: PortSet::default(),
+                bidirectional: false,
+                gid: 1,
+                sid: 0,
+                rev: 0,
+                msg: String::new(),
+                classtype: None,
+                category: String::new(),
+                priority: 3,
+                references: Vec::new(),
+                metadata: Vec::new(),
+                target: None,
+                noalert: false,
+                flow: FlowMatch::default(),
+                dsize: None,
+                ttl: None,
+                itype: None,
+                icode: None,
+                ip_proto: None,
+                flags: None,
+                payload: Vec::new(),
+            },
+            explicit_priority: None,
+            unsupported: Vec::new(),
+            seen: Vec::new(),
+            sid_pos: None,
+            buffers: Vec::new(),
+            buffer: 0,
+            next_buffer: 1,
+            fast_pattern_seen: false,
+            byte_vars: Vec::new(),
+        }
+    }
+
+    fn unsupported(&mut self, kw: String) {
+        if !self.unsupported.contains(&kw) {
+            self.unsupported.push(kw);
+        }
+    }
+
+    fn once(&mut self, s: Seen, pos: usize, kw: &str) -> PResult<()> {
+        if self.seen.contains(&s) {
+            return err(pos, kw, format!("duplicated '{kw}' keyword"));
+        }
+        self.seen.push(s);
+        Ok(())
+    }
+
+    fn header(&mut self, h: &[Span], vars: &Vars) -> PResult<()> {
+        if h.len() != 7 {
+            let pos = h.get(7).or(h.last()).map_or(0, |s| s.pos);
+            return err(
+                pos,
+                "header",
+                format!(
+                    "expected 'action proto src sport direction dst dport', found {} word(s)",
+                    h.len()
+                ),
+            );
+        }
+        self.rule.action = match h[0].text {
+            "alert" => Action::Alert,
+            "pass" => Action::Pass,
+            "drop" => Action::Drop,
+            "reject" => Action::Reject,
+            "rejectsrc" => Action::RejectSrc,
+            "rejectdst" => Action::RejectDst,
+            "rejectboth" => Action::RejectBoth,
+            other => return err(h[0].pos, "action", format!("unknown action '{other}'")),
+        };
+        self.rule.proto = match h[1].text {
+            "tcp" => Proto::Tcp,
+            "tcp-pkt" => Proto::TcpPkt,
+            "tcp-stream" => Proto::TcpStream,
+            "udp" => Proto::Udp,
+            "icmp" => Proto::Icmp,
+            "ip" => Proto::Ip,
+            "ipv4" | "ip4" => Proto::Ipv4,
+            "ipv6" | "ip6" => Proto::Ipv6,
+            p if !p.is_empty()
+                && p.bytes().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
+                })
+                && p.as_bytes()[0].is_ascii_lowercase() =>
+            {
+                Proto::AppLayer(p.to_owned())
+            }
+            other => return err(h[1].pos, "protocol", format!("unknown protocol '{other}'")),
+        };
+        if let Proto::AppLayer(name) = &self.rule.proto {
+            self.unsupported(format!("app-layer:{name}"));
+        }
+        self.rule.src = self.addr(h[2], vars)?;
+        self.rule.src_ports = self.ports(h[3], vars)?;
+        self.rule.bidirectional = match h[4].text {
+            "->" => false,
+            "<>" => true,
+            other => {
+                return err(
+                    h[4].pos,
+                    "direction",
+                    format!("'{other}' is not a direction: use '->' or '<>'"),
+                )
+            }
+        };
+        self.rule.dst = self.addr(h[5], vars)?;
+        self.rule.dst_ports = self.ports(h[6], vars)?;
+        Ok(())
+    }
+
+    fn header_err(&mut self, s: Span, kw: &str, e: HeaderError) -> PResult<()> {
+        if e.unsupported {
+            self.unsupported(format!("{kw}:nested-negation"));
+            return Ok(());
+        }
+        err(s.pos.saturating_add(e.pos), kw, e.message)
+    }
+
+    fn addr(&mut self, s: Span, vars: &Vars) -> PResult<AddrSet> {
+        match vars.parse_addresses(s.text) {
+            Ok(a) => Ok(a),
+            Err(e) => self.header_err(s, "address", e).map(|_| AddrSet::default()),
+        }
+    }
+
+    fn ports(&mut self, s: Span, vars: &Vars) -> PResult<PortSet> {
+        match vars.parse_ports(s.text) {
+            Ok(p) => Ok(p),
+            Err(e) => self.header_err(s, "port", e).map(|_| PortSet::default()),
+        }
+    }
+
+    fn option(&mut self, opt: &RawOpt, classes: &Classifications) -> PResult<()> {
+        let kw = opt.name.text;
+        let pos = opt.name.pos;
+        let value = opt.value.map(|v| v.text);
+        let need = |v: Option<&str>| -> PResult<String> {
+            match v {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => err(pos, kw, "needs a value"),
+            }
+        };
+        let none = |v: Option<&str>| -> PResult<()> {
+            match v {
+                None => Ok(()),
+                Some(_) => err(pos, kw, "takes no value"),
+            }
+        };
+        let vpos = opt.value.map_or(pos, |v| v.pos);
+        match kw {
+            "msg" => {
+                self.once(Seen::Msg, pos, kw)?;
+                self.rule.msg = unescape_text(&need(value)?).or_else(|m| err(vpos, kw, m))?;
+            }
+            "sid" => {
+                self.once(Seen::Sid, pos, kw)?;
+                let v = need(value)?;
+                match v.trim().parse::<u32>() {
+                    Ok(0) => return err(vpos, kw, "sid value 0 is invalid"),
+                    Ok(n) => self.rule.sid = n,
+                    Err(_) => return err(vpos, kw, format!("bad number '{v}'")),
+                }
+                self.sid_pos = Some(pos);
+            }
+            "rev" | "gid" => {
+                self.once(if kw == "rev" { Seen::Rev } else { Seen::Gid }, pos, kw)?;
+                let v = need(value)?;
+                let n = v
+                    .trim()
+                    .parse::<u32>()
+                    .or_else(|_| err(vpos, kw, format!("bad number '{v}'")))?;
+                if kw == "rev" {
+                    self.rule.rev = n;
+                } else {
+                    self.rule.gid = n;
+                }
+            }
+            "classtype" => {
+                self.once(Seen::Classtype, pos, kw)?;
+                let v = need(value)?;
+                let name = v.trim();
+                let Some(c) = classes.get(name) else {
+                    return err(vpos, kw, format!("unknown classtype '{name}'"));
+                };
+                self.rule.classtype = Some(name.to_owned());
+                self.rule.category = c.description.clone();
+            }
+            "priority" => {
+                self.once(Seen::Priority, pos, kw)?;
+                let v = need(value)?;
+                match v.trim().parse::<u8>() {
+                    Ok(n) if n > 0 => self.explicit_priority = Some(n),
+                    _ => return err(vpos, kw, format!("priority '{v}' is not in 1..=255")),
+                }
+            }
+            "reference" => {
+                let v = need(value)?;
+                if !v.contains(',') {
+                    return err(vpos, kw, "expected 'type,id'");
+                }
+                self.rule.references.push(v.trim().to_owned());
+            }
+            "metadata" => {
+                let v = need(value)?;
+                for item in v.split(',') {
+                    let item = item.trim();
+                    if item.is_empty() {
+                        continue;
+                    }
+                    let (k, val) = item.split_once(' ').unwrap_or((item, ""));
+                    self.rule
+                        .metadata
+                        .push((k.trim().to_owned(), val.trim().to_owned()));
+                }
+            }
+            "target" => {
+                self.once(Seen::Target, pos, kw)?;
+                self.rule.target = Some(match need(value)?.trim() {
+                    "src_ip" => Target::SrcIp,
+                    "dest_ip" => Target::DestIp,
+                    other => {
+                        return err(
+                            vpos,
+                            kw,
+                            format!("expected src_ip or dest_ip, not '{other}'"),
+                        )
+                    }
+                });
+            }
+            "noalert" => {
+                none(value)?;
+                self.rule.noalert = true;
+            }
+            "content" => {
+                let v = need(value)?;
+                let (negated, pattern) = content_bytes(&v).or_else(|m| err(vpos, kw, m))?;
+                self.push(PayloadMatch::Content(ContentMatch {
+                    pattern,
+                    negated,
+                    ..ContentMatch::default()
+                }));
+            }
+            "nocase" | "rawbytes" | "startswith" | "endswith" | "fast_pattern" | "offset"
+            | "depth" | "distance" | "within" => self.modifier(kw, pos, opt.value)?,
+            "pcre" => self.pcre(&need(value)?, vpos, pos)?,
+            "byte_test" => self.byte_test(&need(value)?, vpos)?,
+            "byte_jump" => self.byte_jump(&need(value)?, vpos)?,
+            "isdataat" => self.isdataat(&need(value)?, vpos)?,
+            "dsize" => {
+                self.once(Seen::Dsize, pos, kw)?;
+                self.rule.dsize =
+                    Some(num_match(&need(value)?, u16::MAX as u64).or_else(|m| err(vpos, kw, m))?);
+            }
+            "ttl" | "itype" | "icode" => {
+                let s = match kw {
+                    "ttl" => Seen::Ttl,
+                    "itype" => Seen::Itype,
+                    _ => Seen::Icode,
+                };
+                self.once(s, pos, kw)?;
+                let m = num_match(&need(value)?, u8::MAX as u64).or_else(|m| err(vpos, kw, m))?;
+                match kw {
+                    "ttl" => self.rule.ttl = Some(m),
+                    "itype" => self.rule.itype = Some(m),
+                    _ => self.rule.icode = Some(m),
+                }
+            }
+            "ip_proto" => {
+                self.once(Seen::IpProto, pos, kw)?;
+                if !matches!(self.rule.proto, Proto::Ip | Proto::Ipv4 | Proto::Ipv6) {
+                    return err(pos, kw, "ip_proto can only be used in 'ip' rules");
+                }
+                self.rule.ip_proto = Some(IpProtoMatch(
+                    ip_proto(&need(value)?).or_else(|m| err(vpos, kw, m))?,
+                ));
+            }
+            "flags" => {
+                self.once(Seen::Flags, pos, kw)?;
+                self.rule.flags = Some(flags(&need(value)?).or_else(|m| err(vpos, kw, m))?);
+            }
+            "flow" => {
+                self.once(Seen::Flow, pos, kw)?;
+                self.flow(&need(value)?, vpos)?;
+            }
+            "pkt_data" => {
+                none(value)?;
+                self.unsupported(kw.to_owned());
+                self.buffer = 0;
+            }
+            "byte_extract" | "byte_math" => {
+                self.unsupported(kw.to_owned());
+                let v = need(value)?;
+                let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+                if kw == "byte_extract" {
+                    match parts.get(2) {
+                        Some(name) if !name.is_empty() => self.byte_vars.push((*name).to_owned()),
+                        _ => return err(vpos, kw, "expected 'bytes,offset,name[,...]'"),
+                    }
+                } else if let Some(r) = parts.iter().find_map(|p| p.strip_prefix("result")) {
+                    self.byte_vars.push(r.trim().to_owned());
+                } else {
+                    return err(vpos, kw, "missing 'result name'");
+                }
+            }
+            _ => match keywords::lookup(kw) {
+                Some(sticky) => {
+                    self.unsupported(kw.to_owned());
+                    if sticky {
+                        self.buffer = self.next_buffer;
+                        self.next_buffer = self.next_buffer.saturating_add(1);
+                    }
+                }
+                None => return err(pos, kw, format!("unknown rule keyword '{kw}'")),
+            },
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, m: PayloadMatch) {
+        self.rule.payload.push(m);
+        self.buffers.push(self.buffer);
+    }
+
+    /// The most recent content, for its modifiers.
+    fn last_content(&mut self) -> Option<&mut ContentMatch> {
+        self.rule.payload.iter_mut().rev().find_map(|m| match m {
+            PayloadMatch::Content(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Whether a content or pcre precedes in the current buffer (for relative keywords).
+    fn has_previous_match(&self) -> bool {
+        self.rule.payload.iter().zip(&self.buffers).any(|(m, &b)| {
+            b == self.buffer && matches!(m, PayloadMatch::Content(_) | PayloadMatch::Pcre(_))
+        })
+    }
+
+    fn modifier(&mut self, kw: &str, pos: usize, value: Option<Span>) -> PResult<()> {
+        let vpos = value.map_or(pos, |v| v.pos);
+        let value = value.map(|v| v.text.trim());
+        // Numbers may name a byte_extract variable: valid, but unsupported.
+        let var_ok = |v: &str, vars: &[String]| vars.iter().any(|n| n == v);
+        let byte_vars = self.byte_vars.clone();
+        let fp_seen = self.fast_pattern_seen;
+        let Some(c) = self.last_content() else {
+            return err(pos, kw, format!("'{kw}' needs a preceding content"));
+        };
+        let len = c.pattern.len();
+        let mut uses_var = false;
+        let mut set_fp = false;
+        let no_value = |v: Option<&str>| match v {
+            None => Ok(()),
+            Some(_) => err(pos, kw, "takes no value"),
+        };
+        let number = |v: Option<&str>, min: i64, max: i64, uses_var: &mut bool| -> PResult<i64> {
+            let Some(v) = v.filter(|v| !v.is_empty()) else {
+                return err(pos, kw, "needs a value");
+            };
+            if var_ok(v, &byte_vars) {
+                *uses_var = true;
+                return Ok(0);
+            }
+            match parse_i64(v) {
+                Some(n) if (min..=max).contains(&n) => Ok(n),
+                Some(_) => err(vpos, kw, format!("invalid value for {kw}: {v}")),
+                None if v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                    err(vpos, kw, format!("unknown byte_extract variable '{v}'"))
+                }
+                None => err(vpos, kw, format!("invalid value for {kw}: {v}")),
+            }
+        };
+        let fp_only = c.fast_pattern.is_some_and(|f| f.only);
+        let absolute = c.offset.is_some() || c.depth.is_some();
+        let relative = c.distance.is_some() || c.within.is_some();
+        let mix = "can't use a relative keyword like within/distance with an absolute keyword like depth/offset for the same content";
+        if fp_only && matches!(kw, "offset" | "depth" | "distance" | "within") {
+            return err(pos, kw, "can't be used along with 'fast_pattern:only'");
+        }
+        match kw {
+            "nocase" => {
+                no_value(value)?;
+                if c.nocase {
+                    return err(
+                        pos,
+                        kw,
+                        "can't use multiple nocase modifiers with the same content",
+                    );
+                }
+                c.nocase = true;
+            }
+            "rawbytes" => {
+                no_value(value)?;
+                c.rawbytes = true;
+            }
+            "startswith" => {
+                no_value(value)?;
+                if absolute || relative || c.startswith {
+                    return err(pos, kw, "can't be combined with depth, offset, distance, within or another startswith");
+                }
+                c.startswith = true;
+            }
+            "endswith" => {
+                no_value(value)?;
+                if c.endswith {
+                    return err(
+                        pos,
+                        kw,
+                        "can't use multiple endswith modifiers with the same content",
+                    );
+                }
+                c.endswith = true;
+            }
+            "offset" | "depth" => {
+                let n = number(value, 0, u16::MAX as i64, &mut uses_var)?;
+                if relative {
+                    return err(pos, kw, mix);
+                }
+                if c.startswith {
+                    return err(pos, kw, "can't be combined with startswith");
+                }
+                let n = u32::try_from(n).unwrap_or(0);
+                if kw == "offset" {
+                    if c.offset.is_some() {
+                        return err(pos, kw, "can't use multiple offsets for the same content");
+                    }
+                    c.offset = Some(n);
+                } else {
+                    if c.depth.is_some() {
+                        return err(pos, kw, "can't use multiple depths for the same content");
+                    }
+                    if !uses_var && (n as usize) < len {
+                        return err(
+                            vpos,
+                            kw,
+                            format!("depth:{n} smaller than content of len {len}"),
+                        );
+                    }
+                    c.depth = Some(n);
+                }
+            }
+            "distance" | "within" => {
+                let n = number(value, -(u16::MAX as i64), u16::MAX as i64, &mut uses_var)?;
+                if absolute {
+                    return err(pos, kw, mix);
+                }
+                if c.startswith {
+                    return err(pos, kw, "can't be combined with startswith");
+                }
+                if c.negated && c.fast_pattern.is_some() {
+                    return err(
+                        pos,
+                        kw,
+                        "relative modifiers can't be used on a negated fast_pattern content",
+                    );
+                }
+                if kw == "distance" {
+                    if c.distance.is_some() {
+                        return err(pos, kw, "can't use multiple distances for the same content");
+                    }
+                    c.distance = Some(i32::try_from(n).unwrap_or(0));
+                } else {
+                    if c.within.is_some() {
+                        return err(pos, kw, "can't use multiple withins for the same content");
+                    }
+                    if !uses_var && n < len as i64 {
+                        return err(vpos, kw, format!("within argument {n} is less than the content length {len}, so it can never match"));
+                    }
+                    c.within = Some(u32::try_from(n).unwrap_or(0));
+                }
+            }
+            "fast_pattern" => {
+                if fp_seen {
+                    return err(
+                        pos,
+                        kw,
+                        "fast_pattern can be used on only one content in a rule",
+                    );
+                }
+                let mut fp = FastPattern::default();
+                match value {
+                    None => {
+                        if c.negated && relative {
+                            return err(pos, kw, "fast_pattern can't be used on negated content with relative modifiers");
+                        }
+                    }
+                    Some("only") => {
+                        if c.negated || relative || absolute {
+                            return err(pos, kw, "fast_pattern:only can't be used with negated content or with distance, within, offset or depth");
+                        }
+                        fp.only = true;
+                    }
+                    Some(v) => {
+                        let parsed = v.split_once(',').and_then(|(a, b)| {
+                            Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+                        });
+                        let Some((o, l)) = parsed else {
+                            return err(
+                                vpos,
+                                kw,
+                                format!("expected 'only' or 'offset,length', not '{v}'"),
+                            );
+                        };
+                        if l == 0 || (o as usize).saturating_add(l as usize) > len {
+                            return err(vpos, kw, format!("fast pattern (offset {o} + length {l}) exceeds pattern length {len}"));
+                        }
+                        fp.chop = Some((o, l));
+                    }
+                }
+                c.fast_pattern = Some(fp);
+                set_fp = true;
+            }
+            _ => return err(pos, kw, "not a content modifier"),
+        }
+        if set_fp {
+            self.fast_pattern_seen = true;
+        }
+        if uses_var {
+            self.unsupported("byte_extract".to_owned());
+        }
+        Ok(())
+    }
+
+    fn pcre(&mut self, v: &str, vpos: usize, pos: usize) -> PResult<()> {
+        let kw = "pcre";
+        let v = v.trim();
+        let (negated, v) = match v.strip_prefix('!') {
+            Some(r) => (true, r.trim_start()),
+            None => (false, v),
+        };
+        let inner = unquote(v).or_else(|m| err(vpos, kw, m))?;
+        let Some(body) = inner.strip_prefix('/') else {
+            return err(vpos, kw, "expected \"/regex/flags\"");
+        };
+        let Some(slash) = body.rfind('/') else {
+            return err(vpos, kw, "missing closing '/'");
+        };
+        let source = &body[..slash];
+        let flag_text = &body[slash + 1..];
+        let mut builder = pcre2::bytes::RegexBuilder::new();
+        builder.jit_if_available(true);
+        let mut relative = false;
+        let mut anchored = false;
+        let mut ungreedy = false;
+        let mut flags = String::new();
+        for f in flag_text.chars() {
+            match f {
+                'i' => {
+                    builder.caseless(true);
+                }
+                's' => {
+                    builder.dotall(true);
+                }
+                'm' => {
+                    builder.multi_line(true);
+                }
+                'x' => {
+                    builder.extended(true);
+                }
+                'A' => anchored = true,
+                'G' => ungreedy = true,
+                'R' => relative = true,
+                'B' | 'O' => {}
+                'E' => self.unsupported("pcre:E".to_owned()),
+                'U' | 'I' | 'P' | 'Q' | 'H' | 'D' | 'M' | 'C' | 'S' | 'Y' | 'V' | 'W' | 'K' => {
+                    self.unsupported(format!("pcre:{f}"))
+                }
+                other => return err(vpos, kw, format!("unknown regex modifier '{other}'")),
+            }
+            if matches!(f, 'i' | 's' | 'm' | 'x' | 'A' | 'E' | 'G') {
+                flags.push(f);
+            }
+        }
+        let mut pattern = String::with_capacity(source.len() + 12);
+        if ungreedy {
+            pattern.push_str("(?U)");
+        }
+        if anchored {
+            // PCRE_ANCHORED: match only at the start offset. In extended mode a newline
+            // ends a trailing `#` comment before the group closes.
+            pattern.push_str("\\G(?:");
+            pattern.push_str(source);
+            pattern.push_str(if flag_text.contains('x') { "\n)" } else { ")" });
+        } else {
+            pattern.push_str(source);
+        }
+        if relative && !self.has_previous_match() {
+            return err(
+                pos,
+                kw,
+                "pcre with /R (relative) needs a preceding match in the same buffer",
+            );
+        }
+        let regex = builder.build(&pattern).or_else(|e| {
+            err(
+                vpos,
+                kw,
+                format!("pcre2 compile of \"/{source}/\" failed: {e}"),
+            )
+        })?;
+        self.push(PayloadMatch::Pcre(PcreMatch {
+            source: source.to_owned(),
+            negated,
+            relative,
+            flags,
+            regex: Arc::new(regex),
+        }));
+        Ok(())
+    }
+
+    /// A number field of byte_test/byte_jump/isdataat: a literal or a declared variable.
+    fn num_field(&mut self, s: &str, kw: &str, vpos: usize) -> PResult<i64> {
+        let s = s.trim();
+        if let Some(n) = parse_i64(s).or_else(|| parse_u64(s).and_then(|n| i64::try_from(n).ok())) {
+            return Ok(n);
+        }
+        if self.byte_vars.iter().any(|v| v == s) {
+            self.unsupported("byte_extract".to_owned());
+            return Ok(0);
+        }
+        err(
+            vpos,
+            kw,
+            format!("'{s}' is neither a number nor a byte_extract variable"),
+        )
+    }
+
+    /// Options shared by byte_test and byte_jump: endianness, string format, bitmask.
+    fn byte_common(
+        &mut self,
+        opt: &str,
+        kw: &str,
+        vpos: usize,
+        st: &mut ByteCommon,
+    ) -> PResult<bool> {
+        match opt {
+            "relative" => st.relative = true,
+            "big" => st.endian = Some(Endian::Big),
+            "little" => st.endian = Some(Endian::Little),
+            "string" => st.string = true,
+            "hex" => st.base = Some(16),
+            "dec" => st.base = Some(10),
+            "oct" => st.base = Some(8),
+            "dce" => self.unsupported(format!("{kw}:dce")),
+            o if o.starts_with("bitmask") => {
+                let m = o["bitmask".len()..].trim();
+                let n = parse_u64(m)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|&n| n != 0);
+                match n {
+                    Some(n) => st.bitmask = Some(n),
+                    None => return err(vpos, kw, format!("bad bitmask '{m}'")),
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn byte_format(
+        &self,
+        st: &ByteCommon,
+        bytes: u64,
+        kw: &str,
+        vpos: usize,
+    ) -> PResult<NumberFormat> {
+        if st.base.is_some() && !st.string {
+            return err(vpos, kw, "hex/dec/oct need 'string'");
+        }
+        if st.string {
+            if st.endian.is_some() {
+                return err(vpos, kw, "'string' can't be combined with big/little");
+            }
+            if bytes == 0 {
+                // Suricata accepts it (reads the digits present); the matcher does not.
+                return Ok(NumberFormat::String(st.base.unwrap_or(10)));
+            }
+            if bytes > 23 {
+                return err(vpos, kw, format!("bytes {bytes} not in 1..=23 with string"));
+            }
+            Ok(NumberFormat::String(st.base.unwrap_or(10)))
+        } else {
+            if bytes == 0 || bytes > 8 {
+                return err(
+                    vpos,
+                    kw,
+                    format!("cannot test {bytes} bytes without \"string\" (1..=8)"),
+                );
+            }
+            Ok(NumberFormat::Binary(st.endian.unwrap_or(Endian::Big)))
+        }
+    }
+
+    fn byte_test(&mut self, v: &str, vpos: usize) -> PResult<()> {
+        let kw = "byte_test";
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.len() < 4 {
+            return err(vpos, kw, "expected 'bytes,[!]op,value,offset[,...]'");
+        }
+        let bytes = parse_u64(parts[0])
+            .ok_or_else(|| PErr::new(vpos, Some(kw), format!("bad byte count '{}'", parts[0])))?;
+        let op_text = parts[1];
+        let (negated, op_text) = match op_text.strip_prefix('!') {
+            Some(r) => (true, r.trim()),
+            None => (false, op_text),
+        };
+        let (op, negated) = match op_text {
+            "<" => (ByteTestOp::Lt, negated),
+            ">" => (ByteTestOp::Gt, negated),
+            "<=" => (ByteTestOp::Le, negated),
+            ">=" => (ByteTestOp::Ge, negated),
+            "=" | "==" => (ByteTestOp::Eq, negated),
+            "" if negated => (ByteTestOp::Eq, true),
+            "&" => (ByteTestOp::And, negated),
+            "^" => (ByteTestOp::Xor, negated),
+            "!=" => (ByteTestOp::Eq, !negated),
+            o => return err(vpos, kw, format!("unknown operator '{o}'")),
+        };
+        let value = self.num_field(parts[2], kw, vpos)?;
+        let value =
+            u64::try_from(value).or_else(|_| err(vpos, kw, "value must not be negative"))?;
+        let offset = self.num_field(parts[3], kw, vpos)?;
+        let offset = i32::try_from(offset).or_else(|_| err(vpos, kw, "offset out of range"))?;
+        let mut st = ByteCommon::default();
+        for o in &parts[4..] {
+            if !self.byte_common(o, kw, vpos, &mut st)? {
+                return err(vpos, kw, format!("unknown option '{o}'"));
+            }
+        }
+        let format = self.byte_format(&st, bytes, kw, vpos)?;
+        if bytes == 0 {
+            self.unsupported(format!("{kw}:string-0-bytes"));
+        }
+        self.push(PayloadMatch::ByteTest(ByteTest {
+            bytes: bytes as u8,
+            negated,
+            op,
+            value,
+            offset,
+            relative: st.relative,
+            format,
+            bitmask: st.bitmask,
+        }));
+        Ok(())
+    }
+
+    fn byte_jump(&mut self, v: &str, vpos: usize) -> PResult<()> {
+        let kw = "byte_jump";
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        if parts.len() < 2 {
+            return err(vpos, kw, "expected 'bytes,offset[,...]'");
+        }
+        let bytes = parse_u64(parts[0])
+            .ok_or_else(|| PErr::new(vpos, Some(kw), format!("bad byte count '{}'", parts[0])))?;
+        let offset = self.num_field(parts[1], kw, vpos)?;
+        let offset = i32::try_from(offset).or_else(|_| err(vpos, kw, "offset out of range"))?;
+        let mut st = ByteCommon::default();
+        let mut j = ByteJump {
+            bytes: 0,
+            offset,
+            relative: false,
+            format: NumberFormat::Binary(Endian::Big),
+            multiplier: 1,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+            bitmask: None,
+        };
+        for o in &parts[2..] {
+            if self.byte_common(o, kw, vpos, &mut st)? {
+                continue;
+            }
+            match *o {
+                "align" => j.align = true,
+                "from_beginning" => j.from_beginning = true,
+                "from_end" => j.from_end = true,
+                o if o.starts_with("multiplier") => {
+                    let m = o["multiplier".len()..].trim();
+                    j.multiplier = parse_u64(m)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|&n| n > 0 && n <= u16::MAX as u32)
+                        .ok_or_else(|| {
+                            PErr::new(vpos, Some(kw), format!("bad multiplier '{m}'"))
+                        })?;
+                }
+                o if o.starts_with("post_offset") => {
+                    let m = o["post_offset".len()..].trim();
+                    let n = self.num_field(m, kw, vpos)?;
+                    j.post_offset =
+                        i32::try_from(n).or_else(|_| err(vpos, kw, "post_offset out of range"))?;
+                }
+                o => return err(vpos, kw, format!("unknown option '{o}'")),
+            }
+        }
+        if j.from_beginning && j.from_end {
+            return err(vpos, kw, "from_beginning and from_end can't be combined");
+        }
+        j.format = self.byte_format(&st, bytes, kw, vpos)?;
+        if bytes == 0 {
+            self.unsupported(format!("{kw}:string-0-bytes"));
+        }
+        j.bytes = bytes as u8;
+        j.relative = st.relative;
+        j.bitmask = st.bitmask;
+        self.push(PayloadMatch::ByteJump(j));
+        Ok(())
+    }
+
+    fn isdataat(&mut self, v: &str, vpos: usize) -> PResult<()> {
+        let kw = "isdataat";
+        let mut parts = v.split(',').map(str::trim);
+        let first = parts.next().unwrap_or("");
+        let (negated, first) = match first.strip_prefix('!') {
+            Some(r) => (true, r.trim()),
+            None => (false, first),
+        };
+        let n = self.num_field(first, kw, vpos)?;
+        let offset = u32::try_from(n)
+            .ok()
+            .filter(|&n| n <= u16::MAX as u32)
+            .ok_or_else(|| PErr::new(vpos, Some(kw), format!("invalid offset '{first}'")))?;
+        let mut m = IsDataAt {
+            offset,
+            relative: false,
+            negated,
+            rawbytes: false,
+        };
+        for o in parts {
+            match o {
+                "relative" => m.relative = true,
+                "rawbytes" => m.rawbytes = true,
+                o => return err(vpos, kw, format!("unknown option '{o}'")),
+            }
+        }
+        self.push(PayloadMatch::IsDataAt(m));
+        Ok(())
+    }
+
+    fn flow(&mut self, v: &str, vpos: usize) -> PResult<()> {
+        let kw = "flow";
+        let f = &mut self.rule.flow;
+        let mut extra = Vec::new();
+        for o in v.split(',').map(str::trim) {
+            let (slot, val) = match o {
+                "to_server" | "from_client" => (&mut f.to_server, true),
+                "to_client" | "from_server" => (&mut f.to_server, false),
+                "established" => (&mut f.established, true),
+                "not_established" => (&mut f.established, false),
+                "stateless" => {
+                    f.stateless = true;
+                    continue;
+                }
+                "only_stream" | "no_stream" | "only_frag" | "no_frag" => {
+                    extra.push(format!("flow:{o}"));
+                    continue;
+                }
+                o => return err(vpos, kw, format!("unknown flow option '{o}'")),
+            };
+            if slot.is_some() {
+                return err(
+                    vpos,
+                    kw,
+                    format!("'{o}' conflicts with an earlier flow option"),
+                );
+            }
+            *slot = Some(val);
+        }
+        for e in extra {
+            self.unsupported(e);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, _text: &str, classes: &Classifications) -> PResult<(Parsed, u32, usize)> {
+        let Some(sid_pos) = self.sid_pos else {
+            return Err(PErr::new(0, Some("sid"), "rule has no sid"));
+        };
+        self.rule.priority = self
+            .explicit_priority
+            .or_else(|| {
+                self.rule
+                    .classtype
+                    .as_deref()
+                    .and_then(|c| classes.get(c))
+                    .map(|c| c.priority)
+            })
+            .unwrap_or(3);
+        let gid = self.rule.gid;
+        if self.unsupported.is_empty() {
+            Ok((Parsed::Rule(Box::new(self.rule)), gid, sid_pos))
+        } else {
+            Ok((
+                Parsed::Unsupported {
+                    sid: self.rule.sid,
+                    location: self.rule.location,
+                    keywords: self.unsupported,
+                },
+                gid,
+                sid_pos,
+            ))
+        }
+    }
+}
+
+#[derive(Default)]
+struct ByteCommon {
+    relative: bool,
+    endian: Option<Endian>,
+    string: bool,
+    base: Option<u32>,
+    bitmask: Option<u32>,
+}
+
+/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `N<>M`, `N-M` with every number at most `max`.
+pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
+    let v = v.trim();
+    let num = |s: &str| -> Result<u64, String> {
+        match parse_u64(s) {
+            Some(n) if n <= max => Ok(n),
+            Some(n) => Err(format!("{n} is larger than {max}")),
+            None => Err(format!("bad number in '{v}'")),
+        }
+    };
+    let between = |a: &str, b: &str| -> Result<NumMatch, String> {
+        let (a, b) = (num(a)?, num(b)?);
+        if a >= b {
+            return Err(format!(
+                "range '{v}' is empty: the first number must be smaller"
+            ));
+        }
+        Ok(NumMatch::Between(a, b))
+    };
+    if let Some(r) = v.strip_prefix("<=") {
+        Ok(NumMatch::Le(num(r)?))
+    } else if let Some(r) = v.strip_prefix(">=") {
+        Ok(NumMatch::Ge(num(r)?))
+    } else if let Some(r) = v.strip_prefix('<') {
+        Ok(NumMatch::Lt(num(r)?))
+    } else if let Some(r) = v.strip_prefix('>') {
+        Ok(NumMatch::Gt(num(r)?))
+    } else if let Some(r) = v.strip_prefix('!') {
+        Ok(NumMatch::Ne(num(r)?))
+    } else if let Some(r) = v.strip_prefix('=') {
+        Ok(NumMatch::Eq(num(r)?))
+    } else if let Some((a, b)) = v.split_once("<>") {
+        between(a, b)
+    } else if let Some((a, b)) = v.split_once('-') {
+        between(a, b)
+    } else {
+        Ok(NumMatch::Eq(num(v)?))
+    }
+}
+
+/// `ip_proto`: number or name, with optional `!`, `<`, `>`.
+fn ip_proto(v: &str) -> Result<NumMatch, String> {
+    let v = v.trim();
+    let (prefix, rest) = match v.as_bytes().first() {
+        Some(b'!' | b'<' | b'>') => v.split_at(1),
+        _ => ("", v),
+    };
+    let rest = rest.trim();
+    let n = match parse_u64(rest) {
+        Some(n) if n <= 255 => n,
+        Some(_) => return Err(format!("protocol number '{rest}' is larger than 255")),
+        None => match rest.to_ascii_lowercase().as_str() {
+            "ip" | "hopopt" => 0,
+            "icmp" => 1,
+            "igmp" => 2,
+            "ipip" | "ipencap" => 4,
+            "tcp" => 6,
+            "egp" => 8,
+            "udp" => 17,
+            "ipv6" => 41,
+            "ipv6-route" => 43,
+            "ipv6-frag" => 44,
+            "rsvp" => 46,
+            "gre" => 47,
+            "esp" => 50,
+            "ah" => 51,
+            "ipv6-icmp" | "icmpv6" => 58,
+            "ipv6-nonxt" => 59,
+            "ipv6-opts" => 60,
+            "eigrp" => 88,
+            "ospf" => 89,
+            "pim" => 103,
+            "vrrp" => 112,
+            "l2tp" => 115,
+            "sctp" => 132,
+            _ => return Err(format!("unknown protocol '{rest}'")),
+        },
+    };
+    Ok(match prefix {
+        "!" => NumMatch::Ne(n),
+        "<" => NumMatch::Lt(n),
+        ">" => NumMatch::Gt(n),
+        _ => NumMatch::Eq(n),
+    })
+}
+
+/// `flags:[modifier]FSRPAUCE12[,ignored]`.
+fn flags(v: &str) -> Result<FlagsMatch, String> {
+    let (main, ignore) = match v.split_once(',') {
+        Some((a, b)) => (a.trim(), Some(b.trim())),
+        None => (v.trim(), None),
+    };
+    let bit = |c: char| -> Option<u8> {
+        Some(match c.to_ascii_uppercase() {
+            'F' => 0x01,
+            'S' => 0x02,
+            'R' => 0x04,
+            'P' => 0x08,
+            'A' => 0x10,
+            'U' => 0x20,
+            'E' | '2' => 0x40,
+            'C' | '1' => 0x80,
+            _ => return None,
+        })
+    };
+    let mut m = FlagsMatch {
+        flags: 0,
+        ignore: 0,
+        modifier: FlagsModifier::Exact,
+    };
+    let mut any = false;
+    for c in main.chars() {
+        match c {
+            '+' => m.modifier = FlagsModifier::All,
+            '*' => m.modifier = FlagsModifier::Any,
+            '!' => m.modifier = FlagsModifier::Not,
+            '0' => any = true,
+            c => {
+                m.flags |= bit(c).ok_or_else(|| format!("unknown TCP flag '{c}'"))?;
+                any = true;
+            }
+        }
+    }
+    if !any {
+        return Err(format!("no flags in '{v}'"));
+    }
+    if let Some(ig) = ignore {
+        for c in ig.chars() {
+            m.ignore |=
+                bit(c).ok_or_else(|| format!("unknown TCP flag '{c}' in the ignore mask"))?;
+        }
+    }
+    Ok(m)
+}
