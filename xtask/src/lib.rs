@@ -1,2 +1,6 @@
 //! Developer tasks shared by `cargo xtask` and the test suite: deterministic traffic
 //! generation and the golden scenarios checked against Suricata.
+
+pub mod golden;
+pub mod golden_check;
+pub mod suricata;
