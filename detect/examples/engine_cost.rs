@@ -18,7 +18,9 @@ fn rng(state: &mut u64) -> u64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let words = ["login", "passwd", "select", "union", "script", "cmd.exe", "wget", "curl", "base64", "eval"];
+    let words = [
+        "login", "passwd", "select", "union", "script", "cmd.exe", "wget", "curl", "base64", "eval",
+    ];
     let mut rules = Vec::new();
     for i in 0..100u32 {
         let w = words[i as usize % words.len()];
@@ -45,8 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let payloads: Vec<Vec<u8>> = (0..1024)
         .map(|n| {
-            let mut p: Vec<u8> =
-                (0..1024).map(|_| alphabet[(rng(&mut state) % alphabet.len() as u64) as usize]).collect();
+            let mut p: Vec<u8> = (0..1024)
+                .map(|_| alphabet[(rng(&mut state) % alphabet.len() as u64) as usize])
+                .collect();
             if n % 16 == 0 {
                 let i = (rng(&mut state) % 100) as usize;
                 let pat = format!("{}_{i:03}=42", words[i % words.len()]);
@@ -57,8 +60,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let (src, dst): (IpAddr, IpAddr) = ("10.0.0.1".parse()?, "10.0.0.2".parse()?);
-    let flow = FlowInfo { to_server: true, established: true };
-    let l4 = TestL4::Tcp { sport: 40000, dport: 80, flags: ACK | PSH };
+    let flow = FlowInfo {
+        to_server: true,
+        established: true,
+    };
+    let l4 = TestL4::Tcp {
+        sport: 40000,
+        dport: 80,
+        flags: ACK | PSH,
+    };
     let rounds = 40;
     let mut hits = 0usize;
     for p in &payloads {
