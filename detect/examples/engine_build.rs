@@ -11,7 +11,11 @@ use detect::rules::Proto;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.to_string())
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -45,13 +49,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (rss_kib().saturating_sub(before)) / 1024
     );
     let mut scratch = engine.scratch();
-    let payload: Vec<u8> = (0..1024u32).map(|i| b"abcdefghij klmnop=&/\r\n"[(i * 7 % 22) as usize]).collect();
+    let payload: Vec<u8> = (0..1024u32)
+        .map(|i| b"abcdefghij klmnop=&/\r\n"[(i * 7 % 22) as usize])
+        .collect();
     let flow = FlowInfo::default();
     for dport in [80u16, 1005, 5555] {
         let pkt = test_packet(
             "10.0.0.1".parse()?,
             "10.0.0.2".parse()?,
-            TestL4::Tcp { sport: 40000, dport, flags: ACK },
+            TestL4::Tcp {
+                sport: 40000,
+                dport,
+                flags: ACK,
+            },
             &payload,
         );
         let mut best = f64::MAX;
@@ -62,7 +72,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             best = best.min(t.elapsed().as_nanos() as f64 / 2000.0);
         }
-        println!("tcp dport {dport}: {best:.0} ns per 1 KB packet, {} matches", scratch.matches().len());
+        println!(
+            "tcp dport {dport}: {best:.0} ns per 1 KB packet, {} matches",
+            scratch.matches().len()
+        );
     }
     Ok(())
 }

@@ -291,8 +291,16 @@ impl Engine {
             && payload::inspect(&c.steps, pkt.payload)
     }
 
-    /// Runs the packet's group: prefilter, then verification in rank order.
-    pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
+    /// Runs only the packet's group lookup and prefilter, leaving the sorted candidate
+    /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
+    /// of the prefilter alone).
+    pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
+        self.candidates(pkt, scratch)
+            .map_or(0, |_| scratch.cands.len())
+    }
+
+    /// Group lookup and prefilter scan: fills `scratch.cands` (sorted ranks).
+    fn candidates(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> Option<&Group> {
         let Scratch {
             matches,
             cands,
@@ -301,9 +309,7 @@ impl Engine {
         } = scratch;
         matches.clear();
         cands.clear();
-        let Some(group) = self.groups.get(self.tables.lookup(pkt) as usize) else {
-            return Verdict::Inspected;
-        };
+        let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
         if let (Some(pf), false) = (&group.prefilter, pkt.payload.is_empty()) {
             pf.scan(pkt.payload, seen, |rank| {
                 let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
@@ -321,6 +327,16 @@ impl Engine {
             }
             cands.sort_unstable();
         }
+        Some(group)
+    }
+
+    /// Runs the packet's group: prefilter, then verification in rank order. `scratch`
+    /// must come from this engine's [`Engine::scratch`].
+    pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
+        let Some(group) = self.candidates(pkt, scratch) else {
+            return Verdict::Inspected;
+        };
+        let Scratch { matches, cands, .. } = scratch;
         // Merge the sorted candidates with the group's always-verified rules.
         let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
         loop {

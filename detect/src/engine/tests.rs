@@ -997,3 +997,21 @@ fn empty_rule_set_inspects_nothing() {
         (Verdict::Inspected, vec![])
     );
 }
+
+#[test]
+fn engine_is_shareable_and_prefilter_reports_candidates() {
+    fn shared<T: Send + Sync>() {}
+    fn owned<T: Send>() {}
+    shared::<Engine>();
+    owned::<Scratch>();
+    let engine = Engine::build(vec![
+        t(1).content(b"abc").build(),
+        t(2).content(b"abd").content(b"zz").build(),
+        t(3).build(),
+    ])
+    .expect("builds");
+    let mut s = engine.scratch();
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abc abd"), &mut s), 2);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abd"), &mut s), 1);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"xyz"), &mut s), 0);
+}
