@@ -51,15 +51,29 @@ fn ip(s: &str) -> IpAddr {
 #[test]
 fn inspect_does_not_allocate_when_warm() {
     let rules = vec![
-        RuleBuilder::new(Proto::Tcp, 1).content(b"GET ").startswith().content(b"/admin").distance(0).build(),
-        RuleBuilder::new(Proto::Tcp, 2).content(b"user-agent").nocase().build(),
+        RuleBuilder::new(Proto::Tcp, 1)
+            .content(b"GET ")
+            .startswith()
+            .content(b"/admin")
+            .distance(0)
+            .build(),
+        RuleBuilder::new(Proto::Tcp, 2)
+            .content(b"user-agent")
+            .nocase()
+            .build(),
         RuleBuilder::new(Proto::Tcp, 3)
             .content(b"id=")
             .pcre("^[0-9]{3,}", "R", false)
             .expect("regex")
             .build(),
-        RuleBuilder::new(Proto::Tcp, 4).pcre("evil|bad", "i", false).expect("regex").build(),
-        RuleBuilder::new(Proto::Tcp, 5).dst_ports(&[(80, 80)], &[]).not_content(b"Host:").build(),
+        RuleBuilder::new(Proto::Tcp, 4)
+            .pcre("evil|bad", "i", false)
+            .expect("regex")
+            .build(),
+        RuleBuilder::new(Proto::Tcp, 5)
+            .dst_ports(&[(80, 80)], &[])
+            .not_content(b"Host:")
+            .build(),
         RuleBuilder::new(Proto::Tcp, 6)
             .content(b"LEN")
             .byte_test(ByteTest {
@@ -73,8 +87,14 @@ fn inspect_does_not_allocate_when_warm() {
                 bitmask: None,
             })
             .build(),
-        RuleBuilder::new(Proto::Udp, 7).content(b"a").content(b"b").within(1).build(),
-        RuleBuilder::new(Proto::Ip, 8).dsize(detect::rules::NumMatch::Gt(100)).build(),
+        RuleBuilder::new(Proto::Udp, 7)
+            .content(b"a")
+            .content(b"b")
+            .within(1)
+            .build(),
+        RuleBuilder::new(Proto::Ip, 8)
+            .dsize(detect::rules::NumMatch::Gt(100))
+            .build(),
     ];
     let engine = Engine::build(rules).expect("engine builds");
     let mut scratch = engine.scratch();
@@ -89,14 +109,24 @@ fn inspect_does_not_allocate_when_warm() {
             _ => format!("nothing to see {i}").into_bytes(),
         })
         .collect();
-    let flow = FlowInfo { to_server: true, established: true };
+    let flow = FlowInfo {
+        to_server: true,
+        established: true,
+    };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;
         for (i, p) in payloads.iter().enumerate() {
             let l4 = if i % 2 == 0 {
-                TestL4::Tcp { sport: 40000, dport: 80, flags: ACK | PSH }
+                TestL4::Tcp {
+                    sport: 40000,
+                    dport: 80,
+                    flags: ACK | PSH,
+                }
             } else {
-                TestL4::Udp { sport: 5000, dport: 53 }
+                TestL4::Udp {
+                    sport: 5000,
+                    dport: 53,
+                }
             };
             let pkt = test_packet(ip("10.0.0.1"), ip("10.0.0.2"), l4, p);
             engine.inspect(&pkt, &flow, scratch);

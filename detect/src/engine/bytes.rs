@@ -125,7 +125,9 @@ pub(crate) fn byte_test(bt: &ByteTest, buf: &[u8], cursor: u32) -> bool {
     m != bt.negated
 }
 
-/// `byte_jump`: the new cursor, or `None` when the jump fails (lands at or past the end).
+/// `byte_jump`: the new cursor, or `None` when the jump lands past the end. Landing exactly
+/// at the end is allowed (Suricata 7.0.10 matches `content:"H"; byte_jump:1,0,relative;` on
+/// `H\x00`).
 pub(crate) fn byte_jump(bj: &ByteJump, buf: &[u8], cursor: u32) -> Option<u32> {
     let buf_len = buf.len() as u32;
     let start = read_window(buf_len, cursor, bj.offset, bj.relative, bj.bytes)?;
@@ -147,7 +149,7 @@ pub(crate) fn byte_jump(bj: &ByteJump, buf: &[u8], cursor: u32) -> Option<u32> {
     };
     if jump < 0 {
         Some(0)
-    } else if jump >= buf_len as i128 {
+    } else if jump > buf_len as i128 {
         None
     } else {
         u32::try_from(jump).ok()
@@ -349,7 +351,8 @@ mod tests {
                 Some(0),
             ),
             (bj(1, 0, true, be), 2, Some(8)),
-            (bj(1, 0, true, be), 9, None),
+            (bj(1, 0, true, be), 9, Some(10)),
+            (bj(1, 1, true, be), 8, Some(10)),
             (bj(1, 0, true, be), 10, None),
             (bj(2, 0, false, NumberFormat::String(10)), 0, None),
         ];

@@ -14,9 +14,9 @@
 //!   and the verdict is `Verdict::Pass` (the worker passes the rest of the flow).
 //!   `noalert` rules match but are not reported.
 //!
-//! Notes on this implementation: the matching `pass` rule itself is the last entry of
-//! `matches()` (unless it is `noalert`), so the worker can tell which rule passed the
-//! packet; it must not raise an alert for it. Index type is `usize`.
+//! Notes on this implementation: as in Suricata, a matching `pass` rule is not reported
+//! (Suricata logs no alert for it), and since `pass` sorts first, `matches()` is empty
+//! when the verdict is `Pass`. Indexes are `usize`.
 
 mod builder;
 mod bytes;
@@ -36,7 +36,8 @@ pub use payload::INSPECTION_RECURSION_LIMIT;
 use capture::decode::Packet;
 
 use crate::rules::{Action, Location, PayloadMatch, Rule};
-use prefilter::{FastPattern, Prefilter, VariantSeen};
+use content::Searcher;
+use prefilter::{FastPattern, Prefilter, Selected, VariantSeen};
 
 /// What the flow table knows about the packet's flow, for `flow:` keywords.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +92,8 @@ struct Compiled {
     pass: bool,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
     scope: (u8, u8),
+    /// A negated fast pattern: the rule is skipped when it occurs in the payload.
+    negated_fp: Option<Searcher>,
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -141,7 +144,7 @@ impl Scratch {
 
 impl Engine {
     pub fn build(rules: Vec<Rule>) -> Result<Engine, BuildError> {
-        let mut fast: Vec<Option<FastPattern>> = Vec::with_capacity(rules.len());
+        let mut fast: Vec<Selected> = Vec::with_capacity(rules.len());
         for r in &rules {
             if groups::rule_scope(&r.proto).is_none() {
                 return Err(BuildError::UnsupportedProtocol {
@@ -181,6 +184,10 @@ impl Engine {
                     noalert: r.noalert,
                     pass: r.action == Action::Pass,
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
+                    negated_fp: match &fast[i as usize] {
+                        Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
+                        _ => None,
+                    },
                 }
             })
             .collect();
@@ -193,8 +200,8 @@ impl Engine {
             let mut always = Vec::new();
             for &rank in list {
                 match &fast[order[rank as usize] as usize] {
-                    Some(fp) => items.push((rank, fp)),
-                    None => always.push(rank),
+                    Selected::Positive(fp) => items.push((rank, fp)),
+                    Selected::Negated(_) | Selected::None => always.push(rank),
                 }
             }
             let prefilter = Prefilter::build(&items).map_err(|source| BuildError::Prefilter {
@@ -210,7 +217,10 @@ impl Engine {
                 always: always.into_boxed_slice(),
             });
         }
-        let prefiltered = fast.iter().filter(|f| f.is_some()).count();
+        let prefiltered = fast
+            .iter()
+            .filter(|f| matches!(f, Selected::Positive(_)))
+            .count();
         tracing::debug!(
             rules = rules.len(),
             groups = built.len(),
@@ -269,12 +279,28 @@ impl Engine {
         if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
             return false;
         }
-        // Suricata never runs payload keywords on an empty payload.
-        c.steps.is_empty() || (!pkt.payload.is_empty() && payload::inspect(&c.steps, pkt.payload))
+        if c.steps.is_empty() {
+            return true;
+        }
+        // Suricata never runs payload keywords on an empty payload, and skips a rule whose
+        // negated fast pattern occurs anywhere in it.
+        !pkt.payload.is_empty()
+            && c.negated_fp
+                .as_ref()
+                .is_none_or(|s| s.find(pkt.payload).is_none())
+            && payload::inspect(&c.steps, pkt.payload)
     }
 
-    /// Runs the packet's group: prefilter, then verification in rank order.
-    pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
+    /// Runs only the packet's group lookup and prefilter, leaving the sorted candidate
+    /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
+    /// of the prefilter alone).
+    pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
+        self.candidates(pkt, scratch)
+            .map_or(0, |_| scratch.cands.len())
+    }
+
+    /// Group lookup and prefilter scan: fills `scratch.cands` (sorted ranks).
+    fn candidates(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> Option<&Group> {
         let Scratch {
             matches,
             cands,
@@ -283,9 +309,7 @@ impl Engine {
         } = scratch;
         matches.clear();
         cands.clear();
-        let Some(group) = self.groups.get(self.tables.lookup(pkt) as usize) else {
-            return Verdict::Inspected;
-        };
+        let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
         if let (Some(pf), false) = (&group.prefilter, pkt.payload.is_empty()) {
             pf.scan(pkt.payload, seen, |rank| {
                 let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
@@ -303,6 +327,16 @@ impl Engine {
             }
             cands.sort_unstable();
         }
+        Some(group)
+    }
+
+    /// Runs the packet's group: prefilter, then verification in rank order. `scratch`
+    /// must come from this engine's [`Engine::scratch`].
+    pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
+        let Some(group) = self.candidates(pkt, scratch) else {
+            return Verdict::Inspected;
+        };
+        let Scratch { matches, cands, .. } = scratch;
         // Merge the sorted candidates with the group's always-verified rules.
         let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
         loop {

@@ -42,35 +42,67 @@ fn strength(p: &[u8]) -> u32 {
     s
 }
 
-/// Picks the rule's fast pattern: the positive content marked `fast_pattern` (chopped when
-/// asked), else the longest positive content (ties: the strongest, then the first).
-/// `Ok(None)` when the rule has no positive content; `Err` names a bad chop.
-pub(crate) fn select(rule: &Rule) -> Result<Option<FastPattern>, String> {
-    let positive = || {
+/// A rule's prefilter pattern, as Suricata's fast-pattern selection makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Selected {
+    /// The rule is a candidate when this pattern occurs in the payload.
+    Positive(FastPattern),
+    /// A negated content is the fast pattern: the rule is skipped when it occurs anywhere
+    /// in the payload (Suricata's negated MPM), and verified otherwise.
+    Negated(FastPattern),
+    /// No content can serve: always verified.
+    None,
+}
+
+/// Whether a negated content can be a fast pattern: Suricata refuses negated contents
+/// with a positional modifier (`endswith` is allowed).
+fn negated_eligible(c: &ContentMatch) -> bool {
+    c.negated && !(c.is_relative() || c.offset.is_some() || c.depth.is_some() || c.startswith)
+}
+
+/// Picks the rule's fast pattern like Suricata's `RetrieveFPForSig`: the content marked
+/// `fast_pattern` (chopped when asked), else the longest positive content (ties: the
+/// strongest, then the first), else the longest eligible negated content.
+/// `Err` names a bad chop.
+pub(crate) fn select(rule: &Rule) -> Result<Selected, String> {
+    let contents = || {
         rule.payload.iter().filter_map(|p| match p {
-            PayloadMatch::Content(c) if !c.negated && !c.pattern.is_empty() => Some(c),
+            PayloadMatch::Content(c) if !c.pattern.is_empty() => Some(c),
             _ => None,
         })
     };
-    if let Some(c) = positive().find(|c| c.fast_pattern.is_some()) {
-        return chop(c).map(Some);
+    if let Some(c) =
+        contents().find(|c| c.fast_pattern.is_some() && (!c.negated || negated_eligible(c)))
+    {
+        let fp = chop(c)?;
+        return Ok(if c.negated {
+            Selected::Negated(fp)
+        } else {
+            Selected::Positive(fp)
+        });
     }
-    let mut best: Option<&ContentMatch> = None;
-    for c in positive() {
-        best = match best {
-            Some(b)
-                if (b.pattern.len(), strength(&b.pattern))
-                    >= (c.pattern.len(), strength(&c.pattern)) =>
-            {
+    let best = |pick: &dyn Fn(&ContentMatch) -> bool| {
+        let mut best: Option<&ContentMatch> = None;
+        for c in contents().filter(|c| pick(c)) {
+            best = match best {
                 Some(b)
-            }
-            _ => Some(c),
-        };
+                    if (b.pattern.len(), strength(&b.pattern))
+                        >= (c.pattern.len(), strength(&c.pattern)) =>
+                {
+                    Some(b)
+                }
+                _ => Some(c),
+            };
+        }
+        best.map(|c| FastPattern {
+            bytes: c.pattern.clone(),
+            nocase: c.nocase,
+        })
+    };
+    if let Some(fp) = best(&|c| !c.negated) {
+        return Ok(Selected::Positive(fp));
     }
-    Ok(best.map(|c| FastPattern {
-        bytes: c.pattern.clone(),
-        nocase: c.nocase,
-    }))
+    Ok(best(&negated_eligible).map_or(Selected::None, Selected::Negated))
 }
 
 fn chop(c: &ContentMatch) -> Result<FastPattern, String> {

@@ -307,6 +307,46 @@ fn payload_keywords() {
             b"xxevil",
             false,
         ),
+        // Suricata 7.0.10: a negated fast pattern skips the rule when it occurs anywhere.
+        (
+            "only negated endswith, elsewhere",
+            t(1).not_content(b"evil").endswith(),
+            b"evilx",
+            false,
+        ),
+        (
+            "only negated endswith, absent",
+            t(1).not_content(b"evil").endswith(),
+            b"good",
+            true,
+        ),
+        (
+            "negated fast_pattern beside a positive",
+            t(1).content(b"ab")
+                .not_content(b"evil")
+                .fast_pattern(None)
+                .endswith(),
+            b"abevilx",
+            false,
+        ),
+        (
+            "longest negated is the fast pattern",
+            t(1).not_content(b"evil").endswith().not_content(b"zz"),
+            b"evilx",
+            false,
+        ),
+        (
+            "negated nocase fast pattern",
+            t(1).not_content(b"evil").nocase(),
+            b"xEVILx",
+            false,
+        ),
+        (
+            "negated case-sensitive, other case",
+            t(1).not_content(b"evil"),
+            b"xEVILx",
+            true,
+        ),
         ("pcre", pcre(t(1), "fo+", "", false), b"xfoo", true),
         ("pcre absent", pcre(t(1), "fo+", "", false), b"bar", false),
         ("pcre negated", pcre(t(1), "fo+", "", true), b"bar", true),
@@ -403,6 +443,20 @@ fn payload_keywords() {
             t(1).content(b"H").byte_jump(bj(1, 0, true)),
             b"H\x09",
             false,
+        ),
+        (
+            "byte_jump to the exact end",
+            t(1).content(b"H").byte_jump(bj(1, 0, true)),
+            b"H\x00",
+            true,
+        ),
+        (
+            "byte_jump to the end, then isdataat:!1,relative",
+            t(1).content(b"H")
+                .byte_jump(bj(1, 0, true))
+                .isdataat(1, true, true),
+            b"H\x00",
+            true,
         ),
         (
             "isdataat relative",
@@ -942,4 +996,22 @@ fn empty_rule_set_inspects_nothing() {
         sids(&engine, &mut s, &tcp_pkt(b"abc")),
         (Verdict::Inspected, vec![])
     );
+}
+
+#[test]
+fn engine_is_shareable_and_prefilter_reports_candidates() {
+    fn shared<T: Send + Sync>() {}
+    fn owned<T: Send>() {}
+    shared::<Engine>();
+    owned::<Scratch>();
+    let engine = Engine::build(vec![
+        t(1).content(b"abc").build(),
+        t(2).content(b"abd").content(b"zz").build(),
+        t(3).build(),
+    ])
+    .expect("builds");
+    let mut s = engine.scratch();
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abc abd"), &mut s), 2);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abd"), &mut s), 1);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"xyz"), &mut s), 0);
 }
