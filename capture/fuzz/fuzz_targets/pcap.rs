@@ -13,7 +13,11 @@ fn path() -> &'static PathBuf {
     PATH.get_or_init(|| {
         // tmpfs when there is one: a disk-backed /tmp makes each execution a disk write.
         let shm = PathBuf::from("/dev/shm");
-        let dir = if shm.is_dir() { shm } else { std::env::temp_dir() };
+        let dir = if shm.is_dir() {
+            shm
+        } else {
+            std::env::temp_dir()
+        };
         dir.join(format!("tidewatch-fuzz-pcap-{}.bin", std::process::id()))
     })
 }
@@ -21,7 +25,9 @@ fn path() -> &'static PathBuf {
 fuzz_target!(|data: &[u8]| {
     let path = path();
     std::fs::write(path, data).expect("write the fuzz input to a temp file");
-    let Ok(file) = PcapFile::open(path) else { return };
+    let Ok(file) = PcapFile::open(path) else {
+        return;
+    };
     assert_eq!(file.len(), data.len() as u64);
     let mut errors = 0;
     let mut frames = file.frames();
