@@ -404,6 +404,25 @@ fn valid_cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "ipv6 jumbogram: zero payload length after hop-by-hop uses the frame",
+            link: LinkType::Ethernet,
+            frame: {
+                let mut f = eth(
+                    0x86dd,
+                    &ipv6_full(0, &ext8(17, 0), 17, &udp(1, 2, b"jumbo"), true),
+                );
+                f[18] = 0;
+                f[19] = 0;
+                f
+            },
+            check: |p| {
+                assert_eq!(
+                    (p.ip_proto, p.src_port(), p.payload),
+                    (17, 1, &b"jumbo"[..])
+                )
+            },
+        },
+        Case {
             name: "ipv6 no next header",
             link: LinkType::Ethernet,
             frame: eth(0x86dd, &ipv6(59, b"")),

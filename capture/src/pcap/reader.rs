@@ -774,6 +774,65 @@ mod tests {
         }
     }
 
+    /// An IDB whose options are given raw (code, value) after the fixed fields.
+    fn idb_with(e: E, options: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(u16b(e, 1));
+        body.extend([0, 0]);
+        body.extend(u32b(e, 0));
+        for &(code, value) in options {
+            body.extend(u16b(e, code));
+            body.extend(u16b(e, value.len() as u16));
+            body.extend(value);
+            body.resize(body.len().next_multiple_of(4), 0);
+        }
+        block(e, PCAPNG_IDB, &body)
+    }
+
+    #[test]
+    fn pcapng_tsoffset_and_bad_interface_options() {
+        // if_tsoffset adds whole seconds; no opt_endofopt is needed at the end of the body.
+        let mut f = shb(E::Be);
+        f.extend(idb_with(
+            E::Be,
+            &[
+                (OPT_IF_TSOFFSET, &100i64.to_be_bytes()),
+                (OPT_IF_TSRESOL, &[3]),
+            ],
+        ));
+        f.extend(epb(E::Be, 0, 1_500, A, 11));
+        let (frames, err) = read_all(&f).unwrap();
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(frames[0].0, 101_500_000_000);
+
+        // 10^127 units per second cannot be represented.
+        let mut f = shb(E::Le);
+        let at = f.len();
+        f.extend(idb_with(E::Le, &[(OPT_IF_TSRESOL, &[0x7f])]));
+        let (_, err) = read_all(&f).unwrap();
+        assert!(
+            matches!(err, Some(PcapError::Corrupt { offset, what, .. }) if offset == (at + 16) as u64 && what == "if_tsresol option"),
+            "{err:?}"
+        );
+
+        // An option longer than the block body.
+        let mut f = shb(E::Le);
+        let mut bad = idb_with(E::Le, &[(2, b"eth0")]);
+        bad[18..20].copy_from_slice(&40u16.to_le_bytes());
+        f.extend(bad);
+        let (_, err) = read_all(&f).unwrap();
+        assert!(
+            matches!(
+                err,
+                Some(PcapError::Corrupt {
+                    what: "interface option",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn pcapng_multiple_sections_switch_byte_order_and_reset_interfaces() {
         let mut f = shb(E::Be);

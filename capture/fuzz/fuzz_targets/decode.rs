@@ -1,0 +1,24 @@
+//! Decodes arbitrary bytes as an Ethernet frame and as raw IP, with and without the IPv4
+//! header checksum check, and verifies transport checksums of whatever decodes. The
+//! decoder must never panic, and a decoded packet's views must lie inside the frame.
+#![no_main]
+
+use capture::decode::{decode, transport_checksum_ok, DecodeStats, LinkType};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut stats = DecodeStats::default();
+    for link in [LinkType::Ethernet, LinkType::RawIp] {
+        for verify in [false, true] {
+            let result = decode(link, data, verify);
+            stats.observe(&result);
+            if let Ok(p) = result {
+                let frame = data.as_ptr() as usize;
+                let start = p.payload.as_ptr() as usize;
+                assert!(start >= frame && start + p.payload.len() <= frame + data.len());
+                assert!(p.l3_offset <= p.l4_offset && usize::from(p.l4_offset) <= data.len());
+                let _ = transport_checksum_ok(&p);
+            }
+        }
+    }
+});
