@@ -22,8 +22,8 @@ pub struct ReplayArgs {
 
 fn open_eve(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
     Ok(match path {
-        None => Box::new(std::io::stdout().lock()),
-        Some(p) if p == Path::new("-") => Box::new(std::io::stdout().lock()),
+        None => Box::new(std::io::stdout()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
         Some(p) => Box::new(
             std::fs::File::create(p).with_context(|| format!("creating EVE file {}", p.display()))?,
         ),

@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use detect::engine::Engine;
 use detect::rules::{self, Classifications, LoadedRules, Vars};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A built rule set and what loading it said.
