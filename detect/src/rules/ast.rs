@@ -84,7 +84,10 @@ impl IpNet {
 }
 
 /// A resolved address expression: matches when the address is in some `include` network
-/// (or `include` is empty, meaning `any`) and in no `exclude` network.
+/// and in no `exclude` network. An empty `include` means `any`, but only for the address
+/// families the expression names: as in Suricata, which keeps IPv4 and IPv6 lists apart,
+/// `!10.0.0.0/8` matches every IPv4 address outside 10/8 and no IPv6 address at all, so an
+/// IPv4-only `$HOME_NET` makes `$EXTERNAL_NET` IPv4-only too.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AddrSet {
     pub include: Vec<IpNet>,
@@ -96,8 +99,47 @@ impl AddrSet {
         self.include.is_empty() && self.exclude.is_empty()
     }
     pub fn contains(&self, ip: &IpAddr) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|n| n.contains(ip)))
-            && !self.exclude.iter().any(|n| n.contains(ip))
+        let included = if self.include.is_empty() {
+            self.exclude.is_empty()
+                || self
+                    .exclude
+                    .iter()
+                    .any(|n| n.addr.is_ipv6() == ip.is_ipv6())
+        } else {
+            self.include.iter().any(|n| n.contains(ip))
+        };
+        included && !self.exclude.iter().any(|n| n.contains(ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str, prefix: u8) -> IpNet {
+        IpNet {
+            addr: s.parse().unwrap(),
+            prefix,
+        }
+    }
+
+    #[test]
+    fn negation_stays_within_the_families_it_names() {
+        let ext = AddrSet {
+            include: vec![],
+            exclude: vec![net("10.0.0.0", 8), net("192.168.0.0", 16)],
+        };
+        assert!(ext.contains(&"8.8.8.8".parse().unwrap()));
+        assert!(!ext.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(!ext.contains(&"2001:db8::1".parse().unwrap()));
+        let any = AddrSet::default();
+        assert!(any.contains(&"2001:db8::1".parse().unwrap()));
+        let both = AddrSet {
+            include: vec![],
+            exclude: vec![net("10.0.0.0", 8), net("2001:db8::", 32)],
+        };
+        assert!(both.contains(&"2001:db9::1".parse().unwrap()));
+        assert!(!both.contains(&"2001:db8::1".parse().unwrap()));
     }
 }
 
