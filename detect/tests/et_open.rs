@@ -47,4 +47,14 @@ fn et_open_loads_without_errors() {
     for (k, n) in by_kw.iter().take(30) {
         println!("{n:>7}  {k}");
     }
+    let mut alone = std::collections::BTreeMap::<&str, usize>::new();
+    for s in loaded.skipped.iter().filter(|s| s.keywords.len() == 1) {
+        *alone.entry(s.keywords[0].as_str()).or_insert(0) += 1;
+    }
+    let mut alone: Vec<_> = alone.into_iter().collect();
+    alone.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    println!("rules skipped for one keyword only (top 15):");
+    for (k, n) in alone.iter().take(15) {
+        println!("{n:>7}  {k}");
+    }
 }

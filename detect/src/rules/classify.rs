@@ -135,14 +135,17 @@ impl Classifications {
         Self::parse(&text, &path.display().to_string()).map_err(LoadError::Config)
     }
 
+    /// Look a classtype up (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&Classification> {
         self.map.get(&name.to_ascii_lowercase())
     }
 
+    /// Number of classtypes.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// No classtype at all.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

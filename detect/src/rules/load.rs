@@ -23,11 +23,15 @@ pub struct Skipped {
 /// Everything the rule files held.
 #[derive(Clone, Debug, Default)]
 pub struct LoadedRules {
+    /// Rules the engine enforces, in file order.
     pub rules: Vec<Rule>,
+    /// Valid rules not enforced, with their unsupported keywords.
     pub skipped: Vec<Skipped>,
     /// Skipped rules per unsupported keyword (a rule counts once under each of its keywords).
     pub skipped_by_keyword: BTreeMap<String, usize>,
+    /// Broken rules (also duplicate sids), one error each.
     pub errors: Vec<RuleError>,
+    /// Number of files read.
     pub files: usize,
 }
 

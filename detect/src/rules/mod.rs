@@ -29,3 +29,6 @@ pub use error::{LoadError, RuleError};
 pub use load::{load_files, load_str, LoadedRules, Skipped};
 pub use parse::{parse_rule, Parsed};
 pub use vars::{HeaderError, Vars};
+
+#[cfg(test)]
+mod tests;

@@ -84,7 +84,6 @@ pub(crate) fn content_bytes(v: &str) -> Result<(bool, Vec<u8>), String> {
                     }
                 }
                 b'"' => return Err("unescaped '\"' inside content".into()),
-                b';' => return Err("unescaped ';' inside content".into()),
                 c => out.push(c),
             }
         }

@@ -82,10 +82,12 @@ impl Vars {
             .insert(name.trim_start_matches('$').to_owned(), value.to_owned());
     }
 
+    /// The raw text of an address variable.
     pub fn address(&self, name: &str) -> Option<&str> {
         self.addresses.get(name).map(String::as_str)
     }
 
+    /// The raw text of a port variable.
     pub fn port(&self, name: &str) -> Option<&str> {
         self.ports.get(name).map(String::as_str)
     }

@@ -1,0 +1,919 @@
+//! Table-driven tests of the rule parser: header forms, every keyword, error texts, loader.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::*;
+
+fn loc() -> Location {
+    Location {
+        file: Arc::from("t.rules"),
+        line: 7,
+    }
+}
+
+fn parse(text: &str) -> Result<Parsed, RuleError> {
+    parse_rule(text, &loc(), &Vars::default(), &Classifications::default())
+}
+
+fn rule(text: &str) -> Rule {
+    match parse(text) {
+        Ok(Parsed::Rule(r)) => *r,
+        other => panic!("expected an enforced rule for {text}: {other:?}"),
+    }
+}
+
+/// A tcp rule with the given options and sid 1.
+fn opts(o: &str) -> String {
+    format!("alert tcp any any -> any any ({o} sid:1;)")
+}
+
+fn net(s: &str) -> IpNet {
+    vars::parse_net(s).unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn actions_and_protocols() {
+    let cases = [
+        ("alert", Action::Alert),
+        ("pass", Action::Pass),
+        ("drop", Action::Drop),
+        ("reject", Action::Reject),
+        ("rejectsrc", Action::RejectSrc),
+        ("rejectdst", Action::RejectDst),
+        ("rejectboth", Action::RejectBoth),
+    ];
+    for (word, action) in cases {
+        let r = rule(&format!("{word} tcp any any -> any any (sid:1;)"));
+        assert_eq!(r.action, action, "{word}");
+    }
+    let protos = [
+        ("tcp", Proto::Tcp),
+        ("udp", Proto::Udp),
+        ("icmp", Proto::Icmp),
+        ("ip", Proto::Ip),
+        ("tcp-pkt", Proto::TcpPkt),
+        ("tcp-stream", Proto::TcpStream),
+        ("ipv4", Proto::Ipv4),
+        ("ipv6", Proto::Ipv6),
+    ];
+    for (word, proto) in protos {
+        let r = rule(&format!("alert {word} any any -> any any (sid:1;)"));
+        assert_eq!(r.proto, proto, "{word}");
+    }
+    for app in [
+        "http",
+        "dns",
+        "tls",
+        "ftp-data",
+        "smb",
+        "quic",
+        "websocket",
+        "newproto",
+    ] {
+        match parse(&format!(
+            "alert {app} any any -> any any (sid:5; msg:\"x\";)"
+        ))
+        .unwrap()
+        {
+            Parsed::Unsupported { sid, keywords, .. } => {
+                assert_eq!(sid, 5);
+                assert_eq!(keywords, vec![format!("app-layer:{app}")]);
+            }
+            p => panic!("{app}: {p:?}"),
+        }
+    }
+}
+
+#[test]
+fn address_forms() {
+    let v = Vars::default();
+    let home = vec![
+        net("192.168.0.0/16"),
+        net("10.0.0.0/8"),
+        net("172.16.0.0/12"),
+    ];
+    let cases: Vec<(&str, AddrSet)> = vec![
+        ("any", AddrSet::default()),
+        (
+            "1.2.3.4",
+            AddrSet {
+                include: vec![net("1.2.3.4/32")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "10.0.0.0/8",
+            AddrSet {
+                include: vec![net("10.0.0.0/8")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "10.0.0.0/255.0.0.0",
+            AddrSet {
+                include: vec![net("10.0.0.0/8")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "2001:db8::/32",
+            AddrSet {
+                include: vec![net("2001:db8::/32")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "!1.2.3.4",
+            AddrSet {
+                include: vec![],
+                exclude: vec![net("1.2.3.4")],
+            },
+        ),
+        (
+            "[1.2.3.4, 5.6.7.8]",
+            AddrSet {
+                include: vec![net("1.2.3.4"), net("5.6.7.8")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "[1.2.3.0/24,!1.2.3.4]",
+            AddrSet {
+                include: vec![net("1.2.3.0/24")],
+                exclude: vec![net("1.2.3.4")],
+            },
+        ),
+        (
+            "![1.2.3.4,5.6.7.8]",
+            AddrSet {
+                include: vec![],
+                exclude: vec![net("1.2.3.4"), net("5.6.7.8")],
+            },
+        ),
+        (
+            "[1.0.0.0/8,[2.0.0.0/8,!2.2.2.2]]",
+            AddrSet {
+                include: vec![net("1.0.0.0/8"), net("2.0.0.0/8")],
+                exclude: vec![net("2.2.2.2")],
+            },
+        ),
+        (
+            "$HOME_NET",
+            AddrSet {
+                include: home.clone(),
+                exclude: vec![],
+            },
+        ),
+        (
+            "$EXTERNAL_NET",
+            AddrSet {
+                include: vec![],
+                exclude: home.clone(),
+            },
+        ),
+        (
+            "!$HOME_NET",
+            AddrSet {
+                include: vec![],
+                exclude: home.clone(),
+            },
+        ),
+        (
+            "!$EXTERNAL_NET",
+            AddrSet {
+                include: home.clone(),
+                exclude: vec![],
+            },
+        ),
+        (
+            "$HTTP_SERVERS",
+            AddrSet {
+                include: home.clone(),
+                exclude: vec![],
+            },
+        ),
+        (
+            "$AIM_SERVERS",
+            AddrSet {
+                include: vec![],
+                exclude: home.clone(),
+            },
+        ),
+        (
+            "[any,!1.2.3.4]",
+            AddrSet {
+                include: vec![],
+                exclude: vec![net("1.2.3.4")],
+            },
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(v.parse_addresses(text), Ok(want), "{text}");
+    }
+    let ext = v.parse_addresses("$EXTERNAL_NET").unwrap();
+    assert!(ext.contains(&ip("8.8.8.8")));
+    assert!(!ext.contains(&ip("10.1.2.3")));
+}
+
+#[test]
+fn address_errors() {
+    let mut v = Vars::default();
+    v.set_address("A", "$B");
+    v.set_address("B", "[1.2.3.4,$A]");
+    let cases = [
+        ("!any", "'!any' negates the complete space"),
+        (
+            "[1.2.3.4,!1.2.3.4]",
+            "nothing left after removing the negated entries",
+        ),
+        ("1.2.3.4/33", "bad prefix length in '1.2.3.4/33'"),
+        ("1.2.3", "bad address '1.2.3'"),
+        ("$NOPE", "undefined address variable $NOPE"),
+        ("[1.2.3.4", "expected ',' or ']' in list"),
+        ("[]", "bad address ''"),
+    ];
+    for (text, msg) in cases {
+        let e = v.parse_addresses(text).unwrap_err();
+        assert_eq!(e.message, msg, "{text}");
+    }
+    let e = v.parse_addresses("$A").unwrap_err();
+    assert!(
+        e.message.contains("address variable cycle: $A -> $B -> $A"),
+        "{}",
+        e.message
+    );
+    let e = v.parse_addresses("![1.0.0.0/8,!1.1.1.1]").unwrap_err();
+    assert!(e.unsupported);
+}
+
+#[test]
+fn port_forms() {
+    let v = Vars::default();
+    let cases: Vec<(&str, PortSet)> = vec![
+        ("any", PortSet::default()),
+        (
+            "80",
+            PortSet {
+                include: vec![(80, 80)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "1024:",
+            PortSet {
+                include: vec![(1024, 65535)],
+                exclude: vec![],
+            },
+        ),
+        (
+            ":1023",
+            PortSet {
+                include: vec![(0, 1023)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "80:90",
+            PortSet {
+                include: vec![(80, 90)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "!80",
+            PortSet {
+                include: vec![],
+                exclude: vec![(80, 80)],
+            },
+        ),
+        (
+            "[80,443,8000:8100]",
+            PortSet {
+                include: vec![(80, 80), (443, 443), (8000, 8100)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "[1024:,!8080]",
+            PortSet {
+                include: vec![(1024, 65535)],
+                exclude: vec![(8080, 8080)],
+            },
+        ),
+        (
+            "![25,110]",
+            PortSet {
+                include: vec![],
+                exclude: vec![(25, 25), (110, 110)],
+            },
+        ),
+        (
+            "$HTTP_PORTS",
+            PortSet {
+                include: vec![(80, 80)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "$SHELLCODE_PORTS",
+            PortSet {
+                include: vec![],
+                exclude: vec![(80, 80)],
+            },
+        ),
+        (
+            "$FILE_DATA_PORTS",
+            PortSet {
+                include: vec![(80, 80), (110, 110), (143, 143)],
+                exclude: vec![],
+            },
+        ),
+        (
+            "$TEREDO_PORTS",
+            PortSet {
+                include: vec![(3544, 3544)],
+                exclude: vec![],
+            },
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(v.parse_ports(text), Ok(want), "{text}");
+    }
+    let errors = [
+        ("70000", "bad port '70000'"),
+        ("90:80", "port range '90:80' is reversed"),
+        ("!any", "'!any' negates the complete space"),
+        ("$NOPE", "undefined port variable $NOPE"),
+        (
+            "[80,!80]",
+            "nothing left after removing the negated entries",
+        ),
+    ];
+    for (text, msg) in errors {
+        assert_eq!(v.parse_ports(text).unwrap_err().message, msg, "{text}");
+    }
+}
+
+#[test]
+fn header_in_rule() {
+    let r = rule("alert tcp $HOME_NET [1024:, !8080] <> [1.2.3.4, 5.6.7.8] $HTTP_PORTS (sid:9;)");
+    assert!(r.bidirectional);
+    assert_eq!(r.src_ports.exclude, vec![(8080, 8080)]);
+    assert_eq!(r.dst.include.len(), 2);
+    assert_eq!(r.dst_ports.include, vec![(80, 80)]);
+}
+
+#[test]
+fn meta_keywords() {
+    let r = rule(
+        r#"alert tcp any any -> any any (msg:"a \"quoted\" \; msg"; reference:url,example.com/a; reference:cve,2020-1; metadata:created_at 2020_01_01, former_category MALWARE; classtype:trojan-activity; target:dest_ip; gid:3; sid:42; rev:7; noalert;)"#,
+    );
+    assert_eq!(r.msg, "a \"quoted\" ; msg");
+    assert_eq!(r.references, vec!["url,example.com/a", "cve,2020-1"]);
+    assert_eq!(
+        r.metadata,
+        vec![
+            ("created_at".to_owned(), "2020_01_01".to_owned()),
+            ("former_category".to_owned(), "MALWARE".to_owned())
+        ]
+    );
+    assert_eq!(r.classtype.as_deref(), Some("trojan-activity"));
+    assert_eq!(r.category, "A Network Trojan was detected");
+    assert_eq!(r.priority, 1);
+    assert_eq!(r.target, Some(Target::DestIp));
+    assert_eq!((r.gid, r.sid, r.rev), (3, 42, 7));
+    assert!(r.noalert);
+    assert_eq!(r.location, loc());
+}
+
+#[test]
+fn priority_defaults() {
+    let cases = [
+        ("", 3),
+        ("classtype:misc-attack;", 2),
+        ("classtype:misc-attack; priority:5;", 5),
+        ("priority:1; classtype:tcp-connection;", 1),
+        ("classtype:tcp-connection;", 4),
+    ];
+    for (o, p) in cases {
+        assert_eq!(rule(&opts(o)).priority, p, "{o}");
+    }
+}
+
+fn content_of(o: &str) -> ContentMatch {
+    let r = rule(&opts(o));
+    match r.payload.last() {
+        Some(PayloadMatch::Content(c)) => c.clone(),
+        p => panic!("{o}: {p:?}"),
+    }
+}
+
+#[test]
+fn content_and_modifiers() {
+    let base = |p: &[u8]| ContentMatch {
+        pattern: p.to_vec(),
+        ..ContentMatch::default()
+    };
+    let cases: Vec<(&str, ContentMatch)> = vec![
+        (r#"content:"abc";"#, base(b"abc")),
+        (r#"content:"a|20 0d0A|b";"#, base(b"a \r\nb")),
+        (r#"content:"a\"b\;c\\d\:e";"#, base(b"a\"b;c\\d:e")),
+        (r#"content:"a;b";"#, base(b"a;b")),
+        (
+            r#"content:!"abc";"#,
+            ContentMatch {
+                negated: true,
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; nocase;"#,
+            ContentMatch {
+                nocase: true,
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; rawbytes;"#,
+            ContentMatch {
+                rawbytes: true,
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; offset:2; depth:5;"#,
+            ContentMatch {
+                offset: Some(2),
+                depth: Some(5),
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"x"; content:"abc"; distance:-3; within:10;"#,
+            ContentMatch {
+                distance: Some(-3),
+                within: Some(10),
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; startswith;"#,
+            ContentMatch {
+                startswith: true,
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; endswith;"#,
+            ContentMatch {
+                endswith: true,
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; fast_pattern;"#,
+            ContentMatch {
+                fast_pattern: Some(FastPattern::default()),
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abc"; fast_pattern:only;"#,
+            ContentMatch {
+                fast_pattern: Some(FastPattern {
+                    only: true,
+                    chop: None,
+                }),
+                ..base(b"abc")
+            },
+        ),
+        (
+            r#"content:"abcdef"; fast_pattern:1,3;"#,
+            ContentMatch {
+                fast_pattern: Some(FastPattern {
+                    only: false,
+                    chop: Some((1, 3)),
+                }),
+                ..base(b"abcdef")
+            },
+        ),
+        (
+            r#"content:!"abc"; fast_pattern;"#,
+            ContentMatch {
+                negated: true,
+                fast_pattern: Some(FastPattern::default()),
+                ..base(b"abc")
+            },
+        ),
+    ];
+    for (o, want) in cases {
+        assert_eq!(content_of(o), want, "{o}");
+    }
+}
+
+#[test]
+fn payload_keywords() {
+    let r = rule(&opts(
+        r#"content:"GET"; pcre:"/^x+\;y/Rsi"; byte_test:2,!&,0x80,-1,relative,little; byte_jump:4,0,relative,multiplier 2,align,post_offset -4,bitmask 0xff00; isdataat:!10,relative,rawbytes; byte_test:3,<=,100,0,string,dec;"#,
+    ));
+    assert_eq!(r.payload.len(), 6);
+    let PayloadMatch::Pcre(p) = &r.payload[1] else {
+        panic!()
+    };
+    assert_eq!(p.source, r"^x+\;y");
+    assert!(p.relative && !p.negated);
+    assert_eq!(p.flags, "si");
+    assert!(p.regex.is_match(b"XX;Y").unwrap());
+    assert_eq!(
+        r.payload[2],
+        PayloadMatch::ByteTest(ByteTest {
+            bytes: 2,
+            negated: true,
+            op: ByteTestOp::And,
+            value: 0x80,
+            offset: -1,
+            relative: true,
+            format: NumberFormat::Binary(Endian::Little),
+            bitmask: None,
+        })
+    );
+    assert_eq!(
+        r.payload[3],
+        PayloadMatch::ByteJump(ByteJump {
+            bytes: 4,
+            offset: 0,
+            relative: true,
+            format: NumberFormat::Binary(Endian::Big),
+            multiplier: 2,
+            align: true,
+            from_beginning: false,
+            from_end: false,
+            post_offset: -4,
+            bitmask: Some(0xff00),
+        })
+    );
+    assert_eq!(
+        r.payload[4],
+        PayloadMatch::IsDataAt(IsDataAt {
+            offset: 10,
+            relative: true,
+            negated: true,
+            rawbytes: true
+        })
+    );
+    let PayloadMatch::ByteTest(t) = &r.payload[5] else {
+        panic!()
+    };
+    assert_eq!((t.op, t.format), (ByteTestOp::Le, NumberFormat::String(10)));
+}
+
+#[test]
+fn pcre_flags() {
+    let cases: &[(&str, &[u8], bool)] = &[
+        (r#"pcre:"/abc/i";"#, b"xABC", true),
+        (r#"pcre:"/abc/";"#, b"xABC", false),
+        (r#"pcre:"/a.c/s";"#, b"a\nc", true),
+        (r#"pcre:"/^b$/m";"#, b"a\nb\nc", true),
+        (r#"pcre:"/a b # comment/x";"#, b"ab", true),
+        (r#"pcre:"/abc/A";"#, b"xabc", false),
+        (r#"pcre:"/abc/A";"#, b"abcx", true),
+        (r#"pcre:"/a b/Ax";"#, b"ab", true),
+        (r#"pcre:"/a.+c/G";"#, b"abcbc", true),
+        (r#"pcre:!"/abc/";"#, b"abc", true),
+    ];
+    for (o, subject, want) in cases {
+        let r = rule(&opts(o));
+        let PayloadMatch::Pcre(p) = &r.payload[0] else {
+            panic!()
+        };
+        assert_eq!(p.regex.is_match(subject).unwrap(), *want, "{o}");
+    }
+    let r = rule(&opts(r#"pcre:"/a.+c/G";"#));
+    let PayloadMatch::Pcre(p) = &r.payload[0] else {
+        panic!()
+    };
+    assert_eq!(p.regex.find(b"abcbc").unwrap().unwrap().as_bytes(), b"abc");
+}
+
+#[test]
+fn header_keywords() {
+    let r = rule(&opts(
+        "dsize:>100; ttl:<=64; itype:8; icode:!0; flags:SA+,12; flow:established,to_server;",
+    ));
+    assert_eq!(r.dsize, Some(NumMatch::Gt(100)));
+    assert_eq!(r.ttl, Some(NumMatch::Le(64)));
+    assert_eq!(r.itype, Some(NumMatch::Eq(8)));
+    assert_eq!(r.icode, Some(NumMatch::Ne(0)));
+    assert_eq!(
+        r.flags,
+        Some(FlagsMatch {
+            flags: 0x12,
+            ignore: 0xc0,
+            modifier: FlagsModifier::All
+        })
+    );
+    assert_eq!(
+        r.flow,
+        FlowMatch {
+            to_server: Some(true),
+            established: Some(true),
+            stateless: false
+        }
+    );
+    let nums = [
+        ("5", NumMatch::Eq(5)),
+        ("<5", NumMatch::Lt(5)),
+        (">=5", NumMatch::Ge(5)),
+        ("!5", NumMatch::Ne(5)),
+        ("5<>10", NumMatch::Between(5, 10)),
+        ("5-10", NumMatch::Between(5, 10)),
+    ];
+    for (t, want) in nums {
+        assert_eq!(rule(&opts(&format!("dsize:{t};"))).dsize, Some(want), "{t}");
+    }
+    let flags = [
+        ("S", 0x02, 0, FlagsModifier::Exact),
+        ("0", 0, 0, FlagsModifier::Exact),
+        ("!R", 0x04, 0, FlagsModifier::Not),
+        ("*FU", 0x21, 0, FlagsModifier::Any),
+        ("CE", 0xc0, 0, FlagsModifier::Exact),
+        ("P,CE", 0x08, 0xc0, FlagsModifier::Exact),
+    ];
+    for (t, f, i, m) in flags {
+        assert_eq!(
+            rule(&opts(&format!("flags:{t};"))).flags,
+            Some(FlagsMatch {
+                flags: f,
+                ignore: i,
+                modifier: m
+            }),
+            "{t}"
+        );
+    }
+    let flows = [
+        (
+            "to_client",
+            FlowMatch {
+                to_server: Some(false),
+                ..FlowMatch::default()
+            },
+        ),
+        (
+            "from_client,not_established",
+            FlowMatch {
+                to_server: Some(true),
+                established: Some(false),
+                stateless: false,
+            },
+        ),
+        (
+            "stateless",
+            FlowMatch {
+                stateless: true,
+                ..FlowMatch::default()
+            },
+        ),
+    ];
+    for (t, want) in flows {
+        assert_eq!(rule(&opts(&format!("flow:{t};"))).flow, want, "{t}");
+    }
+    let protos = [
+        ("6", NumMatch::Eq(6)),
+        ("!tcp", NumMatch::Ne(6)),
+        ("<10", NumMatch::Lt(10)),
+        (">gre", NumMatch::Gt(47)),
+    ];
+    for (t, want) in protos {
+        let r = rule(&format!(
+            "alert ip any any -> any any (ip_proto:{t}; sid:1;)"
+        ));
+        assert_eq!(r.ip_proto, Some(IpProtoMatch(want)), "{t}");
+    }
+}
+
+#[test]
+fn unsupported_keywords_are_listed_in_order() {
+    let cases: &[(&str, &[&str])] = &[
+        ("alert http any any -> any any (flowbits:set,x; http.uri; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
+            &["app-layer:http", "flowbits", "http.uri", "threshold"]),
+        ("alert tcp any any -> any any (flow:established,only_stream; sid:1;)", &["flow:only_stream"]),
+        ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
+        ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
+        ("alert tcp any any -> any any (content:\"a\"; http_uri; sid:1;)", &["http_uri"]),
+        ("alert tcp ![1.0.0.0/8,!1.1.1.1] any -> any any (sid:1;)", &["address:nested-negation"]),
+        ("alert tcp any any -> any any (file.data; pkt_data; content:\"a\"; sid:1;)", &["file.data", "pkt_data"]),
+    ];
+    for (text, want) in cases {
+        match parse(text) {
+            Ok(Parsed::Unsupported { keywords, sid, .. }) => {
+                assert_eq!(sid, 1);
+                assert_eq!(
+                    keywords,
+                    want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "{text}"
+                );
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn error_messages() {
+    let cases: &[(&str, &str)] = &[
+        ("alert tcp any any -> any any (msg:\"x\";)", "t.rules:7:1: sid: rule has no sid"),
+        ("alert tcp any any -> any any (sid:0;)", "t.rules:7:35: sid: sid value 0 is invalid"),
+        ("alert tcp any any -> any any (sid:1; sid:2;)", "t.rules:7:38: sid: duplicated 'sid' keyword"),
+        ("alert tcp any any -> any any (foobar; sid:1;)", "t.rules:7:31: foobar: unknown rule keyword 'foobar'"),
+        ("alert tcp any any -> any any (classtype:nope; sid:1;)", "t.rules:7:41: classtype: unknown classtype 'nope'"),
+        ("alert tcp any any -> any any (nocase; sid:1;)", "t.rules:7:31: nocase: 'nocase' needs a preceding content"),
+        ("alert tcp any any -> any any (content:\"abc\"; nocase; nocase; sid:1;)", "t.rules:7:54: nocase: can't use multiple nocase modifiers with the same content"),
+        ("alert tcp any any -> any any (content:\"abcdef\"; depth:3; sid:1;)", "t.rules:7:55: depth: depth:3 smaller than content of len 6"),
+        ("alert tcp any any -> any any (content:\"a\"; content:\"abcdef\"; within:3; sid:1;)", "t.rules:7:69: within: within argument 3 is less than the content length 6, so it can never match"),
+        ("alert tcp any any -> any any (content:\"a\"; content:\"abc\"; offset:3; distance:1; sid:1;)", "t.rules:7:69: distance: can't use a relative keyword like within/distance with an absolute keyword like depth/offset for the same content"),
+        ("alert tcp any any -> any any (content:\"abc\"; depth:5; depth:6; sid:1;)", "t.rules:7:55: depth: can't use multiple depths for the same content"),
+        ("alert tcp any any -> any any (content:!\"abc\"; fast_pattern:only; sid:1;)", "t.rules:7:47: fast_pattern: fast_pattern:only can't be used with negated content or with distance, within, offset or depth"),
+        ("alert tcp any any -> any any (content:\"a\"; fast_pattern; content:\"b\"; fast_pattern; sid:1;)", "t.rules:7:71: fast_pattern: fast_pattern can be used on only one content in a rule"),
+        ("alert tcp any any -> any any (content:\"abcdef\"; fast_pattern:2,10; sid:1;)", "t.rules:7:62: fast_pattern: fast pattern (offset 2 + length 10) exceeds pattern length 6"),
+        ("alert tcp any any -> any any (content:\"abc\"; startswith; depth:5; sid:1;)", "t.rules:7:58: depth: can't be combined with startswith"),
+        ("alert tcp any any -> any any (content:\"a\\x\"; sid:1;)", "t.rules:7:39: content: '\\' has to be escaped as '\\\\'"),
+        ("alert tcp any any -> any any (content:\"|4|\"; sid:1;)", "t.rules:7:39: content: incomplete hex byte before '|'"),
+        ("alert tcp any any -> any any (content:\"|4G|\"; sid:1;)", "t.rules:7:39: content: invalid hex character 'G'"),
+        ("alert tcp any any -> any any (content:\"|41\"; sid:1;)", "t.rules:7:39: content: unterminated '|' hex block"),
+        ("alert tcp any any -> any any (content:\"\"; sid:1;)", "t.rules:7:39: content: empty content"),
+        ("alert tcp any any -> any any (content:\"abc\"; offset:70000; sid:1;)", "t.rules:7:53: offset: invalid value for offset: 70000"),
+        ("alert tcp any any -> any any (pcre:\"/(abc/\"; sid:1;)", "t.rules:7:36: pcre: pcre2 compile of \"/(abc/\" failed: PCRE2: error compiling pattern at offset 4: missing closing parenthesis"),
+        ("alert tcp any any -> any any (pcre:\"/abc/R\"; sid:1;)", "t.rules:7:31: pcre: pcre with /R (relative) needs a preceding match in the same buffer"),
+        ("alert tcp any any -> any any (pcre:\"/abc/Z\"; sid:1;)", "t.rules:7:36: pcre: unknown regex modifier 'Z'"),
+        ("alert tcp any any -> any any (byte_test:9,=,1,0; sid:1;)", "t.rules:7:41: byte_test: cannot test 9 bytes without \"string\" (1..=8)"),
+        ("alert tcp any any -> any any (byte_test:1,=,foo,0; sid:1;)", "t.rules:7:41: byte_test: 'foo' is neither a number nor a byte_extract variable"),
+        ("alert tcp any any -> any any (byte_jump:4,0,from_beginning,from_end; sid:1;)", "t.rules:7:41: byte_jump: from_beginning and from_end can't be combined"),
+        ("alert tcp any any -> any any (dsize:70000; sid:1;)", "t.rules:7:37: dsize: 70000 is larger than 65535"),
+        ("alert tcp any any -> any any (dsize:10<>5; sid:1;)", "t.rules:7:37: dsize: range '10<>5' is empty: the first number must be smaller"),
+        ("alert tcp any any -> any any (ttl:300; sid:1;)", "t.rules:7:35: ttl: 300 is larger than 255"),
+        ("alert tcp any any -> any any (flags:X; sid:1;)", "t.rules:7:37: flags: unknown TCP flag 'X'"),
+        ("alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", "t.rules:7:36: flow: 'to_client' conflicts with an earlier flow option"),
+        ("alert tcp any any -> any any (ip_proto:6; sid:1;)", "t.rules:7:31: ip_proto: ip_proto can only be used in 'ip' rules"),
+        ("alert tcp any any -> any any (target:both; sid:1;)", "t.rules:7:38: target: expected src_ip or dest_ip, not 'both'"),
+        ("alert tcp any any -> any any (priority:0; sid:1;)", "t.rules:7:40: priority: priority '0' is not in 1..=255"),
+        ("alert tcp any any -> any any (msg:\"x\"; msg:\"y\"; sid:1;)", "t.rules:7:40: msg: duplicated 'msg' keyword"),
+        ("alert tcp any any -> any any (noalert:1; sid:1;)", "t.rules:7:31: noalert: takes no value"),
+        ("alert tcp !any any -> any any (sid:1;)", "t.rules:7:11: address: '!any' negates the complete space"),
+        ("alert tcp $FOO any -> any any (sid:1;)", "t.rules:7:11: address: undefined address variable $FOO"),
+        ("alert tcp any 90:80 -> any any (sid:1;)", "t.rules:7:15: port: port range '90:80' is reversed"),
+        ("alert tcp any any <- any any (sid:1;)", "t.rules:7:19: direction: '<-' is not a direction: use '->' or '<>'"),
+        ("alarm tcp any any -> any any (sid:1;)", "t.rules:7:1: action: unknown action 'alarm'"),
+        ("alert TCP any any -> any any (sid:1;)", "t.rules:7:7: protocol: unknown protocol 'TCP'"),
+        ("alert tcp any any -> any (sid:1;)", "t.rules:7:22: header: expected 'action proto src sport direction dst dport', found 6 word(s)"),
+        ("alert tcp any any -> any any sid:1;", "t.rules:7:1: missing '(' before the rule options"),
+        ("alert tcp any any -> any any (sid:1;", "t.rules:7:37: missing ')' at the end of the rule"),
+        ("alert tcp any any -> any any (msg:\"x\"; sid:1)", "t.rules:7:40: sid: missing ';' after the option"),
+        ("alert tcp any any -> any any (msg:\"x; sid:1;)", "t.rules:7:31: msg: unterminated quoted value"),
+    ];
+    let mut bad = Vec::new();
+    for (text, want) in cases {
+        let e = parse(text).expect_err(text);
+        if e.to_string() != *want {
+            bad.push(format!("{text}\n  got:  {e}\n  want: {want}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn error_column_counts_characters() {
+    let e = parse("alert tcp any any -> any any (msg:\"é\"; bogus; sid:1;)").unwrap_err();
+    assert_eq!(e.col, 40);
+}
+
+#[test]
+fn classifications_parse() {
+    let c = Classifications::parse(
+        "# comment\n\nconfig classification: foo,Foo Things, 2\nconfig classification: Bar,Bar,4\n",
+        "c.config",
+    )
+    .unwrap();
+    assert_eq!(c.len(), 2);
+    assert_eq!(
+        c.get("foo").unwrap(),
+        &Classification {
+            description: "Foo Things".into(),
+            priority: 2
+        }
+    );
+    assert_eq!(c.get("bar").unwrap().priority, 4);
+    let e = Classifications::parse("config classification: foo,Foo\n", "c.config").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "c.config:1:1: classification: expected three comma-separated fields"
+    );
+    let stock = Classifications::default();
+    assert_eq!(stock.len(), 43);
+    assert_eq!(stock.get("trojan-activity").unwrap().priority, 1);
+    assert_eq!(stock.get("tcp-connection").unwrap().priority, 4);
+}
+
+#[test]
+fn loader_lines_comments_duplicates() {
+    let text = "# a comment\n\
+        \n\
+        alert tcp any any -> any any (msg:\"one\"; \\\n  content:\"a\"; sid:1;)\n\
+        alert http any any -> any any (msg:\"two\"; sid:2;)\r\n\
+        # alert tcp any any -> any any (sid:3;)\n\
+        alert tcp any any -> any any (msg:\"dup\"; sid:1;)\n\
+        alert tcp any any -> any any (msg:\"gid\"; gid:2; sid:1;)\n\
+        alert tcp any any -> any any (msg:\"broken\"; sid:4\n";
+    let l = load_str(
+        text,
+        "f.rules",
+        &Vars::default(),
+        &Classifications::default(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(l.files, 1);
+    assert_eq!(l.rules.len(), 2);
+    assert_eq!(l.rules[0].location.line, 3);
+    assert_eq!(l.rules[0].msg, "one");
+    assert_eq!(l.rules[1].gid, 2);
+    assert_eq!(
+        l.skipped,
+        vec![Skipped {
+            location: Location {
+                file: Arc::from("f.rules"),
+                line: 5
+            },
+            sid: 2,
+            keywords: vec!["app-layer:http".into()],
+        }]
+    );
+    assert_eq!(l.skipped_by_keyword.get("app-layer:http"), Some(&1));
+    let errs: Vec<String> = l.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errs,
+        vec![
+            "f.rules:7:42: sid: duplicate signature 1:1, first defined at f.rules:3".to_owned(),
+            "f.rules:9:50: missing ')' at the end of the rule".to_owned(),
+        ]
+    );
+    let strict = load_str(
+        text,
+        "f.rules",
+        &Vars::default(),
+        &Classifications::default(),
+        true,
+    )
+    .unwrap_err();
+    let LoadError::Strict {
+        errors,
+        skipped,
+        first,
+    } = strict
+    else {
+        panic!()
+    };
+    assert_eq!((errors, skipped, first.len()), (2, 1, 3));
+}
+
+#[test]
+fn load_files_reports_io_errors() {
+    let e = load_files(
+        &["/nonexistent/x.rules".into()],
+        &Vars::default(),
+        &Classifications::default(),
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("cannot read rule file /nonexistent/x.rules:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let deep = format!(
+        "alert tcp {}1.2.3.4{} any -> any any (sid:1;)",
+        "[".repeat(500),
+        "]".repeat(500)
+    );
+    assert!(parse(&deep).is_err());
+    for text in [
+        "",
+        "(",
+        ")",
+        "alert",
+        "a b c d e f g (",
+        "alert tcp any any -> any any (:;)",
+        "alert tcp any any -> any any (content:\"\\",
+        "alert tcp any any -> any any (byte_test:1,=,99999999999999999999,0; sid:1;)",
+    ] {
+        let _ = parse(text);
+    }
+}
