@@ -55,7 +55,9 @@ pub struct BenchRule {
     pub port: u16,
     pub content: &'static str,
     pub nocase: bool,
-    /// `depth` (content placed at offset 0 by the generator).
+    /// `offset` (the generator places the content exactly there).
+    pub offset: Option<u16>,
+    /// `depth` (the generator places the content at the offset, or at 0).
     pub depth: Option<u16>,
     /// A pcre after the content and the bytes the generator appends so it matches.
     pub pcre: Option<(&'static str, &'static str)>,
@@ -166,7 +168,7 @@ const CONTENTS: [&str; 100] = [
 
 /// The 100 benchmark rules, derived from [`CONTENTS`] by index: TCP ports 80, 443, 8080,
 /// 21, 25, 22 or any for most, UDP 53, 123, 161, 514 for the DNS/NTP/SNMP/syslog-flavoured
-/// ones; every 4th nocase, every 5th with a depth, two with a pcre after the content.
+/// ones; every 4th nocase, every 5th with a depth (every 10th also an offset), two with a pcre after the content.
 pub fn bench_rules() -> Vec<BenchRule> {
     let tcp_ports = [80u16, 443, 8080, 21, 25, 22, 0];
     let udp_ports = [53u16, 123, 161, 514];
@@ -180,9 +182,9 @@ pub fn bench_rules() -> Vec<BenchRule> {
             } else {
                 tcp_ports[i % tcp_ports.len()]
             };
-            let pcre = match i {
-                2 => Some(("/UNION SELECT\\s+\\w+/", " password")),
-                22 => Some(("/\\.git\\/config\\s*HTTP\\/1\\.[01]/", " HTTP/1.1")),
+            let pcre = match *c {
+                "UNION SELECT" => Some(("/UNION SELECT\\s+\\w+/", " password")),
+                "/.git/config" => Some(("/\\.git\\/config\\s*HTTP\\/1\\.[01]/", " HTTP/1.1")),
                 _ => None,
             };
             BenchRule {
@@ -191,6 +193,7 @@ pub fn bench_rules() -> Vec<BenchRule> {
                 port,
                 content: c,
                 nocase: i % 4 == 3 && pcre.is_none(),
+                offset: if i % 10 == 9 { Some(2) } else { None },
                 depth: if i % 5 == 4 && pcre.is_none() {
                     Some(64)
                 } else {
@@ -254,6 +257,9 @@ pub fn bench_rules_text() -> String {
         if r.nocase {
             opts.push_str(" nocase;");
         }
+        if let Some(o) = r.offset {
+            opts.push_str(&format!(" offset:{o};"));
+        }
         if let Some(d) = r.depth {
             opts.push_str(&format!(" depth:{d};"));
         }
@@ -316,6 +322,8 @@ struct Generator {
     filler: Vec<u8>,
     payload: Vec<u8>,
     buf: Vec<u8>,
+    /// Reused list of rule indices applicable to the current payload.
+    scratch: Vec<usize>,
     flow_no: u64,
     stats: GenStats,
 }
@@ -402,29 +410,33 @@ impl Generator {
         if !self.rng.per_mille(TRIGGER_PER_MILLE) {
             return;
         }
-        let n = self.rules.len() as u64;
-        let first = self.rng.range(0, n - 1) as usize;
-        for k in 0..self.rules.len() {
-            let r = self.rules[(first + k) % self.rules.len()];
-            if r.tcp != tcp || (r.port != 0 && r.port != port) {
-                continue;
+        // Uniform among the rules that apply to this protocol and port.
+        self.scratch.clear();
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.tcp == tcp && (r.port == 0 || r.port == port) {
+                self.scratch.push(i);
             }
-            let mut trig = content_bytes(r.content);
-            if let Some((_, tail)) = r.pcre {
-                trig.extend_from_slice(tail.as_bytes());
-            }
-            if trig.len() > self.payload.len() {
-                return;
-            }
-            let at = if r.depth.is_some() {
-                0
-            } else {
-                self.rng.range(0, (self.payload.len() - trig.len()) as u64) as usize
-            };
-            self.payload[at..at + trig.len()].copy_from_slice(&trig);
-            self.stats.triggers += 1;
+        }
+        if self.scratch.is_empty() {
             return;
         }
+        let pick = self.scratch[(self.rng.next_u64() % self.scratch.len() as u64) as usize];
+        let r = self.rules[pick];
+        let mut trig = content_bytes(r.content);
+        if let Some((_, tail)) = r.pcre {
+            trig.extend_from_slice(tail.as_bytes());
+        }
+        let fixed = r.offset.map(usize::from).or(r.depth.map(|_| 0));
+        if trig.len() + fixed.unwrap_or(0) > self.payload.len() {
+            return;
+        }
+        let at = if let Some(at) = fixed {
+            at
+        } else {
+            self.rng.range(0, (self.payload.len() - trig.len()) as u64) as usize
+        };
+        self.payload[at..at + trig.len()].copy_from_slice(&trig);
+        self.stats.triggers += 1;
     }
 
     /// Emits the next frame of `flow` into `self.buf`; returns false when the flow is done
@@ -564,6 +576,7 @@ pub fn generate<W: Write>(sink: W, target_bytes: u64) -> Result<GenStats> {
         filler,
         payload: Vec::with_capacity(2048),
         buf: Vec::with_capacity(2048),
+        scratch: Vec::with_capacity(128),
         flow_no: 0,
         stats: GenStats::default(),
     };
