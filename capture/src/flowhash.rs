@@ -51,23 +51,11 @@ mod tests {
     fn both_directions_hash_alike_and_flows_differ() {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(
-            symmetric_hash(&a, &b, 1234, 80, 6),
-            symmetric_hash(&b, &a, 80, 1234, 6)
-        );
-        assert_ne!(
-            symmetric_hash(&a, &b, 1234, 80, 6),
-            symmetric_hash(&a, &b, 1235, 80, 6)
-        );
-        assert_ne!(
-            symmetric_hash(&a, &b, 1234, 80, 6),
-            symmetric_hash(&a, &b, 1234, 80, 17)
-        );
+        assert_eq!(symmetric_hash(&a, &b, 1234, 80, 6), symmetric_hash(&b, &a, 80, 1234, 6));
+        assert_ne!(symmetric_hash(&a, &b, 1234, 80, 6), symmetric_hash(&a, &b, 1235, 80, 6));
+        assert_ne!(symmetric_hash(&a, &b, 1234, 80, 6), symmetric_hash(&a, &b, 1234, 80, 17));
         let c: IpAddr = "2001:db8::1".parse().unwrap();
         let d: IpAddr = "2001:db8::2".parse().unwrap();
-        assert_eq!(
-            symmetric_hash(&c, &d, 1, 2, 17),
-            symmetric_hash(&d, &c, 2, 1, 17)
-        );
+        assert_eq!(symmetric_hash(&c, &d, 1, 2, 17), symmetric_hash(&d, &c, 2, 1, 17));
     }
 }

@@ -260,11 +260,7 @@ impl DecodeStats {
 /// IPv4 header checksums are verified only when `verify_ip_checksum` is set (Suricata's
 /// `checksum-checks`); transport checksums are checked separately with
 /// [`transport_checksum_ok`] because only some callers want to pay for them.
-pub fn decode(
-    link: LinkType,
-    frame: &[u8],
-    verify_ip_checksum: bool,
-) -> Result<Packet<'_>, DecodeError> {
+pub fn decode(link: LinkType, frame: &[u8], verify_ip_checksum: bool) -> Result<Packet<'_>, DecodeError> {
     let _ = (link, frame, verify_ip_checksum);
     todo!("implemented by the decoder work")
 }

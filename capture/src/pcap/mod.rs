@@ -26,32 +26,15 @@ pub struct Frame<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum PcapError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a pcap or pcapng file (magic {magic:#010x})")]
     BadMagic { path: PathBuf, magic: u32 },
-    #[error(
-        "{path}: unsupported link type {linktype} at offset {offset} (supported: Ethernet, raw IP)"
-    )]
-    UnsupportedLinkType {
-        path: PathBuf,
-        linktype: u32,
-        offset: u64,
-    },
+    #[error("{path}: unsupported link type {linktype} at offset {offset} (supported: Ethernet, raw IP)")]
+    UnsupportedLinkType { path: PathBuf, linktype: u32, offset: u64 },
     #[error("{path}: truncated {what} at offset {offset}")]
-    Truncated {
-        path: PathBuf,
-        what: &'static str,
-        offset: u64,
-    },
+    Truncated { path: PathBuf, what: &'static str, offset: u64 },
     #[error("{path}: corrupt {what} at offset {offset}")]
-    Corrupt {
-        path: PathBuf,
-        what: &'static str,
-        offset: u64,
-    },
+    Corrupt { path: PathBuf, what: &'static str, offset: u64 },
 }
 
 mod reader;
