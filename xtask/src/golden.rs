@@ -57,6 +57,15 @@ pub fn read_expected_counts() -> Result<Vec<(u32, u64)>> {
     Ok(out)
 }
 
+/// Reads `expected_alerts.json`: every Suricata alert as (timestamp, sid, src, sport, dst,
+/// dport). Note Suricata stamps stream-matched TCP alerts with the packet that triggered
+/// the stream inspection (the FIN in these scenarios), not the data packet.
+pub fn read_expected_alerts() -> Result<Vec<crate::suricata::AlertTuple>> {
+    let text = std::fs::read_to_string(EXPECTED_ALERTS_PATH)
+        .with_context(|| format!("reading {EXPECTED_ALERTS_PATH}"))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {EXPECTED_ALERTS_PATH}"))
+}
+
 /// Writes the golden pcap (Ethernet link type) to `path`. Deterministic: same bytes on
 /// every call.
 pub fn write_golden_pcap(path: impl AsRef<Path>) -> Result<()> {
@@ -570,6 +579,32 @@ mod tests {
         }
         assert_eq!(off, a.len());
         assert_eq!(i as usize, n);
+    }
+
+    #[test]
+    fn expected_files_agree_with_each_other_and_the_rules() {
+        let counts = read_expected_counts().unwrap();
+        let alerts = read_expected_alerts().unwrap();
+        let total: u64 = counts.iter().map(|(_, c)| c).sum();
+        assert_eq!(total as usize, alerts.len());
+        for (sid, c) in &counts {
+            let n = alerts.iter().filter(|a| a.sid == u64::from(*sid)).count() as u64;
+            assert_eq!(n, *c, "sid {sid}");
+        }
+        let sids = crate::golden_check::rule_sids(std::path::Path::new(RULES_PATH)).unwrap();
+        for (sid, _) in &counts {
+            assert!(
+                sids.contains(&u64::from(*sid)),
+                "expected.json sid {sid} not in the rules"
+            );
+        }
+        // Most rules fire; the silent ones are the documented non-matching cases.
+        assert!(
+            counts.len() * 10 >= sids.len() * 9,
+            "{} of {} rules fire",
+            counts.len(),
+            sids.len()
+        );
     }
 
     #[test]

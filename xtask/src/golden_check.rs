@@ -117,3 +117,30 @@ pub fn rule_sids(rules: &Path) -> Result<Vec<u64>> {
     }
     Ok(sids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_json_is_sorted_numerically() {
+        let m: BTreeMap<u64, u64> = [(10_001, 2), (999, 1), (5005, 6)].into_iter().collect();
+        assert_eq!(
+            counts_to_json(&m),
+            "{\n  \"999\": 1,\n  \"5005\": 6,\n  \"10001\": 2\n}\n"
+        );
+    }
+
+    #[test]
+    fn rule_sids_reads_rules_and_rejects_missing_sid() {
+        let dir = crate::suricata::scratch_dir("sids-test").unwrap();
+        let good = dir.join("good.rules");
+        std::fs::write(&good, "# c\nalert ip any any -> any any (sid:5; rev:1;)\n\n pass tcp any any -> any any (msg:\"x\"; sid: 7;)\n").unwrap();
+        assert_eq!(rule_sids(&good).unwrap(), vec![5, 7]);
+        let bad = dir.join("bad.rules");
+        std::fs::write(&bad, "alert ip any any -> any any (msg:\"no sid\";)\n").unwrap();
+        let err = rule_sids(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.rules:1"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,6 +1,8 @@
 //! Developer tasks shared by `cargo xtask` and the test suite: deterministic traffic
 //! generation and the golden scenarios checked against Suricata.
 
+pub mod bench;
+pub mod benchgen;
 pub mod golden;
 pub mod golden_check;
 pub mod suricata;

@@ -19,6 +19,29 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Write a deterministic mixed-traffic pcap for throughput runs (and, with
+    /// --rules-out, the matching 100 benchmark rules).
+    GenBench {
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 1024)]
+        size_mb: u64,
+        /// Also write the benchmark rules (normally xtask/bench/100.rules).
+        #[arg(long)]
+        rules_out: Option<PathBuf>,
+    },
+    /// Time Suricata and (if built) tidewatch on the same pcap and rules.
+    BenchSuricata {
+        #[arg(long)]
+        pcap: PathBuf,
+        #[arg(long, default_value = xtask::benchgen::BENCH_RULES_PATH)]
+        rules: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Where to write the JSON report.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -29,6 +52,38 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
+        Cmd::GenBench {
+            out,
+            size_mb,
+            rules_out,
+        } => {
+            if let Some(r) = rules_out {
+                std::fs::write(&r, xtask::benchgen::bench_rules_text())?;
+                println!("wrote {}", r.display());
+            }
+            if let Some(out) = out {
+                let start = std::time::Instant::now();
+                let s = xtask::benchgen::write_bench_pcap(&out, size_mb)?;
+                let secs = start.elapsed().as_secs_f64();
+                println!(
+                    "wrote {}: {} frames, {} flows, {} rule triggers, {:.1} MB of frames in {:.2} s ({:.0} MB/s)",
+                    out.display(),
+                    s.frames,
+                    s.flows,
+                    s.triggers,
+                    s.frame_bytes as f64 / 1e6,
+                    secs,
+                    s.frame_bytes as f64 / 1e6 / secs.max(1e-9)
+                );
+            }
+            Ok(())
+        }
+        Cmd::BenchSuricata {
+            pcap,
+            rules,
+            runs,
+            json,
+        } => xtask::bench::run(&pcap, &rules, runs, json.as_deref()).map(|_| ()),
         Cmd::GenGolden { out } => {
             xtask::golden::write_golden_pcap(&out)?;
             println!("wrote {}", out.display());

@@ -156,12 +156,3 @@ pub fn read_eve_alerts(path: &Path) -> Result<Vec<AlertTuple>> {
     out.sort();
     Ok(out)
 }
-
-/// Suricata's `detect.alert` total from its stats.log (last value), when present.
-pub fn stats_alerts(log_dir: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(log_dir.join("stats.log")).ok()?;
-    text.lines()
-        .filter(|l| l.starts_with("detect.alert "))
-        .filter_map(|l| l.rsplit('|').next()?.trim().parse().ok())
-        .next_back()
-}
