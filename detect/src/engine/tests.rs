@@ -968,9 +968,17 @@ fn order_pass_noalert_and_once() {
     let mut s = engine.scratch();
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"x pass")),
-        (Verdict::Pass, vec![50])
+        (Verdict::Pass, vec![])
     );
-    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).0, Verdict::Inspected);
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"x")),
+        (Verdict::Inspected, vec![9, 4, 5, 2, 7])
+    );
+    // A drop rule sorted after the pass rule is never reached.
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"pass")),
+        (Verdict::Pass, vec![])
+    );
 }
 
 #[test]
