@@ -91,9 +91,33 @@ fn compile_content(c: &ContentMatch) -> Content {
     }
 }
 
+/// Suricata's isdataat setup turns `isdataat:!1,relative` right after a content into
+/// `endswith` on that content (the isdataat is dropped).
+fn fold_endswith(payload: &[PayloadMatch]) -> Vec<PayloadMatch> {
+    let mut out: Vec<PayloadMatch> = Vec::with_capacity(payload.len());
+    for p in payload {
+        if let PayloadMatch::IsDataAt(IsDataAt {
+            offset: 1,
+            relative: true,
+            negated: true,
+            ..
+        }) = p
+        {
+            if let Some(PayloadMatch::Content(c)) = out.last_mut() {
+                c.endswith = true;
+                continue;
+            }
+        }
+        out.push(p.clone());
+    }
+    out
+}
+
 /// Compiles a payload list; sets each content's and pcre's "relative next" flag the way
 /// Suricata's keyword setup does, and applies Suricata's static offset propagation.
 pub(crate) fn compile(payload: &[PayloadMatch]) -> Box<[Step]> {
+    let folded = fold_endswith(payload);
+    let payload = &folded[..];
     let mut steps: Vec<Step> = payload
         .iter()
         .map(|p| match p {
@@ -142,7 +166,7 @@ pub(crate) fn compile(payload: &[PayloadMatch]) -> Box<[Step]> {
 }
 
 /// The offset half of Suricata's `DetectContentPropagateLimits`: a content with a
-/// non-negative `distance` gets a static minimum offset from the minimum end of the
+/// `distance` gets a static minimum offset from the minimum end of the
 /// content before it. For positive contents that bound is implied anyway; it matters
 /// because Suricata counts a modifier-less *negated* content as ending at its own length
 /// (so `content:!"zz"; content:"b"; distance:0;` cannot match `b` before offset 2), and
@@ -172,10 +196,12 @@ fn propagate_offsets(payload: &[PayloadMatch], steps: &mut [Step]) {
                     offset_plus_pat = 0;
                 }
                 let distance = c.distance.unwrap_or(0);
-                if has_distance && distance >= 0 {
-                    let Some(o) = offset_plus_pat
-                        .checked_add(distance as u32)
-                        .filter(|&o| o <= u16::MAX as u32)
+                if has_distance {
+                    // Suricata 7.0.10 applies negative distances too (checked: `content:!"zz";
+                    // content:"c"; distance:-1;` needs `c` at offset 1 or later); a bound out
+                    // of 0..=65535 stops the propagation, as its VALIDATE does.
+                    let Ok(o) =
+                        u16::try_from(offset_plus_pat as i64 + distance as i64).map(u32::from)
                     else {
                         return;
                     };

@@ -395,6 +395,29 @@ fn payload_keywords() {
             true,
         ),
         (
+            "negative distance after negated content",
+            t(1).not_content(b"zz").content(b"c").distance(-1),
+            b"c",
+            false,
+        ),
+        (
+            "negative distance after negated content, far",
+            t(1).not_content(b"zz").content(b"c").distance(-1),
+            b"abc",
+            true,
+        ),
+        // isdataat:!1,relative right after a content becomes endswith on it (Suricata setup).
+        (
+            "isdataat:!1,relative folds into the negated content before it",
+            t(1).not_content(b"\x01\x02")
+                .offset(1)
+                .isdataat(1, true, true)
+                .content(b"c")
+                .distance(1),
+            b"Ac\x01\x02",
+            true,
+        ),
+        (
             "distance after negated content in a chain",
             t(1).content(b"x")
                 .not_content(b"zz")
