@@ -14,12 +14,12 @@ use detect::engine::{test_packet, Engine, FlowInfo, RuleBuilder, TestL4};
 use detect::rules::*;
 
 fn hex(s: &str) -> Result<Vec<u8>, Box<dyn Error>> {
-    if s.len() % 2 != 0 {
-        return Err(format!("odd hex {s:?}").into());
+    if !s.is_ascii() || !s.len().is_multiple_of(2) {
+        return Err(format!("bad hex {s:?}").into());
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| Ok(u8::from_str_radix(&s[i..i + 2], 16)?))
+        .map(|i| Ok(u8::from_str_radix(s.get(i..i + 2).unwrap_or(""), 16)?))
         .collect()
 }
 
