@@ -14,7 +14,7 @@ def udp(sport,dport,data):
     u=struct.pack('!HHHH',sport,dport,8+len(data),0)+data
     ph=b'\x0a\x00\x00\x01\x0a\x00\x00\x02'+struct.pack('!BBH',0,17,len(u))
     return ip4(17,u[:6]+struct.pack('!H',csum(ph+u) or 0xffff)+u[8:])
-AL=[b'a',b'b',b'c',b'A',b'\x01',b'\x02']
+AL=[b'a',b'b',b'c',b'A',b'\x01',b'\x02',b'1',b'3']
 def rstr(n): return b''.join(random.choice(AL) for _ in range(n))
 def hexs(b): return '|'+' '.join('%02x'%x for x in b)+'|'
 rules=[]; specs=[]
@@ -58,11 +58,20 @@ while len(rules)<400:
             n=random.randint(0,5); rel=random.random()<0.5 and have_content; neg=random.random()<0.3
             kws.append('isdataat:%s%d%s'%('!' if neg else '',n,',relative' if rel else '')); spec.append('I %d %d %d'%(n,rel,neg))
         elif t<0.93:
-            op=random.choice(['<','>','=','&']); v=random.choice([1,2,3,65,97,98]); off=random.randint(0,3); rel=random.random()<0.5 and have_content
-            kws.append('byte_test:1,%s,%d,%d%s'%(op,v,off,',relative' if rel else '')); spec.append('T %s %d %d %d'%(op,v,off,rel))
+            op=random.choice(['<','>','=','&']); v=random.choice([1,2,3,13,31,49,65,97,98]); off=random.randint(0,3); rel=random.random()<0.5 and have_content
+            if random.random()<0.3:
+                n=random.randint(1,2); base=random.choice(['dec','hex','oct'])
+                kws.append('byte_test:%d,%s,%d,%d%s,string,%s'%(n,op,v,off,',relative' if rel else '',base)); spec.append('T %s %d %d %d %d %s'%(op,v,off,rel,n,base))
+            else:
+                kws.append('byte_test:1,%s,%d,%d%s'%(op,v,off,',relative' if rel else '')); spec.append('T %s %d %d %d'%(op,v,off,rel))
         else:
             off=random.randint(0,2); rel=random.random()<0.5 and have_content
-            kws.append('byte_jump:1,%d%s'%(off,',relative' if rel else '')); spec.append('J %d %d'%(off,rel))
+            opts=[]; sp=['J',str(off),str(int(rel))]
+            if random.random()<0.2: m=random.randint(2,3); opts.append('multiplier %d'%m); sp.append('m=%d'%m)
+            if random.random()<0.2: opts.append('align'); sp.append('al')
+            if random.random()<0.2: opts.append('from_beginning'); sp.append('fb')
+            if random.random()<0.3: po=random.randint(-3,3); opts.append('post_offset %d'%po); sp.append('po=%d'%po)
+            kws.append('byte_jump:1,%d%s%s'%(off,',relative' if rel else '',''.join(','+o for o in opts))); spec.append(' '.join(sp))
     rules.append('alert udp any any -> any any (msg:"r%d"; %s; sid:%d;)'%(sid,'; '.join(kws),sid))
     specs.append('%d\t%s'%(sid,' ; '.join(spec)))
 open('r.rules','w').write('\n'.join(rules)+'\n')

@@ -6,7 +6,8 @@
 //! Spec: one rule per line, `sid<TAB>keyword ; keyword ...`, keywords:
 //! `C <hex> [neg] [n] [sw] [ew] [o=N] [d=N] [dist=N] [w=N]` content,
 //! `P <regex hex> <flags|-> [neg]` pcre, `I <n> <rel 0|1> <neg 0|1>` isdataat,
-//! `T <op> <value> <offset> <rel>` byte_test (1 byte), `J <offset> <rel>` byte_jump (1 byte).
+//! `T <op> <value> <offset> <rel> [<bytes> dec|hex|oct]` byte_test (1 binary byte, or a
+//! string), `J <offset> <rel> [m=N] [al] [fb] [po=N]` byte_jump (1 byte).
 
 use std::error::Error;
 
@@ -70,29 +71,53 @@ fn keyword(b: RuleBuilder, kw: &str) -> Result<RuleBuilder, Box<dyn Error>> {
                 "&" => ByteTestOp::And,
                 o => return Err(format!("unknown byte_test operator {o:?}").into()),
             };
+            let (bytes, format) = match (t.get(5), t.get(6)) {
+                (Some(n), Some(base)) => {
+                    let base = match *base {
+                        "dec" => 10,
+                        "hex" => 16,
+                        "oct" => 8,
+                        b => return Err(format!("unknown base {b:?}").into()),
+                    };
+                    (n.parse()?, NumberFormat::String(base))
+                }
+                _ => (1, NumberFormat::Binary(Endian::Big)),
+            };
             b.byte_test(ByteTest {
-                bytes: 1,
+                bytes,
                 negated: false,
                 op,
                 value: arg(2)?.parse()?,
                 offset: arg(3)?.parse()?,
                 relative: one(4)?,
-                format: NumberFormat::Binary(Endian::Big),
+                format,
                 bitmask: None,
             })
         }
-        "J" => b.byte_jump(ByteJump {
-            bytes: 1,
-            offset: arg(1)?.parse()?,
-            relative: one(2)?,
-            format: NumberFormat::Binary(Endian::Big),
-            multiplier: 1,
-            align: false,
-            from_beginning: false,
-            from_end: false,
-            post_offset: 0,
-            bitmask: None,
-        }),
+        "J" => {
+            let mut j = ByteJump {
+                bytes: 1,
+                offset: arg(1)?.parse()?,
+                relative: one(2)?,
+                format: NumberFormat::Binary(Endian::Big),
+                multiplier: 1,
+                align: false,
+                from_beginning: false,
+                from_end: false,
+                post_offset: 0,
+                bitmask: None,
+            };
+            for m in t.iter().skip(3) {
+                match m.split_once('=') {
+                    Some(("m", v)) => j.multiplier = v.parse()?,
+                    Some(("po", v)) => j.post_offset = v.parse()?,
+                    _ if *m == "al" => j.align = true,
+                    _ if *m == "fb" => j.from_beginning = true,
+                    _ => return Err(format!("unknown byte_jump option {m:?}").into()),
+                }
+            }
+            b.byte_jump(j)
+        }
         k => return Err(format!("unknown keyword {k:?}").into()),
     })
 }
