@@ -361,11 +361,11 @@ impl Engine {
             let Some(c) = self.compiled.get(rank as usize) else {
                 continue;
             };
-            if !c.noalert {
-                matches.push(c.index as usize);
-            }
             if c.pass {
                 return Verdict::Pass;
+            }
+            if !c.noalert {
+                matches.push(c.index as usize);
             }
         }
         Verdict::Inspected

@@ -91,10 +91,33 @@ fn compile_content(c: &ContentMatch) -> Content {
     }
 }
 
+/// Suricata's isdataat setup turns `isdataat:!1,relative` right after a content into
+/// `endswith` on that content (the isdataat is dropped).
+fn fold_endswith(payload: &[PayloadMatch]) -> Vec<PayloadMatch> {
+    let mut out: Vec<PayloadMatch> = Vec::with_capacity(payload.len());
+    for p in payload {
+        if let PayloadMatch::IsDataAt(IsDataAt {
+            offset: 1,
+            relative: true,
+            negated: true,
+            ..
+        }) = p
+        {
+            if let Some(PayloadMatch::Content(c)) = out.last_mut() {
+                c.endswith = true;
+                continue;
+            }
+        }
+        out.push(p.clone());
+    }
+    out
+}
+
 /// Compiles a payload list; sets each content's and pcre's "relative next" flag the way
-/// Suricata's keyword setup does (on the nearest preceding content or pcre of every
-/// relative keyword).
+/// Suricata's keyword setup does, and applies Suricata's static offset propagation.
 pub(crate) fn compile(payload: &[PayloadMatch]) -> Box<[Step]> {
+    let folded = fold_endswith(payload);
+    let payload = &folded[..];
     let mut steps: Vec<Step> = payload
         .iter()
         .map(|p| match p {
@@ -110,26 +133,104 @@ pub(crate) fn compile(payload: &[PayloadMatch]) -> Box<[Step]> {
             PayloadMatch::IsDataAt(i) => Step::IsDataAt(*i),
         })
         .collect();
+    propagate_offsets(payload, &mut steps);
     for (k, p) in payload.iter().enumerate() {
         if !Step::is_relative(p) {
             continue;
         }
-        if let Some(prev) = steps[..k]
-            .iter_mut()
-            .rev()
-            .find(|s| matches!(s, Step::Content(_) | Step::Pcre(_)))
-        {
-            match prev {
-                Step::Content(c) => {
-                    c.relative_next = true;
-                    c.single = false;
-                }
-                Step::Pcre(p) => p.relative_next = true,
-                _ => {}
+        // content distance/within and pcre /R anchor on the nearest content or pcre;
+        // byte_test, byte_jump and isdataat on the nearest payload keyword of any kind
+        // (Suricata's setup functions), which marks nothing unless it is a content or pcre.
+        let anchors_on_any = matches!(
+            p,
+            PayloadMatch::ByteTest(_) | PayloadMatch::ByteJump(_) | PayloadMatch::IsDataAt(_)
+        );
+        let prev = if anchors_on_any {
+            k.checked_sub(1).and_then(|j| steps.get_mut(j))
+        } else {
+            steps[..k]
+                .iter_mut()
+                .rev()
+                .find(|s| matches!(s, Step::Content(_) | Step::Pcre(_)))
+        };
+        match prev {
+            Some(Step::Content(c)) => {
+                c.relative_next = true;
+                c.single = false;
             }
+            Some(Step::Pcre(p)) => p.relative_next = true,
+            _ => {}
         }
     }
     steps.into_boxed_slice()
+}
+
+/// The offset half of Suricata's `DetectContentPropagateLimits`: a content with a
+/// `distance` gets a static minimum offset from the minimum end of the
+/// content before it. For positive contents that bound is implied anyway; it matters
+/// because Suricata counts a modifier-less *negated* content as ending at its own length
+/// (so `content:!"zz"; content:"b"; distance:0;` cannot match `b` before offset 2), and
+/// Suricata 7.0.10 behaves so. The depth half only yields bounds that are implied, so it is
+/// left out.
+fn propagate_offsets(payload: &[PayloadMatch], steps: &mut [Step]) {
+    let (mut offset, mut offset_plus_pat) = (0u32, 0u32);
+    for (p, step) in payload.iter().zip(steps.iter_mut()) {
+        match (p, step) {
+            (PayloadMatch::Content(c), Step::Content(cc)) => {
+                let len = c.pattern.len() as u32;
+                let has_offset = c.offset.is_some() || c.startswith;
+                let has_depth = c.depth.is_some() || c.startswith;
+                let has_distance = c.distance.is_some();
+                if !(has_offset || has_depth || has_distance || c.within.is_some()) {
+                    offset = 0;
+                    offset_plus_pat = len;
+                    continue;
+                }
+                if c.negated {
+                    offset = 0;
+                    offset_plus_pat = 0;
+                    continue;
+                }
+                if !has_distance {
+                    offset = 0;
+                    offset_plus_pat = 0;
+                }
+                let distance = c.distance.unwrap_or(0);
+                if has_distance {
+                    // Suricata 7.0.10 applies negative distances too (checked: `content:!"zz";
+                    // content:"c"; distance:-1;` needs `c` at offset 1 or later); a bound out
+                    // of 0..=65535 stops the propagation, as its VALIDATE does.
+                    let Ok(o) =
+                        u16::try_from(offset_plus_pat as i64 + distance as i64).map(u32::from)
+                    else {
+                        return;
+                    };
+                    offset = o;
+                    cc.offset = o;
+                    if !has_offset && !has_depth {
+                        offset_plus_pat = o + len;
+                    }
+                }
+                if has_offset {
+                    offset = cc.offset;
+                    offset_plus_pat = offset + len;
+                }
+                if cc.depth != 0 {
+                    offset_plus_pat = offset + len;
+                }
+            }
+            (PayloadMatch::Pcre(pc), _) => {
+                if !pc.relative {
+                    offset = 0;
+                    offset_plus_pat = 0;
+                }
+            }
+            _ => {
+                offset = 0;
+                offset_plus_pat = 0;
+            }
+        }
+    }
 }
 
 /// State of one walk over one buffer.

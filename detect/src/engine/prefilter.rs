@@ -62,7 +62,7 @@ fn negated_eligible(c: &ContentMatch) -> bool {
 
 /// Picks the rule's fast pattern like Suricata's `RetrieveFPForSig`: the content marked
 /// `fast_pattern` (chopped when asked), else the longest positive content (ties: the
-/// strongest, then the first), else the longest eligible negated content.
+/// strongest, then the first), else the longest negated content when it is eligible.
 /// `Err` names a bad chop.
 pub(crate) fn select(rule: &Rule) -> Result<Selected, String> {
     let contents = || {
@@ -102,7 +102,17 @@ pub(crate) fn select(rule: &Rule) -> Result<Selected, String> {
     if let Some(fp) = best(&|c| !c.negated) {
         return Ok(Selected::Positive(fp));
     }
-    Ok(best(&negated_eligible).map_or(Selected::None, Selected::Negated))
+    // Suricata picks the best negated content first and uses it only when it is eligible
+    // (checked against 7.0.10: a stronger `startswith` one leaves the rule without MPM).
+    let Some(fp) = best(&|c| c.negated) else {
+        return Ok(Selected::None);
+    };
+    let chosen = contents().find(|c| c.negated && c.pattern == fp.bytes && c.nocase == fp.nocase);
+    Ok(if chosen.is_some_and(negated_eligible) {
+        Selected::Negated(fp)
+    } else {
+        Selected::None
+    })
 }
 
 fn chop(c: &ContentMatch) -> Result<FastPattern, String> {

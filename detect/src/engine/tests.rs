@@ -321,6 +321,33 @@ fn payload_keywords() {
             true,
         ),
         (
+            "ineligible longest negated leaves no fast pattern",
+            t(1).not_content(b"abcd")
+                .startswith()
+                .not_content(b"zz")
+                .endswith(),
+            b"zzx",
+            true,
+        ),
+        (
+            "eligible longest negated is the fast pattern",
+            t(1).not_content(b"ab")
+                .startswith()
+                .not_content(b"zzz")
+                .endswith(),
+            b"zzzx",
+            false,
+        ),
+        (
+            "stronger ineligible negated wins a length tie",
+            t(1).not_content(b"zzz")
+                .endswith()
+                .not_content(b"\x02cA")
+                .startswith(),
+            b"zzzx",
+            true,
+        ),
+        (
             "negated fast_pattern beside a positive",
             t(1).content(b"ab")
                 .not_content(b"evil")
@@ -346,6 +373,58 @@ fn payload_keywords() {
             t(1).not_content(b"evil"),
             b"xEVILx",
             true,
+        ),
+        // Suricata 7.0.10 (DetectContentPropagateLimits): a modifier-less negated content
+        // counts as ending at its length for the static offset of a following distance.
+        (
+            "distance after negated content",
+            t(1).not_content(b"zz").content(b"b").distance(0),
+            b"ab",
+            false,
+        ),
+        (
+            "distance after negated content, far",
+            t(1).not_content(b"zz").content(b"b").distance(0),
+            b"xab",
+            true,
+        ),
+        (
+            "within after negated content",
+            t(1).not_content(b"zz").content(b"a").within(1),
+            b"ab",
+            true,
+        ),
+        (
+            "negative distance after negated content",
+            t(1).not_content(b"zz").content(b"c").distance(-1),
+            b"c",
+            false,
+        ),
+        (
+            "negative distance after negated content, far",
+            t(1).not_content(b"zz").content(b"c").distance(-1),
+            b"abc",
+            true,
+        ),
+        // isdataat:!1,relative right after a content becomes endswith on it (Suricata setup).
+        (
+            "isdataat:!1,relative folds into the negated content before it",
+            t(1).not_content(b"\x01\x02")
+                .offset(1)
+                .isdataat(1, true, true)
+                .content(b"c")
+                .distance(1),
+            b"Ac\x01\x02",
+            true,
+        ),
+        (
+            "distance after negated content in a chain",
+            t(1).content(b"x")
+                .not_content(b"zz")
+                .content(b"b")
+                .distance(1),
+            b"xab",
+            false,
         ),
         ("pcre", pcre(t(1), "fo+", "", false), b"xfoo", true),
         ("pcre absent", pcre(t(1), "fo+", "", false), b"bar", false),
@@ -413,6 +492,22 @@ fn payload_keywords() {
                 .byte_test(bt(1, ByteTestOp::Gt, 5, 0, true)),
             b"L\x01L\x09",
             true,
+        ),
+        (
+            "byte_test relative to pcre backtracks it",
+            pcre(t(1), "[ab]{2}", "", false).byte_test(bt(1, ByteTestOp::And, 2, 1, true)),
+            b"aaA\x01ab\x00\x02",
+            true,
+        ),
+        // Suricata 7.0.10: the relative byte_test anchors on the absolute byte_test before
+        // it, so the pcre is not retried.
+        (
+            "byte_test relative after an absolute byte_test does not backtrack",
+            pcre(t(1), "[ab]{2}", "", false)
+                .byte_test(bt(1, ByteTestOp::Gt, 3, 0, false))
+                .byte_test(bt(1, ByteTestOp::And, 2, 1, true)),
+            b"aaA\x01ab\x00\x02",
+            false,
         ),
         (
             "byte_test absolute",
@@ -968,9 +1063,17 @@ fn order_pass_noalert_and_once() {
     let mut s = engine.scratch();
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"x pass")),
-        (Verdict::Pass, vec![50])
+        (Verdict::Pass, vec![])
     );
-    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).0, Verdict::Inspected);
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"x")),
+        (Verdict::Inspected, vec![9, 4, 5, 2, 7])
+    );
+    // A drop rule sorted after the pass rule is never reached.
+    assert_eq!(
+        sids(&engine, &mut s, &tcp_pkt(b"pass")),
+        (Verdict::Pass, vec![])
+    );
 }
 
 #[test]
