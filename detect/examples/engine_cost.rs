@@ -63,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flow = FlowInfo {
         to_server: true,
         established: true,
+        first_in_direction: true,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

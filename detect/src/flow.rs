@@ -125,6 +125,9 @@ pub struct FlowView {
     pub id: u64,
     /// Slot of the flow, for [`FlowTable::mark_passed`].
     pub slot: u32,
+    /// First packet of the flow in this direction, or a protocol without flows in
+    /// Suricata's sense (anything but TCP, UDP, ICMP, ICMPv6, SCTP, ESP).
+    pub first_in_direction: bool,
 }
 
 /// A worker's flow table. See the module doc for the layout.
@@ -338,12 +341,18 @@ impl FlowTable {
                 }
             }
         }
+        let first = if to_server {
+            f.pkts_to_server == 1
+        } else {
+            f.pkts_to_client == 1
+        };
         FlowView {
             to_server,
             established: f.established,
             passed: f.passed,
             id: f.id,
             slot: idx as u32,
+            first_in_direction: first || !matches!(p.ip_proto, 1 | 6 | 17 | 50 | 58 | 132),
         }
     }
 

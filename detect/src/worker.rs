@@ -198,6 +198,7 @@ impl Worker {
         let info = FlowInfo {
             to_server: view.to_server,
             established: view.established,
+            first_in_direction: view.first_in_direction,
         };
         let verdict = self.engine.inspect(p, &info, &mut self.scratch);
         for &rule in self.scratch.matches() {

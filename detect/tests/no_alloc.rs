@@ -112,6 +112,7 @@ fn inspect_does_not_allocate_when_warm() {
     let flow = FlowInfo {
         to_server: true,
         established: true,
+        first_in_direction: true,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;

@@ -46,6 +46,10 @@ pub struct FlowInfo {
     pub to_server: bool,
     /// TCP: the three-way handshake completed; UDP/ICMP: packets seen both ways.
     pub established: bool,
+    /// The first packet of its flow in this direction, or a packet of a protocol that has
+    /// no flows (GRE, ...). Suricata evaluates IP-only rules (addresses, `any` ports and
+    /// `ip_proto` alone) only on such packets, so they alert once per flow direction.
+    pub first_in_direction: bool,
 }
 
 /// The outcome of inspecting one packet.
@@ -53,8 +57,11 @@ pub struct FlowInfo {
 pub enum Verdict {
     /// Inspection ran over every candidate rule.
     Inspected,
-    /// A `pass` rule matched: the packet (and, for TCP/UDP, its flow) needs no more inspection.
+    /// A `pass` rule matched and applies to the whole flow (as Suricata does for TCP
+    /// flows and IP-only rules): the rest of the flow needs no inspection.
     Pass,
+    /// A `pass` rule matched on this packet only (UDP, ICMP, ...): the flow goes on.
+    PassPacket,
 }
 
 /// Why the rule set could not be compiled.
@@ -90,6 +97,8 @@ struct Compiled {
     steps: Box<[payload::Step]>,
     noalert: bool,
     pass: bool,
+    /// Evaluated only on the first packet of each flow direction (see [`is_ip_only`]).
+    ip_only: bool,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
@@ -183,6 +192,7 @@ impl Engine {
                     steps: payload::compile(&r.payload),
                     noalert: r.noalert,
                     pass: r.action == Action::Pass,
+                    ip_only: is_ip_only(r),
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                     negated_fp: match &fast[i as usize] {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
@@ -355,14 +365,21 @@ impl Engine {
                 }
                 (None, None) => break,
             };
-            if !self.verify(rank, pkt, flow) {
-                continue;
-            }
             let Some(c) = self.compiled.get(rank as usize) else {
                 continue;
             };
+            if c.ip_only && !flow.first_in_direction {
+                continue;
+            }
+            if !self.verify(rank, pkt, flow) {
+                continue;
+            }
             if c.pass {
-                return Verdict::Pass;
+                return if c.ip_only || matches!(pkt.l4, capture::decode::L4::Tcp(_)) {
+                    Verdict::Pass
+                } else {
+                    Verdict::PassPacket
+                };
             }
             if !c.noalert {
                 matches.push(c.index as usize);
@@ -370,4 +387,18 @@ impl Engine {
         }
         Verdict::Inspected
     }
+}
+
+/// Suricata's IP-only signatures: no payload, flow or per-packet header keyword, and for
+/// TCP/UDP no port restriction. `ip_proto` does not count: Suricata folds it into the
+/// rule's protocol set. Such rules are matched once per flow direction.
+pub fn is_ip_only(r: &Rule) -> bool {
+    let no_keywords = r.payload.is_empty()
+        && r.flow == crate::rules::FlowMatch::default()
+        && r.dsize.is_none()
+        && r.ttl.is_none()
+        && r.itype.is_none()
+        && r.icode.is_none()
+        && r.flags.is_none();
+    no_keywords && r.src_ports.is_any() && r.dst_ports.is_any()
 }

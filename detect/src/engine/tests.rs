@@ -28,6 +28,14 @@ fn tcp_pkt(payload: &[u8]) -> Packet<'_> {
     )
 }
 
+/// A packet that opens its flow direction: every rule, IP-only ones included, is evaluated.
+fn first_packet() -> FlowInfo {
+    FlowInfo {
+        first_in_direction: true,
+        ..FlowInfo::default()
+    }
+}
+
 fn t(sid: u32) -> RuleBuilder {
     RuleBuilder::new(Proto::Tcp, sid)
 }
@@ -609,7 +617,7 @@ fn payload_keywords() {
         ),
         ("no payload keywords match on header alone", t(1), b"", true),
     ];
-    let flow = FlowInfo::default();
+    let flow = first_packet();
     for (name, b, payload, want) in rows {
         assert_eq!(
             one(b.build(), &tcp_pkt(payload), &flow, name),
@@ -631,7 +639,7 @@ fn recursion_limit_bounds_work() {
     assert!(!one(
         rule,
         &tcp_pkt(&payload),
-        &FlowInfo::default(),
+        &first_packet(),
         "limit"
     ));
     assert!(
@@ -667,8 +675,9 @@ fn header_keywords() {
     let est = FlowInfo {
         to_server: true,
         established: true,
+        first_in_direction: true,
     };
-    let no = FlowInfo::default();
+    let no = first_packet();
     let r = |p: Proto| RuleBuilder::new(p, 1);
     let net = |s: &str, p: u8| (ip(s), p);
     let rows: Vec<(&str, RuleBuilder, Packet<'_>, FlowInfo, bool)> = vec![
@@ -936,7 +945,7 @@ fn header_keywords() {
 
 /// Inspects and returns the sids of the reported matches.
 fn sids(engine: &Engine, s: &mut Scratch, pkt: &Packet<'_>) -> (Verdict, Vec<u32>) {
-    let v = engine.inspect(pkt, &FlowInfo::default(), s);
+    let v = engine.inspect(pkt, &first_packet(), s);
     (
         v,
         s.matches().iter().map(|&i| engine.rules()[i].sid).collect(),
@@ -1117,4 +1126,49 @@ fn engine_is_shareable_and_prefilter_reports_candidates() {
     assert_eq!(engine.prefilter(&tcp_pkt(b"abc abd"), &mut s), 2);
     assert_eq!(engine.prefilter(&tcp_pkt(b"abd"), &mut s), 1);
     assert_eq!(engine.prefilter(&tcp_pkt(b"xyz"), &mut s), 0);
+}
+
+#[test]
+fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_suricata() {
+    use crate::engine::is_ip_only;
+    let ip_only = RuleBuilder::new(Proto::Ip, 1).ip_proto(NumMatch::Ne(6)).build();
+    let with_port = RuleBuilder::new(Proto::Udp, 2)
+        .dst_ports(&[(53, 53)], &[])
+        .build();
+    let with_ttl = RuleBuilder::new(Proto::Ip, 3).ttl(NumMatch::Eq(64)).build();
+    assert!(is_ip_only(&ip_only));
+    assert!(!is_ip_only(&with_port));
+    assert!(!is_ip_only(&with_ttl));
+
+    let udp = test_packet(
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        TestL4::Udp { sport: 1, dport: 53 },
+        b"x",
+    );
+    let engine = Engine::build(vec![ip_only, with_port, with_ttl]).unwrap();
+    let mut s = engine.scratch();
+    engine.inspect(&udp, &first_packet(), &mut s);
+    let mut first: Vec<usize> = s.matches().to_vec();
+    first.sort_unstable();
+    assert_eq!(first, vec![0, 1, 2]);
+    engine.inspect(&udp, &FlowInfo::default(), &mut s);
+    let mut later: Vec<usize> = s.matches().to_vec();
+    later.sort_unstable();
+    assert_eq!(later, vec![1, 2], "the IP-only rule is not evaluated again");
+
+    // pass on UDP covers the packet only; on TCP (or an IP-only pass) the whole flow.
+    let pass_udp = RuleBuilder::new(Proto::Udp, 10)
+        .action(Action::Pass)
+        .content(b"x")
+        .build();
+    let pass_tcp = RuleBuilder::new(Proto::Tcp, 11)
+        .action(Action::Pass)
+        .content(b"x")
+        .build();
+    let engine = Engine::build(vec![pass_udp, pass_tcp]).unwrap();
+    let mut s = engine.scratch();
+    assert_eq!(engine.inspect(&udp, &first_packet(), &mut s), Verdict::PassPacket);
+    assert_eq!(engine.inspect(&tcp_pkt(b"x"), &first_packet(), &mut s), Verdict::Pass);
+    assert!(s.matches().is_empty(), "pass rules are not reported");
 }
