@@ -12,8 +12,7 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("{name}+checksum"), |b| {
             b.iter(|| {
-                decode(LinkType::Ethernet, black_box(&f), true)
-                    .map(|p| transport_checksum_ok(&p))
+                decode(LinkType::Ethernet, black_box(&f), true).map(|p| transport_checksum_ok(&p))
             })
         });
     }

@@ -14,17 +14,37 @@ pub fn sample_frames() -> Vec<(&'static str, Vec<u8>)> {
     let b = Ipv4Addr::new(192, 168, 1, 2);
     let tcp = L4Spec::Tcp(TcpSpec::new(40000, 80, tcp_flags::ACK | tcp_flags::PSH));
     let specs: Vec<(&'static str, FrameSpec)> = vec![
-        ("tcp_ack_64", FrameSpec::ipv4(a, b, L4Spec::Tcp(TcpSpec::new(40000, 80, tcp_flags::ACK)))),
+        (
+            "tcp_ack_64",
+            FrameSpec::ipv4(a, b, L4Spec::Tcp(TcpSpec::new(40000, 80, tcp_flags::ACK))),
+        ),
         ("tcp_1400", FrameSpec::ipv4(a, b, tcp).payload(&payload)),
         (
             "udp_100",
-            FrameSpec::ipv4(a, b, L4Spec::Udp { src_port: 5353, dst_port: 53 }).payload(&payload[..100]),
+            FrameSpec::ipv4(
+                a,
+                b,
+                L4Spec::Udp {
+                    src_port: 5353,
+                    dst_port: 53,
+                },
+            )
+            .payload(&payload[..100]),
         ),
-        ("vlan_tcp_600", FrameSpec::ipv4(a, b, tcp).vlan(100).payload(&payload[..600])),
+        (
+            "vlan_tcp_600",
+            FrameSpec::ipv4(a, b, tcp)
+                .vlan(100)
+                .payload(&payload[..600]),
+        ),
         (
             "ipv6_tcp_600",
-            FrameSpec::ipv6("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap(), tcp)
-                .payload(&payload[..600]),
+            FrameSpec::ipv6(
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+                tcp,
+            )
+            .payload(&payload[..600]),
         ),
     ];
     specs

@@ -112,8 +112,9 @@ where
     E: Send,
 {
     let n = config.workers.max(1);
-    let inputs: Vec<ArrayQueue<Desc<'a>>> =
-        (0..n).map(|_| ArrayQueue::new(config.queue_depth.max(64))).collect();
+    let inputs: Vec<ArrayQueue<Desc<'a>>> = (0..n)
+        .map(|_| ArrayQueue::new(config.queue_depth.max(64)))
+        .collect();
     let outputs: Vec<ArrayQueue<AlertEvent>> = (0..n)
         .map(|_| ArrayQueue::new(config.alert_queue_depth.max(16)))
         .collect();

@@ -443,8 +443,16 @@ mod tests {
         let mut id = None;
         for (i, (p, to_server, established)) in steps.iter().enumerate() {
             let v = t.update(p, i as u64 * S);
-            assert_eq!((v.to_server, v.established), (*to_server, *established), "step {i}");
-            assert_eq!(*id.get_or_insert(v.id), v.id, "one flow id for both directions");
+            assert_eq!(
+                (v.to_server, v.established),
+                (*to_server, *established),
+                "step {i}"
+            );
+            assert_eq!(
+                *id.get_or_insert(v.id),
+                v.id,
+                "one flow id for both directions"
+            );
         }
         assert_eq!(t.stats().created, 1);
     }
@@ -473,8 +481,14 @@ mod tests {
                 17,
             )
         };
-        assert!(!t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 0).established);
-        assert!(!t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 1).established);
+        assert!(
+            !t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 0)
+                .established
+        );
+        assert!(
+            !t.update(&udp("10.0.0.2", 53000, "10.0.0.3", 53), 1)
+                .established
+        );
         let v = t.update(&udp("10.0.0.3", 53, "10.0.0.2", 53000), 2);
         assert!(v.established && !v.to_server);
     }
@@ -499,7 +513,10 @@ mod tests {
         };
         let mut t = FlowTable::new(&cfg, 0);
         for port in 0..100u16 {
-            t.update(&tcp("10.0.0.1", 1000 + port, "10.0.0.2", 80, SYN), port as u64);
+            t.update(
+                &tcp("10.0.0.1", 1000 + port, "10.0.0.2", 80, SYN),
+                port as u64,
+            );
         }
         let st = t.stats();
         assert_eq!(st.created, 100);
@@ -518,7 +535,10 @@ mod tests {
         let v = t.update(&p, 0);
         assert!(!v.passed);
         t.mark_passed(v.slot);
-        assert!(t.update(&tcp("10.0.0.2", 2, "10.0.0.1", 1, SYN | ACK), 1).passed);
+        assert!(
+            t.update(&tcp("10.0.0.2", 2, "10.0.0.1", 1, SYN | ACK), 1)
+                .passed
+        );
     }
 
     #[test]

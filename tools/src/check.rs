@@ -8,12 +8,12 @@ use std::path::PathBuf;
 pub fn run(config: &Config, rules: &[PathBuf], strict: bool) -> Result<()> {
     let set = ruleset::load(config, rules, strict)?;
     print!("{}", set.loaded.render());
-    println!(
-        "rule files: {}",
-        ruleset::display_files(&set.loaded.files)
-    );
+    println!("rule files: {}", ruleset::display_files(&set.loaded.files));
     if set.loaded.errors > 0 {
-        bail!("{} invalid rule(s); see the errors above", set.loaded.errors);
+        bail!(
+            "{} invalid rule(s); see the errors above",
+            set.loaded.errors
+        );
     }
     println!("configuration OK");
     Ok(())

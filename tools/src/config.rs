@@ -111,7 +111,9 @@ impl FlowConfig {
 fn parse_value(raw: &str) -> toml::Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.into())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
         Err(_) => toml::Value::String(raw.into()),
     }
 }
@@ -163,7 +165,10 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
-        if !matches!(self.detect.checksum_checks.as_str(), "auto" | "all" | "none") {
+        if !matches!(
+            self.detect.checksum_checks.as_str(),
+            "auto" | "all" | "none"
+        ) {
             bail!(
                 "config key detect.checksum_checks: `{}` is not one of auto, all, none",
                 self.detect.checksum_checks

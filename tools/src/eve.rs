@@ -31,7 +31,14 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 /// The ICMP "port" a reply would carry, for types that have one (Community ID spec).
 fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {
     let pairs: &[(u8, u8)] = if v6 {
-        &[(128, 129), (133, 134), (135, 136), (130, 131), (139, 140), (144, 145)]
+        &[
+            (128, 129),
+            (133, 134),
+            (135, 136),
+            (130, 131),
+            (139, 140),
+            (144, 145),
+        ]
     } else {
         &[(8, 0), (13, 14), (15, 16), (10, 9), (17, 18)]
     };
@@ -61,7 +68,11 @@ pub fn community_id(a: &AlertEvent) -> String {
     }
     let (s, d) = (ip_bytes(&a.src), ip_bytes(&a.dst));
     let ordered = one_way || (s.as_slice(), sp) < (d.as_slice(), dp);
-    let (s, d, sp, dp) = if ordered { (s, d, sp, dp) } else { (d, s, dp, sp) };
+    let (s, d, sp, dp) = if ordered {
+        (s, d, sp, dp)
+    } else {
+        (d, s, dp, sp)
+    };
     let mut h = sha1_smol::Sha1::new();
     h.update(&0u16.to_be_bytes());
     h.update(&s);
@@ -103,7 +114,10 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
         o.insert("icmp_type".into(), json!(t));
         o.insert("icmp_code".into(), json!(c));
     }
-    o.insert("pkt_src".into(), json!(if a.pcap_cnt > 0 { "wire/pcap" } else { "wire" }));
+    o.insert(
+        "pkt_src".into(),
+        json!(if a.pcap_cnt > 0 { "wire/pcap" } else { "wire" }),
+    );
     o.insert("community_id".into(), json!(community_id(a)));
     let mut alert = Map::new();
     alert.insert("action".into(), json!(rule.action.eve_action()));
@@ -126,7 +140,11 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
     o.insert("alert".into(), Value::Object(alert));
     o.insert(
         "direction".into(),
-        json!(if a.to_server { "to_server" } else { "to_client" }),
+        json!(if a.to_server {
+            "to_server"
+        } else {
+            "to_client"
+        }),
     );
     o.insert("payload".into(), json!(B64.encode(&a.payload)));
     o.insert("packet".into(), json!(B64.encode(&a.packet)));

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tidewatch", version, about = "Network sensor and alert pipeline with Suricata-compatible rules")]
+#[command(
+    name = "tidewatch",
+    version,
+    about = "Network sensor and alert pipeline with Suricata-compatible rules"
+)]
 struct Cli {
     /// TOML configuration file; every option can be set there.
     #[arg(long, global = true)]
@@ -98,7 +102,11 @@ fn real_main() -> Result<ExitCode> {
                 },
                 &config,
             )?;
-            Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(2) })
+            Ok(if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::Check { rules, strict } => {
             let config = config::Config::load(cli.config.as_deref(), &sets)?;

@@ -25,7 +25,8 @@ fn open_eve(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
         None => Box::new(std::io::stdout()),
         Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
         Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("creating EVE file {}", p.display()))?,
+            std::fs::File::create(p)
+                .with_context(|| format!("creating EVE file {}", p.display()))?,
         ),
     })
 }
@@ -54,8 +55,10 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let bar = if std::io::stderr().is_terminal() && file.len() > 64 << 20 {
         let b = ProgressBar::new(file.len());
         b.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Some(b)
     } else {

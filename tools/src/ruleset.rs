@@ -68,7 +68,8 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
     let classes = match classification_path(config, &files) {
         Some(p) => {
             tracing::info!(path = %p.display(), "classifications");
-            Classifications::load(&p).with_context(|| format!("classification file {}", p.display()))?
+            Classifications::load(&p)
+                .with_context(|| format!("classification file {}", p.display()))?
         }
         None => Classifications::default(),
     };
@@ -107,4 +108,3 @@ pub fn display_files(files: &[PathBuf]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-

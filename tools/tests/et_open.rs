@@ -23,8 +23,15 @@ fn et_open_loads_and_replays_with_a_summary() {
         .map(|s| s.parse().unwrap())
         .collect();
     assert_eq!(nums[2], 0, "no invalid rule: {line}");
-    assert_eq!(nums[0] + nums[1], 24_795, "every rule enforced or skipped: {line}");
-    assert!(nums[0] > 1_000, "most non-app-layer rules are enforced: {line}");
+    assert_eq!(
+        nums[0] + nums[1],
+        24_795,
+        "every rule enforced or skipped: {line}"
+    );
+    assert!(
+        nums[0] > 1_000,
+        "most non-app-layer rules are enforced: {line}"
+    );
     assert!(stdout.contains("app-layer:http"), "{stdout}");
     assert!(stdout.contains("configuration OK"));
 
@@ -42,7 +49,10 @@ fn et_open_loads_and_replays_with_a_summary() {
             .arg(&eve),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("skipped rules by unsupported keyword"), "{stderr}");
+    assert!(
+        stderr.contains("skipped rules by unsupported keyword"),
+        "{stderr}"
+    );
     assert!(stderr.contains("packets: "), "{stderr}");
     for a in eve_lines(&eve) {
         assert_eq!(a["event_type"], "alert");

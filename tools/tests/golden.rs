@@ -22,7 +22,8 @@ fn stream_inspected_sids() -> BTreeSet<u64> {
     text.lines()
         .filter(|l| {
             let mut w = l.split_whitespace();
-            w.next().is_some_and(|a| ["alert", "drop", "pass"].contains(&a))
+            w.next()
+                .is_some_and(|a| ["alert", "drop", "pass"].contains(&a))
                 && w.next() == Some("tcp")
                 && (l.contains("content:") || l.contains("pcre:"))
         })
@@ -67,7 +68,10 @@ fn diff_table(ours: &BTreeMap<u64, u64>, theirs: &BTreeMap<u64, u64>) -> String 
     let mut s = String::from("sid: tidewatch vs suricata\n");
     let sids: BTreeSet<_> = ours.keys().chain(theirs.keys()).collect();
     for sid in sids {
-        let (a, b) = (ours.get(sid).copied().unwrap_or(0), theirs.get(sid).copied().unwrap_or(0));
+        let (a, b) = (
+            ours.get(sid).copied().unwrap_or(0),
+            theirs.get(sid).copied().unwrap_or(0),
+        );
         if a != b {
             s.push_str(&format!("  {sid}: {a} vs {b}\n"));
         }

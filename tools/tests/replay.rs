@@ -45,7 +45,9 @@ fn write_capture(path: &Path, n: u32) {
     let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut out = Vec::new();
     s.handshake(&mut out, &mut |f| frames.push(f.to_vec()));
-    s.data(&mut out, true, b"GET /evil HTTP/1.0\r\n\r\n", &mut |f| frames.push(f.to_vec()));
+    s.data(&mut out, true, b"GET /evil HTTP/1.0\r\n\r\n", &mut |f| {
+        frames.push(f.to_vec())
+    });
     for f in frames {
         w.write_frame(ts, &f).unwrap();
         ts += 1000;
@@ -85,7 +87,10 @@ fn replay_writes_eve_alerts_and_summary() {
     assert_eq!(http["alert"]["severity"], 1);
     assert_eq!(http["direction"], "to_server");
     assert!(http["community_id"].as_str().unwrap().starts_with("1:"));
-    assert!(http["timestamp"].as_str().unwrap().starts_with("2024-01-01T00:00:00."));
+    assert!(http["timestamp"]
+        .as_str()
+        .unwrap()
+        .starts_with("2024-01-01T00:00:00."));
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD
         .decode(http["payload"].as_str().unwrap())
@@ -120,7 +125,11 @@ fn truncated_capture_names_the_offset_after_inspecting_what_came_before() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("offset"), "{stderr}");
     let counts = counts_by_sid(&eve_lines(&eve));
-    assert_eq!(counts.get(&1001), Some(&10), "frames before the bad record were inspected");
+    assert_eq!(
+        counts.get(&1001),
+        Some(&10),
+        "frames before the bad record were inspected"
+    );
     assert_eq!(counts.get(&1002), Some(&1));
     assert!(stderr.contains("packets: 14"), "{stderr}");
 }
@@ -137,7 +146,12 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
          alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
     )
     .unwrap();
-    let out = tidewatch().arg("check").arg("--rules").arg(&rules).output().unwrap();
+    let out = tidewatch()
+        .arg("check")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let text = format!(
         "{}{}",
@@ -171,7 +185,13 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
 #[test]
 fn unknown_config_keys_are_rejected_by_name() {
     let out = tidewatch()
-        .args(["check", "--rules", "/nonexistent", "--set", "detect.wrokers=2"])
+        .args([
+            "check",
+            "--rules",
+            "/nonexistent",
+            "--set",
+            "detect.wrokers=2",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

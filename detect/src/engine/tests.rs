@@ -636,12 +636,7 @@ fn recursion_limit_bounds_work() {
     let rule = b.content(b"b").distance(0).build();
     let payload = vec![b'a'; 1000];
     let start = std::time::Instant::now();
-    assert!(!one(
-        rule,
-        &tcp_pkt(&payload),
-        &first_packet(),
-        "limit"
-    ));
+    assert!(!one(rule, &tcp_pkt(&payload), &first_packet(), "limit"));
     assert!(
         start.elapsed() < std::time::Duration::from_secs(2),
         "recursion limit did not stop the search"
@@ -1131,7 +1126,9 @@ fn engine_is_shareable_and_prefilter_reports_candidates() {
 #[test]
 fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_suricata() {
     use crate::engine::is_ip_only;
-    let ip_only = RuleBuilder::new(Proto::Ip, 1).ip_proto(NumMatch::Ne(6)).build();
+    let ip_only = RuleBuilder::new(Proto::Ip, 1)
+        .ip_proto(NumMatch::Ne(6))
+        .build();
     let with_port = RuleBuilder::new(Proto::Udp, 2)
         .dst_ports(&[(53, 53)], &[])
         .build();
@@ -1143,7 +1140,10 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     let udp = test_packet(
         ip("10.0.0.1"),
         ip("10.0.0.2"),
-        TestL4::Udp { sport: 1, dport: 53 },
+        TestL4::Udp {
+            sport: 1,
+            dport: 53,
+        },
         b"x",
     );
     let engine = Engine::build(vec![ip_only, with_port, with_ttl]).unwrap();
@@ -1168,7 +1168,13 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
         .build();
     let engine = Engine::build(vec![pass_udp, pass_tcp]).unwrap();
     let mut s = engine.scratch();
-    assert_eq!(engine.inspect(&udp, &first_packet(), &mut s), Verdict::PassPacket);
-    assert_eq!(engine.inspect(&tcp_pkt(b"x"), &first_packet(), &mut s), Verdict::Pass);
+    assert_eq!(
+        engine.inspect(&udp, &first_packet(), &mut s),
+        Verdict::PassPacket
+    );
+    assert_eq!(
+        engine.inspect(&tcp_pkt(b"x"), &first_packet(), &mut s),
+        Verdict::Pass
+    );
     assert!(s.matches().is_empty(), "pass rules are not reported");
 }

@@ -22,7 +22,9 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 pub fn et_open_dir() -> Option<PathBuf> {
     let d = std::env::var_os("TIDEWATCH_ET_OPEN_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/rules/et-open"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/rules/et-open")
+        });
     d.join("et-open.rules").exists().then_some(d)
 }
 
@@ -49,7 +51,8 @@ pub fn counts_by_sid(alerts: &[Value]) -> BTreeMap<u64, u64> {
     let mut m = BTreeMap::new();
     for a in alerts {
         assert_eq!(a["event_type"], "alert");
-        *m.entry(a["alert"]["signature_id"].as_u64().unwrap()).or_insert(0) += 1;
+        *m.entry(a["alert"]["signature_id"].as_u64().unwrap())
+            .or_insert(0) += 1;
     }
     m
 }
