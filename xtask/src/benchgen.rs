@@ -242,7 +242,14 @@ pub fn bench_rules_text() -> String {
          # from xtask/src/benchgen.rs; the generated pcap carries their triggers in a few payloads).\n",
     );
     for r in bench_rules() {
-        let proto = if r.tcp { "tcp" } else { "udp" };
+        // Suricata inspects a `tcp` content with offset/depth on the packet and again on
+        // the reassembled stream (two alerts); until stream reassembly lands, such rules
+        // are `tcp-pkt` so both engines do the same packet inspection.
+        let proto = match (r.tcp, r.offset.is_some() || r.depth.is_some()) {
+            (true, true) => "tcp-pkt",
+            (true, false) => "tcp",
+            (false, _) => "udp",
+        };
         let port = if r.port == 0 {
             "any".to_string()
         } else {
@@ -300,6 +307,11 @@ enum FlowState {
         port: u16,
         step: u32,
         segments: u32,
+        /// A trigger was placed already: Suricata inspects a TCP stream as a whole and
+        /// alerts once per inspection, so a second match in one flow would count
+        /// differently until stream reassembly lands; one trigger per flow keeps the
+        /// comparison exact.
+        triggered: bool,
     },
     Udp {
         src: IpAddr,
@@ -364,6 +376,7 @@ impl Generator {
                 port,
                 step: 0,
                 segments,
+                triggered: false,
             }
         } else if kind < 92 {
             let dport = UDP_PORTS[self.rng.range(0, UDP_PORTS.len() as u64 - 1) as usize];
@@ -401,14 +414,16 @@ impl Generator {
     /// Fills `self.payload` with `len` filler bytes and, rarely, one trigger of a rule that
     /// applies to `target` (protocol is TCP, destination port); `None` for traffic the
     /// rules cannot see (server to client, ICMP).
-    fn fill_payload(&mut self, len: usize, target: Option<(bool, u16)>) {
+    fn fill_payload(&mut self, len: usize, target: Option<(bool, u16)>) -> bool {
         let start = self.rng.range(0, (self.filler.len() - 1600) as u64) as usize;
         self.payload.clear();
         self.payload
             .extend_from_slice(&self.filler[start..start + len]);
-        let Some((tcp, port)) = target else { return };
+        let Some((tcp, port)) = target else {
+            return false;
+        };
         if !self.rng.per_mille(TRIGGER_PER_MILLE) {
-            return;
+            return false;
         }
         // Uniform among the rules that apply to this protocol and port.
         self.scratch.clear();
@@ -418,7 +433,7 @@ impl Generator {
             }
         }
         if self.scratch.is_empty() {
-            return;
+            return false;
         }
         let pick = self.scratch[(self.rng.next_u64() % self.scratch.len() as u64) as usize];
         let r = self.rules[pick];
@@ -428,7 +443,7 @@ impl Generator {
         }
         let fixed = r.offset.map(usize::from).or(r.depth.map(|_| 0));
         if trig.len() + fixed.unwrap_or(0) > self.payload.len() {
-            return;
+            return false;
         }
         let at = if let Some(at) = fixed {
             at
@@ -437,6 +452,7 @@ impl Generator {
         };
         self.payload[at..at + trig.len()].copy_from_slice(&trig);
         self.stats.triggers += 1;
+        true
     }
 
     /// Emits the next frame of `flow` into `self.buf`; returns false when the flow is done
@@ -448,6 +464,7 @@ impl Generator {
                 port,
                 step,
                 segments,
+                triggered,
             } => {
                 let st = *step;
                 *step += 1;
@@ -466,7 +483,8 @@ impl Generator {
                     let from_client_data = (i / 2) % 3 != 2;
                     if i % 2 == 0 {
                         let len = self.data_len();
-                        self.fill_payload(len, from_client_data.then_some((true, *port)));
+                        let target = (from_client_data && !*triggered).then_some((true, *port));
+                        *triggered |= self.fill_payload(len, target);
                         let p = std::mem::take(&mut self.payload);
                         s.segment(&mut self.buf, from_client_data, F::PSH | F::ACK, &p);
                         self.payload = p;
@@ -501,7 +519,7 @@ impl Generator {
                     self.data_len()
                 };
                 let reply = *left % 2 == 1;
-                self.fill_payload(len, (!reply).then_some((false, *dport)));
+                let _ = self.fill_payload(len, (!reply).then_some((false, *dport)));
                 let spec = if reply {
                     FrameSpec::ip(
                         *dst,
@@ -530,7 +548,7 @@ impl Generator {
                 *left -= 1;
                 let seq = 2 - *left;
                 let len = self.rng.range(16, 56) as usize;
-                self.fill_payload(len, None);
+                let _ = self.fill_payload(len, None);
                 let spec = if *left == 1 {
                     FrameSpec::ipv4(
                         *src,
