@@ -79,14 +79,27 @@ struct Desc<'a> {
 struct Backoff(u32);
 
 impl Backoff {
+    /// For threads on the packet path (workers, the reader): a short spin, a few yields,
+    /// then short sleeps.
     fn snooze(&mut self) {
         self.0 += 1;
         if self.0 < 64 {
             std::hint::spin_loop();
-        } else if self.0 < 256 {
+        } else if self.0 < 128 {
             std::thread::yield_now();
         } else {
             std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// For the output thread: alerts are rare, so it sleeps almost at once rather than
+    /// take CPU time from a worker sharing its core.
+    fn idle(&mut self) {
+        self.0 += 1;
+        if self.0 < 8 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
     fn reset(&mut self) {
@@ -207,7 +220,7 @@ where
                     {
                         break;
                     } else {
-                        backoff.snooze();
+                        backoff.idle();
                     }
                 }
             })

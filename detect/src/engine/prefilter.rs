@@ -1,7 +1,7 @@
-//! The per-group multi-pattern prefilter: one case-insensitive aho-corasick automaton over
-//! the distinct fast patterns of the group's rules. Exact (case-sensitive) patterns are
-//! re-checked at the hit position, so one scan serves both kinds. Each distinct
-//! (pattern, nocase) variant lists the rules it proposes; a variant fires once per packet.
+//! The per-group multi-pattern prefilter: aho-corasick automatons over the distinct fast
+//! patterns of the group's rules, one for exact patterns and one for `nocase` patterns
+//! (searched in a lowercased copy of the payload). Each distinct pattern lists the rules
+//! it proposes and fires once per packet.
 
 use std::collections::HashMap;
 
@@ -137,36 +137,52 @@ fn chop(c: &ContentMatch) -> Result<FastPattern, String> {
     })
 }
 
+/// One automaton and what its patterns propose. A group has up to two: exact patterns
+/// searched in the payload as it is, and `nocase` patterns (lowercased) searched in a
+/// lowercased copy. Keeping them apart lets both use aho-corasick's SIMD (Teddy)
+/// searcher, which ASCII case-insensitive automatons cannot; on the 100-rule benchmark
+/// that was 2.4x faster than one case-insensitive DFA.
 #[derive(Clone, Debug)]
-struct Variant {
-    bytes: Box<[u8]>,
-    nocase: bool,
-    /// Range into `Prefilter::ranks`.
-    rules: (u32, u32),
+struct Side {
+    ac: AhoCorasick,
+    /// Per pattern: range into `prefix_ids` of the other patterns that are its proper
+    /// prefixes, reported with it because a leftmost-longest search only returns the
+    /// longest pattern at a position.
+    prefix_ranges: Box<[(u32, u32)]>,
+    prefix_ids: Box<[u32]>,
+    /// Per pattern: range into `Prefilter::ranks` of the rules it proposes.
+    rules: Box<[(u32, u32)]>,
+    /// Index of this side's first pattern in the per-packet `VariantSeen` bits.
+    base: u32,
 }
 
-/// One group's automaton and the rule ranks each of its patterns proposes.
+/// One group's automatons and the rule ranks each of their patterns proposes.
 #[derive(Clone, Debug)]
 pub(crate) struct Prefilter {
-    ac: AhoCorasick,
-    /// Per automaton pattern: range into `variants`.
-    pattern_variants: Box<[(u32, u32)]>,
-    variants: Box<[Variant]>,
+    exact: Option<Side>,
+    nocase: Option<Side>,
     ranks: Box<[u32]>,
+    patterns: usize,
 }
 
-/// Per-scratch state of a scan: which variants already fired for this packet.
+/// Per-scratch state of a scan: which patterns already fired for this packet, and the
+/// buffer the payload is lowercased into for `nocase` patterns (sized once).
 #[derive(Debug, Default)]
 pub(crate) struct VariantSeen {
     bits: Vec<u64>,
     touched: Vec<u32>,
+    folded: Vec<u8>,
 }
+
+/// Largest payload the folding buffer is sized for up front (an IP packet's maximum).
+const FOLD_CAPACITY: usize = 65_536;
 
 impl VariantSeen {
     pub(crate) fn with_capacity(n: usize) -> VariantSeen {
         VariantSeen {
             bits: vec![0; n.div_ceil(64)],
             touched: Vec::with_capacity(n),
+            folded: Vec::with_capacity(FOLD_CAPACITY),
         }
     }
 
@@ -193,98 +209,152 @@ impl VariantSeen {
     }
 }
 
+impl Side {
+    fn build(
+        patterns: &[Vec<u8>],
+        rules: &[Vec<u32>],
+        base: usize,
+        ranks: &mut Vec<u32>,
+    ) -> Result<Option<Side>, aho_corasick::BuildError> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        // For each pattern, the patterns that are its proper prefixes. Quadratic in the
+        // group's patterns, done once at build time.
+        let mut prefix_ranges = Vec::with_capacity(patterns.len());
+        let mut prefix_ids = Vec::new();
+        for p in patterns {
+            let start = prefix_ids.len() as u32;
+            for (qi, q) in patterns.iter().enumerate() {
+                if q.len() < p.len() && p.starts_with(q) {
+                    prefix_ids.push(qi as u32);
+                }
+            }
+            prefix_ranges.push((start, prefix_ids.len() as u32));
+        }
+        let mut rule_ranges = Vec::with_capacity(rules.len());
+        for rs in rules {
+            let start = ranks.len() as u32;
+            ranks.extend(rs.iter().copied());
+            rule_ranges.push((start, ranks.len() as u32));
+        }
+        let kind = (patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(kind)
+            .build(patterns)?;
+        Ok(Some(Side {
+            ac,
+            prefix_ranges: prefix_ranges.into_boxed_slice(),
+            prefix_ids: prefix_ids.into_boxed_slice(),
+            rules: rule_ranges.into_boxed_slice(),
+            base: base as u32,
+        }))
+    }
+
+    /// Leftmost-longest searches restarted one byte after each match start visit every
+    /// position where some pattern starts; any other pattern starting there is a prefix
+    /// of the longest one, so reporting the match's prefix patterns too finds every
+    /// occurrence. Unlike an overlapping walk, leftmost searches can use SIMD prefilters.
+    #[inline]
+    fn scan(
+        &self,
+        hay: &[u8],
+        ranks: &[u32],
+        seen: &mut VariantSeen,
+        propose: &mut impl FnMut(u32),
+    ) {
+        let mut pos = 0;
+        while pos < hay.len() {
+            let input = aho_corasick::Input::new(hay).span(pos..hay.len());
+            let Some(m) = self.ac.find(input) else {
+                break;
+            };
+            let pid = m.pattern().as_usize();
+            self.report(pid, ranks, seen, propose);
+            if let Some(&(a, b)) = self.prefix_ranges.get(pid) {
+                for &q in self.prefix_ids.get(a as usize..b as usize).unwrap_or(&[]) {
+                    self.report(q as usize, ranks, seen, propose);
+                }
+            }
+            pos = m.start() + 1;
+        }
+    }
+
+    #[inline]
+    fn report(
+        &self,
+        pid: usize,
+        ranks: &[u32],
+        seen: &mut VariantSeen,
+        propose: &mut impl FnMut(u32),
+    ) {
+        if !seen.mark(self.base + pid as u32) {
+            return;
+        }
+        if let Some(&(a, b)) = self.rules.get(pid) {
+            if let Some(rs) = ranks.get(a as usize..b as usize) {
+                rs.iter().for_each(|&r| propose(r));
+            }
+        }
+    }
+}
+
 impl Prefilter {
-    /// Builds the automaton over `(rank, fast pattern)` pairs; `None` for an empty list.
+    /// Builds the automatons over `(rank, fast pattern)` pairs; `None` for an empty list.
     pub(crate) fn build(
         items: &[(u32, &FastPattern)],
     ) -> Result<Option<Prefilter>, aho_corasick::BuildError> {
         if items.is_empty() {
             return Ok(None);
         }
-        // lowercased bytes -> pattern id; (pattern id, exact bytes, nocase) -> variant
-        let mut pattern_ids: HashMap<Vec<u8>, usize> = HashMap::new();
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut variant_ids: HashMap<(usize, Vec<u8>, bool), usize> = HashMap::new();
-        let mut variant_rules: Vec<(usize, &FastPattern, Vec<u32>)> = Vec::new();
+        // (bytes as searched, nocase) -> pattern id within its side
+        let mut ids: HashMap<(Vec<u8>, bool), usize> = HashMap::new();
+        let mut exact: (Vec<Vec<u8>>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
+        let mut nocase: (Vec<Vec<u8>>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
         for &(rank, fp) in items {
-            let lower = fp.bytes.to_ascii_lowercase();
-            let pid = *pattern_ids.entry(lower.clone()).or_insert_with(|| {
-                patterns.push(lower);
-                patterns.len() - 1
-            });
-            // Case does not matter for a nocase variant: key it on the lowercased bytes.
-            let key_bytes = if fp.nocase {
+            let bytes = if fp.nocase {
                 fp.bytes.to_ascii_lowercase()
             } else {
                 fp.bytes.clone()
             };
-            let vid = *variant_ids
-                .entry((pid, key_bytes, fp.nocase))
-                .or_insert_with(|| {
-                    variant_rules.push((pid, fp, Vec::new()));
-                    variant_rules.len() - 1
-                });
-            variant_rules[vid].2.push(rank);
-        }
-        variant_rules.sort_by_key(|v| v.0);
-        let mut pattern_variants = vec![(0u32, 0u32); patterns.len()];
-        let mut variants = Vec::with_capacity(variant_rules.len());
-        let mut ranks = Vec::with_capacity(items.len());
-        for (vi, (pid, fp, rs)) in variant_rules.iter().enumerate() {
-            let pv = &mut pattern_variants[*pid];
-            if pv.1 == 0 {
-                pv.0 = vi as u32;
-            }
-            pv.1 = vi as u32 + 1;
-            let start = ranks.len() as u32;
-            ranks.extend(rs.iter().copied());
-            variants.push(Variant {
-                bytes: fp.bytes.clone().into_boxed_slice(),
-                nocase: fp.nocase,
-                rules: (start, ranks.len() as u32),
+            let side = if fp.nocase { &mut nocase } else { &mut exact };
+            let id = *ids.entry((bytes.clone(), fp.nocase)).or_insert_with(|| {
+                side.0.push(bytes);
+                side.1.push(Vec::new());
+                side.0.len() - 1
             });
+            side.1[id].push(rank);
         }
-        let kind = (patterns.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
-        let ac = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .kind(kind)
-            .build(&patterns)?;
+        let mut ranks = Vec::with_capacity(items.len());
+        let exact_side = Side::build(&exact.0, &exact.1, 0, &mut ranks)?;
+        let nocase_side = Side::build(&nocase.0, &nocase.1, exact.0.len(), &mut ranks)?;
         Ok(Some(Prefilter {
-            ac,
-            pattern_variants: pattern_variants.into_boxed_slice(),
-            variants: variants.into_boxed_slice(),
+            exact: exact_side,
+            nocase: nocase_side,
             ranks: ranks.into_boxed_slice(),
+            patterns: exact.0.len() + nocase.0.len(),
         }))
     }
 
-    /// Number of (pattern, case) variants, for sizing [`VariantSeen`].
+    /// Number of distinct patterns, for sizing [`VariantSeen`].
     pub(crate) fn variant_count(&self) -> usize {
-        self.variants.len()
+        self.patterns
     }
 
     /// Calls `propose` with the rank of every rule whose fast pattern occurs in `hay`
-    /// (a rule may be proposed more than once when several of its variants occur).
+    /// (a rule may be proposed more than once when several of its patterns occur).
     #[inline]
     pub(crate) fn scan(&self, hay: &[u8], seen: &mut VariantSeen, mut propose: impl FnMut(u32)) {
-        for m in self.ac.find_overlapping_iter(hay) {
-            let Some(&(a, b)) = self.pattern_variants.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            for vi in a..b {
-                let Some(v) = self.variants.get(vi as usize) else {
-                    continue;
-                };
-                if !v.nocase && hay.get(m.start()..m.end()) != Some(&v.bytes[..]) {
-                    continue;
-                }
-                if !seen.mark(vi) {
-                    continue;
-                }
-                if let Some(rs) = self.ranks.get(v.rules.0 as usize..v.rules.1 as usize) {
-                    rs.iter().for_each(|&r| propose(r));
-                }
-            }
+        if let Some(side) = &self.exact {
+            side.scan(hay, &self.ranks, seen, &mut propose);
+        }
+        if let Some(side) = &self.nocase {
+            let mut folded = std::mem::take(&mut seen.folded);
+            folded.clear();
+            folded.extend(hay.iter().map(u8::to_ascii_lowercase));
+            side.scan(&folded, &self.ranks, seen, &mut propose);
+            seen.folded = folded;
         }
         seen.reset();
     }
