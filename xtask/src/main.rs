@@ -42,6 +42,12 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The built-in demo: generate traffic with attacks, replay it, show the alerts.
+    Demo {
+        /// Size of the generated capture.
+        #[arg(long, default_value_t = 64)]
+        size_mb: u64,
+    },
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -52,6 +58,7 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
+        Cmd::Demo { size_mb } => xtask::demo::run(size_mb),
         Cmd::GenBench {
             out,
             size_mb,
