@@ -74,10 +74,7 @@ pub fn run(size_mb: u64) -> Result<()> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
     println!("\n==> first alerts (EVE JSON in {}):", eve.display());
-    println!(
-        "{:<28} {:>8}  {:<34} {}",
-        "time", "sid", "signature", "flow"
-    );
+    println!("{:<28} {:>8}  {:<34} flow", "time", "sid", "signature");
     for a in alerts.iter().take(12) {
         println!(
             "{:<28} {:>8}  {:<34} {}:{} -> {}:{}",
