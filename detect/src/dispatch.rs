@@ -138,7 +138,6 @@ where
     } else {
         Vec::new()
     };
-    let verify_ip = worker_config.checksums != crate::worker::ChecksumMode::None;
 
     let mut report = DispatchReport {
         workers: Vec::new(),
@@ -247,7 +246,7 @@ where
                 on_progress(report.reader_bytes);
                 since_progress = 0;
             }
-            let pkt = match decode::decode(frame.link, frame.data, verify_ip) {
+            let pkt = match decode::decode(frame.link, frame.data, false) {
                 Ok(p) => p,
                 Err(e) => {
                     report.reader_decode.count(e.reason);

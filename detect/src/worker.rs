@@ -7,14 +7,16 @@ use capture::decode::{self, DecodeStats, LinkType, Packet, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// Suricata's `checksum-checks`: whether packets with a bad transport checksum are inspected.
+/// Suricata's `checksum-checks`. As in Suricata 7 (checked on crafted pcaps), a bad
+/// checksum never keeps a packet from detection: checksums are counted, and matter to
+/// the TCP stream engine (the stream issue), which ignores such segments.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ChecksumMode {
-    /// Check the first packets; stop checking if more than a tenth of them are bad
-    /// (checksum offloading on the capture host), as Suricata does for pcap files.
+    /// Check the first packets and warn when more than a tenth are bad (checksum
+    /// offloading on the capture host), then stop checking, as Suricata does for pcaps.
     #[default]
     Auto,
-    /// Packets with a bad IP or transport checksum are counted and not inspected.
+    /// Check every packet's transport checksum and count the bad ones.
     All,
     None,
 }
@@ -30,7 +32,7 @@ pub struct WorkerStats {
     pub alerts: u64,
     /// Packets not inspected because their flow was passed by a `pass` rule.
     pub passed: u64,
-    /// Packets not inspected because a checksum was wrong (checksum checks on).
+    /// Packets whose transport checksum was wrong (while checksum checks were on).
     pub bad_checksum: u64,
     pub decode: DecodeStats,
     pub flows: FlowStats,
@@ -130,8 +132,7 @@ impl Worker {
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
-        let verify_ip = self.checksums_on();
-        match decode::decode(link, frame, verify_ip) {
+        match decode::decode(link, frame, false) {
             Ok(p) => self.handle_packet(ts_ns, &p, pcap_cnt, sink),
             Err(e) => {
                 self.stats.packets += 1;
@@ -141,36 +142,31 @@ impl Worker {
         }
     }
 
-    fn checksums_on(&self) -> bool {
-        match self.checksums {
-            ChecksumMode::All => true,
-            ChecksumMode::None => false,
-            ChecksumMode::Auto => true,
-        }
-    }
-
-    /// False when checksum checks are on and this packet's checksum is wrong.
-    fn checksum_acceptable(&mut self, p: &Packet<'_>) -> bool {
-        if !self.checksums_on() || p.fragment.is_some() {
-            return true;
+    /// Counts a bad transport checksum; in `Auto` mode only over the first packets.
+    fn check_checksum(&mut self, p: &Packet<'_>) {
+        if self.checksums == ChecksumMode::None || p.fragment.is_some() {
+            return;
         }
         let ok = decode::transport_checksum_ok(p);
-        if self.checksums == ChecksumMode::Auto && self.checked < CHECKSUM_SAMPLE {
+        if !ok {
+            self.stats.bad_checksum += 1;
+        }
+        if self.checksums == ChecksumMode::Auto {
             self.checked += 1;
             if !ok {
                 self.bad_sampled += 1;
             }
-            if self.checked == CHECKSUM_SAMPLE && self.bad_sampled * 10 > CHECKSUM_SAMPLE {
-                tracing::warn!(
-                    bad = self.bad_sampled,
-                    sampled = CHECKSUM_SAMPLE,
-                    "many bad checksums (offloading on the capture host?): checksum checks off"
-                );
+            if self.checked == CHECKSUM_SAMPLE {
+                if self.bad_sampled * 10 > CHECKSUM_SAMPLE {
+                    tracing::warn!(
+                        bad = self.bad_sampled,
+                        sampled = CHECKSUM_SAMPLE,
+                        "many bad checksums: checksum offloading on the capture host?"
+                    );
+                }
                 self.checksums = ChecksumMode::None;
-                return true;
             }
         }
-        ok
     }
 
     /// Inspects an already decoded packet (dispatch mode decodes in the reader).
@@ -186,10 +182,7 @@ impl Worker {
         if p.fragment.is_some() {
             self.stats.decode.fragments += 1;
         }
-        if !self.checksum_acceptable(p) {
-            self.stats.bad_checksum += 1;
-            return;
-        }
+        self.check_checksum(p);
         let view = self.flows.update(p, ts_ns);
         if view.passed {
             self.stats.passed += 1;

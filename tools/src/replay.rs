@@ -122,7 +122,10 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         t.flows.created, t.flows.timed_out, t.flows.evicted
     );
     if t.bad_checksum > 0 {
-        eprintln!("bad checksum (not inspected): {}", t.bad_checksum);
+        eprintln!(
+            "bad checksums (inspected anyway, as Suricata does): {}",
+            t.bad_checksum
+        );
     }
     if t.passed > 0 {
         eprintln!("passed (pass rules): {}", t.passed);

@@ -197,3 +197,39 @@ fn unknown_config_keys_are_rejected_by_name() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrokers"));
 }
+
+/// Suricata 7 inspects packets whose transport checksum is wrong, whatever
+/// `checksum-checks` says (checked with `suricata -k all` on the same kind of pcap); the
+/// checks only count them.
+#[test]
+fn bad_checksums_are_counted_and_still_inspected() {
+    let dir = scratch_dir("replay_checksum");
+    let pcap = dir.join("in.pcap");
+    write_capture(&pcap, 3);
+    let mut bytes = std::fs::read(&pcap).unwrap();
+    // First UDP frame: pcap header 24 + record header 16 + Ethernet 14 + IPv4 20 + 6 bytes
+    // into the UDP header is its checksum.
+    bytes[24 + 16 + 14 + 20 + 6] ^= 0x5a;
+    std::fs::write(&pcap, &bytes).unwrap();
+    std::fs::write(dir.join("t.rules"), RULES).unwrap();
+    for mode in ["all", "auto", "none"] {
+        let eve = dir.join(format!("eve-{mode}.json"));
+        let out = run_ok(
+            tidewatch()
+                .arg("replay")
+                .arg(&pcap)
+                .arg("--rules")
+                .arg(dir.join("t.rules"))
+                .args(["--checksum-checks", mode, "--eve"])
+                .arg(&eve),
+        );
+        let counts = counts_by_sid(&eve_lines(&eve));
+        assert_eq!(counts.get(&1001), Some(&3), "{mode}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("bad checksums (inspected anyway, as Suricata does): 1"),
+            mode != "none",
+            "{mode}: {stderr}"
+        );
+    }
+}
