@@ -133,6 +133,9 @@ pub struct FlowView {
 /// A worker's flow table. See the module doc for the layout.
 pub struct FlowTable {
     slots: Box<[Flow]>,
+    /// Per slot: 0 when empty, else the upper half of the key's hash (low bit set), so a
+    /// lookup compares full keys only where a tag agrees.
+    tags: Box<[u32]>,
     mask: usize,
     timeouts: Timeouts,
     worker_salt: u64,
@@ -205,6 +208,7 @@ impl FlowTable {
         let cap = config.max_flows.max(WINDOW).next_power_of_two();
         FlowTable {
             slots: vec![Flow::default(); cap].into_boxed_slice(),
+            tags: vec![0; cap].into_boxed_slice(),
             mask: cap - 1,
             timeouts: config.timeouts,
             worker_salt: mix(worker as u64 + 1),
@@ -265,56 +269,29 @@ impl FlowTable {
     pub fn update(&mut self, p: &Packet<'_>, ts_ns: u64) -> FlowView {
         let (key, src_is_lo) = FlowKey::of(p);
         let h = key.hash();
+        let tag = (h >> 32) as u32 | 1;
         let base = h as usize & self.mask;
+        // Pass 1, the common case: a tag line read, then one entry compared.
         let mut found = None;
-        let mut free = None;
-        let mut oldest = base;
-        let mut oldest_ts = u64::MAX;
         for i in 0..WINDOW {
             let idx = (base + i) & self.mask;
-            let f = &self.slots[idx];
-            let (in_use, same, expired, last) =
-                (f.in_use, f.key == key, self.expired(f, ts_ns), f.last_ts);
-            if in_use && same {
-                if expired {
-                    // The old conversation timed out: this packet starts a new flow.
-                    self.stats.timed_out += 1;
-                    self.slots[idx].in_use = false;
-                    self.live -= 1;
-                    free = Some(idx);
-                    break;
-                }
+            if self.tags[idx] == tag && self.slots[idx].key == key {
                 found = Some(idx);
                 break;
             }
-            if free.is_none() {
-                if !in_use {
-                    free = Some(idx);
-                } else if expired {
-                    self.stats.timed_out += 1;
-                    self.slots[idx].in_use = false;
-                    self.live -= 1;
-                    free = Some(idx);
-                }
-            }
-            if in_use && last < oldest_ts {
-                oldest_ts = last;
-                oldest = idx;
-            }
         }
         let idx = match found {
-            Some(i) => i,
-            None => {
-                let idx = match free {
-                    Some(i) => i,
-                    None => {
-                        self.stats.evicted += 1;
-                        self.live -= 1;
-                        oldest
-                    }
-                };
+            Some(idx) if !self.expired(&self.slots[idx], ts_ns) => idx,
+            found => {
+                if let Some(idx) = found {
+                    // The old conversation timed out: this packet starts a new flow.
+                    self.release(idx);
+                    self.stats.timed_out += 1;
+                }
+                let idx = found.unwrap_or_else(|| self.free_slot(base, ts_ns));
                 self.stats.created += 1;
                 self.live += 1;
+                self.tags[idx] = tag;
                 self.slots[idx] = Flow {
                     key,
                     in_use: true,
@@ -354,6 +331,38 @@ impl FlowTable {
             slot: idx as u32,
             first_in_direction: first || !matches!(p.ip_proto, 1 | 6 | 17 | 50 | 58 | 132),
         }
+    }
+
+    fn release(&mut self, idx: usize) {
+        self.slots[idx].in_use = false;
+        self.tags[idx] = 0;
+        self.live -= 1;
+    }
+
+    /// Pass 2, for a new flow: the first empty or timed-out slot of the window, else the
+    /// least recently seen flow there, evicted and counted.
+    fn free_slot(&mut self, base: usize, ts_ns: u64) -> usize {
+        let mut oldest = base;
+        let mut oldest_ts = u64::MAX;
+        for i in 0..WINDOW {
+            let idx = (base + i) & self.mask;
+            let f = &self.slots[idx];
+            if !f.in_use {
+                return idx;
+            }
+            if self.expired(f, ts_ns) {
+                self.release(idx);
+                self.stats.timed_out += 1;
+                return idx;
+            }
+            if f.last_ts < oldest_ts {
+                oldest_ts = f.last_ts;
+                oldest = idx;
+            }
+        }
+        self.release(oldest);
+        self.stats.evicted += 1;
+        oldest
     }
 
     /// Exempts the rest of a flow from detection (a `pass` rule matched).
