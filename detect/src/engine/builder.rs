@@ -18,36 +18,17 @@ impl RuleBuilder {
     pub fn new(proto: Proto, sid: u32) -> RuleBuilder {
         RuleBuilder {
             rule: Rule {
-                location: Location {
-                    file: Arc::from("<builder>"),
-                    line: sid,
-                },
-                action: Action::Alert,
-                proto,
-                src: AddrSet::default(),
-                src_ports: PortSet::default(),
-                dst: AddrSet::default(),
-                dst_ports: PortSet::default(),
-                bidirectional: false,
-                gid: 1,
                 sid,
                 rev: 1,
                 msg: format!("rule {sid}"),
-                classtype: None,
-                category: String::new(),
-                priority: 3,
-                references: Vec::new(),
-                metadata: Vec::new(),
-                target: None,
-                noalert: false,
-                flow: FlowMatch::default(),
-                dsize: None,
-                ttl: None,
-                itype: None,
-                icode: None,
-                ip_proto: None,
-                flags: None,
-                payload: Vec::new(),
+                ..Rule::new(
+                    Location {
+                        file: Arc::from("<builder>"),
+                        line: sid,
+                    },
+                    Action::Alert,
+                    proto,
+                )
             },
         }
     }

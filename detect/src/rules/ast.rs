@@ -112,6 +112,42 @@ impl AddrSet {
     }
 }
 
+impl Rule {
+    /// A rule with no options: gid 1, sid and rev 0, priority 3, matching any address and
+    /// port. The parser and test builders fill it in keyword by keyword.
+    pub fn new(location: Location, action: Action, proto: Proto) -> Rule {
+        Rule {
+            location,
+            action,
+            proto,
+            src: AddrSet::default(),
+            src_ports: PortSet::default(),
+            dst: AddrSet::default(),
+            dst_ports: PortSet::default(),
+            bidirectional: false,
+            gid: 1,
+            sid: 0,
+            rev: 0,
+            msg: String::new(),
+            classtype: None,
+            category: String::new(),
+            priority: 3,
+            references: Vec::new(),
+            metadata: Vec::new(),
+            target: None,
+            noalert: false,
+            flow: FlowMatch::default(),
+            dsize: None,
+            ttl: None,
+            itype: None,
+            icode: None,
+            ip_proto: None,
+            flags: None,
+            payload: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
