@@ -152,11 +152,12 @@ where
         let mut handles = Vec::with_capacity(n);
         for (id, (input, output)) in inputs.iter().zip(outputs.iter()).enumerate() {
             let engine = engine.clone();
-            let core = if cores.len() > 1 {
-                // Core 0 is the reader's; workers take the others in turn.
-                Some(cores[1 + id % (cores.len() - 1)])
-            } else {
-                None
+            // Core 0 is the reader's; workers take the others, and share all cores round
+            // robin only when there are more workers than spare cores.
+            let core = match cores.len() {
+                0 | 1 => None,
+                c if n < c => Some(cores[1 + id]),
+                c => Some(cores[(1 + id) % c]),
             };
             let reader_done = &reader_done;
             let workers_left = &workers_left;
