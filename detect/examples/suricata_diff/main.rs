@@ -96,16 +96,8 @@ fn keyword(b: RuleBuilder, kw: &str) -> Result<RuleBuilder, Box<dyn Error>> {
         }
         "J" => {
             let mut j = ByteJump {
-                bytes: 1,
-                offset: arg(1)?.parse()?,
                 relative: one(2)?,
-                format: NumberFormat::Binary(Endian::Big),
-                multiplier: 1,
-                align: false,
-                from_beginning: false,
-                from_end: false,
-                post_offset: 0,
-                bitmask: None,
+                ..ByteJump::new(1, arg(1)?.parse()?)
             };
             for m in t.iter().skip(3) {
                 match m.split_once('=') {

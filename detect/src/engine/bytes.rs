@@ -281,16 +281,9 @@ mod tests {
 
     fn bj(bytes: u8, offset: i32, relative: bool, format: NumberFormat) -> ByteJump {
         ByteJump {
-            bytes,
-            offset,
             relative,
             format,
-            multiplier: 1,
-            align: false,
-            from_beginning: false,
-            from_end: false,
-            post_offset: 0,
-            bitmask: None,
+            ..ByteJump::new(bytes, offset)
         }
     }
 

@@ -70,16 +70,8 @@ fn bt(bytes: u8, op: ByteTestOp, value: u64, offset: i32, relative: bool) -> Byt
 
 fn bj(bytes: u8, offset: i32, relative: bool) -> ByteJump {
     ByteJump {
-        bytes,
-        offset,
         relative,
-        format: NumberFormat::Binary(Endian::Big),
-        multiplier: 1,
-        align: false,
-        from_beginning: false,
-        from_end: false,
-        post_offset: 0,
-        bitmask: None,
+        ..ByteJump::new(bytes, offset)
     }
 }
 

@@ -379,6 +379,25 @@ pub struct ByteJump {
     pub bitmask: Option<u32>,
 }
 
+impl ByteJump {
+    /// A big-endian binary jump with no options: multiplier 1, no alignment, no
+    /// post-offset. Options are set on top as the rule names them.
+    pub fn new(bytes: u8, offset: i32) -> ByteJump {
+        ByteJump {
+            bytes,
+            offset,
+            relative: false,
+            format: NumberFormat::Binary(Endian::Big),
+            multiplier: 1,
+            align: false,
+            from_beginning: false,
+            from_end: false,
+            post_offset: 0,
+            bitmask: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IsDataAt {
     pub offset: u32,

@@ -837,18 +837,7 @@ impl Builder {
         let offset = self.num_field(parts[1], kw, vpos)?;
         let offset = i32::try_from(offset).or_else(|_| err(vpos, kw, "offset out of range"))?;
         let mut st = ByteCommon::default();
-        let mut j = ByteJump {
-            bytes: 0,
-            offset,
-            relative: false,
-            format: NumberFormat::Binary(Endian::Big),
-            multiplier: 1,
-            align: false,
-            from_beginning: false,
-            from_end: false,
-            post_offset: 0,
-            bitmask: None,
-        };
+        let mut j = ByteJump::new(0, offset);
         for o in &parts[2..] {
             if self.byte_common(o, kw, vpos, &mut st)? {
                 continue;
