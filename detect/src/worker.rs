@@ -3,7 +3,7 @@
 
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
-use capture::decode::{self, DecodeStats, LinkType, Packet, L4};
+use capture::decode::{self, DecodeStats, Packet, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -111,35 +111,10 @@ impl Worker {
         }
     }
 
-    /// Swaps in a new rule set (reload); flows and counters carry over.
-    pub fn set_engine(&mut self, engine: Arc<Engine>) {
-        self.scratch = engine.scratch();
-        self.engine = engine;
-    }
-
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.stats.clone();
         s.flows = self.flows.stats();
         s
-    }
-
-    /// Decodes and inspects one frame (run-to-completion sources).
-    pub fn handle_frame(
-        &mut self,
-        ts_ns: u64,
-        link: LinkType,
-        frame: &[u8],
-        pcap_cnt: u64,
-        sink: &mut impl FnMut(AlertEvent),
-    ) {
-        match decode::decode(link, frame, false) {
-            Ok(p) => self.handle_packet(ts_ns, &p, pcap_cnt, sink),
-            Err(e) => {
-                self.stats.packets += 1;
-                self.stats.bytes += frame.len() as u64;
-                self.stats.decode.count(e.reason);
-            }
-        }
     }
 
     /// Counts a bad transport checksum; in `Auto` mode only over the first packets.
@@ -169,7 +144,7 @@ impl Worker {
         }
     }
 
-    /// Inspects an already decoded packet (dispatch mode decodes in the reader).
+    /// Inspects a decoded packet (in dispatch mode the reader decodes).
     pub fn handle_packet(
         &mut self,
         ts_ns: u64,

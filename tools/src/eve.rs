@@ -128,14 +128,12 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
     alert.insert("category".into(), json!(rule.category));
     alert.insert("severity".into(), json!(rule.priority));
     if !rule.metadata.is_empty() {
-        let mut md: Map<String, Value> = Map::new();
+        // Suricata groups values by key: {"key": ["v1", "v2"]}.
+        let mut md: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         for (k, v) in &rule.metadata {
-            match md.entry(k.clone()).or_insert_with(|| json!([])) {
-                Value::Array(list) => list.push(json!(v)),
-                _ => unreachable!("metadata entries are arrays"),
-            }
+            md.entry(k.as_str()).or_default().push(v.as_str());
         }
-        alert.insert("metadata".into(), Value::Object(md));
+        alert.insert("metadata".into(), json!(md));
     }
     o.insert("alert".into(), Value::Object(alert));
     o.insert(

@@ -13,7 +13,7 @@ use std::path::Path;
 
 const RULES: &str = r#"
 alert udp any any -> any 53 (msg:"evil udp"; content:"EVIL"; sid:1001; rev:1;)
-alert tcp any any -> any 80 (msg:"evil http"; flow:established,to_server; content:"GET /evil"; sid:1002; rev:2; classtype:trojan-activity;)
+alert tcp any any -> any 80 (msg:"evil http"; flow:established,to_server; content:"GET /evil"; sid:1002; rev:2; classtype:trojan-activity; metadata:created_at 2024_01_01, tag a, tag b;)
 "#;
 
 /// `n` UDP frames carrying EVIL, then a TCP session with one matching request.
@@ -86,6 +86,10 @@ fn replay_writes_eve_alerts_and_summary() {
     assert_eq!(http["alert"]["category"], "A Network Trojan was detected");
     assert_eq!(http["alert"]["severity"], 1);
     assert_eq!(http["direction"], "to_server");
+    assert_eq!(
+        http["alert"]["metadata"],
+        serde_json::json!({"created_at": ["2024_01_01"], "tag": ["a", "b"]})
+    );
     assert!(http["community_id"].as_str().unwrap().starts_with("1:"));
     assert!(http["timestamp"]
         .as_str()
