@@ -277,8 +277,23 @@ impl DropListener {
     /// Waits up to `timeout` for one dropped alert. A datagram that is not a whole frame
     /// is an `InvalidData` error naming the reason.
     pub fn recv(&mut self, timeout: Duration) -> io::Result<DropRecord> {
+        self.sock.set_nonblocking(false)?;
         self.sock.set_read_timeout(Some(timeout))?;
         let n = self.sock.recv(&mut self.buf)?;
+        self.parse(n)
+    }
+
+    /// One dropped alert if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> io::Result<Option<DropRecord>> {
+        self.sock.set_nonblocking(true)?;
+        match self.sock.recv(&mut self.buf) {
+            Ok(n) => self.parse(n).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn parse(&self, n: usize) -> io::Result<DropRecord> {
         let (r, used) = parse_frame(&self.buf[..n])
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         if used != n {

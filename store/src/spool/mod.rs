@@ -28,7 +28,7 @@ mod writer;
 pub use reader::{Entry, SpoolReader, Unsent};
 pub use recover::{CutReason, Recovery};
 pub use stats::{DropReason, SpoolStats, StatsSnapshot};
-pub use writer::{Admit, SpoolWriter};
+pub use writer::{stamp_seq, Admit, SpoolWriter};
 
 use crate::record::RecordError;
 use frame::*;

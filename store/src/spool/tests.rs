@@ -3,6 +3,7 @@ use super::*;
 use crate::record;
 use crate::testkit::archived;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 fn opts(cap: u64) -> SpoolOptions {
     SpoolOptions {
@@ -71,6 +72,28 @@ fn batches_respect_record_and_byte_limits() {
     assert_eq!(one, vec![4], "the first record goes even past max_bytes");
     s.reader.rewind_to_acked();
     assert_eq!(unsent_seqs(&mut s), (1..=10).collect::<Vec<_>>());
+}
+
+#[test]
+fn by_default_only_msynced_records_are_shipped() {
+    let d = dir();
+    let mut o = SpoolOptions::with_capacity(1 << 20);
+    o.sync = SyncPolicy {
+        every_records: 5,
+        every: Duration::from_secs(3600),
+    };
+    let mut s = Spool::open(d.path().join("s"), &o).unwrap();
+    fill(&mut s, 3, 100);
+    let before = s.stats().snapshot().syncs;
+    // Nothing durable to send: the reader msyncs rather than wait for the writer.
+    assert_eq!(unsent_seqs(&mut s), vec![1, 2, 3]);
+    assert_eq!(s.stats().snapshot().syncs, before + 1);
+    // The writer syncs on its fifth unsynced append (seq 5); 6 and 7 are not durable.
+    fill(&mut s, 4, 100);
+    assert_eq!(s.stats().snapshot().syncs, before + 2);
+    assert_eq!(unsent_seqs(&mut s), vec![4, 5]);
+    assert_eq!(unsent_seqs(&mut s), vec![6, 7]);
+    assert_eq!(s.stats().snapshot().syncs, before + 3);
 }
 
 #[test]
