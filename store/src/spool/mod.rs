@@ -23,6 +23,7 @@ pub mod frame;
 mod reader;
 mod recover;
 mod stats;
+mod syncer;
 mod writer;
 
 pub use reader::{Entry, SpoolReader, Unsent};
@@ -45,11 +46,14 @@ pub const MIN_CAPACITY: u64 = 64 * 1024;
 /// Largest ring accepted (also keeps logical offsets far from overflow).
 pub const MAX_CAPACITY: u64 = 1 << 40;
 
-/// When the writer forces its appends to disk (msync).
+/// When appends are forced to disk (msync).
 #[derive(Clone, Copy, Debug)]
 pub struct SyncPolicy {
     pub every_records: u32,
     pub every: Duration,
+    /// Msync on a thread of the spool's own, so appending never waits for the disk.
+    /// Off, the writer msyncs inline (and [`SpoolWriter::tick`] applies `every`).
+    pub background: bool,
 }
 
 impl Default for SyncPolicy {
@@ -57,6 +61,7 @@ impl Default for SyncPolicy {
         SyncPolicy {
             every_records: 1000,
             every: Duration::from_millis(10),
+            background: true,
         }
     }
 }
@@ -369,7 +374,7 @@ impl Spool {
                 .map_err(|source| SpoolError::io(path, "truncate for resize", source))?;
             return Spool::create(path, _file, &opts, stats, found.next_seq);
         }
-        Ok(Spool::assemble(Arc::new(sh), &opts, found))
+        Spool::assemble(Arc::new(sh), &opts, found)
     }
 
     fn map(
@@ -433,10 +438,14 @@ impl Spool {
                 ..Recovery::default()
             },
         };
-        Ok(Spool::assemble(Arc::new(sh), opts, found))
+        Spool::assemble(Arc::new(sh), opts, found)
     }
 
-    fn assemble(sh: Arc<Shared>, opts: &SpoolOptions, found: recover::Found) -> Spool {
+    fn assemble(
+        sh: Arc<Shared>,
+        opts: &SpoolOptions,
+        found: recover::Found,
+    ) -> Result<Spool, SpoolError> {
         sh.counter(OFF_HEAD).store(found.head, Ordering::Release);
         sh.counter(OFF_TAIL).store(found.tail, Ordering::Release);
         sh.counter(OFF_NEXT_SEQ)
@@ -451,11 +460,11 @@ impl Spool {
             sh.stats.cut_events.fetch_add(1, Ordering::Relaxed);
             sh.stats.cut_bytes.fetch_add(r.cut_bytes, Ordering::Relaxed);
         }
-        Spool {
-            writer: SpoolWriter::new(sh.clone(), opts, found.tail, found.next_seq),
+        Ok(Spool {
+            writer: SpoolWriter::new(sh.clone(), opts, found.tail, found.next_seq)?,
             reader: SpoolReader::new(sh, opts, found.head, found.acked_seq),
             recovery: found.recovery,
-        }
+        })
     }
 
     /// Gives the writer to the output thread and the reader to the shipper.

@@ -91,7 +91,8 @@ impl SpoolReader {
         self.send = self.head;
     }
 
-    /// The collector committed every alert up to and including `seq`: free their space.
+    /// The collector committed every alert up to and including `seq`: free their space
+    /// (for new appends at once; on disk with the next msync).
     /// Acks may arrive for records sent before a restart or before a rewind; any issued
     /// seq is accepted, an older one is a no-op. Returns the number of records freed.
     pub fn ack(&mut self, seq: u64) -> Result<u64, SpoolError> {
@@ -132,10 +133,8 @@ impl SpoolReader {
         self.sh.counter(OFF_ACKED_SEQ).store(seq, Ordering::Release);
         self.sh.update_fill(tail, pos);
         self.sh.stats.acked.fetch_add(freed, Ordering::Relaxed);
-        if let Err(e) = self.sh.sync_header() {
-            self.sh.stats.sync_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(path = %self.sh.path.display(), "msync of the ack: {e}");
-        }
+        // Not msynced here: the next sync of appends carries it, and an ack lost to a
+        // power cut only means a resend the collector de-duplicates.
         Ok(freed)
     }
 

@@ -12,8 +12,15 @@ fn opts(cap: u64) -> SpoolOptions {
     }
 }
 
+/// On tmpfs when there is one: these tests reopen spools hundreds of times, and an msync
+/// on a shared virtio disk costs milliseconds. (The kill -9 test runs on the disk.)
 fn dir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        tempfile::tempdir_in(shm).unwrap()
+    } else {
+        tempfile::tempdir().unwrap()
+    }
 }
 
 /// Appends `n` records of `len` payload bytes; returns their seqs.
@@ -81,6 +88,7 @@ fn by_default_only_msynced_records_are_shipped() {
     o.sync = SyncPolicy {
         every_records: 5,
         every: Duration::from_secs(3600),
+        background: false,
     };
     let mut s = Spool::open(d.path().join("s"), &o).unwrap();
     fill(&mut s, 3, 100);

@@ -2,6 +2,7 @@
 //! policy. Owned by the sensor's output thread (the one consumer of the workers' queues).
 
 use super::frame::*;
+use super::syncer::Syncer;
 use super::{DropReason, SpoolStats};
 use super::{Shared, SpoolError, SpoolOptions, SyncPolicy};
 use crate::record::{self, RecordError};
@@ -38,12 +39,25 @@ pub struct SpoolWriter {
     sync: SyncPolicy,
     unsynced: u32,
     last_sync: Instant,
+    syncer: Option<Syncer>,
 }
 
 impl SpoolWriter {
-    pub(super) fn new(sh: Arc<Shared>, opts: &SpoolOptions, tail: u64, next_seq: u64) -> Self {
+    pub(super) fn new(
+        sh: Arc<Shared>,
+        opts: &SpoolOptions,
+        tail: u64,
+        next_seq: u64,
+    ) -> Result<Self, SpoolError> {
         let cap = sh.cap as f64;
-        SpoolWriter {
+        let syncer = if opts.sync.background {
+            let s = Syncer::start(sh.clone(), opts.sync.every)
+                .map_err(|e| SpoolError::io(&sh.path, "start the sync thread", e))?;
+            Some(s)
+        } else {
+            None
+        };
+        Ok(SpoolWriter {
             high: (cap * opts.high_water) as u64,
             low: (cap * opts.low_water) as u64,
             sh,
@@ -54,7 +68,8 @@ impl SpoolWriter {
             sync: opts.sync,
             unsynced: 0,
             last_sync: Instant::now(),
-        }
+            syncer,
+        })
     }
 
     /// Issues the next `seq`, stamps it into `record` (archived `AlertRecord` bytes,
@@ -76,7 +91,12 @@ impl SpoolWriter {
                 st.appended_bytes
                     .fetch_add(record.len() as u64, Ordering::Relaxed);
                 self.unsynced += 1;
-                if self.unsynced >= self.sync.every_records
+                if let Some(s) = &self.syncer {
+                    if self.unsynced >= self.sync.every_records {
+                        self.unsynced = 0;
+                        s.nudge();
+                    }
+                } else if self.unsynced >= self.sync.every_records
                     || (self.unsynced.is_multiple_of(64)
                         && self.last_sync.elapsed() >= self.sync.every)
                 {
@@ -165,10 +185,12 @@ impl SpoolWriter {
         }
     }
 
-    /// Applies the time half of the sync policy; call it from the output thread's loop
-    /// when it is idle, so a lone alert is not left unsynced.
+    /// Applies the time half of the sync policy when there is no sync thread
+    /// (`SyncPolicy::background` off); call it from the output thread's loop when idle,
+    /// so a lone alert is not left unsynced.
     pub fn tick(&mut self) {
-        if self.unsynced > 0 && self.last_sync.elapsed() >= self.sync.every {
+        if self.syncer.is_none() && self.unsynced > 0 && self.last_sync.elapsed() >= self.sync.every
+        {
             self.sync_logged();
         }
     }
@@ -200,9 +222,8 @@ impl SpoolWriter {
 
 impl Drop for SpoolWriter {
     fn drop(&mut self) {
-        if self.unsynced > 0 {
-            self.sync_logged();
-        }
+        self.syncer = None; // stops and joins the thread
+        self.sync_logged();
     }
 }
 
