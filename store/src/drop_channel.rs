@@ -112,6 +112,15 @@ impl DropChannel {
     }
 
     fn append_file(&mut self) -> io::Result<()> {
+        // A reader consumes the file by renaming it away (then reading it once writers
+        // had a moment to finish): follow the path, not the old inode.
+        if let Some(f) = &self.file {
+            use std::os::unix::fs::MetadataExt;
+            let (open, named) = (f.metadata()?, std::fs::metadata(&self.file_path));
+            if !matches!(named, Ok(m) if m.ino() == open.ino() && m.dev() == open.dev()) {
+                self.file = None;
+            }
+        }
         if self.file.is_none() {
             let f = OpenOptions::new()
                 .append(true)

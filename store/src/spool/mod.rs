@@ -46,6 +46,12 @@ pub const MIN_CAPACITY: u64 = 64 * 1024;
 /// Largest ring accepted (also keeps logical offsets far from overflow).
 pub const MAX_CAPACITY: u64 = 1 << 40;
 
+/// The largest record a ring of `cap` bytes takes: a quarter of it, so one record can
+/// never wedge the ring (and its length never reaches the padding marker).
+pub(crate) fn max_record_for(cap: u64) -> u32 {
+    (cap / 4).min(1 << 30) as u32
+}
+
 /// When appends are forced to disk (msync).
 #[derive(Clone, Copy, Debug)]
 pub struct SyncPolicy {
@@ -125,7 +131,7 @@ impl SpoolOptions {
         }
         Ok(SpoolOptions {
             capacity,
-            max_record: self.max_record.min((capacity / 4) as u32),
+            max_record: self.max_record.min(max_record_for(capacity)),
             ..self.clone()
         })
     }
@@ -326,7 +332,7 @@ impl Spool {
         if len == 0 {
             return Spool::create(path, file, &opts, stats, 1);
         }
-        let mut hdr = [0u8; 64];
+        let mut hdr = [0u8; HEADER_SIZE as usize];
         let n = file
             .read_at_full(&mut hdr)
             .map_err(|source| SpoolError::io(path, "read header", source))?;
@@ -334,7 +340,15 @@ impl Spool {
             path: path.to_owned(),
             reason: reason.to_owned(),
         };
-        if n < hdr.len() {
+        if hdr[..n].iter().all(|&b| b == 0) {
+            // The header is written (and msynced) before the first append, so a zero
+            // header means a creation that was interrupted: nothing was ever spooled.
+            tracing::warn!(path = %path.display(), "spool header is blank (interrupted creation); starting afresh");
+            file.set_len(0)
+                .map_err(|source| SpoolError::io(path, "truncate", source))?;
+            return Spool::create(path, file, &opts, stats, 1);
+        }
+        if n < 64 {
             return Err(corrupt("shorter than a spool header"));
         }
         let cap = check_geometry(&hdr).map_err(corrupt)?;
@@ -353,7 +367,7 @@ impl Spool {
             }
         })?;
         let sh = Spool::map(path, file, cap, stats)?;
-        let found = recover::scan(&sh, opts.max_record)?;
+        let found = recover::scan(&sh)?;
         if cap != opts.capacity {
             if found.recovery.records > 0 {
                 return Err(SpoolError::Resize {

@@ -153,6 +153,15 @@ impl SpoolReader {
     }
 }
 
+impl Drop for SpoolReader {
+    /// Persists the last ack on close (acks are otherwise msynced with the next appends).
+    fn drop(&mut self) {
+        if let Err(e) = self.sh.sync_header() {
+            tracing::error!(path = %self.sh.path.display(), "msync of the spool header: {e}");
+        }
+    }
+}
+
 /// A batch taken by [`SpoolReader::next_unsent`]: iterate it to build the frame.
 pub struct Unsent<'a> {
     sh: &'a Shared,

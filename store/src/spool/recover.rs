@@ -69,7 +69,9 @@ pub(super) struct Found {
 /// Logical offsets stay below this, so arithmetic on them never overflows.
 const MAX_OFFSET: u64 = 1 << 62;
 
-pub(super) fn scan(sh: &Shared, max_record: u32) -> Result<Found, SpoolError> {
+pub(super) fn scan(sh: &Shared) -> Result<Found, SpoolError> {
+    // The structural bound, not today's option: an earlier run may have allowed more.
+    let max_record = super::max_record_for(sh.cap);
     let cap = sh.cap;
     let load = |off| sh.counter(off).load(Ordering::Acquire);
     let (mut next_seq, acked_seq, mut head, tail_hint) = (

@@ -48,6 +48,9 @@ pub struct SpoolStats {
     pub drop_to_file: AtomicU64,
     /// Both the socket and the file failed: the alert is gone, and this says how many.
     pub drop_lost: AtomicU64,
+    /// Records refused because they were not valid archived alerts (an encoder bug;
+    /// the caller got the error).
+    pub invalid: AtomicU64,
     pub recovered: AtomicU64,
     pub cut_bytes: AtomicU64,
     pub cut_events: AtomicU64,
@@ -69,6 +72,7 @@ pub struct StatsSnapshot {
     pub drop_to_socket: u64,
     pub drop_to_file: u64,
     pub drop_lost: u64,
+    pub invalid: u64,
     pub recovered: u64,
     pub cut_bytes: u64,
     pub cut_events: u64,
@@ -112,6 +116,7 @@ impl SpoolStats {
             drop_to_socket: l(&self.drop_to_socket),
             drop_to_file: l(&self.drop_to_file),
             drop_lost: l(&self.drop_lost),
+            invalid: l(&self.invalid),
             recovered: l(&self.recovered),
             cut_bytes: l(&self.cut_bytes),
             cut_events: l(&self.cut_events),

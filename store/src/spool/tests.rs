@@ -389,6 +389,10 @@ fn a_damaged_header_is_refused_not_reset() {
         let e = Spool::open(&p, &opts(64 * 1024)).err().unwrap();
         assert!(matches!(e, SpoolError::Corrupt { .. }), "byte {off}: {e}");
     }
+    // A blank header is an interrupted creation: started afresh.
+    let (s, _d) = reopen(&vec![0u8; bytes.len()], 64 * 1024);
+    assert!(s.recovery.created);
+    drop(s);
     // A stale tail hint (the header lagging the data) loses nothing.
     let mut b = bytes.clone();
     b[OFF_TAIL..OFF_TAIL + 8].copy_from_slice(&0u64.to_le_bytes());

@@ -78,7 +78,11 @@ impl SpoolWriter {
     /// owes the record to the drop channel ([`crate::outbox::Outbox`] does that).
     pub fn append(&mut self, record: &mut [u8]) -> Result<Admit, SpoolError> {
         let seq = self.next_seq;
-        stamp_seq(record, seq)?;
+        if let Err(e) = stamp_seq(record, seq) {
+            self.sh.stats.invalid.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(path = %self.sh.path.display(), "refusing a record: {e}");
+            return Err(e.into());
+        }
         self.next_seq += 1;
         self.sh
             .counter(OFF_NEXT_SEQ)
