@@ -68,6 +68,28 @@ fn a_spool_the_disk_cannot_hold_fails_at_open_naming_path_and_size() {
     );
     assert!(!path.exists(), "no half-allocated spool is left behind");
     // One that fits opens.
-    let s = Spool::open(&path, &SpoolOptions::with_capacity(512 << 10)).unwrap();
+    let small = SpoolOptions::with_capacity(256 << 10);
+    let mut s = Spool::open(&path, &small).unwrap();
     assert!(s.recovery.created);
+    for _ in 0..3 {
+        s.writer
+            .append(&mut store::testkit::archived(0, 100))
+            .unwrap();
+    }
+    s.reader.next_unsent(10, usize::MAX).for_each(drop);
+    s.reader.ack(3).unwrap();
+    drop(s);
+    // Growing the (drained) spool past the disk fails the same way, and keeps its seq.
+    let err = Spool::open(&path, &SpoolOptions::with_capacity(8 << 20))
+        .err()
+        .unwrap();
+    assert!(matches!(err, SpoolError::Allocate { .. }), "{err}");
+    let mut s = Spool::open(&path, &small).unwrap();
+    assert_eq!(
+        s.writer
+            .append(&mut store::testkit::archived(0, 100))
+            .unwrap()
+            .seq(),
+        4
+    );
 }

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use store::spool::frame::{geometry, HEADER_SIZE};
-use store::spool::{Spool, SpoolOptions};
+use store::spool::{Spool, SpoolOptions, SyncPolicy};
 use store::testkit::archived;
 
 const CAP: u64 = 64 * 1024;
@@ -19,6 +19,11 @@ fn opts() -> SpoolOptions {
     SpoolOptions {
         capacity: CAP,
         ship_only_synced: false,
+        // Recovery is under test, not the sync thread: no thread per execution.
+        sync: SyncPolicy {
+            background: false,
+            ..SyncPolicy::default()
+        },
         ..SpoolOptions::default()
     }
 }

@@ -344,8 +344,6 @@ impl Spool {
             // The header is written (and msynced) before the first append, so a zero
             // header means a creation that was interrupted: nothing was ever spooled.
             tracing::warn!(path = %path.display(), "spool header is blank (interrupted creation); starting afresh");
-            file.set_len(0)
-                .map_err(|source| SpoolError::io(path, "truncate", source))?;
             return Spool::create(path, file, &opts, stats, 1);
         }
         if n < 64 {
@@ -379,13 +377,15 @@ impl Spool {
             }
             tracing::info!(path = %path.display(), from = cap, to = opts.capacity,
                 "resizing the empty spool; seq continues");
+            // Persist the counter as recovery found it before the ring is rewritten.
+            sh.counter(OFF_NEXT_SEQ)
+                .store(found.next_seq, Ordering::Release);
+            sh.sync_header()
+                .map_err(|source| SpoolError::io(path, "msync header", source))?;
             let Shared {
                 map, _file, stats, ..
             } = sh;
             drop(map);
-            _file
-                .set_len(0)
-                .map_err(|source| SpoolError::io(path, "truncate for resize", source))?;
             return Spool::create(path, _file, &opts, stats, found.next_seq);
         }
         Spool::assemble(Arc::new(sh), &opts, found)
@@ -422,9 +422,19 @@ impl Spool {
         next_seq: u64,
     ) -> Result<Spool, SpoolError> {
         let total = HEADER_SIZE + opts.capacity;
-        if let Err(source) = file::allocate(&file, total, Some(0)) {
-            // Leave nothing half-made behind: the file was empty when we came.
-            let _ = std::fs::remove_file(path);
+        // The header page is left alone until the end: when resizing, the old header
+        // keeps the seq counter should this fail.
+        let r = file
+            .set_len(total.min(file.metadata().map(|m| m.len()).unwrap_or(0)))
+            .and_then(|()| {
+                let from = if next_seq == 1 { 0 } else { HEADER_SIZE };
+                file::allocate(&file, total, Some(from))
+            });
+        if let Err(source) = r {
+            if next_seq == 1 {
+                // Leave nothing half-made behind: there was nothing to keep.
+                let _ = std::fs::remove_file(path);
+            }
             return Err(SpoolError::Allocate {
                 path: path.to_owned(),
                 size: total,
@@ -438,6 +448,10 @@ impl Spool {
             std::ptr::copy_nonoverlapping(g.as_ptr(), sh.map.as_mut_ptr(), g.len());
         }
         sh.counter(OFF_NEXT_SEQ).store(next_seq, Ordering::Relaxed);
+        sh.counter(OFF_ACKED_SEQ)
+            .store(next_seq - 1, Ordering::Relaxed);
+        sh.counter(OFF_HEAD).store(0, Ordering::Relaxed);
+        sh.counter(OFF_TAIL).store(0, Ordering::Relaxed);
         sh.sync_header()
             .map_err(|source| SpoolError::io(path, "msync header", source))?;
         tracing::info!(path = %path.display(), capacity = opts.capacity, next_seq, "created spool");
