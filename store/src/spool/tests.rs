@@ -105,6 +105,25 @@ fn by_default_only_msynced_records_are_shipped() {
 }
 
 #[test]
+fn the_sync_thread_makes_a_lone_alert_durable_on_its_timer() {
+    let d = dir();
+    let mut o = SpoolOptions::with_capacity(1 << 20);
+    o.sync.every = Duration::from_millis(5);
+    let mut s = Spool::open(d.path().join("s"), &o).unwrap();
+    let before = s.stats().snapshot().syncs;
+    fill(&mut s, 1, 100);
+    let t0 = std::time::Instant::now();
+    while s.stats().snapshot().syncs == before && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(s.stats().snapshot().syncs > before, "no msync within 5 s");
+    // Already durable: the shipper sends it without an msync of its own.
+    let syncs = s.stats().snapshot().syncs;
+    assert_eq!(unsent_seqs(&mut s), vec![1]);
+    assert_eq!(s.stats().snapshot().syncs, syncs);
+}
+
+#[test]
 fn seq_continues_across_reopen_and_unacked_records_come_back() {
     let d = dir();
     let p = d.path().join("s");
