@@ -1,0 +1,228 @@
+//! The capture side: one AF_XDP socket and UMEM per RX queue.
+
+use super::{socket_error, sockopt, AfXdpError};
+use std::num::NonZeroU32;
+use std::os::fd::{AsRawFd, RawFd};
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
+};
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+
+/// Sizes and modes of a capture socket.
+#[derive(Clone, Debug)]
+pub struct RxConfig {
+    /// UMEM frames, all given to the fill ring at start (a power of two). Bursts larger
+    /// than what sits in the fill ring are dropped by the kernel as `fill_ring_empty`.
+    pub frames: u32,
+    /// RX ring descriptors (a power of two).
+    pub rx_ring: u32,
+    /// Bytes per frame: 2048 or 4096.
+    pub frame_size: u32,
+    /// Let the kernel skip wakeups when we keep the rings busy.
+    pub need_wakeup: bool,
+    /// Busy-poll budget in microseconds (`SO_BUSY_POLL`), when set.
+    pub busy_poll_us: Option<u32>,
+}
+
+impl Default for RxConfig {
+    fn default() -> Self {
+        RxConfig {
+            frames: 8192,
+            rx_ring: 8192,
+            frame_size: 2048,
+            need_wakeup: true,
+            busy_poll_us: None,
+        }
+    }
+}
+
+/// `XDP_STATISTICS` of one socket: where the kernel dropped frames meant for us.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketStats {
+    /// Dropped for reasons other than the two below.
+    pub rx_dropped: u64,
+    pub rx_invalid: u64,
+    /// Our RX ring was full: we were too slow to read it.
+    pub rx_ring_full: u64,
+    /// No frame in the fill ring: we held frames too long or the fill ring is too small.
+    pub fill_ring_empty: u64,
+}
+
+impl SocketStats {
+    pub fn merge(&mut self, o: &SocketStats) {
+        self.rx_dropped += o.rx_dropped;
+        self.rx_invalid += o.rx_invalid;
+        self.rx_ring_full += o.rx_ring_full;
+        self.fill_ring_empty += o.fill_ring_empty;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.rx_dropped + self.rx_invalid + self.rx_ring_full + self.fill_ring_empty
+    }
+}
+
+/// A bound capture socket: the UMEM (shared read-only with whoever inspects frames) and
+/// the rings (owned by the one thread that reads the socket).
+pub struct RxSocket {
+    pub umem: Umem,
+    pub rings: RxRings,
+    pub queue: u32,
+    /// Zero-copy (the NIC writes into our UMEM) rather than copy mode.
+    pub zero_copy: bool,
+}
+
+/// The fill and RX rings of one socket.
+pub struct RxRings {
+    fq: FillQueue,
+    rx: RxQueue,
+    _tx: TxQueue,
+    _cq: CompQueue,
+}
+
+fn qsize(n: u32, what: &str) -> Result<QueueSize, AfXdpError> {
+    QueueSize::new(n).map_err(|e| AfXdpError::Size(format!("{what} {n}: {e}")))
+}
+
+impl RxSocket {
+    /// Binds a socket to `iface` queue `queue`, in zero-copy mode when the driver can and
+    /// copy mode otherwise, without loading libxdp's program (ours redirects to it once
+    /// its fd is in the XSKMAP), and fills the fill ring.
+    pub fn open(iface: &str, queue: u32, cfg: &RxConfig) -> Result<RxSocket, AfXdpError> {
+        crate::xdp::if_index(iface).map_err(|_| AfXdpError::NoInterface(iface.into()))?;
+        let umem_cfg = UmemConfig::builder()
+            .frame_size(
+                FrameSize::new(cfg.frame_size)
+                    .map_err(|e| AfXdpError::Size(format!("frame size: {e}")))?,
+            )
+            .fill_queue_size(qsize(cfg.frames, "fill ring")?)
+            .comp_queue_size(qsize(64, "completion ring")?)
+            .build()
+            .map_err(|e| AfXdpError::Size(e.to_string()))?;
+        let frames =
+            NonZeroU32::new(cfg.frames).ok_or_else(|| AfXdpError::Size("zero frames".into()))?;
+        let (umem, descs) = Umem::new(umem_cfg, frames, false).map_err(|e| {
+            let (why, errno) = super::io_chain(&e);
+            if matches!(errno, Some(libc::EPERM)) {
+                AfXdpError::NotPermitted
+            } else {
+                AfXdpError::Umem {
+                    frames: cfg.frames,
+                    why,
+                }
+            }
+        })?;
+        let mut bind = BindFlags::empty();
+        if cfg.need_wakeup {
+            bind |= BindFlags::XDP_USE_NEED_WAKEUP;
+        }
+        let sock_cfg = SocketConfig::builder()
+            .rx_queue_size(qsize(cfg.rx_ring, "rx ring")?)
+            .tx_queue_size(qsize(64, "tx ring")?)
+            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+            .bind_flags(bind)
+            .build();
+        let name: Interface = iface
+            .parse()
+            .map_err(|_| AfXdpError::NoInterface(iface.into()))?;
+        // SAFETY: the UMEM is not shared with another socket.
+        let (tx, rx, fq_cq) = unsafe { Socket::new(sock_cfg, &umem, &name, queue) }
+            .map_err(|e| socket_error(iface, queue, &e))?;
+        let (mut fq, cq) = fq_cq.ok_or_else(|| AfXdpError::Socket {
+            iface: iface.into(),
+            queue,
+            why: "no fill ring returned for an unshared UMEM".into(),
+        })?;
+        // SAFETY: the descriptors are this UMEM's and nobody else holds them.
+        let n = unsafe { fq.produce(&descs) };
+        if n != descs.len() {
+            return Err(AfXdpError::Size(format!(
+                "fill ring took {n} of {} frames",
+                descs.len()
+            )));
+        }
+        let fd = rx.fd().as_raw_fd();
+        if let Some(us) = cfg.busy_poll_us {
+            sockopt::set_busy_poll(fd, us, 64).map_err(|e| AfXdpError::Socket {
+                iface: iface.into(),
+                queue,
+                why: format!("busy polling: {e}"),
+            })?;
+        }
+        let zero_copy = sockopt::zero_copy(fd);
+        Ok(RxSocket {
+            umem,
+            rings: RxRings {
+                fq,
+                rx,
+                _tx: tx,
+                _cq: cq,
+            },
+            queue,
+            zero_copy,
+        })
+    }
+
+    /// The descriptor to put in the XSKMAP.
+    pub fn fd(&self) -> RawFd {
+        self.rings.fd()
+    }
+
+    /// The bytes of a received frame, in place in the UMEM.
+    ///
+    /// # Safety
+    /// `d` must come from this socket's [`RxRings::recv`] and not yet be released.
+    pub unsafe fn frame<'u>(umem: &'u Umem, d: &FrameDesc) -> &'u [u8] {
+        // SAFETY: per the contract, the kernel does not write this frame until it is
+        // released to the fill ring.
+        unsafe { umem.data(d) }.contents()
+    }
+}
+
+impl RxRings {
+    pub fn fd(&self) -> RawFd {
+        self.rx.fd().as_raw_fd()
+    }
+
+    /// Takes up to `out.len()` received frames.
+    #[inline]
+    pub fn recv(&mut self, out: &mut [FrameDesc]) -> usize {
+        // SAFETY: the descriptors written are this socket's UMEM frames.
+        unsafe { self.rx.consume(out) }
+    }
+
+    /// Waits up to `timeout_ms` for frames (and kicks the driver when it asked).
+    pub fn wait(&mut self, timeout_ms: i32) -> bool {
+        self.rx.poll(timeout_ms).unwrap_or(false)
+    }
+
+    /// Returns inspected frames to the fill ring (all of them: the fill ring has room
+    /// for every frame of the UMEM).
+    #[inline]
+    pub fn release(&mut self, descs: &[FrameDesc]) {
+        if descs.is_empty() {
+            return;
+        }
+        // SAFETY: the frames are ours (received and inspected), so the kernel may reuse them.
+        let n = unsafe { self.fq.produce(descs) };
+        debug_assert_eq!(n, descs.len(), "fill ring smaller than the UMEM");
+        if self.fq.needs_wakeup() {
+            let _ = self.fq.wakeup(self.rx.fd_mut(), 0);
+        }
+    }
+
+    /// The kernel's drop counters for this socket.
+    pub fn stats(&self) -> SocketStats {
+        match self.rx.fd().xdp_statistics() {
+            Ok(s) => SocketStats {
+                rx_dropped: s.rx_dropped(),
+                rx_invalid: s.rx_invalid_descs(),
+                rx_ring_full: s.rx_ring_full(),
+                fill_ring_empty: s.rx_fill_ring_empty_descs(),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reading XDP_STATISTICS");
+                SocketStats::default()
+            }
+        }
+    }
+}
