@@ -7,7 +7,7 @@ mod rx;
 mod sockopt;
 mod tx;
 
-pub use rx::{RxConfig, RxRings, RxSocket, SocketStats};
+pub use rx::{socket_stats, RxConfig, RxRings, RxSocket, SocketStats};
 pub use tx::{TxConfig, TxSocket};
 pub use xsk_rs::{FrameDesc, Umem};
 

@@ -212,17 +212,21 @@ impl RxRings {
 
     /// The kernel's drop counters for this socket.
     pub fn stats(&self) -> SocketStats {
-        match self.rx.fd().xdp_statistics() {
-            Ok(s) => SocketStats {
-                rx_dropped: s.rx_dropped(),
-                rx_invalid: s.rx_invalid_descs(),
-                rx_ring_full: s.rx_ring_full(),
-                fill_ring_empty: s.rx_fill_ring_empty_descs(),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "reading XDP_STATISTICS");
-                SocketStats::default()
-            }
-        }
+        socket_stats(self.fd()).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading XDP_STATISTICS");
+            SocketStats::default()
+        })
     }
+}
+
+/// `XDP_STATISTICS` of a socket by descriptor, so a monitor thread can read the counters
+/// of sockets other threads own.
+pub fn socket_stats(fd: RawFd) -> std::io::Result<SocketStats> {
+    let s = sockopt::xdp_statistics(fd)?;
+    Ok(SocketStats {
+        rx_dropped: s[0],
+        rx_invalid: s[1],
+        rx_ring_full: s[3],
+        fill_ring_empty: s[4],
+    })
 }

@@ -55,3 +55,25 @@ pub fn set_busy_poll(fd: RawFd, usecs: u32, budget: u32) -> std::io::Result<()> 
     set_int(fd, libc::SOL_SOCKET, libc::SO_BUSY_POLL, usecs)?;
     set_int(fd, libc::SOL_SOCKET, libc::SO_BUSY_POLL_BUDGET, budget)
 }
+
+/// `struct xdp_statistics`: rx_dropped, rx_invalid_descs, tx_invalid_descs,
+/// rx_ring_full, rx_fill_ring_empty_descs, tx_ring_empty_descs.
+pub fn xdp_statistics(fd: RawFd) -> std::io::Result<[u64; 6]> {
+    const XDP_STATISTICS: libc::c_int = 7;
+    let mut s = [0u64; 6];
+    let mut len = std::mem::size_of_val(&s) as libc::socklen_t;
+    // SAFETY: `s` and `len` are valid for the call and `len` is the buffer size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            SOL_XDP,
+            XDP_STATISTICS,
+            s.as_mut_ptr() as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(s)
+}
