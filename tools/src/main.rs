@@ -2,9 +2,11 @@
 
 mod check;
 mod config;
+mod control;
 mod eve;
 mod replay;
 mod ruleset;
+mod sensor;
 mod timefmt;
 
 use anyhow::Result;
@@ -49,6 +51,51 @@ enum Command {
         /// Any skipped (unsupported) or invalid rule is an error.
         #[arg(long)]
         strict: bool,
+    },
+    /// Live capture on an interface (XDP + AF_XDP), alerts as EVE JSON; SIGHUP reloads
+    /// rules, SIGINT/SIGTERM stops with a summary.
+    Sensor {
+        /// Interface to capture on (default: config `sensor.iface`).
+        #[arg(long)]
+        iface: Option<String>,
+        /// Rule file (repeatable; also config `rules.files`).
+        #[arg(long, short = 'r')]
+        rules: Vec<PathBuf>,
+        /// RX queues to capture, one AF_XDP socket and worker each (default 1).
+        #[arg(long)]
+        queues: Option<u32>,
+        /// Detection workers; more than --queues selects dispatch mode.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Where EVE JSON alerts go: a path (appended), or `-` for stdout (the default).
+        #[arg(long)]
+        eve: Option<PathBuf>,
+        /// Drop root to this user once capture is set up.
+        #[arg(long)]
+        user: Option<String>,
+        /// Control socket (default /run/tidewatch/sensor.sock).
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Make a running daemon reload its rules (a broken rule file keeps the old set).
+    Reload {
+        /// Control socket (default: config `sensor.control_socket`).
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+    },
+    /// Drop traffic from or to CIDR at the sensor's XDP program.
+    Block {
+        cidr: String,
+        /// Lift the block after this long (e.g. 90s, 15m, 2h, 1d).
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// Lift an earlier block instead.
+        #[arg(long)]
+        remove: bool,
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
     },
     /// Load config and rules as a daemon would, print the rule summary, fail on any error.
     Check {
@@ -107,6 +154,57 @@ fn real_main() -> Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Sensor {
+            iface,
+            rules,
+            queues,
+            workers,
+            eve,
+            user,
+            control_socket,
+            strict,
+        } => {
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            sensor::run(
+                sensor::SensorArgs {
+                    iface,
+                    rules,
+                    queues,
+                    workers,
+                    eve,
+                    user,
+                    control_socket,
+                    strict,
+                },
+                &config,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reload { control_socket } => {
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            let path = control_socket.unwrap_or(config.sensor.control_socket);
+            println!("{}", control::request(&path, "reload")?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Block {
+            cidr,
+            duration,
+            remove,
+            control_socket,
+        } => {
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            let path = control_socket.unwrap_or(config.sensor.control_socket);
+            let prefix: capture::xdp::Prefix = cidr.parse()?;
+            let line = match (remove, duration) {
+                (true, _) => format!("unblock {prefix}"),
+                (false, Some(d)) => {
+                    format!("block {prefix} {}", control::parse_duration(&d)?.as_secs())
+                }
+                (false, None) => format!("block {prefix}"),
+            };
+            println!("{}", control::request(&path, &line)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { rules, strict } => {
             let config = config::Config::load(cli.config.as_deref(), &sets)?;
