@@ -123,6 +123,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The control socket a client command talks to: `--control-socket`, else the config's.
+fn control_path(
+    config: Option<&std::path::Path>,
+    sets: &[String],
+    given: Option<PathBuf>,
+) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(config::Config::load(config, sets)?.sensor.control_socket),
+    }
+}
+
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     let mut sets = cli.sets.clone();
@@ -182,8 +194,7 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reload { control_socket } => {
-            let config = config::Config::load(cli.config.as_deref(), &sets)?;
-            let path = control_socket.unwrap_or(config.sensor.control_socket);
+            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
             println!("{}", control::request(&path, "reload")?);
             Ok(ExitCode::SUCCESS)
         }
@@ -193,8 +204,7 @@ fn real_main() -> Result<ExitCode> {
             remove,
             control_socket,
         } => {
-            let config = config::Config::load(cli.config.as_deref(), &sets)?;
-            let path = control_socket.unwrap_or(config.sensor.control_socket);
+            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
             let prefix: capture::xdp::Prefix = cidr.parse()?;
             let line = match (remove, duration) {
                 (true, _) => format!("unblock {prefix}"),

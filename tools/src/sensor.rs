@@ -217,20 +217,7 @@ fn print_summary(r: &LiveReport, started: Instant) {
             k.rx_dropped, k.rx_ring_full, k.fill_ring_empty, k.rx_invalid
         );
     }
-    eprintln!("packets: {}", t.packets);
-    eprintln!("bytes: {}", t.bytes);
-    eprintln!(
-        "decode errors: {}{}",
-        t.decode.total(),
-        t.decode
-            .iter()
-            .map(|(k, n)| format!(" {k}={n}"))
-            .collect::<String>()
-    );
-    eprintln!(
-        "flows: {} created, {} timed out, {} evicted",
-        t.flows.created, t.flows.timed_out, t.flows.evicted
-    );
+    crate::replay::print_counts(&t);
     eprintln!("alerts: {}", t.alerts);
     if s.alert_waits > 0 {
         eprintln!("alert queue full waits: {}", s.alert_waits);

@@ -270,41 +270,32 @@ fn sensor_drops_to_an_unprivileged_user_and_still_detaches() {
     assert_eq!(eve_sids(&eve).len(), 20);
 }
 
+/// Runs a sensor that must fail to start; returns its stderr.
+fn start_fails(dir: &Path, args: &[&str]) -> String {
+    let out = tidewatch()
+        .arg("sensor")
+        .args(args)
+        .arg("--rules")
+        .arg(dir.join("a.rules"))
+        .arg("--control-socket")
+        .arg(dir.join("s.sock"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn sensor_errors_are_actionable() {
     let dir = scratch_dir("sensor-errors");
     std::fs::write(dir.join("a.rules"), RULES_A).unwrap();
-    let out = tidewatch()
-        .args(["sensor", "--iface", "tw-nonexist0", "--rules"])
-        .arg(dir.join("a.rules"))
-        .arg("--control-socket")
-        .arg(dir.join("s.sock"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_fails(&dir, &["--iface", "tw-nonexist0"]);
     assert!(
         err.contains("interface `tw-nonexist0` does not exist"),
         "{err}"
     );
-
     let lab = VethLab::new("te", 1).expect("veth lab (root needed)");
-    let out = tidewatch()
-        .args([
-            "sensor",
-            "--iface",
-            &lab.host_if,
-            "--queues",
-            "3",
-            "--rules",
-        ])
-        .arg(dir.join("a.rules"))
-        .arg("--control-socket")
-        .arg(dir.join("s.sock"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = start_fails(&dir, &["--iface", &lab.host_if, "--queues", "3"]);
     assert!(
         err.contains("3 queue(s) asked for but") && err.contains("has 1 RX queue"),
         "{err}"
