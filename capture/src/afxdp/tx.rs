@@ -45,7 +45,10 @@ pub struct TxSocket {
     frame_size: usize,
     batch_size: usize,
     in_flight: usize,
+    templates: usize,
+    /// Frames the kernel completed (sent), in total and per template.
     pub completed: u64,
+    pub completed_by_template: Vec<u64>,
 }
 
 impl TxSocket {
@@ -119,7 +122,9 @@ impl TxSocket {
             frame_size: frame_size as usize,
             batch_size: cfg.batch.max(1),
             in_flight: 0,
+            templates: templates.len(),
             completed: 0,
+            completed_by_template: vec![0; templates.len()],
         })
     }
 
@@ -133,6 +138,9 @@ impl TxSocket {
         self.free.resize(start + want, FrameDesc::default());
         // SAFETY: completed frames are this UMEM's.
         let n = unsafe { self.cq.consume(&mut self.free[start..]) };
+        for d in &self.free[start..start + n] {
+            self.completed_by_template[(d.addr() / self.frame_size) % self.templates] += 1;
+        }
         self.free.truncate(start + n);
         self.in_flight -= n;
         self.completed += n as u64;
