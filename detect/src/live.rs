@@ -545,6 +545,9 @@ fn run_to_completion(
             worker.set_engine(e);
             generation = g;
         }
+        if descs.is_empty() {
+            return;
+        }
         let ts = now_ns();
         for d in descs {
             // SAFETY: received from this socket and released only below.
@@ -553,9 +556,6 @@ fn run_to_completion(
                 Ok(p) => worker.handle_packet(ts, &p, 0, &mut sink),
                 Err(e) => undecoded.count(e.reason),
             }
-        }
-        if descs.is_empty() {
-            return;
         }
         rings.release(descs);
         taken += descs.len() as u64;
@@ -700,7 +700,7 @@ fn run_dispatch(
                             in_flight.iter().all(|q| q.is_empty())
                         };
                         read_until_stopped(&mut ring, batch, shared, |rings, descs| {
-                            let ts = now_ns();
+                            let ts = if descs.is_empty() { 0 } else { now_ns() };
                             for d in descs {
                                 // SAFETY: received from this socket; returned to the
                                 // fill ring only after its worker is done with it.

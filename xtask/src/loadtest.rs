@@ -49,6 +49,14 @@ pub struct LoadtestArgs {
     /// Fail when more than this fraction of seen frames went uninspected.
     #[arg(long)]
     pub max_loss: Option<f64>,
+    /// UMEM frames (and RX ring size) of the capture socket: how long a stall of the
+    /// worker the socket absorbs.
+    #[arg(long, default_value_t = 8192)]
+    pub frames: u32,
+    /// Baseline: blocklist the generator's sources so XDP drops every frame; measures
+    /// what the generator reaches with no capture behind the program.
+    #[arg(long)]
+    pub block_all: bool,
     /// Also write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -66,6 +74,8 @@ pub struct LoadtestReport {
     /// Frames the XDP program counted.
     pub seen: u64,
     pub redirected: u64,
+    /// Dropped at XDP by the blocklist (`--block-all`).
+    pub blocked: u64,
     /// Frames the workers took off the sockets and inspected.
     pub inspected: u64,
     pub inspected_fraction: f64,
@@ -231,11 +241,19 @@ pub fn run(args: &LoadtestArgs) -> Result<LoadtestReport> {
         iface: lab.host_if.clone(),
         queues: 1,
         workers: Some(args.workers.max(1)),
+        rx: capture::afxdp::RxConfig {
+            frames: args.frames,
+            rx_ring: args.frames,
+            ..Default::default()
+        },
         ..LiveConfig::default()
     };
     let sensor = Sensor::start(&cfg, engine, &WorkerConfig::default(), move |_| {
         a2.fetch_add(1, Ordering::Relaxed);
     })?;
+    if args.block_all {
+        sensor.block(&"10.0.0.0/8".parse()?)?;
+    }
     let progress = AtomicU64::new(0);
     let (tx, secs) = std::thread::scope(|s| {
         s.spawn(|| generate(&lab, args, &frames, &progress))
@@ -262,6 +280,7 @@ pub fn run(args: &LoadtestArgs) -> Result<LoadtestReport> {
         offered_pps: tx.completed as f64 / secs.max(1e-9),
         seen,
         redirected: st.redirected(),
+        blocked: st.xdp.iter().map(|c| c.blocked).sum(),
         inspected,
         inspected_fraction: if seen == 0 {
             0.0
@@ -296,9 +315,10 @@ impl std::fmt::Display for LoadtestReport {
         )?;
         writeln!(
             f,
-            "XDP seen {} redirected {}; inspected {} ({:.4}% of seen); socket drops {}",
+            "XDP seen {} redirected {} blocked {}; inspected {} ({:.4}% of seen); socket drops {}",
             self.seen,
             self.redirected,
+            self.blocked,
             self.inspected,
             self.inspected_fraction * 100.0,
             self.socket_drops

@@ -39,7 +39,7 @@ impl Default for RxConfig {
 /// `XDP_STATISTICS` of one socket: where the kernel dropped frames meant for us.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {
-    /// Dropped for reasons other than the two below.
+    /// Dropped on receive, including every `fill_ring_empty` drop.
     pub rx_dropped: u64,
     pub rx_invalid: u64,
     /// Our RX ring was full: we were too slow to read it.
@@ -56,8 +56,11 @@ impl SocketStats {
         self.fill_ring_empty += o.fill_ring_empty;
     }
 
+    /// Frames lost at this socket. A frame dropped for want of a fill-ring frame counts
+    /// in both `rx_dropped` and `fill_ring_empty` (the kernel's accounting), so only the
+    /// former is added.
     pub fn total(&self) -> u64 {
-        self.rx_dropped + self.rx_invalid + self.rx_ring_full + self.fill_ring_empty
+        self.rx_dropped + self.rx_invalid + self.rx_ring_full
     }
 }
 
