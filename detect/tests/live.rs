@@ -132,6 +132,25 @@ fn dispatch_mode_spreads_flows_and_counts_exactly() {
 }
 
 #[test]
+fn dispatch_mode_with_two_queues_and_three_workers_counts_exactly() {
+    let lab = VethLab::new("l3", 2).expect("veth lab (root needed)");
+    let (sensor, sids) = start(&lab, 2, Some(3), EVIL);
+    assert!(sensor.dispatch());
+    let f = frames(2400, Ipv4Addr::new(10, 8, 0, 1), 64, 2, b"an evil payload");
+    assert_eq!(lab.send(&f).unwrap(), 2400);
+    let r = finish(sensor);
+    assert_exact(&r, 2400);
+    assert!(
+        r.status.xdp.iter().all(|c| c.seen > 0),
+        "{:?}",
+        r.status.xdp
+    );
+    assert_eq!(r.status.inspected.len(), 3);
+    assert_eq!(r.status.alerts, 1200);
+    assert_eq!(sids.lock().unwrap().len(), 1200);
+}
+
+#[test]
 fn reload_mid_traffic_loses_no_frame_and_new_rules_take_effect() {
     let lab = VethLab::new("lr", 1).expect("veth lab (root needed)");
     let (sensor, sids) = start(

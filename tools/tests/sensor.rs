@@ -301,4 +301,28 @@ fn sensor_errors_are_actionable() {
         "{err}"
     );
     assert!(!xdp_attached(&lab.host_if));
+
+    // Without privileges: says what is missing.
+    let out = std::process::Command::new("runuser")
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_tidewatch"),
+            "sensor",
+            "--iface",
+        ])
+        .arg(&lab.host_if)
+        .arg("--rules")
+        .arg(dir.join("a.rules"))
+        .arg("--control-socket")
+        .arg("/tmp/tw-unused-ctl.sock")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not permitted") && err.contains("run as root"),
+        "{err}"
+    );
 }

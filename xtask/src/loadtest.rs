@@ -206,7 +206,9 @@ fn generate(
         let allowed = if args.pps == 0 {
             limit - sent
         } else {
-            ((args.pps as f64 * elapsed.as_secs_f64()) as u64).min(limit) - sent.min(limit)
+            ((args.pps as f64 * elapsed.as_secs_f64()) as u64)
+                .min(limit)
+                .saturating_sub(sent)
         };
         if allowed == 0 {
             std::hint::spin_loop();
