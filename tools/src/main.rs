@@ -54,31 +54,7 @@ enum Command {
     },
     /// Live capture on an interface (XDP + AF_XDP), alerts as EVE JSON; SIGHUP reloads
     /// rules, SIGINT/SIGTERM stops with a summary.
-    Sensor {
-        /// Interface to capture on (default: config `sensor.iface`).
-        #[arg(long)]
-        iface: Option<String>,
-        /// Rule file (repeatable; also config `rules.files`).
-        #[arg(long, short = 'r')]
-        rules: Vec<PathBuf>,
-        /// RX queues to capture, one AF_XDP socket and worker each (default 1).
-        #[arg(long)]
-        queues: Option<u32>,
-        /// Detection workers; more than --queues selects dispatch mode.
-        #[arg(long)]
-        workers: Option<usize>,
-        /// Where EVE JSON alerts go: a path (appended), or `-` for stdout (the default).
-        #[arg(long)]
-        eve: Option<PathBuf>,
-        /// Drop root to this user once capture is set up.
-        #[arg(long)]
-        user: Option<String>,
-        /// Control socket (default /run/tidewatch/sensor.sock).
-        #[arg(long)]
-        control_socket: Option<PathBuf>,
-        #[arg(long)]
-        strict: bool,
-    },
+    Sensor(sensor::SensorArgs),
     /// Make a running daemon reload its rules (a broken rule file keeps the old set).
     Reload {
         /// Control socket (default: config `sensor.control_socket`).
@@ -167,30 +143,9 @@ fn real_main() -> Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
-        Command::Sensor {
-            iface,
-            rules,
-            queues,
-            workers,
-            eve,
-            user,
-            control_socket,
-            strict,
-        } => {
+        Command::Sensor(args) => {
             let config = config::Config::load(cli.config.as_deref(), &sets)?;
-            sensor::run(
-                sensor::SensorArgs {
-                    iface,
-                    rules,
-                    queues,
-                    workers,
-                    eve,
-                    user,
-                    control_socket,
-                    strict,
-                },
-                &config,
-            )?;
+            sensor::run(args, &config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reload { control_socket } => {

@@ -15,14 +15,32 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// `tidewatch sensor` options (each also a `sensor.*` config key).
+#[derive(clap::Args)]
 pub struct SensorArgs {
+    /// Interface to capture on (default: config `sensor.iface`).
+    #[arg(long)]
     pub iface: Option<String>,
+    /// Rule file (repeatable; also config `rules.files`).
+    #[arg(long, short = 'r')]
     pub rules: Vec<PathBuf>,
+    /// RX queues to capture, one AF_XDP socket and worker each (default 1).
+    #[arg(long)]
     pub queues: Option<u32>,
+    /// Detection workers; more than --queues selects dispatch mode.
+    #[arg(long)]
     pub workers: Option<usize>,
+    /// Where EVE JSON alerts go: a path (appended), or `-` for stdout (the default).
+    #[arg(long)]
     pub eve: Option<PathBuf>,
+    /// Drop root to this user once capture is set up.
+    #[arg(long)]
     pub user: Option<String>,
+    /// Control socket (default /run/tidewatch/sensor.sock).
+    #[arg(long)]
     pub control_socket: Option<PathBuf>,
+    /// Any skipped (unsupported) or invalid rule is an error.
+    #[arg(long)]
     pub strict: bool,
 }
 

@@ -74,6 +74,16 @@ fn start(lab: &VethLab, dir: &Path, extra: &[&str]) -> (Running, PathBuf, PathBu
     (running, sock, eve)
 }
 
+/// Runs a client command (`reload`, `block ...`) against the sensor's control socket.
+fn client(sock: &Path, args: &[&str]) -> std::process::Output {
+    tidewatch()
+        .args(args)
+        .arg("--control-socket")
+        .arg(sock)
+        .output()
+        .unwrap()
+}
+
 fn ask(sock: &Path, line: &str) -> String {
     let mut c = UnixStream::connect(sock).unwrap();
     c.write_all(format!("{line}\n").as_bytes()).unwrap();
@@ -159,11 +169,7 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
 
     // Reload to rules B through `tidewatch reload`.
     std::fs::write(dir.join("a.rules"), RULES_B).unwrap();
-    let out = tidewatch()
-        .args(["reload", "--control-socket"])
-        .arg(&sock)
-        .output()
-        .unwrap();
+    let out = client(&sock, &["reload"]);
     assert!(
         out.status.success(),
         "{}",
@@ -177,11 +183,7 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
         "alert udp any any -> any 53 (content:\"x\"; sid:3\n",
     )
     .unwrap();
-    let out = tidewatch()
-        .args(["reload", "--control-socket"])
-        .arg(&sock)
-        .output()
-        .unwrap();
+    let out = client(&sock, &["reload"]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("old rules keep running"),
@@ -192,11 +194,7 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
     wait_inspected(&sock, 200);
 
     // Block a prefix: its frames are dropped at XDP and never inspected.
-    let out = tidewatch()
-        .args(["block", "10.7.0.0/16", "--for", "1h", "--control-socket"])
-        .arg(&sock)
-        .output()
-        .unwrap();
+    let out = client(&sock, &["block", "10.7.0.0/16", "--for", "1h"]);
     assert!(
         out.status.success(),
         "{}",

@@ -1,12 +1,9 @@
 //! The capture side: one AF_XDP socket and UMEM per RX queue.
 
-use super::{socket_error, sockopt, AfXdpError};
-use std::num::NonZeroU32;
+use super::{bind, new_umem, sockopt, AfXdpError, Bound};
 use std::os::fd::{AsRawFd, RawFd};
-use xsk_rs::config::{
-    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
-};
-use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+use xsk_rs::config::BindFlags;
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, TxQueue, Umem};
 
 /// Sizes and modes of a capture socket.
 #[derive(Clone, Debug)]
@@ -82,59 +79,18 @@ pub struct RxRings {
     _cq: CompQueue,
 }
 
-fn qsize(n: u32, what: &str) -> Result<QueueSize, AfXdpError> {
-    QueueSize::new(n).map_err(|e| AfXdpError::Size(format!("{what} {n}: {e}")))
-}
-
 impl RxSocket {
     /// Binds a socket to `iface` queue `queue`, in zero-copy mode when the driver can and
     /// copy mode otherwise, without loading libxdp's program (ours redirects to it once
     /// its fd is in the XSKMAP), and fills the fill ring.
     pub fn open(iface: &str, queue: u32, cfg: &RxConfig) -> Result<RxSocket, AfXdpError> {
         crate::xdp::if_index(iface).map_err(|_| AfXdpError::NoInterface(iface.into()))?;
-        let umem_cfg = UmemConfig::builder()
-            .frame_size(
-                FrameSize::new(cfg.frame_size)
-                    .map_err(|e| AfXdpError::Size(format!("frame size: {e}")))?,
-            )
-            .fill_queue_size(qsize(cfg.frames, "fill ring")?)
-            .comp_queue_size(qsize(64, "completion ring")?)
-            .build()
-            .map_err(|e| AfXdpError::Size(e.to_string()))?;
-        let frames =
-            NonZeroU32::new(cfg.frames).ok_or_else(|| AfXdpError::Size("zero frames".into()))?;
-        let (umem, descs) = Umem::new(umem_cfg, frames, false).map_err(|e| {
-            let (why, errno) = super::io_chain(&e);
-            if matches!(errno, Some(libc::EPERM)) {
-                AfXdpError::NotPermitted
-            } else {
-                AfXdpError::Umem {
-                    frames: cfg.frames,
-                    why,
-                }
-            }
-        })?;
-        let mut bind = BindFlags::empty();
+        let (umem, descs) = new_umem(cfg.frames, cfg.frame_size, cfg.frames, 64)?;
+        let mut flags = BindFlags::empty();
         if cfg.need_wakeup {
-            bind |= BindFlags::XDP_USE_NEED_WAKEUP;
+            flags |= BindFlags::XDP_USE_NEED_WAKEUP;
         }
-        let sock_cfg = SocketConfig::builder()
-            .rx_queue_size(qsize(cfg.rx_ring, "rx ring")?)
-            .tx_queue_size(qsize(64, "tx ring")?)
-            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-            .bind_flags(bind)
-            .build();
-        let name: Interface = iface
-            .parse()
-            .map_err(|_| AfXdpError::NoInterface(iface.into()))?;
-        // SAFETY: the UMEM is not shared with another socket.
-        let (tx, rx, fq_cq) = unsafe { Socket::new(sock_cfg, &umem, &name, queue) }
-            .map_err(|e| socket_error(iface, queue, &e))?;
-        let (mut fq, cq) = fq_cq.ok_or_else(|| AfXdpError::Socket {
-            iface: iface.into(),
-            queue,
-            why: "no fill ring returned for an unshared UMEM".into(),
-        })?;
+        let Bound { tx, rx, mut fq, cq } = bind(iface, queue, &umem, cfg.rx_ring, 64, flags)?;
         // SAFETY: the descriptors are this UMEM's and nobody else holds them.
         let n = unsafe { fq.produce(&descs) };
         if n != descs.len() {

@@ -3,14 +3,11 @@
 //! resend only sets its length again (xsk-rs's completion ring resets lengths to 0, and a
 //! zero-length frame is completed but never delivered).
 
-use super::{socket_error, sockopt, AfXdpError};
+use super::{bind, new_umem, sockopt, AfXdpError, Bound};
 use std::io::Write;
-use std::num::NonZeroU32;
 use std::os::fd::AsRawFd;
-use xsk_rs::config::{
-    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
-};
-use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
+use xsk_rs::config::BindFlags;
+use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, TxQueue, Umem};
 
 #[derive(Clone, Debug)]
 pub struct TxConfig {
@@ -66,37 +63,15 @@ impl TxSocket {
                 "templates must be 1..=2048 bytes each, at least one".into(),
             ));
         }
-        let q = |n: u32| QueueSize::new(n).map_err(|e| AfXdpError::Size(e.to_string()));
-        let umem_cfg = UmemConfig::builder()
-            .frame_size(FrameSize::new(frame_size).map_err(|e| AfXdpError::Size(e.to_string()))?)
-            .fill_queue_size(q(64)?)
-            .comp_queue_size(q(cfg.frames)?)
-            .build()
-            .map_err(|e| AfXdpError::Size(e.to_string()))?;
-        let frames =
-            NonZeroU32::new(cfg.frames).ok_or_else(|| AfXdpError::Size("zero frames".into()))?;
-        let (umem, mut descs) =
-            Umem::new(umem_cfg, frames, false).map_err(|e| AfXdpError::Umem {
-                frames: cfg.frames,
-                why: super::io_chain(&e).0,
-            })?;
-        let sock_cfg = SocketConfig::builder()
-            .rx_queue_size(q(64)?)
-            .tx_queue_size(q(cfg.frames)?)
-            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-            .bind_flags(BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP)
-            .build();
-        let name: Interface = iface
-            .parse()
-            .map_err(|_| AfXdpError::NoInterface(iface.into()))?;
-        // SAFETY: the UMEM is not shared.
-        let (tx, rx, fq_cq) = unsafe { Socket::new(sock_cfg, &umem, &name, queue) }
-            .map_err(|e| socket_error(iface, queue, &e))?;
-        let (fq, cq) = fq_cq.ok_or_else(|| AfXdpError::Socket {
-            iface: iface.into(),
+        let (umem, mut descs) = new_umem(cfg.frames, frame_size, 64, cfg.frames)?;
+        let Bound { tx, rx, fq, cq } = bind(
+            iface,
             queue,
-            why: "no completion ring returned".into(),
-        })?;
+            &umem,
+            64,
+            cfg.frames,
+            BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP,
+        )?;
         if let Err(e) = sockopt::set_tx_skb_budget(tx.fd().as_raw_fd(), cfg.skb_budget) {
             tracing::warn!(error = %e, "XDP_MAX_TX_SKB_BUDGET refused (kernel before 6.17?); the generator will be slower");
         }
