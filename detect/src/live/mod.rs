@@ -1,5 +1,5 @@
 //! Live capture: the XDP program on an interface, one AF_XDP socket per RX queue, and
-//! the same [`Worker`] as replay inspecting frames in place in the UMEM.
+//! the same [`Worker`](crate::worker::Worker) as replay inspecting frames in place in the UMEM.
 //!
 //! Two shapes:
 //! - **run to completion** (default): one pinned thread per queue reads its socket,
@@ -12,14 +12,18 @@
 //! Rule reload builds the new engine aside; [`Sensor::reload`] swaps it in and workers
 //! take it between batches, so no frame goes uninspected across the swap.
 
+mod dispatch;
+mod run;
+
+use dispatch::run_dispatch;
+use run::{pin_to, run_to_completion};
+
 use crate::engine::Engine;
-use crate::worker::{AlertEvent, Worker, WorkerConfig, WorkerStats};
-use capture::afxdp::{self, AfXdpError, FrameDesc, RxConfig, RxRings, RxSocket, SocketStats};
-use capture::decode::{self, DecodeStats, LinkType, Packet};
-use capture::flowhash::packet_hash;
+use crate::worker::{AlertEvent, WorkerConfig, WorkerStats};
+use capture::afxdp::{self, AfXdpError, RxConfig, RxSocket, SocketStats};
+use capture::decode::DecodeStats;
 use capture::xdp::{AttachMode, ModeChoice, Prefix, QueueCounters, XdpError, XdpProgram};
 use crossbeam_queue::ArrayQueue;
-use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,48 +175,6 @@ pub struct Sensor {
     threads: Vec<JoinHandle<(Vec<WorkerStats>, DecodeStats)>>,
     output: Option<JoinHandle<()>>,
 }
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-fn pin_to(core: Option<core_affinity::CoreId>) {
-    if let Some(c) = core {
-        core_affinity::set_for_current(c);
-    }
-}
-
-/// Pushes an alert to the output queue, waiting while it is full: an alert is never
-/// dropped here (a stalled output stalls capture, and the socket counters show it).
-fn push_alert(q: &ArrayQueue<AlertEvent>, counters: &LiveCounters, a: AlertEvent) {
-    let mut a = a;
-    let mut spins = 0u32;
-    while let Err(back) = q.push(a) {
-        a = back;
-        if spins == 0 {
-            counters.alert_waits.fetch_add(1, Ordering::Relaxed);
-        }
-        spins += 1;
-        if spins < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-    }
-    counters.alerts.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Socket reads that found nothing before the thread sleeps in poll().
-const IDLE_SPINS: u32 = 64;
-/// Empty reads (spins, then naps) before a reader sleeps in poll(): about 50 ms of
-/// quiet with 50 µs naps.
-const IDLE_NAPS: u32 = IDLE_SPINS + 1000;
-const IDLE_NAP: Duration = Duration::from_micros(50);
-/// Poll timeout when idle; bounds how late a stop or reload is noticed.
-const IDLE_POLL_MS: i32 = 10;
 
 impl Sensor {
     /// Attaches XDP, opens the sockets, starts the threads. `on_alert` runs on an
@@ -487,286 +449,4 @@ impl Drop for Sensor {
             self.stop_inner();
         }
     }
-}
-
-/// Reads a socket in batches until stopped and its ring is empty. `handle` gets each
-/// batch of received frames, and an empty batch whenever the ring was empty (to return
-/// frames or pick up a new rule set while idle).
-fn read_until_stopped(
-    rings: &mut RxRings,
-    batch: usize,
-    shared: &Shared,
-    mut handle: impl FnMut(&mut RxRings, &[FrameDesc]),
-) {
-    let mut descs = vec![FrameDesc::default(); batch.max(1)];
-    let mut idle = 0u32;
-    loop {
-        let n = rings.recv(&mut descs);
-        handle(rings, &descs[..n]);
-        if n > 0 {
-            idle = 0;
-            continue;
-        }
-        if shared.stop.load(Ordering::Acquire) {
-            // XDP is detached and the ring was empty: one last look, then done.
-            let n = rings.recv(&mut descs);
-            handle(rings, &descs[..n]);
-            if n == 0 {
-                break;
-            }
-            continue;
-        }
-        idle += 1;
-        if idle < IDLE_SPINS {
-            std::hint::spin_loop();
-        } else if idle < IDLE_NAPS {
-            // A short nap rather than poll(): a waiter on the socket makes the sending
-            // CPU pay for a wakeup on every flush, which costs more than the nap here.
-            std::thread::sleep(IDLE_NAP);
-        } else {
-            rings.wait(IDLE_POLL_MS);
-        }
-    }
-}
-
-/// One queue, one thread: read, decode, inspect in place, return to the fill ring.
-fn run_to_completion(
-    sock: RxSocket,
-    engine: Arc<Engine>,
-    wcfg: &WorkerConfig,
-    id: usize,
-    batch: usize,
-    shared: &Shared,
-    alerts: &ArrayQueue<AlertEvent>,
-) -> (Vec<WorkerStats>, DecodeStats) {
-    let RxSocket {
-        umem, mut rings, ..
-    } = sock;
-    let counters = &shared.counters[id];
-    let mut worker = Worker::new(engine, wcfg, id);
-    let mut generation = 0u64;
-    let mut undecoded = DecodeStats::default();
-    let mut taken = 0u64;
-    let mut sink = |a: AlertEvent| push_alert(alerts, counters, a);
-    read_until_stopped(&mut rings, batch, shared, |rings, descs| {
-        if let Some((e, g)) = shared.engine_if_newer(generation) {
-            worker.set_engine(e);
-            generation = g;
-        }
-        if descs.is_empty() {
-            return;
-        }
-        let ts = now_ns();
-        for d in descs {
-            // SAFETY: received from this socket and released only below.
-            let frame = unsafe { RxSocket::frame(&umem, d) };
-            match decode::decode(LinkType::Ethernet, frame, false) {
-                Ok(p) => worker.handle_packet(ts, &p, 0, &mut sink),
-                Err(e) => undecoded.count(e.reason),
-            }
-        }
-        rings.release(descs);
-        taken += descs.len() as u64;
-        counters.inspected.store(taken, Ordering::Relaxed);
-    });
-    shared.workers_left.fetch_sub(1, Ordering::AcqRel);
-    (vec![worker.stats()], undecoded)
-}
-
-/// A decoded frame on its way to a dispatch worker: a view into the UMEM.
-struct LiveDesc<'u> {
-    ts_ns: u64,
-    pkt: Packet<'u>,
-}
-
-/// Dispatch mode: a reader per socket, `n` workers; queue `r * n + w` carries reader
-/// `r`'s packets to worker `w`, and `done[r * n + w]` counts what `w` finished of them,
-/// so reader `r` knows which frames to return (each queue is FIFO).
-fn run_dispatch(
-    sockets: Vec<RxSocket>,
-    engine: Arc<Engine>,
-    wcfg: &WorkerConfig,
-    cfg: &LiveConfig,
-    shared: &Shared,
-    alert_queues: &[ArrayQueue<AlertEvent>],
-    cores: &[core_affinity::CoreId],
-) -> (Vec<WorkerStats>, DecodeStats) {
-    let n = shared.counters.len();
-    let readers = sockets.len();
-    let mut umems = Vec::with_capacity(readers);
-    let mut rings = Vec::with_capacity(readers);
-    for s in sockets {
-        umems.push(s.umem);
-        rings.push(s.rings);
-    }
-    let umems = &umems;
-    let queues: Vec<ArrayQueue<LiveDesc<'_>>> = (0..readers * n)
-        .map(|_| ArrayQueue::new(cfg.dispatch_depth.max(64)))
-        .collect();
-    let done: Vec<AtomicU64> = (0..readers * n).map(|_| AtomicU64::new(0)).collect();
-    let readers_done = AtomicU64::new(0);
-    let (queues, done, readers_done) = (&queues, &done, &readers_done);
-    // Readers take the first cores, workers the rest (round robin when short).
-    let core_of = |i: usize| (!cores.is_empty()).then(|| cores[i % cores.len()]);
-    std::thread::scope(|s| {
-        let mut workers = Vec::with_capacity(n);
-        for w in 0..n {
-            let engine = engine.clone();
-            let core = core_of(readers + w);
-            let counters = &shared.counters[w];
-            let alerts = &alert_queues[w];
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("tw-worker-{w}"))
-                    .spawn_scoped(s, move || {
-                        pin_to(core);
-                        let mut worker = Worker::new(engine, wcfg, w);
-                        let mut generation = 0u64;
-                        let mut sink = |a: AlertEvent| push_alert(alerts, counters, a);
-                        let mut taken = 0u64;
-                        let mut idle = 0u32;
-                        loop {
-                            if let Some((e, g)) = shared.engine_if_newer(generation) {
-                                worker.set_engine(e);
-                                generation = g;
-                            }
-                            let mut got = false;
-                            for r in 0..readers {
-                                let q = &queues[r * n + w];
-                                let mut k = 0u64;
-                                while let Some(d) = q.pop() {
-                                    worker.handle_packet(d.ts_ns, &d.pkt, 0, &mut sink);
-                                    k += 1;
-                                    if k == 64 {
-                                        break;
-                                    }
-                                }
-                                if k > 0 {
-                                    got = true;
-                                    taken += k;
-                                    done[r * n + w].fetch_add(k, Ordering::Release);
-                                }
-                            }
-                            if got {
-                                idle = 0;
-                                counters.inspected.store(taken, Ordering::Relaxed);
-                                continue;
-                            }
-                            if readers_done.load(Ordering::Acquire) == readers as u64
-                                && (0..readers).all(|r| queues[r * n + w].is_empty())
-                            {
-                                break;
-                            }
-                            idle += 1;
-                            if idle < IDLE_SPINS {
-                                std::hint::spin_loop();
-                            } else if idle < 2 * IDLE_SPINS {
-                                std::thread::yield_now();
-                            } else {
-                                std::thread::sleep(Duration::from_micros(50));
-                            }
-                        }
-                        shared.workers_left.fetch_sub(1, Ordering::AcqRel);
-                        worker.stats()
-                    })
-                    .expect("spawning a dispatch worker"),
-            );
-        }
-        let mut reader_handles = Vec::with_capacity(readers);
-        for (r, mut ring) in rings.into_iter().enumerate() {
-            let core = core_of(r);
-            let umem = &umems[r];
-            let batch = cfg.batch.max(1);
-            let depth = cfg.dispatch_depth.max(64);
-            reader_handles.push(
-                std::thread::Builder::new()
-                    .name(format!("tw-reader-{r}"))
-                    .spawn_scoped(s, move || {
-                        pin_to(core);
-                        let mut undecoded = DecodeStats::default();
-                        // Frames handed to each worker, oldest first, and how many of
-                        // them the worker finished as of our last look.
-                        let mut in_flight: Vec<VecDeque<FrameDesc>> =
-                            (0..n).map(|_| VecDeque::with_capacity(depth)).collect();
-                        let mut returned = vec![0u64; n];
-                        let mut release: Vec<FrameDesc> = Vec::with_capacity(batch * 4);
-                        let reclaim =
-                            |in_flight: &mut Vec<VecDeque<FrameDesc>>,
-                             returned: &mut Vec<u64>,
-                             release: &mut Vec<FrameDesc>| {
-                                for w in 0..n {
-                                    let d = done[r * n + w].load(Ordering::Acquire);
-                                    for _ in returned[w]..d {
-                                        if let Some(f) = in_flight[w].pop_front() {
-                                            release.push(f);
-                                        }
-                                    }
-                                    returned[w] = d;
-                                }
-                            };
-                        let all_returned = |in_flight: &Vec<VecDeque<FrameDesc>>| {
-                            in_flight.iter().all(|q| q.is_empty())
-                        };
-                        read_until_stopped(&mut ring, batch, shared, |rings, descs| {
-                            let ts = if descs.is_empty() { 0 } else { now_ns() };
-                            for d in descs {
-                                // SAFETY: received from this socket; returned to the
-                                // fill ring only after its worker is done with it.
-                                let frame = unsafe { RxSocket::frame(umem, d) };
-                                let pkt = match decode::decode(LinkType::Ethernet, frame, false) {
-                                    Ok(p) => p,
-                                    Err(e) => {
-                                        undecoded.count(e.reason);
-                                        release.push(*d);
-                                        continue;
-                                    }
-                                };
-                                let w = if n == 1 {
-                                    0
-                                } else {
-                                    (packet_hash(&pkt) % n as u64) as usize
-                                };
-                                let mut item = LiveDesc { ts_ns: ts, pkt };
-                                let mut spins = 0u32;
-                                while let Err(back) = queues[r * n + w].push(item) {
-                                    item = back;
-                                    reclaim(&mut in_flight, &mut returned, &mut release);
-                                    rings.release(&release);
-                                    release.clear();
-                                    spins += 1;
-                                    if spins > 64 {
-                                        std::thread::sleep(Duration::from_micros(20));
-                                    }
-                                }
-                                in_flight[w].push_back(*d);
-                            }
-                            reclaim(&mut in_flight, &mut returned, &mut release);
-                            rings.release(&release);
-                            release.clear();
-                        });
-                        // Stopped: wait (bounded) for the workers to finish our frames so
-                        // the counts are final.
-                        readers_done.fetch_add(1, Ordering::AcqRel);
-                        let end = std::time::Instant::now() + Duration::from_secs(5);
-                        while !all_returned(&in_flight) && std::time::Instant::now() < end {
-                            reclaim(&mut in_flight, &mut returned, &mut release);
-                            ring.release(&release);
-                            release.clear();
-                            std::thread::sleep(Duration::from_micros(100));
-                        }
-                        undecoded
-                    })
-                    .expect("spawning a dispatch reader"),
-            );
-        }
-        let mut undecoded = DecodeStats::default();
-        for h in reader_handles {
-            undecoded.merge(&h.join().expect("a dispatch reader panicked"));
-        }
-        let stats = workers
-            .into_iter()
-            .map(|h| h.join().expect("a dispatch worker panicked"))
-            .collect();
-        (stats, undecoded)
-    })
 }
