@@ -3,7 +3,10 @@
 //! the decoder turns a frame into a [`decode::Packet`] view without copying, and the flow
 //! hash spreads both directions of a flow onto the same detection worker.
 
+pub mod afxdp;
 pub mod craft;
 pub mod decode;
 pub mod flowhash;
+pub mod netns;
 pub mod pcap;
+pub mod xdp;

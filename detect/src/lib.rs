@@ -6,5 +6,6 @@
 pub mod dispatch;
 pub mod engine;
 pub mod flow;
+pub mod live;
 pub mod rules;
 pub mod worker;

@@ -111,6 +111,13 @@ impl Worker {
         }
     }
 
+    /// Swaps in a new rule set (live reload, between batches); flows and counters
+    /// carry over.
+    pub fn set_engine(&mut self, engine: Arc<Engine>) {
+        self.scratch = engine.scratch();
+        self.engine = engine;
+    }
+
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.stats.clone();
         s.flows = self.flows.stats();

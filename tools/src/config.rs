@@ -14,6 +14,7 @@ pub struct Config {
     pub rules: RulesConfig,
     pub detect: DetectConfig,
     pub flow: FlowConfig,
+    pub sensor: SensorConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +107,48 @@ impl FlowConfig {
     }
 }
 
+/// `tidewatch sensor` settings; command-line options override them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorConfig {
+    pub iface: Option<String>,
+    /// RX queues to capture, from queue 0 (one AF_XDP socket each).
+    pub queues: u32,
+    /// Detection workers; more than `queues` selects dispatch mode. Default: one per queue.
+    pub workers: Option<usize>,
+    /// EVE JSON output: a path or `-` for stdout.
+    pub eve: Option<PathBuf>,
+    /// Drop root to this user once capture is set up.
+    pub user: Option<String>,
+    /// Unix socket for `tidewatch reload` / `block` (mode 0600).
+    pub control_socket: PathBuf,
+    /// `auto` (driver, else generic), `driver` or `skb`.
+    pub xdp_mode: String,
+    /// UMEM frames per queue, all in the fill ring (power of two).
+    pub frames: u32,
+    /// Frames read from a socket at once.
+    pub batch: usize,
+    /// `SO_BUSY_POLL` microseconds; 0 = off.
+    pub busy_poll_us: u32,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            iface: None,
+            queues: 1,
+            workers: None,
+            eve: None,
+            user: None,
+            control_socket: PathBuf::from("/run/tidewatch/sensor.sock"),
+            xdp_mode: "auto".into(),
+            frames: 8192,
+            batch: 64,
+            busy_poll_us: 0,
+        }
+    }
+}
+
 /// Parses one `--set` value: TOML syntax when it parses (numbers, booleans, arrays), a
 /// plain string otherwise, so `--set vars.address.HOME_NET=[10.0.0.0/8]` just works.
 fn parse_value(raw: &str) -> toml::Value {
@@ -176,6 +219,21 @@ impl Config {
         }
         if self.detect.workers == 0 {
             bail!("config key detect.workers: must be at least 1");
+        }
+        if !matches!(self.sensor.xdp_mode.as_str(), "auto" | "driver" | "skb") {
+            bail!(
+                "config key sensor.xdp_mode: `{}` is not one of auto, driver, skb",
+                self.sensor.xdp_mode
+            );
+        }
+        if !self.sensor.frames.is_power_of_two() || self.sensor.frames < 64 {
+            bail!(
+                "config key sensor.frames: {} must be a power of two, at least 64",
+                self.sensor.frames
+            );
+        }
+        if self.sensor.queues == 0 || self.sensor.batch == 0 {
+            bail!("config keys sensor.queues and sensor.batch: must be at least 1");
         }
         if self.flow.max_flows == 0 {
             bail!("config key flow.max_flows: must be at least 1");

@@ -2,9 +2,11 @@
 
 mod check;
 mod config;
+mod control;
 mod eve;
 mod replay;
 mod ruleset;
+mod sensor;
 mod timefmt;
 
 use anyhow::Result;
@@ -50,6 +52,27 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Live capture on an interface (XDP + AF_XDP), alerts as EVE JSON; SIGHUP reloads
+    /// rules, SIGINT/SIGTERM stops with a summary.
+    Sensor(sensor::SensorArgs),
+    /// Make a running daemon reload its rules (a broken rule file keeps the old set).
+    Reload {
+        /// Control socket (default: config `sensor.control_socket`).
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+    },
+    /// Drop traffic from or to CIDR at the sensor's XDP program.
+    Block {
+        cidr: String,
+        /// Lift the block after this long (e.g. 90s, 15m, 2h, 1d).
+        #[arg(long = "for")]
+        duration: Option<String>,
+        /// Lift an earlier block instead.
+        #[arg(long)]
+        remove: bool,
+        #[arg(long)]
+        control_socket: Option<PathBuf>,
+    },
     /// Load config and rules as a daemon would, print the rule summary, fail on any error.
     Check {
         #[arg(long, short = 'r')]
@@ -73,6 +96,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The control socket a client command talks to: `--control-socket`, else the config's.
+fn control_path(
+    config: Option<&std::path::Path>,
+    sets: &[String],
+    given: Option<PathBuf>,
+) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => Ok(config::Config::load(config, sets)?.sensor.control_socket),
     }
 }
 
@@ -107,6 +142,34 @@ fn real_main() -> Result<ExitCode> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::Sensor(args) => {
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            sensor::run(args, &config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reload { control_socket } => {
+            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
+            println!("{}", control::request(&path, "reload")?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Block {
+            cidr,
+            duration,
+            remove,
+            control_socket,
+        } => {
+            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
+            let prefix: capture::xdp::Prefix = cidr.parse()?;
+            let line = match (remove, duration) {
+                (true, _) => format!("unblock {prefix}"),
+                (false, Some(d)) => {
+                    format!("block {prefix} {}", control::parse_duration(&d)?.as_secs())
+                }
+                (false, None) => format!("block {prefix}"),
+            };
+            println!("{}", control::request(&path, &line)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { rules, strict } => {
             let config = config::Config::load(cli.config.as_deref(), &sets)?;

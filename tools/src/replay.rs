@@ -106,21 +106,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
 
     let t = report.totals();
     let secs = elapsed.as_secs_f64().max(1e-9);
-    eprintln!("packets: {}", t.packets);
-    eprintln!("bytes: {}", t.bytes);
-    eprintln!(
-        "decode errors: {}{}",
-        t.decode.total(),
-        t.decode
-            .iter()
-            .map(|(k, n)| format!(" {k}={n}"))
-            .collect::<String>()
-    );
-    eprintln!("fragments: {}", t.decode.fragments);
-    eprintln!(
-        "flows: {} created, {} timed out, {} evicted",
-        t.flows.created, t.flows.timed_out, t.flows.evicted
-    );
+    print_counts(&t);
     if t.bad_checksum > 0 {
         eprintln!(
             "bad checksums (inspected anyway, as Suricata does): {}",
@@ -146,4 +132,23 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// The packet, decode and flow lines of a summary (replay and sensor).
+pub fn print_counts(t: &detect::worker::WorkerStats) {
+    eprintln!("packets: {}", t.packets);
+    eprintln!("bytes: {}", t.bytes);
+    eprintln!(
+        "decode errors: {}{}",
+        t.decode.total(),
+        t.decode
+            .iter()
+            .map(|(k, n)| format!(" {k}={n}"))
+            .collect::<String>()
+    );
+    eprintln!("fragments: {}", t.decode.fragments);
+    eprintln!(
+        "flows: {} created, {} timed out, {} evicted",
+        t.flows.created, t.flows.timed_out, t.flows.evicted
+    );
 }

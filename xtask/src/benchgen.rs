@@ -231,7 +231,7 @@ fn rule_content(s: &str) -> String {
 }
 
 /// Bytes the generator puts into a payload for a content (chars are code points < 256).
-fn content_bytes(s: &str) -> Vec<u8> {
+pub fn content_bytes(s: &str) -> Vec<u8> {
     s.chars().map(|c| (c as u32 & 0xff) as u8).collect()
 }
 

@@ -6,4 +6,5 @@ pub mod benchgen;
 pub mod demo;
 pub mod golden;
 pub mod golden_check;
+pub mod loadtest;
 pub mod suricata;

@@ -48,6 +48,9 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         size_mb: u64,
     },
+    /// Generate traffic into a veth (AF_XDP TX from a namespace) while the sensor captures
+    /// it with the benchmark rules; report offered, seen, inspected and alerts.
+    Loadtest(xtask::loadtest::LoadtestArgs),
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -59,6 +62,14 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
         Cmd::Demo { size_mb } => xtask::demo::run(size_mb),
+        Cmd::Loadtest(args) => {
+            let r = xtask::loadtest::run(&args)?;
+            println!("{r}");
+            if let Some(p) = &args.json {
+                std::fs::write(p, serde_json::to_string_pretty(&r)?)?;
+            }
+            Ok(())
+        }
         Cmd::GenBench {
             out,
             size_mb,
