@@ -6,3 +6,5 @@
 pub mod record;
 
 pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
+pub mod db;
+pub mod wire;
