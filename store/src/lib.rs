@@ -6,5 +6,7 @@
 pub mod record;
 
 pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
+pub mod collector;
 pub mod db;
+pub mod link;
 pub mod wire;

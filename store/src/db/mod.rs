@@ -9,7 +9,7 @@ mod schema;
 
 pub use cidr::{Cidr, CidrError};
 pub use query::{Query, StoredAlert};
-pub use retention::Retention;
+pub use retention::{now_ns, Retention};
 
 use crate::record::ArchivedAlertRecord;
 use crate::wire::Batch;

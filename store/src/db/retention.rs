@@ -20,7 +20,7 @@ pub struct Retention {
     pub max_bytes: Option<u64>,
 }
 
-pub(super) fn now_ns() -> u64 {
+pub fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
