@@ -26,7 +26,10 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
         priority: 2,
         action: Action::Alert,
         flow_id: seq,
-        src: format!("10.0.{}.{}", seq % 2, seq % 250).parse::<IpAddr>().unwrap().into(),
+        src: format!("10.0.{}.{}", seq % 2, seq % 250)
+            .parse::<IpAddr>()
+            .unwrap()
+            .into(),
         dst: "192.0.2.1".parse::<IpAddr>().unwrap().into(),
         src_port: 1000,
         dst_port: 80,
@@ -41,7 +44,8 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
 }
 
 fn encoded(sensor: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
-    seqs.map(|s| (s, record(sensor, s).encode().unwrap().to_vec())).collect()
+    seqs.map(|s| (s, record(sensor, s).encode().unwrap().to_vec()))
+        .collect()
 }
 
 struct Pki {
@@ -59,7 +63,12 @@ impl Pki {
         self.dir.path().join(f)
     }
     fn server(&self) -> Arc<rustls::ServerConfig> {
-        link::server_config(&self.p("ca.pem"), &self.p("collector.pem"), &self.p("collector-key.pem")).unwrap()
+        link::server_config(
+            &self.p("ca.pem"),
+            &self.p("collector.pem"),
+            &self.p("collector-key.pem"),
+        )
+        .unwrap()
     }
     fn client(&self, sensor: &str) -> Arc<rustls::ClientConfig> {
         link::client_config(
@@ -71,7 +80,11 @@ impl Pki {
     }
 }
 
-async fn start(pki: &Pki, db: &std::path::Path, tune: impl FnOnce(&mut CollectorConfig)) -> (Collector, Arc<Store>) {
+async fn start(
+    pki: &Pki,
+    db: &std::path::Path,
+    tune: impl FnOnce(&mut CollectorConfig),
+) -> (Collector, Arc<Store>) {
     let store = Arc::new(Store::open(db, Indexes::Covering).unwrap());
     let mut cfg = CollectorConfig::new("127.0.0.1:0", Some(pki.server()));
     tune(&mut cfg);
@@ -107,7 +120,13 @@ async fn send(tx: &mut link::LinkTx, recs: &[(u64, Vec<u8>)]) {
 }
 
 fn count(store: &Store, sensor: &str) -> usize {
-    store.query(&Query { sensor: Some(sensor.into()), ..Default::default() }).unwrap().len()
+    store
+        .query(&Query {
+            sensor: Some(sensor.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,9 +191,16 @@ async fn strangers_and_garbage_are_refused_while_a_good_sensor_delivers() {
     let (mut gtx, mut grx, _) = link::connect(&good, 0).await.unwrap();
     let junk_len = (store::wire::HEADER_LEN + 4) as u8;
     let _ = junk_len;
-    gtx.send_batch([(200u64, &[0xde, 0xad, 0xbe, 0xef][..])]).await.unwrap();
-    let end = tokio::time::timeout(Duration::from_secs(10), grx.recv()).await.unwrap();
-    assert!(matches!(end, Ok(None) | Err(_)), "garbage link must be closed: {end:?}");
+    gtx.send_batch([(200u64, &[0xde, 0xad, 0xbe, 0xef][..])])
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), grx.recv())
+        .await
+        .unwrap();
+    assert!(
+        matches!(end, Ok(None) | Err(_)),
+        "garbage link must be closed: {end:?}"
+    );
 
     // The good sensor is unharmed.
     send(&mut tx, &encoded("good", 101..=300)).await;
@@ -184,9 +210,23 @@ async fn strangers_and_garbage_are_refused_while_a_good_sensor_delivers() {
     while col.stats.rejected(Reject::Handshake) < 2 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(col.stats.rejected(Reject::Handshake) >= 2, "{}", col.stats.summary());
-    assert_eq!(col.stats.rejected(Reject::Identity), 1, "{}", col.stats.summary());
-    assert_eq!(col.stats.rejected(Reject::Malformed), 1, "{}", col.stats.summary());
+    assert!(
+        col.stats.rejected(Reject::Handshake) >= 2,
+        "{}",
+        col.stats.summary()
+    );
+    assert_eq!(
+        col.stats.rejected(Reject::Identity),
+        1,
+        "{}",
+        col.stats.summary()
+    );
+    assert_eq!(
+        col.stats.rejected(Reject::Malformed),
+        1,
+        "{}",
+        col.stats.summary()
+    );
     col.shutdown().await;
 }
 
@@ -196,12 +236,23 @@ async fn raw_garbage_on_a_plain_port_is_refused_with_a_reason() {
     let store = Arc::new(Store::open(&tmp.path().join("c.redb"), Indexes::Covering).unwrap());
     let cfg = CollectorConfig::new("127.0.0.1:0", None);
     let col = Collector::start(cfg, store).await.unwrap();
-    let mut s = tokio::net::TcpStream::connect(col.local_addr).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(col.local_addr)
+        .await
+        .unwrap();
     s.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
-    let mut huge = tokio::net::TcpStream::connect(col.local_addr).await.unwrap();
-    huge.write_all(&store::wire::Header::encode(store::wire::Kind::Hello, 1 << 30)).await.unwrap();
+    let mut huge = tokio::net::TcpStream::connect(col.local_addr)
+        .await
+        .unwrap();
+    huge.write_all(&store::wire::Header::encode(
+        store::wire::Kind::Hello,
+        1 << 30,
+    ))
+    .await
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while (col.stats.rejected(Reject::Malformed) < 1 || col.stats.rejected(Reject::TooLarge) < 1) && Instant::now() < deadline {
+    while (col.stats.rejected(Reject::Malformed) < 1 || col.stats.rejected(Reject::TooLarge) < 1)
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(col.stats.rejected(Reject::Malformed), 1);
@@ -213,7 +264,10 @@ async fn raw_garbage_on_a_plain_port_is_refused_with_a_reason() {
 async fn a_stalled_writer_stops_reading_and_acks_nothing_uncommitted() {
     let pki = Pki::new(&["s1"]);
     let tmp = tempfile::tempdir().unwrap();
-    let (col, store) = start(&pki, &tmp.path().join("d.redb"), |c| c.buffer_bytes = 1 << 20).await;
+    let (col, store) = start(&pki, &tmp.path().join("d.redb"), |c| {
+        c.buffer_bytes = 1 << 20
+    })
+    .await;
     let mut cfg = LinkConfig::new(col.local_addr.to_string(), "s1", Some(pki.client("s1")));
     cfg.server_name = Some("localhost".into());
     let (mut tx, mut rx, _) = link::connect(&cfg, 0).await.unwrap();
@@ -227,15 +281,31 @@ async fn a_stalled_writer_stops_reading_and_acks_nothing_uncommitted() {
         tx
     });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!sender.is_finished(), "the sender must be held back by TCP flow control");
+    assert!(
+        !sender.is_finished(),
+        "the sender must be held back by TCP flow control"
+    );
     let cap = col.stats.buffer_capacity.load(Relaxed);
-    assert!(col.stats.buffer_peak.load(Relaxed) <= cap, "buffer stays bounded: {}", col.stats.summary());
-    assert!(col.stats.buffer_bytes.load(Relaxed) > cap / 2, "buffer filled: {}", col.stats.summary());
+    assert!(
+        col.stats.buffer_peak.load(Relaxed) <= cap,
+        "buffer stays bounded: {}",
+        col.stats.summary()
+    );
+    assert!(
+        col.stats.buffer_bytes.load(Relaxed) > cap / 2,
+        "buffer filled: {}",
+        col.stats.summary()
+    );
     let received = col.stats.received.load(Relaxed);
-    assert!(received < 20_500, "the collector stopped reading: {received}");
+    assert!(
+        received < 20_500,
+        "the collector stopped reading: {received}"
+    );
     assert_eq!(count(&store, "s1"), 500);
     // Nothing beyond what was committed was acknowledged.
-    assert!(tokio::time::timeout(Duration::from_millis(200), rx.recv()).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(200), rx.recv())
+        .await
+        .is_err());
     col.pause_writer(false);
     assert_eq!(await_ack(&mut rx, 20_500).await, 20_500);
     sender.await.unwrap();
@@ -255,7 +325,11 @@ async fn silent_sensors_are_reported_and_commands_reach_sensors() {
     let (mut tx, mut rx, _) = link::connect(&lc, 0).await.unwrap();
     tx.ping(7).await.unwrap();
     assert_eq!(rx.recv().await.unwrap(), Some(Inbound::Pong(7)));
-    let block = store::wire::Command::Block(store::wire::Block { net: "198.51.100.0".parse().unwrap(), prefix: 24, secs: 60 });
+    let block = store::wire::Command::Block(store::wire::Block {
+        net: "198.51.100.0".parse().unwrap(),
+        prefix: 24,
+        secs: 60,
+    });
     assert_eq!(col.command(Some("quiet".into()), block), 1);
     assert_eq!(rx.recv().await.unwrap(), Some(Inbound::Command(block)));
     let deadline = Instant::now() + Duration::from_secs(5);

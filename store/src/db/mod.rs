@@ -100,9 +100,7 @@ impl Store {
                 }
             }
         };
-        for t in [BY_TIME] {
-            tx.open_table(t).map_err(db)?;
-        }
+        tx.open_table(BY_TIME).map_err(db)?;
         tx.open_table(ALERTS).map_err(db)?;
         tx.open_table(BY_SEQ).map_err(db)?;
         tx.open_table(SENSORS).map_err(db)?;

@@ -107,7 +107,7 @@ impl<'a> Batch<'a> {
     /// must start 16-aligned (the frame readers keep it in an `AlignedVec`).
     pub fn parse(payload: &'a [u8], limits: &Limits) -> Result<Batch<'a>, WireError> {
         let at = |o: usize| HEADER_LEN + o;
-        if payload.as_ptr() as usize % 16 != 0 {
+        if !(payload.as_ptr() as usize).is_multiple_of(16) {
             return Err(malformed(
                 at(0),
                 "batch payload buffer not 16-aligned (receiver bug)",
