@@ -11,3 +11,7 @@ pub mod spool;
 pub mod testkit;
 
 pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
+pub mod collector;
+pub mod db;
+pub mod link;
+pub mod wire;
