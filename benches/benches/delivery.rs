@@ -11,15 +11,26 @@ use store::wire::{Batch, BatchEncoder, Limits, HEADER_LEN};
 const ROUND: u64 = 20_000;
 
 fn encoded(from: u64, n: u64) -> Vec<(u64, Vec<u8>)> {
-    (from..from + n).map(|s| (s, alert("bench", s, 0).encode().unwrap().to_vec())).collect()
+    (from..from + n)
+        .map(|s| (s, alert("bench", s, 0).encode().unwrap().to_vec()))
+        .collect()
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("delivery");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(6));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
     g.throughput(Throughput::Elements(ROUND));
-    for (name, idx) in [("covering", Indexes::Covering), ("per_field", Indexes::PerField)] {
+    for (name, idx) in [
+        ("covering", Indexes::Covering),
+        ("per_field", Indexes::PerField),
+    ] {
         let mut rig = rt.block_on(Rig::start(idx));
         let mut next = 1u64;
         g.bench_function(format!("tls_to_redb_{name}"), |b| {
@@ -34,7 +45,9 @@ fn end_to_end(c: &mut Criterion) {
                         let Rig { tx, rx, .. } = &mut rig;
                         let send = async {
                             for chunk in recs.chunks(1000) {
-                                tx.send_batch(chunk.iter().map(|(s, b)| (*s, b.as_slice()))).await.unwrap();
+                                tx.send_batch(chunk.iter().map(|(s, b)| (*s, b.as_slice())))
+                                    .await
+                                    .unwrap();
                             }
                         };
                         let acks = async {
@@ -56,7 +69,10 @@ fn end_to_end(c: &mut Criterion) {
         rt.block_on(rig.collector.shutdown());
     }
     // The store alone: 1,000 records per durable commit, no network.
-    for (name, idx) in [("covering", Indexes::Covering), ("per_field", Indexes::PerField)] {
+    for (name, idx) in [
+        ("covering", Indexes::Covering),
+        ("per_field", Indexes::PerField),
+    ] {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let store = Store::open(&dir.path().join("s.redb"), idx).unwrap();
         let mut next = 1u64;
@@ -80,7 +96,12 @@ fn end_to_end(c: &mut Criterion) {
                     let t = Instant::now();
                     for f in &frames {
                         let batch = Batch::parse(f, &Limits::default()).unwrap();
-                        store.commit(&[Incoming { sensor: "bench", batch }]).unwrap();
+                        store
+                            .commit(&[Incoming {
+                                sensor: "bench",
+                                batch,
+                            }])
+                            .unwrap();
                     }
                     total += t.elapsed();
                 }

@@ -7,6 +7,7 @@
 pub mod drop_channel;
 pub mod outbox;
 pub mod record;
+pub mod shipper;
 pub mod spool;
 pub mod testkit;
 

@@ -5,6 +5,7 @@ mod certs;
 mod check;
 mod collector;
 mod config;
+mod deliver;
 mod eve;
 mod replay;
 mod ruleset;
@@ -52,6 +53,8 @@ enum Command {
         /// Any skipped (unsupported) or invalid rule is an error.
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        delivery: DeliveryFlags,
     },
     /// Load config and rules as a daemon would, print the rule summary, fail on any error.
     Check {
@@ -143,6 +146,50 @@ enum Command {
     },
 }
 
+/// Delivery to a collector, shared by the commands that raise alerts.
+#[derive(clap::Args)]
+struct DeliveryFlags {
+    /// Send alerts to this collector (`HOST:PORT`) through the spool; the command exits
+    /// once the collector acknowledged every alert.
+    #[arg(long, value_name = "HOST:PORT", requires = "spool")]
+    collector: Option<String>,
+    /// The spool file: alerts wait here, durable, until the collector acknowledges them.
+    #[arg(long, requires = "collector")]
+    spool: Option<PathBuf>,
+    /// Spool size in MiB (allocated in full at start).
+    #[arg(long, default_value_t = 256)]
+    spool_mb: u64,
+    /// Directory of `tidewatch certs` output (ca.pem, sensor-ID.pem, sensor-ID-key.pem).
+    #[arg(long)]
+    certs: Option<PathBuf>,
+    /// Plain TCP instead of TLS (loopback tests only).
+    #[arg(long)]
+    insecure: bool,
+    /// This sensor's id (default: the host name); also its certificate's name.
+    #[arg(long)]
+    sensor_id: Option<String>,
+    /// The name on the collector's certificate (default: the host part of --collector).
+    #[arg(long)]
+    server_name: Option<String>,
+}
+
+impl DeliveryFlags {
+    fn into_args(self) -> Result<Option<deliver::DeliveryArgs>> {
+        Ok(match (self.collector, self.spool) {
+            (Some(collector), Some(spool)) => Some(deliver::DeliveryArgs {
+                collector,
+                spool,
+                spool_mb: self.spool_mb,
+                insecure: self.insecure,
+                certs: self.certs,
+                sensor: self.sensor_id,
+                server_name: self.server_name,
+            }),
+            _ => None,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -171,6 +218,7 @@ fn real_main() -> Result<ExitCode> {
             eve,
             checksum_checks,
             strict,
+            delivery,
         } => {
             if let Some(c) = checksum_checks {
                 sets.push(format!("detect.checksum_checks={c}"));
@@ -183,6 +231,7 @@ fn real_main() -> Result<ExitCode> {
                     eve,
                     workers,
                     strict,
+                    delivery: delivery.into_args()?,
                 },
                 &config,
             )?;

@@ -4,11 +4,9 @@
 
 mod common;
 
-use common::{scratch_dir, tidewatch};
-use std::io::{BufRead, BufReader};
+use common::{scratch_dir, start_collector, tidewatch, Proc};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,15 +16,6 @@ use store::AlertRecord;
 
 const N: u64 = 6000;
 
-/// Kills the collector if a test fails before it does.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn record(seq: u64) -> AlertRecord {
     AlertRecord {
         sensor: "edge-1".into(),
@@ -35,7 +24,11 @@ fn record(seq: u64) -> AlertRecord {
         created_ns: 0,
         origin: Origin::Sensor,
         gid: 1,
-        sid: if seq.is_multiple_of(10) { 2_000_010 } else { 2_000_001 },
+        sid: if seq.is_multiple_of(10) {
+            2_000_010
+        } else {
+            2_000_001
+        },
         rev: 2,
         msg: format!("alert {seq}"),
         class: "Misc activity".into(),
@@ -58,32 +51,6 @@ fn record(seq: u64) -> AlertRecord {
         },
         packet_len: 60,
     }
-}
-
-fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
-    let mut child = tidewatch()
-        .args(["collector", "--listen", listen, "--certs"])
-        .arg(dir.join("pki"))
-        .arg("--db")
-        .arg(dir.join("alerts.redb"))
-        .arg("--control")
-        .arg(dir.join("collector.sock"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let l = lines
-            .next()
-            .expect("collector exited before listening")
-            .unwrap();
-        if let Some(a) = l.strip_prefix("collector listening on ") {
-            break a.to_string();
-        }
-    };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    (Proc(child), addr)
 }
 
 fn alerts(dir: &Path, extra: &[&str]) -> String {
