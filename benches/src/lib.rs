@@ -56,3 +56,5 @@ pub fn sample_frames() -> Vec<(&'static str, Vec<u8>)> {
         })
         .collect()
 }
+
+pub mod delivery;

@@ -7,7 +7,12 @@
 pub mod drop_channel;
 pub mod outbox;
 pub mod record;
+pub mod shipper;
 pub mod spool;
 pub mod testkit;
 
 pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
+pub mod collector;
+pub mod db;
+pub mod link;
+pub mod wire;

@@ -53,12 +53,20 @@ fn icmp_counterpart(v6: bool, t: u8) -> Option<u8> {
     })
 }
 
-/// Community ID v1 (seed 0): a flow hash other tools (Zeek, Suricata) compute alike.
-pub fn community_id(a: &AlertEvent) -> String {
-    let (mut sp, mut dp, mut one_way) = (a.src_port, a.dst_port, false);
-    if let Some((t, c)) = a.icmp {
+/// Community ID v1 (seed 0): a flow hash other tools (Zeek, Suricata) compute alike,
+/// from plain 5-tuple fields so live and stored alerts share it.
+pub fn community_id_of(
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    ip_proto: u8,
+    icmp: Option<(u8, u8)>,
+) -> String {
+    let (mut sp, mut dp, mut one_way) = (src_port, dst_port, false);
+    if let Some((t, c)) = icmp {
         sp = t as u16;
-        match icmp_counterpart(a.src.is_ipv6(), t) {
+        match icmp_counterpart(src.is_ipv6(), t) {
             Some(o) => dp = o as u16,
             None => {
                 dp = c as u16;
@@ -66,7 +74,7 @@ pub fn community_id(a: &AlertEvent) -> String {
             }
         }
     }
-    let (s, d) = (ip_bytes(&a.src), ip_bytes(&a.dst));
+    let (s, d) = (ip_bytes(&src), ip_bytes(&dst));
     let ordered = one_way || (s.as_slice(), sp) < (d.as_slice(), dp);
     let (s, d, sp, dp) = if ordered {
         (s, d, sp, dp)
@@ -77,17 +85,77 @@ pub fn community_id(a: &AlertEvent) -> String {
     h.update(&0u16.to_be_bytes());
     h.update(&s);
     h.update(&d);
-    h.update(&[a.ip_proto, 0]);
-    if matches!(a.ip_proto, 1 | 6 | 17 | 58 | 132) {
+    h.update(&[ip_proto, 0]);
+    if matches!(ip_proto, 1 | 6 | 17 | 58 | 132) {
         h.update(&sp.to_be_bytes());
         h.update(&dp.to_be_bytes());
     }
     format!("1:{}", B64.encode(h.digest().bytes()))
 }
 
+/// The fields of one EVE alert, from wherever the alert comes (a live `AlertEvent` or a
+/// stored record), so both print the same object.
+pub struct EveFields<'a> {
+    pub ts_ns: u64,
+    pub flow_id: u64,
+    /// 0 when not from a pcap.
+    pub pcap_cnt: u64,
+    pub in_iface: Option<&'a str>,
+    /// EVE `host`: the sensor's name (stored alerts).
+    pub host: Option<&'a str>,
+    pub vlan: &'a [u16],
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub ip_proto: u8,
+    pub icmp: Option<(u8, u8)>,
+    pub action: &'a str,
+    pub gid: u32,
+    pub sid: u32,
+    pub rev: u32,
+    pub msg: &'a str,
+    pub category: &'a str,
+    pub severity: u8,
+    pub metadata: &'a [(String, String)],
+    /// `None` when unknown (stored records do not carry it).
+    pub to_server: Option<bool>,
+    pub payload: &'a [u8],
+    pub packet: &'a [u8],
+}
+
 /// One EVE `alert` object for `a` (without a trailing newline).
 pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
     let rule = a.rule();
+    eve_object(&EveFields {
+        ts_ns: a.ts_ns,
+        flow_id: a.flow_id,
+        pcap_cnt: a.pcap_cnt,
+        in_iface,
+        host: None,
+        vlan: &a.vlan,
+        src: a.src,
+        dst: a.dst,
+        src_port: a.src_port,
+        dst_port: a.dst_port,
+        ip_proto: a.ip_proto,
+        icmp: a.icmp,
+        action: rule.action.eve_action(),
+        gid: rule.gid,
+        sid: rule.sid,
+        rev: rule.rev,
+        msg: &rule.msg,
+        category: &rule.category,
+        severity: rule.priority,
+        metadata: &rule.metadata,
+        to_server: Some(a.to_server),
+        payload: &a.payload,
+        packet: &a.packet,
+    })
+}
+
+/// The EVE object for plain fields, with Suricata's field names and order.
+pub fn eve_object(a: &EveFields<'_>) -> Value {
     let mut o = Map::new();
     o.insert("timestamp".into(), json!(eve_timestamp(a.ts_ns)));
     o.insert("flow_id".into(), json!(a.flow_id));
@@ -95,7 +163,10 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
         o.insert("pcap_cnt".into(), json!(a.pcap_cnt));
     }
     o.insert("event_type".into(), json!("alert"));
-    if let Some(i) = in_iface {
+    if let Some(h) = a.host {
+        o.insert("host".into(), json!(h));
+    }
+    if let Some(i) = a.in_iface {
         o.insert("in_iface".into(), json!(i));
     }
     if !a.vlan.is_empty() {
@@ -118,34 +189,37 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
         "pkt_src".into(),
         json!(if a.pcap_cnt > 0 { "wire/pcap" } else { "wire" }),
     );
-    o.insert("community_id".into(), json!(community_id(a)));
+    o.insert(
+        "community_id".into(),
+        json!(community_id_of(
+            a.src, a.dst, a.src_port, a.dst_port, a.ip_proto, a.icmp
+        )),
+    );
     let mut alert = Map::new();
-    alert.insert("action".into(), json!(rule.action.eve_action()));
-    alert.insert("gid".into(), json!(rule.gid));
-    alert.insert("signature_id".into(), json!(rule.sid));
-    alert.insert("rev".into(), json!(rule.rev));
-    alert.insert("signature".into(), json!(rule.msg));
-    alert.insert("category".into(), json!(rule.category));
-    alert.insert("severity".into(), json!(rule.priority));
-    if !rule.metadata.is_empty() {
+    alert.insert("action".into(), json!(a.action));
+    alert.insert("gid".into(), json!(a.gid));
+    alert.insert("signature_id".into(), json!(a.sid));
+    alert.insert("rev".into(), json!(a.rev));
+    alert.insert("signature".into(), json!(a.msg));
+    alert.insert("category".into(), json!(a.category));
+    alert.insert("severity".into(), json!(a.severity));
+    if !a.metadata.is_empty() {
         // Suricata groups values by key: {"key": ["v1", "v2"]}.
         let mut md: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-        for (k, v) in &rule.metadata {
+        for (k, v) in a.metadata {
             md.entry(k.as_str()).or_default().push(v.as_str());
         }
         alert.insert("metadata".into(), json!(md));
     }
     o.insert("alert".into(), Value::Object(alert));
-    o.insert(
-        "direction".into(),
-        json!(if a.to_server {
-            "to_server"
-        } else {
-            "to_client"
-        }),
-    );
-    o.insert("payload".into(), json!(B64.encode(&a.payload)));
-    o.insert("packet".into(), json!(B64.encode(&a.packet)));
+    if let Some(ts) = a.to_server {
+        o.insert(
+            "direction".into(),
+            json!(if ts { "to_server" } else { "to_client" }),
+        );
+    }
+    o.insert("payload".into(), json!(B64.encode(a.payload)));
+    o.insert("packet".into(), json!(B64.encode(a.packet)));
     o.insert("stream".into(), json!(0));
     Value::Object(o)
 }

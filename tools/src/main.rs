@@ -1,8 +1,12 @@
 //! The `tidewatch` binary: one command, a subcommand per job.
 
+mod alerts;
+mod certs;
 mod check;
+mod collector;
 mod config;
 mod control;
+mod deliver;
 mod eve;
 mod replay;
 mod ruleset;
@@ -51,6 +55,8 @@ enum Command {
         /// Any skipped (unsupported) or invalid rule is an error.
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        delivery: DeliveryFlags,
     },
     /// Live capture on an interface (XDP + AF_XDP), alerts as EVE JSON; SIGHUP reloads
     /// rules, SIGINT/SIGTERM stops with a summary.
@@ -80,6 +86,131 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Receive alerts from sensors over TLS and store them in redb.
+    Collector {
+        /// Address to listen on for sensors, e.g. 0.0.0.0:4700.
+        #[arg(long)]
+        listen: String,
+        /// The redb alert store (created if missing).
+        #[arg(long)]
+        db: PathBuf,
+        /// Plain TCP without TLS (loopback tests only).
+        #[arg(long)]
+        insecure: bool,
+        /// Directory with ca.pem, collector.pem and collector-key.pem (`tidewatch certs`).
+        #[arg(long)]
+        certs: Option<PathBuf>,
+        /// Control socket that `tidewatch alerts` queries while this collector holds the store.
+        #[arg(long, default_value = "/run/tidewatch/collector.sock")]
+        control: PathBuf,
+        /// Report a sensor not heard from for this many seconds.
+        #[arg(long, default_value_t = 60)]
+        silence_secs: u64,
+        /// MiB of received batches that may wait for the writer before sockets stop being read.
+        #[arg(long, default_value_t = 64)]
+        buffer_mb: u64,
+        /// Remove alerts older than this many days (by arrival).
+        #[arg(long)]
+        retention_days: Option<u64>,
+        /// Keep at most this many MiB of alert records (oldest go first).
+        #[arg(long)]
+        retention_mb: Option<u64>,
+        /// Also index sid, source and destination in their own B-trees (new stores only;
+        /// faster filtered queries, slower writes).
+        #[arg(long)]
+        per_field_indexes: bool,
+    },
+    /// Query stored alerts.
+    Alerts {
+        #[arg(long)]
+        db: PathBuf,
+        /// The collector's control socket, used when a collector holds the store.
+        #[arg(long, default_value = "/run/tidewatch/collector.sock")]
+        control: PathBuf,
+        /// YYYY-MM-DD[THH:MM:SS], an age (15m, 2h, 7d) or @EPOCH_SECONDS; capture time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Exclusive upper bound, same forms as --since.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        sid: Option<u32>,
+        /// Source address block, e.g. 10.0.0.0/8.
+        #[arg(long)]
+        src: Option<String>,
+        #[arg(long)]
+        dst: Option<String>,
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Newest N alerts (0: all).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+        format: String,
+        /// Show each alert's payload as hex and ASCII.
+        #[arg(long)]
+        payload: bool,
+        /// Write the stored packets to this pcap file.
+        #[arg(long)]
+        pcap: Option<PathBuf>,
+    },
+    /// Create a CA and certificates for the collector and each sensor.
+    Certs {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// A sensor to make a certificate for (repeatable).
+        #[arg(long)]
+        sensor: Vec<String>,
+        /// A name or address the collector is reached by (repeatable; default localhost,
+        /// 127.0.0.1, ::1).
+        #[arg(long)]
+        collector_name: Vec<String>,
+    },
+}
+
+/// Delivery to a collector, shared by the commands that raise alerts.
+#[derive(clap::Args)]
+struct DeliveryFlags {
+    /// Send alerts to this collector (`HOST:PORT`) through the spool; the command exits
+    /// once the collector acknowledged every alert.
+    #[arg(long, value_name = "HOST:PORT", requires = "spool")]
+    collector: Option<String>,
+    /// The spool file: alerts wait here, durable, until the collector acknowledges them.
+    #[arg(long, requires = "collector")]
+    spool: Option<PathBuf>,
+    /// Spool size in MiB (allocated in full at start).
+    #[arg(long, default_value_t = 256)]
+    spool_mb: u64,
+    /// Directory of `tidewatch certs` output (ca.pem, sensor-ID.pem, sensor-ID-key.pem).
+    #[arg(long)]
+    certs: Option<PathBuf>,
+    /// Plain TCP instead of TLS (loopback tests only).
+    #[arg(long)]
+    insecure: bool,
+    /// This sensor's id (default: the host name); also its certificate's name.
+    #[arg(long)]
+    sensor_id: Option<String>,
+    /// The name on the collector's certificate (default: the host part of --collector).
+    #[arg(long)]
+    server_name: Option<String>,
+}
+
+impl DeliveryFlags {
+    fn into_args(self) -> Result<Option<deliver::DeliveryArgs>> {
+        Ok(match (self.collector, self.spool) {
+            (Some(collector), Some(spool)) => Some(deliver::DeliveryArgs {
+                collector,
+                spool,
+                spool_mb: self.spool_mb,
+                insecure: self.insecure,
+                certs: self.certs,
+                sensor: self.sensor_id,
+                server_name: self.server_name,
+            }),
+            _ => None,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -122,6 +253,7 @@ fn real_main() -> Result<ExitCode> {
             eve,
             checksum_checks,
             strict,
+            delivery,
         } => {
             if let Some(c) = checksum_checks {
                 sets.push(format!("detect.checksum_checks={c}"));
@@ -134,6 +266,7 @@ fn real_main() -> Result<ExitCode> {
                     eve,
                     workers,
                     strict,
+                    delivery: delivery.into_args()?,
                 },
                 &config,
             )?;
@@ -169,6 +302,70 @@ fn real_main() -> Result<ExitCode> {
                 (false, None) => format!("block {prefix}"),
             };
             println!("{}", control::request(&path, &line)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collector {
+            listen,
+            db,
+            insecure,
+            certs,
+            control,
+            silence_secs,
+            buffer_mb,
+            retention_days,
+            retention_mb,
+            per_field_indexes,
+        } => {
+            collector::run(collector::CollectorArgs {
+                listen,
+                db,
+                insecure,
+                certs,
+                control,
+                silence_secs,
+                buffer_mb,
+                retention_days,
+                retention_mb,
+                per_field_indexes,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Alerts {
+            db,
+            control,
+            since,
+            until,
+            sid,
+            src,
+            dst,
+            sensor,
+            limit,
+            format,
+            payload,
+            pcap,
+        } => {
+            alerts::run(alerts::AlertsArgs {
+                db,
+                control,
+                since,
+                until,
+                sid,
+                src,
+                dst,
+                sensor,
+                limit,
+                json: format == "json",
+                payload,
+                pcap,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs {
+            out,
+            sensor,
+            collector_name,
+        } => {
+            certs::run(&out, &sensor, &collector_name)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { rules, strict } => {

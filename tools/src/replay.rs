@@ -18,6 +18,8 @@ pub struct ReplayArgs {
     pub eve: Option<PathBuf>,
     pub workers: Option<usize>,
     pub strict: bool,
+    /// Deliver alerts to a collector through a spool (`--collector`, `--spool`).
+    pub delivery: Option<crate::deliver::DeliveryArgs>,
 }
 
 fn open_eve(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
@@ -65,7 +67,17 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         None
     };
 
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, open_eve(args.eve.as_deref())?);
+    // With a collector, EVE lines are written only when asked for with --eve.
+    let mut delivery = match &args.delivery {
+        Some(d) => Some(crate::deliver::Delivery::open(d, "replay")?),
+        None => None,
+    };
+    let eve_path = match (&delivery, &args.eve) {
+        (Some(_), None) => Some(PathBuf::from("/dev/null")),
+        (_, e) => e.clone(),
+    };
+    let mut deliver_error: Option<anyhow::Error> = None;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, open_eve(eve_path.as_deref())?);
     let mut write_error: Option<std::io::Error> = None;
     let mut line = Vec::with_capacity(4096);
     let t0 = Instant::now();
@@ -75,6 +87,13 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         &wcfg,
         &dcfg,
         |a| {
+            if let Some(d) = delivery.as_mut() {
+                if deliver_error.is_none() {
+                    if let Err(e) = d.submit(&a) {
+                        deliver_error = Some(e);
+                    }
+                }
+            }
             if write_error.is_some() {
                 return;
             }
@@ -104,6 +123,10 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         return Err(e).context("writing EVE output");
     }
 
+    if let Some(e) = deliver_error {
+        return Err(e.context("delivering an alert"));
+    }
+
     let t = report.totals();
     let secs = elapsed.as_secs_f64().max(1e-9);
     print_counts(&t);
@@ -124,6 +147,21 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         secs,
         workers
     );
+    // Detection is done; the summary above is final. Now wait for the collector.
+    if let Some(d) = delivery {
+        let d = d.finish();
+        eprintln!(
+            "delivered: {} spooled, {} dropped to the drop channel, acknowledged through seq {}{}",
+            d.spooled,
+            d.dropped,
+            d.acked_through,
+            if d.resent > 0 {
+                format!(", {} resent after reconnects", d.resent)
+            } else {
+                String::new()
+            }
+        );
+    }
     if let Some(e) = report.source_error {
         eprintln!(
             "error: {e} (the {} frames before it were inspected)",

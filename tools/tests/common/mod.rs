@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub fn tidewatch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tidewatch"))
@@ -55,4 +56,41 @@ pub fn counts_by_sid(alerts: &[Value]) -> BTreeMap<u64, u64> {
             .or_insert(0) += 1;
     }
     m
+}
+
+/// Kills a child process if a test fails before it does.
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tidewatch collector` with the certificates in `dir/pki`, its store and control
+/// socket in `dir`; returns it once it listens, with the address it printed.
+pub fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
+    let mut child = tidewatch()
+        .args(["collector", "--listen", listen, "--certs"])
+        .arg(dir.join("pki"))
+        .arg("--db")
+        .arg(dir.join("alerts.redb"))
+        .arg("--control")
+        .arg(dir.join("collector.sock"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let l = lines
+            .next()
+            .expect("collector exited before listening")
+            .unwrap();
+        if let Some(a) = l.strip_prefix("collector listening on ") {
+            break a.to_string();
+        }
+    };
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (Proc(child), addr)
 }

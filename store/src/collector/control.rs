@@ -1,0 +1,124 @@
+//! The collector's control socket (unix stream, mode 0600): `tidewatch alerts` asks it
+//! while the collector holds the store. Requests are one line: `query KEY=VALUE...` or
+//! `status`. A reply is `+` then records, each `len: u32 LE`, `id: u64 LE`, archived bytes,
+//! ending with `len` 0; or `-` and an error message to the end of the stream.
+
+use super::Shared;
+use crate::db::{Query, StoredAlert};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+pub(crate) fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // A socket file left by a collector that died is in the way; a live one answers.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("{} is served by a running process", path.display()),
+        ));
+    }
+    let _ = std::fs::remove_file(path);
+    let l = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+pub(crate) async fn serve(shared: Arc<Shared>, listener: UnixListener) {
+    loop {
+        let Ok((s, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(shared, s).await {
+                tracing::debug!(error = %e, "control client");
+            }
+        });
+    }
+}
+
+async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
+    let (r, mut w) = s.into_split();
+    let mut line = String::new();
+    BufReader::new(r.take(64 * 1024))
+        .read_line(&mut line)
+        .await?;
+    let line = line.trim();
+    let reply: Result<Vec<StoredAlert>, String> = if line == "status" {
+        let text = shared.stats.summary();
+        w.write_all(b"+").await?;
+        w.write_all(text.as_bytes()).await?;
+        return w.shutdown().await;
+    } else if let Some(q) = line.strip_prefix("query") {
+        match Query::from_line(q) {
+            Ok(q) => {
+                let store = shared.store.clone();
+                tokio::task::spawn_blocking(move || store.query(&q).map_err(|e| e.to_string()))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        Err(format!(
+            "unknown request {line:?} (want `query ...` or `status`)"
+        ))
+    };
+    match reply {
+        Ok(alerts) => {
+            let mut out = Vec::with_capacity(
+                1 + alerts.iter().map(|a| a.bytes.len() + 12).sum::<usize>() + 4,
+            );
+            out.push(b'+');
+            for a in &alerts {
+                out.extend_from_slice(&(a.bytes.len() as u32).to_le_bytes());
+                out.extend_from_slice(&a.id.to_le_bytes());
+                out.extend_from_slice(&a.bytes);
+            }
+            out.extend_from_slice(&0u32.to_le_bytes());
+            w.write_all(&out).await?;
+        }
+        Err(e) => {
+            w.write_all(b"-").await?;
+            w.write_all(e.as_bytes()).await?;
+        }
+    }
+    w.shutdown().await
+}
+
+/// Client side, for `tidewatch alerts`: runs `q` on the collector behind `path`.
+pub fn query_via_socket(path: &Path, q: &Query) -> Result<Vec<StoredAlert>, String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    s.write_all(format!("query {}\n", q.to_line()).as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).map_err(|e| e.to_string())?;
+    match all.first() {
+        Some(b'+') => {}
+        Some(b'-') => return Err(format!("collector: {}", String::from_utf8_lossy(&all[1..]))),
+        _ => return Err("collector closed the control socket without a reply".into()),
+    }
+    let mut out = Vec::new();
+    let mut o = 1;
+    loop {
+        let len = all.get(o..o + 4).ok_or("reply cut short")?;
+        let len = u32::from_le_bytes(len.try_into().map_err(|_| "reply cut short")?) as usize;
+        if len == 0 {
+            return Ok(out);
+        }
+        let id = all.get(o + 4..o + 12).ok_or("reply cut short")?;
+        let id = u64::from_le_bytes(id.try_into().map_err(|_| "reply cut short")?);
+        let bytes = all.get(o + 12..o + 12 + len).ok_or("reply cut short")?;
+        let mut b = rkyv::util::AlignedVec::<16>::with_capacity(len);
+        b.extend_from_slice(bytes);
+        out.push(StoredAlert { id, bytes: b });
+        o += 12 + len;
+    }
+}

@@ -1,0 +1,67 @@
+//! Tables and the compact index row. Write speed decides the layout: a durable redb commit
+//! bounds stored alerts/s, and every extra B-tree whose keys land on random pages (sid,
+//! addresses) multiplies the pages a commit writes. So by default there are only indexes
+//! whose keys grow with time — (sensor, seq) and (ts, id) — and the time index's value is
+//! a 42-byte row with the other filter fields, so a sid/address/sensor filter is a scan of
+//! that compact row sequence, never a read of the records. `Indexes::PerField` adds real
+//! sid/src/dst B-trees for stores where those lookups dominate (measured in the bench).
+
+use redb::TableDefinition;
+
+/// id → the archived record as the sensor sent it.
+pub const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
+/// (sensor no, seq) → id: de-duplication and the per-sensor index.
+pub const BY_SEQ: TableDefinition<(u32, u64), u64> = TableDefinition::new("by_seq");
+/// (ts_ns, id) → index row (sid, sensor no, src, dst).
+pub const BY_TIME: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("by_time");
+/// (sid, ts_ns, id), only with `Indexes::PerField`.
+pub const BY_SID: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("by_sid");
+/// (address key, ts_ns, id), only with `Indexes::PerField`.
+pub const BY_SRC: TableDefinition<([u8; 17], u64, u64), ()> = TableDefinition::new("by_src");
+pub const BY_DST: TableDefinition<([u8; 17], u64, u64), ()> = TableDefinition::new("by_dst");
+/// sensor name ↔ number (numbers keep index keys short).
+pub const SENSORS: TableDefinition<&str, u32> = TableDefinition::new("sensors");
+pub const SENSOR_NAMES: TableDefinition<u32, &str> = TableDefinition::new("sensor_names");
+/// Counters: next id, bytes of records held.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const NEXT_ID: &str = "next_id";
+pub const BYTES: &str = "bytes";
+pub const LAYOUT: &str = "layout";
+
+pub const ROW: usize = 42;
+
+/// The filter fields of one alert, as stored in the time index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub sid: u32,
+    pub sensor: u32,
+    pub src: [u8; 17],
+    pub dst: [u8; 17],
+}
+
+impl Row {
+    pub fn encode(&self) -> [u8; ROW] {
+        let mut b = [0u8; ROW];
+        b[..4].copy_from_slice(&self.sid.to_le_bytes());
+        b[4..8].copy_from_slice(&self.sensor.to_le_bytes());
+        b[8..25].copy_from_slice(&self.src);
+        b[25..42].copy_from_slice(&self.dst);
+        b
+    }
+
+    /// `None` for a row of the wrong size (a damaged or foreign file).
+    pub fn decode(b: &[u8]) -> Option<Row> {
+        if b.len() != ROW {
+            return None;
+        }
+        let mut r = Row {
+            sid: u32::from_le_bytes(b[..4].try_into().ok()?),
+            sensor: u32::from_le_bytes(b[4..8].try_into().ok()?),
+            src: [0; 17],
+            dst: [0; 17],
+        };
+        r.src.copy_from_slice(&b[8..25]);
+        r.dst.copy_from_slice(&b[25..42]);
+        Some(r)
+    }
+}

@@ -1,0 +1,65 @@
+//! `tidewatch collector`: the central daemon. Library code in `store::collector` does the
+//! work; this wires flags to it and waits for a signal.
+
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use store::collector::{Collector, CollectorConfig};
+use store::db::{Indexes, Retention, Store};
+
+pub struct CollectorArgs {
+    pub listen: String,
+    pub db: PathBuf,
+    pub insecure: bool,
+    pub certs: Option<PathBuf>,
+    pub control: PathBuf,
+    pub silence_secs: u64,
+    pub buffer_mb: u64,
+    pub retention_days: Option<u64>,
+    pub retention_mb: Option<u64>,
+    pub per_field_indexes: bool,
+}
+
+pub fn run(a: CollectorArgs) -> Result<()> {
+    let tls = match (a.insecure, &a.certs) {
+        (true, _) => None,
+        (false, Some(dir)) => Some(store::link::server_config(
+            &dir.join("ca.pem"),
+            &dir.join("collector.pem"),
+            &dir.join("collector-key.pem"),
+        )?),
+        (false, None) => bail!("--certs DIR is required (make one with `tidewatch certs`), or --insecure for plain TCP"),
+    };
+    let indexes = if a.per_field_indexes {
+        Indexes::PerField
+    } else {
+        Indexes::Covering
+    };
+    let store = Arc::new(Store::open(&a.db, indexes)?);
+    let mut cfg = CollectorConfig::new(a.listen, tls);
+    cfg.control = Some(a.control);
+    cfg.silence = Duration::from_secs(a.silence_secs.max(1));
+    cfg.buffer_bytes = a.buffer_mb.max(1) << 20;
+    cfg.retention = Retention {
+        max_age: a.retention_days.map(|d| Duration::from_secs(d * 86_400)),
+        max_bytes: a.retention_mb.map(|m| m << 20),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(async move {
+        let col = Collector::start(cfg, store).await?;
+        // The address line lets scripts (and tests) using port 0 find the port.
+        eprintln!("collector listening on {}", col.local_addr);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("{}", col.stats.summary());
+        col.shutdown().await;
+        Ok(())
+    })
+}
