@@ -7,4 +7,5 @@ pub mod dispatch;
 pub mod engine;
 pub mod flow;
 pub mod rules;
+pub mod stream;
 pub mod worker;

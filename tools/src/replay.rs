@@ -44,6 +44,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let wcfg = WorkerConfig {
         flow: config.flow.to_detect(),
         checksums: config.checksum_mode(),
+        stream: config.stream.to_detect(workers),
     };
     let dcfg = DispatchConfig {
         workers,
@@ -120,6 +121,31 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     eprintln!(
         "flows: {} created, {} timed out, {} evicted",
         t.flows.created, t.flows.timed_out, t.flows.evicted
+    );
+    let st = &t.stream;
+    eprintln!(
+        "stream: {} sessions ({} midstream), {} segments, {} bytes, {} inspections, {} gaps, \
+         {} retransmitted and {} overlapping bytes, {} stale bytes, {} untracked segments; \
+         given up: depth {} bytes, memcap {} segments/{} bytes, window {}/{}, pieces {}/{}; \
+         memory peak {} bytes",
+        st.sessions,
+        st.midstream_pickups,
+        st.segments,
+        st.bytes,
+        st.inspections,
+        st.gaps,
+        st.retransmitted_bytes,
+        st.overlap_different_bytes,
+        st.stale_bytes,
+        st.untracked_segments,
+        st.depth_bytes,
+        st.memcap_segments,
+        st.memcap_bytes,
+        st.window_segments,
+        st.window_bytes,
+        st.pieces_segments,
+        st.pieces_bytes,
+        st.memory_peak
     );
     if t.bad_checksum > 0 {
         eprintln!(

@@ -6,4 +6,6 @@ pub mod benchgen;
 pub mod demo;
 pub mod golden;
 pub mod golden_check;
+pub mod golden_stream;
+pub mod stream_check;
 pub mod suricata;

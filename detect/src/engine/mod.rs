@@ -89,6 +89,71 @@ pub enum BuildError {
     },
 }
 
+/// Which buffers a rule's payload keywords look at on TCP, as Suricata decides it
+/// (`SigValidate`: `SIG_FLAG_REQUIRE_PACKET` / `SIG_FLAG_REQUIRE_STREAM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PayloadKind {
+    /// No payload keywords: header checks on every packet.
+    Header,
+    /// The packet's payload only: `tcp-pkt`, `dsize`, and protocols without TCP.
+    Packet,
+    /// The reassembled stream; a packet's own payload only when the stream did not take it.
+    Stream,
+    /// A content with `offset`, `depth` or `startswith`: the stream, and every packet
+    /// that did not already match on the stream.
+    StreamAndPacket,
+    /// `tcp-stream`: the stream alone.
+    StreamOnly,
+}
+
+fn payload_kind(r: &Rule) -> PayloadKind {
+    use crate::rules::Proto;
+    if r.payload.is_empty() {
+        return PayloadKind::Header;
+    }
+    let tcp = groups::rule_scope(&r.proto).is_some_and(|(classes, _)| classes & 1 != 0);
+    match r.proto {
+        Proto::TcpPkt => PayloadKind::Packet,
+        Proto::TcpStream => PayloadKind::StreamOnly,
+        _ if !tcp || r.dsize.is_some() => PayloadKind::Packet,
+        _ => {
+            let positional = r.payload.iter().any(|p| {
+                matches!(p, PayloadMatch::Content(c)
+                    if c.offset.is_some() || c.depth.is_some() || c.startswith)
+            });
+            if positional {
+                PayloadKind::StreamAndPacket
+            } else {
+                PayloadKind::Stream
+            }
+        }
+    }
+}
+
+/// Which inspection a call of the matcher is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// A packet's own payload; `in_stream`: the stream engine took it.
+    Packet { in_stream: bool },
+    /// A run of reassembled stream bytes.
+    Stream,
+}
+
+impl PayloadKind {
+    #[inline]
+    fn applies(self, pass: Pass, tcp: bool) -> bool {
+        use PayloadKind::*;
+        match pass {
+            Pass::Stream => matches!(self, Stream | StreamAndPacket | StreamOnly),
+            Pass::Packet { in_stream } => match self {
+                Header | Packet | StreamAndPacket => true,
+                Stream => !(tcp && in_stream),
+                StreamOnly => !tcp,
+            },
+        }
+    }
+}
+
 /// A rule in verification form, stored by rank.
 #[derive(Debug)]
 struct Compiled {
@@ -103,6 +168,7 @@ struct Compiled {
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
     negated_fp: Option<Searcher>,
+    kind: PayloadKind,
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -111,6 +177,9 @@ struct Group {
     prefilter: Option<Prefilter>,
     /// Ranks of rules without a positive content (sorted).
     always: Box<[u32]>,
+    /// Some prefiltered rule looks at a TCP packet's payload even when the stream took
+    /// it; without one, such packets skip the prefilter scan.
+    packet_prefilter: bool,
 }
 
 /// Sizes of the compiled engine, for logs and benchmarks.
@@ -142,12 +211,25 @@ pub struct Scratch {
     cands: Vec<u32>,
     cand_bits: Vec<u64>,
     seen: VariantSeen,
+    /// Ranks matched on the stream for the current packet (bits, and a list to clear).
+    stream_bits: Vec<u64>,
+    stream_hits: Vec<u32>,
 }
 
 impl Scratch {
     /// The rules (indexes into [`Engine::rules`]) the last `inspect` matched, in order.
     pub fn matches(&self) -> &[usize] {
         &self.matches
+    }
+
+    /// Starts a new packet: forgets which rules matched on the stream.
+    pub fn begin_packet(&mut self) {
+        for &r in &self.stream_hits {
+            if let Some(w) = self.stream_bits.get_mut(r as usize / 64) {
+                *w = 0;
+            }
+        }
+        self.stream_hits.clear();
     }
 }
 
@@ -198,6 +280,7 @@ impl Engine {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
                         _ => None,
                     },
+                    kind: payload_kind(r),
                 }
             })
             .collect();
@@ -208,9 +291,15 @@ impl Engine {
         for (gi, list) in lists.iter().enumerate() {
             let mut items: Vec<(u32, &FastPattern)> = Vec::new();
             let mut always = Vec::new();
+            let mut packet_prefilter = false;
             for &rank in list {
                 match &fast[order[rank as usize] as usize] {
-                    Selected::Positive(fp) => items.push((rank, fp)),
+                    Selected::Positive(fp) => {
+                        items.push((rank, fp));
+                        let kind = compiled[rank as usize].kind;
+                        packet_prefilter |=
+                            !matches!(kind, PayloadKind::Stream | PayloadKind::StreamOnly);
+                    }
                     Selected::Negated(_) | Selected::None => always.push(rank),
                 }
             }
@@ -225,6 +314,7 @@ impl Engine {
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
+                packet_prefilter,
             });
         }
         let prefiltered = fast
@@ -267,6 +357,8 @@ impl Engine {
             cands: Vec::with_capacity(n),
             cand_bits: vec![0; n.div_ceil(64)],
             seen: VariantSeen::with_capacity(self.max_variants),
+            stream_bits: vec![0; n.div_ceil(64)],
+            stream_hits: Vec::with_capacity(n),
         }
     }
 
@@ -275,11 +367,11 @@ impl Engine {
     pub fn rule_matches(&self, index: usize, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
         self.rank_of
             .get(index)
-            .is_some_and(|&rank| self.verify(rank, pkt, flow))
+            .is_some_and(|&rank| self.verify(rank, pkt, pkt.payload, flow))
     }
 
     #[inline]
-    fn verify(&self, rank: u32, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
+    fn verify(&self, rank: u32, pkt: &Packet<'_>, payload: &[u8], flow: &FlowInfo) -> bool {
         let Some(c) = self.compiled.get(rank as usize) else {
             return false;
         };
@@ -294,34 +386,44 @@ impl Engine {
         }
         // Suricata never runs payload keywords on an empty payload, and skips a rule whose
         // negated fast pattern occurs anywhere in it.
-        !pkt.payload.is_empty()
+        !payload.is_empty()
             && c.negated_fp
                 .as_ref()
-                .is_none_or(|s| s.find(pkt.payload).is_none())
-            && payload::inspect(&c.steps, pkt.payload)
+                .is_none_or(|s| s.find(payload).is_none())
+            && payload::inspect(&c.steps, payload)
     }
 
     /// Runs only the packet's group lookup and prefilter, leaving the sorted candidate
     /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
     /// of the prefilter alone).
     pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
-        self.candidates(pkt, scratch)
+        self.candidates(pkt, pkt.payload, false, scratch)
             .map_or(0, |_| scratch.cands.len())
     }
 
-    /// Group lookup and prefilter scan: fills `scratch.cands` (sorted ranks).
-    fn candidates(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> Option<&Group> {
+    /// Group lookup and prefilter scan of `payload`: fills `scratch.cands` (sorted
+    /// ranks). With `stream_took_it` the scan runs only when some prefiltered rule of the
+    /// group still looks at such a packet's payload.
+    fn candidates(
+        &self,
+        pkt: &Packet<'_>,
+        payload: &[u8],
+        stream_took_it: bool,
+        scratch: &mut Scratch,
+    ) -> Option<&Group> {
         let Scratch {
             matches,
             cands,
             cand_bits,
             seen,
+            ..
         } = scratch;
         matches.clear();
         cands.clear();
         let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
-        if let (Some(pf), false) = (&group.prefilter, pkt.payload.is_empty()) {
-            pf.scan(pkt.payload, seen, |rank| {
+        let scan = !stream_took_it || group.packet_prefilter;
+        if let (Some(pf), false, true) = (&group.prefilter, payload.is_empty(), scan) {
+            pf.scan(payload, seen, |rank| {
                 let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
                 if let Some(word) = cand_bits.get_mut(w) {
                     if *word & b == 0 {
@@ -340,13 +442,67 @@ impl Engine {
         Some(group)
     }
 
-    /// Runs the packet's group: prefilter, then verification in rank order. `scratch`
+    /// Runs the packet's group: prefilter, then verification in rank order, on a packet
+    /// no stream engine saw (every payload rule but `tcp-stream` looks at it). `scratch`
     /// must come from this engine's [`Engine::scratch`].
     pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
-        let Some(group) = self.candidates(pkt, scratch) else {
+        scratch.begin_packet();
+        self.run(
+            pkt,
+            pkt.payload,
+            Pass::Packet { in_stream: false },
+            flow,
+            scratch,
+        )
+    }
+
+    /// Inspects a packet's own payload after its stream inspection (if any): rules that
+    /// matched on the stream for this packet are skipped, and with `in_stream` (the stream
+    /// engine took the payload) so are rules that only look at the stream. Call
+    /// [`Scratch::begin_packet`] before the packet's first inspection.
+    pub fn inspect_packet(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        in_stream: bool,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.run(pkt, pkt.payload, Pass::Packet { in_stream }, flow, scratch)
+    }
+
+    /// Inspects one run of reassembled stream bytes for `pkt` (the packet that triggered
+    /// stream inspection; its header is what header keywords see). `matches()` then holds
+    /// the rules that matched here and not on an earlier run for the same packet.
+    pub fn inspect_stream(
+        &self,
+        pkt: &Packet<'_>,
+        data: &[u8],
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.run(pkt, data, Pass::Stream, flow, scratch)
+    }
+
+    fn run(
+        &self,
+        pkt: &Packet<'_>,
+        payload: &[u8],
+        pass: Pass,
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        let tcp = matches!(pkt.l4, capture::decode::L4::Tcp(_));
+        let stream_took_it = matches!(pass, Pass::Packet { in_stream: true }) && tcp;
+        let Some(group) = self.candidates(pkt, payload, stream_took_it, scratch) else {
             return Verdict::Inspected;
         };
-        let Scratch { matches, cands, .. } = scratch;
+        let Scratch {
+            matches,
+            cands,
+            stream_bits,
+            stream_hits,
+            ..
+        } = scratch;
         // Merge the sorted candidates with the group's always-verified rules.
         let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
         loop {
@@ -371,8 +527,21 @@ impl Engine {
             if c.ip_only && !flow.first_in_direction {
                 continue;
             }
-            if !self.verify(rank, pkt, flow) {
+            if !c.kind.applies(pass, tcp) {
                 continue;
+            }
+            let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+            if stream_bits.get(w).is_some_and(|x| x & b != 0) {
+                continue;
+            }
+            if !self.verify(rank, pkt, payload, flow) {
+                continue;
+            }
+            if pass == Pass::Stream {
+                if let Some(x) = stream_bits.get_mut(w) {
+                    *x |= b;
+                    stream_hits.push(rank);
+                }
             }
             if c.pass {
                 return if c.ip_only || matches!(pkt.l4, capture::decode::L4::Tcp(_)) {
