@@ -277,8 +277,9 @@ impl StreamTable {
         }
         h.progress = progress;
         buf.release_before(progress);
-        if h.progress >= h.right_edge && s.state == SsnState::Closed {
-            // Nothing more will come: give the buffer back now.
+        if buf.pieces().is_empty() {
+            // Everything held was inspected: the buffer goes back to the pool, so memory
+            // follows the flows that hold data rather than the flows in the table.
             if let Some(mut b) = h.buf.take() {
                 b.shrink(&mut self.mem);
                 self.pool.give(b, &mut self.mem);
