@@ -260,6 +260,9 @@ impl Worker {
     /// or not), as Suricata does when a flow ends; alerts carry `ts_ns` and no packet.
     fn flush_slot(&mut self, slot: u32, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
         let pending = self.streams.pending(slot);
+        if pending == [false; 2] {
+            return;
+        }
         let Some(ep) = self.streams.endpoints(slot) else {
             return;
         };
@@ -314,9 +317,7 @@ impl Worker {
     /// last packet's time, as Suricata stamps its end-of-capture pseudo packets).
     pub fn finish(&mut self, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
         for slot in 0..self.flows.capacity() as u32 {
-            if self.streams.pending(slot) != [false; 2] {
-                self.flush_slot(slot, ts_ns, sink);
-            }
+            self.flush_slot(slot, ts_ns, sink);
             self.streams.release(slot);
         }
     }

@@ -177,9 +177,44 @@ struct Group {
     prefilter: Option<Prefilter>,
     /// Ranks of rules without a positive content (sorted).
     always: Box<[u32]>,
-    /// Some prefiltered rule looks at a TCP packet's payload even when the stream took
-    /// it; without one, such packets skip the prefilter scan.
-    packet_prefilter: bool,
+    /// The scan of a TCP packet whose payload the stream took: only the rules that
+    /// still look at such a packet's payload need proposing.
+    in_stream: InStreamScan,
+}
+
+/// What the prefilter scans of a TCP packet the stream took.
+#[derive(Debug)]
+enum InStreamScan {
+    /// No prefiltered rule looks at it.
+    Skip,
+    /// Every prefiltered rule does: the group's prefilter.
+    Full,
+    /// Some do: a prefilter of theirs alone, and when every one of them is anchored by
+    /// `depth` (or `startswith`), the payload length past which none can match.
+    Own(Prefilter, Option<usize>),
+}
+
+/// Where a rule's contents must end by: when every positive content is absolute with a
+/// depth (or `startswith`), the largest `offset + depth`; else `None` (anywhere).
+fn content_bound(r: &Rule) -> Option<usize> {
+    let mut bound = None;
+    for p in &r.payload {
+        let PayloadMatch::Content(c) = p else {
+            continue;
+        };
+        if c.negated {
+            continue;
+        }
+        let end = if c.startswith {
+            c.pattern.len()
+        } else if c.is_relative() {
+            return None;
+        } else {
+            c.offset.unwrap_or(0) as usize + c.depth? as usize
+        };
+        bound = Some(bound.map_or(end, |b: usize| b.max(end)));
+    }
+    bound
 }
 
 /// Sizes of the compiled engine, for logs and benchmarks.
@@ -291,14 +326,15 @@ impl Engine {
         for (gi, list) in lists.iter().enumerate() {
             let mut items: Vec<(u32, &FastPattern)> = Vec::new();
             let mut always = Vec::new();
-            let mut packet_prefilter = false;
+            let mut packet_items: Vec<(u32, &FastPattern)> = Vec::new();
             for &rank in list {
                 match &fast[order[rank as usize] as usize] {
                     Selected::Positive(fp) => {
                         items.push((rank, fp));
                         let kind = compiled[rank as usize].kind;
-                        packet_prefilter |=
-                            !matches!(kind, PayloadKind::Stream | PayloadKind::StreamOnly);
+                        if !matches!(kind, PayloadKind::Stream | PayloadKind::StreamOnly) {
+                            packet_items.push((rank, fp));
+                        }
                     }
                     Selected::Negated(_) | Selected::None => always.push(rank),
                 }
@@ -311,10 +347,31 @@ impl Engine {
             if let Some(p) = &prefilter {
                 max_variants = max_variants.max(p.variant_count());
             }
+            let in_stream = if packet_items.is_empty() {
+                InStreamScan::Skip
+            } else if packet_items.len() == items.len() {
+                InStreamScan::Full
+            } else {
+                let limit = packet_items
+                    .iter()
+                    .map(|&(rank, _)| content_bound(ranked[rank as usize]))
+                    .try_fold(0usize, |m, b| b.map(|b| m.max(b)));
+                match Prefilter::build(&packet_items) {
+                    Ok(Some(p)) => InStreamScan::Own(p, limit),
+                    Ok(None) => InStreamScan::Skip,
+                    Err(source) => {
+                        return Err(BuildError::Prefilter {
+                            group: gi,
+                            patterns: packet_items.len(),
+                            source,
+                        })
+                    }
+                }
+            };
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
-                packet_prefilter,
+                in_stream,
             });
         }
         let prefiltered = fast
@@ -402,8 +459,8 @@ impl Engine {
     }
 
     /// Group lookup and prefilter scan of `payload`: fills `scratch.cands` (sorted
-    /// ranks). With `stream_took_it` the scan runs only when some prefiltered rule of the
-    /// group still looks at such a packet's payload.
+    /// ranks). With `stream_took_it` only the rules that still look at such a packet's
+    /// payload are proposed.
     fn candidates(
         &self,
         pkt: &Packet<'_>,
@@ -421,9 +478,16 @@ impl Engine {
         matches.clear();
         cands.clear();
         let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
-        let scan = !stream_took_it || group.packet_prefilter;
-        if let (Some(pf), false, true) = (&group.prefilter, payload.is_empty(), scan) {
-            pf.scan(payload, seen, |rank| {
+        let (pf, hay) = match (&group.in_stream, stream_took_it) {
+            (_, false) | (InStreamScan::Full, true) => (group.prefilter.as_ref(), payload),
+            (InStreamScan::Own(p, limit), true) => {
+                let n = limit.map_or(payload.len(), |l| l.min(payload.len()));
+                (Some(p), &payload[..n])
+            }
+            (InStreamScan::Skip, true) => (None, payload),
+        };
+        if let (Some(pf), false) = (pf, hay.is_empty()) {
+            pf.scan(hay, seen, |rank| {
                 let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
                 if let Some(word) = cand_bits.get_mut(w) {
                     if *word & b == 0 {

@@ -27,28 +27,30 @@ enum SsnState {
     Closed,
 }
 
-/// One direction of a session: the bytes its sender sent.
+/// One direction of a session: the bytes its sender sent. Offsets are stream offsets,
+/// below 2^31 since `stream.reassembly.depth` is at most 1 GiB; 32 bits keep a whole
+/// session in one cache line.
 #[derive(Debug, Default)]
 struct Half {
-    /// The sequence number of stream offset 0 is known.
-    known: bool,
+    buf: Option<Box<SegmentBuf>>,
     base_seq: u32,
     /// Stream offset the peer acknowledged.
-    last_ack: u64,
+    last_ack: u32,
     /// Stream offset up to which raw inspection is done.
-    progress: u64,
+    progress: u32,
     /// End of the furthest byte ever stored.
-    right_edge: u64,
+    right_edge: u32,
+    /// The sequence number of stream offset 0 is known.
+    known: bool,
     /// `stream.reassembly.depth` was reached: inspect now, store no more.
     depth_reached: bool,
-    buf: Option<Box<SegmentBuf>>,
 }
 
 impl Half {
     /// Stream offset of a sequence number; `None` before the base (or far behind it).
-    fn offset(&self, seq: u32) -> Option<u64> {
+    fn offset(&self, seq: u32) -> Option<u32> {
         let rel = seq.wrapping_sub(self.base_seq);
-        (self.known && rel < 1 << 31).then_some(rel as u64)
+        (self.known && rel < 1 << 31).then_some(rel)
     }
 
     fn start(&mut self, base_seq: u32) {
@@ -72,12 +74,13 @@ pub struct Endpoints {
     pub flow_id: u64,
 }
 
+/// The hot per-packet state of a session: one cache line.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 struct Session {
-    state: SsnState,
-    endpoints: Option<Endpoints>,
     /// `[client's data, server's data]`.
     halves: [Half; 2],
+    state: SsnState,
 }
 
 /// What the stream engine did with a TCP packet.
@@ -96,6 +99,8 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct StreamTable {
     sessions: Box<[Session]>,
+    /// Per slot, written when a session starts and read only to inspect what a flow left.
+    endpoints: Box<[Option<Endpoints>]>,
     pool: Pool,
     mem: Memcap,
     stats: StreamStats,
@@ -109,6 +114,7 @@ impl StreamTable {
         sessions.resize_with(slots, Session::default);
         StreamTable {
             sessions: sessions.into_boxed_slice(),
+            endpoints: vec![None; slots].into_boxed_slice(),
             pool: Pool::with_capacity(1024),
             mem: Memcap::new(config.memcap),
             stats: StreamStats::default(),
@@ -137,7 +143,7 @@ impl StreamTable {
     }
 
     pub fn endpoints(&self, slot: u32) -> Option<Endpoints> {
-        self.sessions.get(slot as usize).and_then(|s| s.endpoints)
+        self.endpoints.get(slot as usize).copied().flatten()
     }
 
     /// Whether the session in `slot` is established.
@@ -159,6 +165,9 @@ impl StreamTable {
             }
         }
         *s = Session::default();
+        if let Some(e) = self.endpoints.get_mut(slot as usize) {
+            *e = None;
+        }
     }
 
     /// Tracks a TCP packet of the flow in `slot` (its flow id given for alerts on the
@@ -176,20 +185,6 @@ impl StreamTable {
         let Some(s) = self.sessions.get_mut(slot as usize) else {
             return Outcome::default();
         };
-        if s.endpoints.is_none() {
-            let (me, peer) = ((p.src, t.src_port), (p.dst, t.dst_port));
-            let (client, server) = if to_server { (me, peer) } else { (peer, me) };
-            let mut vlan = [0u16; 2];
-            let n = (p.vlan_count as usize).min(2);
-            vlan[..n].copy_from_slice(&p.vlan[..n]);
-            s.endpoints = Some(Endpoints {
-                client,
-                server,
-                vlan,
-                vlan_count: n as u8,
-                flow_id,
-            });
-        }
         let d = usize::from(!to_server);
         let o = 1 - d;
         let f = t.flags;
@@ -205,6 +200,20 @@ impl StreamTable {
             self.stats.sessions += 1;
             if s.state == SsnState::Established {
                 self.stats.midstream_pickups += 1;
+            }
+            let (me, peer) = ((p.src, t.src_port), (p.dst, t.dst_port));
+            let (client, server) = if to_server { (me, peer) } else { (peer, me) };
+            let mut vlan = [0u16; 2];
+            let n = (p.vlan_count as usize).min(2);
+            vlan[..n].copy_from_slice(&p.vlan[..n]);
+            if let Some(e) = self.endpoints.get_mut(slot as usize) {
+                *e = Some(Endpoints {
+                    client,
+                    server,
+                    vlan,
+                    vlan_count: n as u8,
+                    flow_id,
+                });
             }
         }
         if ack && s.state != SsnState::None {
@@ -235,7 +244,7 @@ impl StreamTable {
         let ready = h.pending()
             && (closing
                 || h.depth_reached
-                || h.last_ack.saturating_sub(h.progress) >= self.config.chunk_size);
+                || u64::from(h.last_ack.saturating_sub(h.progress)) >= self.config.chunk_size);
         Outcome {
             in_stream,
             ready,
@@ -255,8 +264,8 @@ impl StreamTable {
             return;
         };
         self.stats.inspections += 1;
-        let re = if eof { u64::MAX } else { h.last_ack };
-        let mut progress = h.progress;
+        let re = if eof { u64::MAX } else { u64::from(h.last_ack) };
+        let mut progress = u64::from(h.progress);
         for p in buf.pieces() {
             let start = p.start.max(progress);
             let end = p.end.min(re);
@@ -275,7 +284,7 @@ impl StreamTable {
                 progress = start;
             }
         }
-        h.progress = progress;
+        h.progress = u32::try_from(progress).unwrap_or(u32::MAX);
         buf.release_before(progress);
         if buf.pieces().is_empty() {
             // Everything held was inspected: the buffer goes back to the pool, so memory
@@ -376,11 +385,12 @@ fn store(
     stats: &mut StreamStats,
 ) -> bool {
     let len = payload.len() as u64;
-    let Some(mut start) = h.offset(seq) else {
+    let Some(start) = h.offset(seq) else {
         // Before the stream's start: an old retransmission.
         stats.stale_bytes += len;
         return true;
     };
+    let mut start = u64::from(start);
     let mut bytes = payload;
     if h.depth_reached {
         stats.depth_bytes += len;
@@ -399,7 +409,7 @@ fn store(
         Some(b) => b,
         None => match pool.take(mem) {
             Some(mut b) => {
-                b.clear(h.progress);
+                b.clear(u64::from(h.progress));
                 h.buf.insert(b)
             }
             None => {
@@ -425,7 +435,8 @@ fn store(
             stats.bytes += r.new;
             stats.retransmitted_bytes += r.same;
             stats.overlap_different_bytes += r.different;
-            h.right_edge = h.right_edge.max(start + bytes.len() as u64);
+            let end = u32::try_from(start + bytes.len() as u64).unwrap_or(u32::MAX);
+            h.right_edge = h.right_edge.max(end);
             true
         }
         Err(why) => {

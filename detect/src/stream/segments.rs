@@ -117,6 +117,21 @@ impl SegmentBuf {
         mem: &mut Memcap,
         pool: &mut Pool,
     ) -> Result<(), Refused> {
+        let need = self.capacity_to(end, window, mem, pool)?;
+        if need > self.data.len() {
+            self.data.resize(need, 0);
+        }
+        Ok(())
+    }
+
+    /// Capacity for bytes up to stream offset `end` (returned as a length from `base`).
+    fn capacity_to(
+        &mut self,
+        end: u64,
+        window: u64,
+        mem: &mut Memcap,
+        pool: &mut Pool,
+    ) -> Result<usize, Refused> {
         let need = end - self.base;
         if need > window {
             return Err(Refused::Window);
@@ -130,10 +145,7 @@ impl SegmentBuf {
             }
             self.data.reserve_exact(new_cap - self.data.len());
         }
-        if need > self.data.len() {
-            self.data.resize(need, 0);
-        }
-        Ok(())
+        Ok(need)
     }
 
     /// Stores a segment starting at stream offset `start` (not before `base`). Either the
@@ -151,12 +163,18 @@ impl SegmentBuf {
         if bytes.is_empty() {
             return Ok(Inserted::default());
         }
-        // In order: extend the last piece.
+        // In order: extend the last piece (appending, without zero-filling first, when it
+        // ends the buffer).
         if let Some(last) = self.pieces.last() {
             if last.end == start {
-                self.reserve_to(end, window, mem, pool)?;
                 let at = (start - self.base) as usize;
-                self.data[at..at + bytes.len()].copy_from_slice(bytes);
+                if at == self.data.len() {
+                    self.capacity_to(end, window, mem, pool)?;
+                    self.data.extend_from_slice(bytes);
+                } else {
+                    self.reserve_to(end, window, mem, pool)?;
+                    self.data[at..at + bytes.len()].copy_from_slice(bytes);
+                }
                 if let Some(last) = self.pieces.last_mut() {
                     last.end = end;
                 }
