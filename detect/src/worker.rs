@@ -197,6 +197,18 @@ impl Worker {
             to_server: view.to_server,
             pcap_cnt,
         };
+        if outcome.in_stream {
+            let Worker {
+                engine,
+                scratch,
+                streams,
+                ..
+            } = self;
+            let lookback = engine.max_pattern_len().saturating_sub(1);
+            streams.prefilter_new(view.slot, view.to_server, lookback, |hay, out| {
+                engine.prefilter_stream(p, hay, scratch, out)
+            });
+        }
         self.scratch.begin_packet();
         if outcome.ready && self.inspect_stream(view.slot, false, p, &info, &at, sink) {
             self.pass_flow(view.slot);
@@ -241,11 +253,15 @@ impl Worker {
             ..
         } = self;
         let mut passed = false;
-        streams.inspect(slot, at.to_server, eof, |data| {
+        streams.inspect(slot, at.to_server, eof, |data, cands| {
             if passed {
                 return;
             }
-            if engine.inspect_stream(p, data, info, scratch) == Verdict::Pass {
+            let verdict = match cands {
+                Some(c) => engine.inspect_stream_with(p, data, c, info, scratch),
+                None => engine.inspect_stream(p, data, info, scratch),
+            };
+            if verdict == Verdict::Pass {
                 passed = true;
             }
             for &rule in scratch.matches() {

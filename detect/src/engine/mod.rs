@@ -237,6 +237,8 @@ pub struct Engine {
     groups: Vec<Group>,
     max_variants: usize,
     prefiltered: usize,
+    /// Longest fast pattern: how far back an incremental stream scan looks.
+    max_pattern: usize,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -384,7 +386,16 @@ impl Engine {
             prefiltered,
             "matcher built"
         );
+        let max_pattern = fast
+            .iter()
+            .filter_map(|f| match f {
+                Selected::Positive(fp) => Some(fp.bytes.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Engine {
+            max_pattern,
             rules,
             compiled,
             rank_of,
@@ -454,8 +465,29 @@ impl Engine {
     /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
     /// of the prefilter alone).
     pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
-        self.candidates(pkt, pkt.payload, false, scratch)
+        self.candidates(pkt, pkt.payload, false, None, scratch)
             .map_or(0, |_| scratch.cands.len())
+    }
+
+    /// Longest fast pattern of the rule set.
+    pub fn max_pattern_len(&self) -> usize {
+        self.max_pattern
+    }
+
+    /// Prefilters stream bytes as they arrive (hot in cache), for `pkt`'s group: adds the
+    /// ranks of rules whose fast pattern occurs in `hay` to `out`, for a later
+    /// [`Engine::inspect_stream_with`]. `hay` must start `max_pattern_len() - 1` bytes
+    /// before the new bytes (or at the stream window's start) so no occurrence is cut.
+    pub fn prefilter_stream(
+        &self,
+        pkt: &Packet<'_>,
+        hay: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<u32>,
+    ) {
+        if self.candidates(pkt, hay, false, None, scratch).is_some() {
+            out.extend_from_slice(&scratch.cands);
+        }
     }
 
     /// Group lookup and prefilter scan of `payload`: fills `scratch.cands` (sorted
@@ -466,6 +498,7 @@ impl Engine {
         pkt: &Packet<'_>,
         payload: &[u8],
         stream_took_it: bool,
+        pre: Option<&[u32]>,
         scratch: &mut Scratch,
     ) -> Option<&Group> {
         let Scratch {
@@ -478,6 +511,13 @@ impl Engine {
         matches.clear();
         cands.clear();
         let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
+        if let Some(pre) = pre {
+            // Prefiltered as the bytes arrived.
+            cands.extend_from_slice(pre);
+            cands.sort_unstable();
+            cands.dedup();
+            return Some(group);
+        }
         let (pf, hay) = match (&group.in_stream, stream_took_it) {
             (_, false) | (InStreamScan::Full, true) => (group.prefilter.as_ref(), payload),
             (InStreamScan::Own(p, limit), true) => {
@@ -516,6 +556,7 @@ impl Engine {
             pkt.payload,
             Pass::Packet { in_stream: false },
             flow,
+            None,
             scratch,
         )
     }
@@ -531,7 +572,14 @@ impl Engine {
         in_stream: bool,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.run(pkt, pkt.payload, Pass::Packet { in_stream }, flow, scratch)
+        self.run(
+            pkt,
+            pkt.payload,
+            Pass::Packet { in_stream },
+            flow,
+            None,
+            scratch,
+        )
     }
 
     /// Inspects one run of reassembled stream bytes for `pkt` (the packet that triggered
@@ -544,7 +592,20 @@ impl Engine {
         flow: &FlowInfo,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.run(pkt, data, Pass::Stream, flow, scratch)
+        self.run(pkt, data, Pass::Stream, flow, None, scratch)
+    }
+
+    /// [`Engine::inspect_stream`] with the candidates [`Engine::prefilter_stream`] found
+    /// in these bytes (a superset is fine) instead of a scan.
+    pub fn inspect_stream_with(
+        &self,
+        pkt: &Packet<'_>,
+        data: &[u8],
+        cands: &[u32],
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.run(pkt, data, Pass::Stream, flow, Some(cands), scratch)
     }
 
     fn run(
@@ -553,11 +614,12 @@ impl Engine {
         payload: &[u8],
         pass: Pass,
         flow: &FlowInfo,
+        pre: Option<&[u32]>,
         scratch: &mut Scratch,
     ) -> Verdict {
         let tcp = matches!(pkt.l4, capture::decode::L4::Tcp(_));
         let stream_took_it = matches!(pass, Pass::Packet { in_stream: true }) && tcp;
-        let Some(group) = self.candidates(pkt, payload, stream_took_it, scratch) else {
+        let Some(group) = self.candidates(pkt, payload, stream_took_it, pre, scratch) else {
             return Verdict::Inspected;
         };
         let Scratch {

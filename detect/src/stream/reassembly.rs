@@ -252,10 +252,35 @@ impl StreamTable {
         }
     }
 
+    /// Prefilters the bytes that just arrived in one direction of `slot` while they are
+    /// hot in cache (see [`crate::engine::Engine::prefilter_stream`]).
+    pub fn prefilter_new(
+        &mut self,
+        slot: u32,
+        to_server: bool,
+        lookback: usize,
+        scan: impl FnOnce(&[u8], &mut Vec<u32>),
+    ) {
+        if let Some(b) = self
+            .sessions
+            .get_mut(slot as usize)
+            .and_then(|s| s.halves[usize::from(!to_server)].buf.as_deref_mut())
+        {
+            b.prefilter_new(lookback, scan);
+        }
+    }
+
     /// Runs raw inspection of one direction of `slot` (`to_server`: the client's data):
-    /// hands each run of bytes in the window to `each` and moves the progress as Suricata
-    /// does. `eof` inspects everything held, acknowledged or not (end of the flow).
-    pub fn inspect(&mut self, slot: u32, to_server: bool, eof: bool, mut each: impl FnMut(&[u8])) {
+    /// hands each run of bytes in the window to `each`, with the rules prefiltered on
+    /// arrival when they cover it, and moves the progress as Suricata does. `eof`
+    /// inspects everything held, acknowledged or not (end of the flow).
+    pub fn inspect(
+        &mut self,
+        slot: u32,
+        to_server: bool,
+        eof: bool,
+        mut each: impl FnMut(&[u8], Option<&[u32]>),
+    ) {
         let Some(s) = self.sessions.get_mut(slot as usize) else {
             return;
         };
@@ -275,7 +300,7 @@ impl StreamTable {
             if start >= end {
                 break;
             }
-            each(buf.bytes(start, end));
+            each(buf.bytes(start, end), buf.candidates());
             if start == progress {
                 progress = end;
             } else {

@@ -16,6 +16,8 @@ const INITIAL_PIECES: usize = 8;
 const POOLED_MAX_BYTES: usize = 64 << 10;
 /// Separate pieces (runs of received bytes with holes between them) per direction.
 pub(crate) const MAX_PIECES: usize = 64;
+/// Candidate rules kept from prefiltering bytes on arrival, before a rescan is cheaper.
+const MAX_CANDS: usize = 1024;
 
 /// A run of received bytes `[start, end)`, and where the segment that brought its first
 /// byte started (for the overlap policy).
@@ -55,6 +57,12 @@ pub(crate) struct SegmentBuf {
     data: Vec<u8>,
     /// Sorted, disjoint, never adjacent (adjacent runs are merged).
     pieces: Vec<Piece>,
+    /// Rules whose fast pattern occurred in bytes prefiltered on arrival (up to
+    /// `scanned_to`); stream inspection verifies these instead of scanning again.
+    cands: Vec<u32>,
+    scanned_to: u64,
+    /// Bytes arrived out of order or overlapping: inspection must scan.
+    rescan: bool,
 }
 
 impl SegmentBuf {
@@ -63,6 +71,41 @@ impl SegmentBuf {
             base: 0,
             data: Vec::with_capacity(INITIAL_BYTES),
             pieces: Vec::with_capacity(INITIAL_PIECES),
+            cands: Vec::with_capacity(16),
+            scanned_to: 0,
+            rescan: false,
+        }
+    }
+
+    /// The candidates prefiltered on arrival, when they cover every byte held.
+    pub(crate) fn candidates(&self) -> Option<&[u32]> {
+        (!self.rescan && self.scanned_to >= self.right_edge()).then_some(&self.cands[..])
+    }
+
+    /// Prefilters the bytes that arrived since the last call (in order, one run held):
+    /// `scan` gets them with `lookback` bytes before them and adds candidates.
+    pub(crate) fn prefilter_new(
+        &mut self,
+        lookback: usize,
+        scan: impl FnOnce(&[u8], &mut Vec<u32>),
+    ) {
+        let (Some(p), false, 1) = (self.pieces.first().copied(), self.rescan, self.pieces.len())
+        else {
+            self.rescan = true;
+            return;
+        };
+        if self.scanned_to >= p.end {
+            return;
+        }
+        let from = self.scanned_to.saturating_sub(lookback as u64).max(p.start);
+        let (a, b) = ((from - self.base) as usize, (p.end - self.base) as usize);
+        if let Some(hay) = self.data.get(a..b) {
+            scan(hay, &mut self.cands);
+        }
+        self.scanned_to = p.end;
+        if self.cands.len() > MAX_CANDS {
+            self.cands.clear();
+            self.rescan = true;
         }
     }
 
@@ -70,6 +113,7 @@ impl SegmentBuf {
     pub(crate) fn footprint(&self) -> u64 {
         (self.data.capacity()
             + self.pieces.capacity() * std::mem::size_of::<Piece>()
+            + self.cands.capacity() * 4
             + std::mem::size_of::<SegmentBuf>()) as u64
     }
 
@@ -77,7 +121,10 @@ impl SegmentBuf {
     pub(crate) fn clear(&mut self, base: u64) {
         self.data.clear();
         self.pieces.clear();
+        self.cands.clear();
         self.base = base;
+        self.scanned_to = base;
+        self.rescan = false;
     }
 
     /// Shrinks a large buffer back to its initial size (before pooling), giving the
@@ -165,6 +212,20 @@ impl SegmentBuf {
         }
         // In order: extend the last piece (appending, without zero-filling first, when it
         // ends the buffer).
+        let first_run = self.pieces.is_empty() && start == self.base && self.data.is_empty();
+        if first_run {
+            self.capacity_to(end, window, mem, pool)?;
+            self.data.extend_from_slice(bytes);
+            self.pieces.push(Piece {
+                start,
+                end,
+                seg_start: start,
+            });
+            return Ok(Inserted {
+                new: bytes.len() as u64,
+                ..Inserted::default()
+            });
+        }
         if let Some(last) = self.pieces.last() {
             if last.end == start {
                 let at = (start - self.base) as usize;
@@ -183,6 +244,11 @@ impl SegmentBuf {
                     ..Inserted::default()
                 });
             }
+        }
+        // Anything but a first run not before the bytes already prefiltered upsets the
+        // candidates gathered on arrival.
+        if !(self.pieces.is_empty() && start >= self.scanned_to) {
+            self.rescan = true;
         }
         let first = self.pieces.partition_point(|p| p.end <= start);
         // The segment fills every hole in [start, end), so it and every piece it overlaps
@@ -280,6 +346,7 @@ impl SegmentBuf {
             self.data.drain(..drop);
         }
         self.base = off;
+        self.scanned_to = self.scanned_to.max(off);
         let keep = self.pieces.partition_point(|p| p.end <= off);
         self.pieces.drain(..keep);
         if let Some(p) = self.pieces.first_mut() {
