@@ -54,6 +54,9 @@ impl Memcap {
 /// Free reassembly buffers of finished flows, cleared but with their capacity.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
+    /// Boxed as sessions hold them: a session keeps one pointer per direction so it
+    /// stays one cache line, and buffers move between pool and sessions by pointer.
+    #[allow(clippy::vec_box)]
     free: Vec<Box<SegmentBuf>>,
 }
 
