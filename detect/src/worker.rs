@@ -181,8 +181,9 @@ impl Worker {
             return;
         }
         let outcome = if matches!(p.l4, L4::Tcp(_)) {
+            let keep = !p.payload.is_empty() && self.engine.wants_stream(p);
             self.streams
-                .on_packet(view.slot, view.id, view.to_server, p)
+                .on_packet(view.slot, view.id, view.to_server, keep, p)
         } else {
             Outcome::default()
         };

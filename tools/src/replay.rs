@@ -125,7 +125,8 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let st = &t.stream;
     eprintln!(
         "stream: {} sessions ({} midstream), {} segments, {} bytes, {} inspections, {} gaps, \
-         {} retransmitted and {} overlapping bytes, {} stale bytes, {} untracked segments; \
+         {} retransmitted and {} overlapping bytes, {} stale bytes, {} untracked segments, \
+         {} bytes of directions no stream rule reads; \
          given up: depth {} bytes, memcap {} segments/{} bytes, window {}/{}, pieces {}/{}; \
          memory peak {} bytes",
         st.sessions,
@@ -138,6 +139,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         st.overlap_different_bytes,
         st.stale_bytes,
         st.untracked_segments,
+        st.unkept_bytes,
         st.depth_bytes,
         st.memcap_segments,
         st.memcap_bytes,

@@ -180,6 +180,8 @@ struct Group {
     /// The scan of a TCP packet whose payload the stream took: only the rules that
     /// still look at such a packet's payload need proposing.
     in_stream: InStreamScan,
+    /// Some rule of the group looks at the reassembled stream.
+    stream_rules: bool,
 }
 
 /// What the prefilter scans of a TCP packet the stream took.
@@ -370,10 +372,17 @@ impl Engine {
                     }
                 }
             };
+            let stream_rules = list.iter().any(|&rank| {
+                matches!(
+                    compiled[rank as usize].kind,
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                )
+            });
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
                 in_stream,
+                stream_rules,
             });
         }
         let prefiltered = fast
@@ -467,6 +476,14 @@ impl Engine {
     pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
         self.candidates(pkt, pkt.payload, false, None, scratch)
             .map_or(0, |_| scratch.cands.len())
+    }
+
+    /// Whether any rule that `pkt`'s stream inspection would consider looks at the
+    /// stream: without one, the bytes of its direction need no reassembly.
+    pub fn wants_stream(&self, pkt: &Packet<'_>) -> bool {
+        self.groups
+            .get(self.tables.lookup(pkt) as usize)
+            .is_some_and(|g| g.stream_rules)
     }
 
     /// Longest fast pattern of the rule set.

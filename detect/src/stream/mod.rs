@@ -89,6 +89,9 @@ pub struct StreamStats {
     pub gaps: u64,
     /// Data segments of packets without a tracked session (inspected per packet).
     pub untracked_segments: u64,
+    /// Bytes of directions no rule inspects as a stream (the port group has no stream
+    /// rule): tracked but not copied.
+    pub unkept_bytes: u64,
     /// Given up: bytes past `stream.reassembly.depth`.
     pub depth_bytes: u64,
     /// Given up: segments (and their bytes) refused by the memcap.
@@ -117,6 +120,7 @@ impl StreamStats {
         self.inspections += o.inspections;
         self.gaps += o.gaps;
         self.untracked_segments += o.untracked_segments;
+        self.unkept_bytes += o.unkept_bytes;
         self.depth_bytes += o.depth_bytes;
         self.memcap_segments += o.memcap_segments;
         self.memcap_bytes += o.memcap_bytes;

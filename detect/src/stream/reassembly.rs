@@ -171,12 +171,15 @@ impl StreamTable {
     }
 
     /// Tracks a TCP packet of the flow in `slot` (its flow id given for alerts on the
-    /// remaining bytes later), storing its payload when the session accepts data.
+    /// remaining bytes later), storing its payload when the session accepts data. With
+    /// `keep` false no rule would inspect this direction's stream: the payload counts as
+    /// taken by the stream (as in Suricata) but is not copied.
     pub fn on_packet(
         &mut self,
         slot: u32,
         flow_id: u64,
         to_server: bool,
+        keep: bool,
         p: &Packet<'_>,
     ) -> Outcome {
         let L4::Tcp(t) = p.l4 else {
@@ -225,7 +228,10 @@ impl StreamTable {
         let established = s.state >= SsnState::Established;
         let mut in_stream = false;
         if !p.payload.is_empty() {
-            if established && s.state != SsnState::Closed && s.halves[d].known {
+            if established && s.state != SsnState::Closed && s.halves[d].known && !keep {
+                self.stats.unkept_bytes += p.payload.len() as u64;
+                in_stream = true;
+            } else if established && s.state != SsnState::Closed && s.halves[d].known {
                 in_stream = store(
                     &mut s.halves[d],
                     t.seq,
