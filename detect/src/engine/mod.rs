@@ -182,6 +182,9 @@ struct Group {
     in_stream: InStreamScan,
     /// Some rule of the group looks at the reassembled stream.
     stream_rules: bool,
+    /// Some rule without a positive fast pattern looks at the stream (it is verified
+    /// whatever the prefilter finds).
+    stream_always: bool,
 }
 
 /// What the prefilter scans of a TCP packet the stream took.
@@ -378,11 +381,19 @@ impl Engine {
                     PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
                 )
             });
+            let is_stream = |rank: &u32| {
+                matches!(
+                    compiled[*rank as usize].kind,
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                )
+            };
+            let stream_always = always.iter().any(is_stream);
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
                 in_stream,
                 stream_rules,
+                stream_always,
             });
         }
         let prefiltered = fast
@@ -622,6 +633,16 @@ impl Engine {
         flow: &FlowInfo,
         scratch: &mut Scratch,
     ) -> Verdict {
+        if cands.is_empty()
+            && !self
+                .groups
+                .get(self.tables.lookup(pkt) as usize)
+                .is_some_and(|g| g.stream_always)
+        {
+            // Nothing to verify: no fast pattern occurred and every stream rule has one.
+            scratch.matches.clear();
+            return Verdict::Inspected;
+        }
         self.run(pkt, data, Pass::Stream, flow, Some(cands), scratch)
     }
 
