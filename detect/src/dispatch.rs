@@ -132,6 +132,8 @@ where
         .map(|_| ArrayQueue::new(config.alert_queue_depth.max(16)))
         .collect();
     let reader_done = AtomicBool::new(false);
+    // Time of the last frame read: workers stamp end-of-capture stream inspections with it.
+    let last_ts = AtomicU64::new(0);
     let workers_left = AtomicU64::new(n as u64);
     let cores = if config.pin {
         core_affinity::get_core_ids().unwrap_or_default()
@@ -160,6 +162,7 @@ where
                 c => Some(cores[(1 + id) % c]),
             };
             let reader_done = &reader_done;
+            let last_ts = &last_ts;
             let workers_left = &workers_left;
             handles.push(
                 std::thread::Builder::new()
@@ -186,6 +189,7 @@ where
                                 }
                                 None => {
                                     if reader_done.load(Ordering::Acquire) && input.is_empty() {
+                                        w.finish(last_ts.load(Ordering::Relaxed), &mut push);
                                         break;
                                     }
                                     backoff.snooze();
@@ -232,6 +236,7 @@ where
             }
         }
         let mut since_progress = 0u64;
+        let mut newest_ts = 0u64;
         for item in frames {
             let frame = match item {
                 Ok(f) => f,
@@ -241,6 +246,7 @@ where
                 }
             };
             report.reader_frames += 1;
+            newest_ts = newest_ts.max(frame.ts_ns);
             report.reader_bytes += frame.data.len() as u64;
             since_progress += frame.data.len() as u64;
             if since_progress >= 1 << 24 {
@@ -272,6 +278,7 @@ where
             }
         }
         on_progress(report.reader_bytes);
+        last_ts.store(newest_ts, Ordering::Relaxed);
         reader_done.store(true, Ordering::Release);
         for h in handles {
             report

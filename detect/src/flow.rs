@@ -125,6 +125,8 @@ pub struct FlowView {
     pub id: u64,
     /// Slot of the flow, for [`FlowTable::mark_passed`].
     pub slot: u32,
+    /// This packet started the flow (in a slot that may have held an earlier one).
+    pub created: bool,
     /// First packet of the flow in this direction, or a protocol without flows in
     /// Suricata's sense (anything but TCP, UDP, ICMP, ICMPv6, SCTP, ESP).
     pub first_in_direction: bool,
@@ -280,9 +282,11 @@ impl FlowTable {
                 break;
             }
         }
+        let mut created = false;
         let idx = match found {
             Some(idx) if !self.expired(&self.slots[idx], ts_ns) => idx,
             found => {
+                created = true;
                 if let Some(idx) = found {
                     // The old conversation timed out: this packet starts a new flow.
                     self.release(idx);
@@ -329,6 +333,7 @@ impl FlowTable {
             passed: f.passed,
             id: f.id,
             slot: idx as u32,
+            created,
             first_in_direction: first || !matches!(p.ip_proto, 1 | 6 | 17 | 50 | 58 | 132),
         }
     }

@@ -8,4 +8,5 @@ pub mod engine;
 pub mod flow;
 pub mod live;
 pub mod rules;
+pub mod stream;
 pub mod worker;

@@ -3,7 +3,8 @@
 
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
-use capture::decode::{self, DecodeStats, Packet, L4};
+use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
+use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub struct WorkerStats {
     pub bad_checksum: u64,
     pub decode: DecodeStats,
     pub flows: FlowStats,
+    pub stream: StreamStats,
 }
 
 impl WorkerStats {
@@ -47,6 +49,7 @@ impl WorkerStats {
         self.bad_checksum += o.bad_checksum;
         self.decode.merge(&o.decode);
         self.flows.merge(&o.flows);
+        self.stream.merge(&o.stream);
     }
 }
 
@@ -68,7 +71,10 @@ pub struct AlertEvent {
     /// ICMP/ICMPv6 type and code, when the packet is ICMP.
     pub icmp: Option<(u8, u8)>,
     pub vlan: Vec<u16>,
+    /// The packet's payload, or for a match on the reassembled stream the run of stream
+    /// bytes that matched.
     pub payload: Vec<u8>,
+    /// The packet's frame; empty for an inspection of a flow's remaining bytes at its end.
     pub packet: Vec<u8>,
     /// 1-based position of the packet in its capture file (EVE `pcap_cnt`), 0 when live.
     pub pcap_cnt: u64,
@@ -85,6 +91,7 @@ impl AlertEvent {
 pub struct WorkerConfig {
     pub flow: FlowConfig,
     pub checksums: ChecksumMode,
+    pub stream: StreamConfig,
 }
 
 /// One detection worker. Not `Sync`: each thread owns one.
@@ -92,6 +99,8 @@ pub struct Worker {
     engine: Arc<Engine>,
     scratch: Scratch,
     flows: FlowTable,
+    /// TCP sessions by flow slot.
+    streams: StreamTable,
     checksums: ChecksumMode,
     checked: u64,
     bad_sampled: u64,
@@ -100,10 +109,12 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(engine: Arc<Engine>, config: &WorkerConfig, id: usize) -> Worker {
+        let flows = FlowTable::new(&config.flow, id);
         Worker {
             scratch: engine.scratch(),
             engine,
-            flows: FlowTable::new(&config.flow, id),
+            streams: StreamTable::new(&config.stream, flows.capacity()),
+            flows,
             checksums: config.checksums,
             checked: 0,
             bad_sampled: 0,
@@ -121,6 +132,7 @@ impl Worker {
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.stats.clone();
         s.flows = self.flows.stats();
+        s.stream = self.streams.stats();
         s
     }
 
@@ -166,54 +178,203 @@ impl Worker {
         }
         self.check_checksum(p);
         let view = self.flows.update(p, ts_ns);
+        if view.created {
+            // The slot's previous flow ended (timed out or evicted): inspect what it left.
+            self.flush_slot(view.slot, ts_ns, sink);
+            self.streams.release(view.slot);
+        }
         if view.passed {
             self.stats.passed += 1;
             return;
         }
+        let outcome = if matches!(p.l4, L4::Tcp(_)) {
+            let keep = !p.payload.is_empty() && self.engine.wants_stream(p);
+            self.streams
+                .on_packet(view.slot, view.id, view.to_server, keep, p)
+        } else {
+            Outcome::default()
+        };
         let info = FlowInfo {
             to_server: view.to_server,
             established: view.established,
             first_in_direction: view.first_in_direction,
         };
-        let verdict = self.engine.inspect(p, &info, &mut self.scratch);
+        let at = At {
+            ts_ns,
+            flow_id: view.id,
+            to_server: view.to_server,
+            pcap_cnt,
+        };
+        if outcome.in_stream {
+            let Worker {
+                engine,
+                scratch,
+                streams,
+                ..
+            } = self;
+            let lookback = engine.max_pattern_len().saturating_sub(1);
+            streams.prefilter_new(view.slot, view.to_server, lookback, |hay, out| {
+                engine.prefilter_stream(p, hay, scratch, out)
+            });
+        }
+        self.scratch.begin_packet();
+        if outcome.ready && self.inspect_stream(view.slot, false, p, &info, &at, sink) {
+            self.pass_flow(view.slot);
+            return;
+        }
+        let verdict = self
+            .engine
+            .inspect_packet(p, &info, outcome.in_stream, &mut self.scratch);
         for &rule in self.scratch.matches() {
             self.stats.alerts += 1;
-            sink(self.alert(rule as u32, ts_ns, p, view.id, view.to_server, pcap_cnt));
+            sink(alert(&self.engine, rule as u32, &at, p, p.payload));
         }
         if verdict == Verdict::Pass {
-            self.flows.mark_passed(view.slot);
+            self.pass_flow(view.slot);
         }
     }
 
-    fn alert(
-        &self,
-        rule: u32,
-        ts_ns: u64,
+    /// A `pass` rule matched for the whole flow: nothing of it is inspected any more,
+    /// including the bytes its stream still holds.
+    fn pass_flow(&mut self, slot: u32) {
+        self.flows.mark_passed(slot);
+        self.streams.release(slot);
+    }
+
+    /// Raw stream inspection of `slot` in the direction of `at` for packet `p`: each run
+    /// of bytes goes through the matcher and raises alerts carrying that run. True when a
+    /// `pass` rule matched (the flow is passed).
+    fn inspect_stream(
+        &mut self,
+        slot: u32,
+        eof: bool,
         p: &Packet<'_>,
-        flow_id: u64,
-        to_server: bool,
-        pcap_cnt: u64,
-    ) -> AlertEvent {
-        let icmp = match p.l4 {
-            L4::Icmp(h) | L4::Icmpv6(h) => Some((h.icmp_type, h.code)),
-            _ => None,
-        };
-        AlertEvent {
-            engine: self.engine.clone(),
-            rule,
-            ts_ns,
-            flow_id,
-            to_server,
-            src: p.src,
-            dst: p.dst,
-            src_port: p.src_port(),
-            dst_port: p.dst_port(),
-            ip_proto: p.ip_proto,
-            icmp,
-            vlan: p.vlan[..(p.vlan_count as usize).min(2)].to_vec(),
-            payload: p.payload.to_vec(),
-            packet: p.frame.to_vec(),
-            pcap_cnt,
+        info: &FlowInfo,
+        at: &At,
+        sink: &mut impl FnMut(AlertEvent),
+    ) -> bool {
+        let Worker {
+            engine,
+            scratch,
+            streams,
+            stats,
+            ..
+        } = self;
+        let mut passed = false;
+        streams.inspect(slot, at.to_server, eof, |data, cands| {
+            if passed {
+                return;
+            }
+            let verdict = match cands {
+                Some(c) => engine.inspect_stream_with(p, data, c, info, scratch),
+                None => engine.inspect_stream(p, data, info, scratch),
+            };
+            if verdict == Verdict::Pass {
+                passed = true;
+            }
+            for &rule in scratch.matches() {
+                stats.alerts += 1;
+                sink(alert(engine, rule as u32, at, p, data));
+            }
+        });
+        passed
+    }
+
+    /// Inspects the bytes a flow's session still holds (both directions, acknowledged
+    /// or not), as Suricata does when a flow ends; alerts carry `ts_ns` and no packet.
+    fn flush_slot(&mut self, slot: u32, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
+        let pending = self.streams.pending(slot);
+        if pending == [false; 2] {
+            return;
         }
+        let Some(ep) = self.streams.endpoints(slot) else {
+            return;
+        };
+        for (d, to_server) in [(0, true), (1, false)] {
+            if !pending[d] {
+                continue;
+            }
+            let ((src, sport), (dst, dport)) = if to_server {
+                (ep.client, ep.server)
+            } else {
+                (ep.server, ep.client)
+            };
+            let p = Packet {
+                frame: &[],
+                vlan: ep.vlan,
+                vlan_count: ep.vlan_count,
+                l3_offset: 0,
+                l4_offset: 0,
+                src,
+                dst,
+                ip_proto: 6,
+                ttl: 0,
+                ip_id: 0,
+                tos: 0,
+                ip_options: false,
+                fragment: None,
+                l4: L4::Tcp(TcpHeader {
+                    src_port: sport,
+                    dst_port: dport,
+                    flags: tcp_flags::ACK,
+                    ..TcpHeader::default()
+                }),
+                payload: &[],
+            };
+            let info = FlowInfo {
+                to_server,
+                established: self.streams.established(slot),
+                first_in_direction: false,
+            };
+            let at = At {
+                ts_ns,
+                flow_id: ep.flow_id,
+                to_server,
+                pcap_cnt: 0,
+            };
+            self.scratch.begin_packet();
+            self.inspect_stream(slot, true, &p, &info, &at, sink);
+        }
+    }
+
+    /// End of input: inspects every flow's remaining stream bytes, stamped `ts_ns` (the
+    /// last packet's time, as Suricata stamps its end-of-capture pseudo packets).
+    pub fn finish(&mut self, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
+        for slot in 0..self.flows.capacity() as u32 {
+            self.flush_slot(slot, ts_ns, sink);
+            self.streams.release(slot);
+        }
+    }
+}
+
+/// Where an alert happens: packet time, flow and capture position.
+struct At {
+    ts_ns: u64,
+    flow_id: u64,
+    to_server: bool,
+    pcap_cnt: u64,
+}
+
+fn alert(engine: &Arc<Engine>, rule: u32, at: &At, p: &Packet<'_>, payload: &[u8]) -> AlertEvent {
+    let icmp = match p.l4 {
+        L4::Icmp(h) | L4::Icmpv6(h) => Some((h.icmp_type, h.code)),
+        _ => None,
+    };
+    AlertEvent {
+        engine: engine.clone(),
+        rule,
+        ts_ns: at.ts_ns,
+        flow_id: at.flow_id,
+        to_server: at.to_server,
+        src: p.src,
+        dst: p.dst,
+        src_port: p.src_port(),
+        dst_port: p.dst_port(),
+        ip_proto: p.ip_proto,
+        icmp,
+        vlan: p.vlan[..(p.vlan_count as usize).min(2)].to_vec(),
+        payload: payload.to_vec(),
+        packet: p.frame.to_vec(),
+        pcap_cnt: at.pcap_cnt,
     }
 }

@@ -143,3 +143,81 @@ fn inspect_does_not_allocate_when_warm() {
     assert!(hits > 300, "the rules must really match ({hits} matches)");
     assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "inspect allocated");
 }
+
+/// The worker's TCP path in steady state: flows come and go, their bytes are copied into
+/// stream buffers, prefiltered, inspected on the stream at the FIN and released; buffers
+/// come from the pool, so once warm nothing allocates.
+#[test]
+fn stream_reassembly_does_not_allocate_when_warm() {
+    use capture::craft::TcpSession;
+    use capture::decode::{decode, LinkType};
+    use detect::worker::{Worker, WorkerConfig};
+    use std::sync::Arc;
+
+    let rules = vec![
+        RuleBuilder::new(Proto::Tcp, 1)
+            .content(b"NOT-IN-THIS-TRAFFIC")
+            .build(),
+        RuleBuilder::new(Proto::TcpPkt, 2)
+            .content(b"nor this")
+            .build(),
+    ];
+    let engine = Arc::new(Engine::build(rules).expect("engine builds"));
+    let mut w = Worker::new(engine, &WorkerConfig::default(), 0);
+    // Whole sessions: handshake, three acknowledged data segments each way, teardown.
+    let frames = |first: u32, n: u32| {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut buf = Vec::new();
+        for i in first..first + n {
+            let mut s = TcpSession::new(
+                (ip(&format!("10.1.{}.{}", i / 250, 1 + i % 250)), 40000),
+                (ip("10.0.0.2"), 80),
+                i.wrapping_mul(7919),
+                i.wrapping_mul(104_729),
+            );
+            let mut emit = |f: &[u8]| out.push(f.to_vec());
+            s.handshake(&mut buf, &mut emit);
+            for k in 0..3 {
+                let data = vec![b'a' + k as u8; 500];
+                s.data(&mut buf, true, &data, &mut emit);
+                s.data(&mut buf, false, &data, &mut emit);
+            }
+            s.teardown(&mut buf, &mut emit);
+        }
+        out
+    };
+    let warm = frames(0, 2000);
+    let steady = frames(2000, 2000);
+    let mut alerts = 0usize;
+    let mut sink = |_a| alerts += 1;
+    let mut ts = 1_000_000_000u64;
+    let mut run =
+        |w: &mut Worker, fs: &[Vec<u8>], sink: &mut dyn FnMut(detect::worker::AlertEvent)| {
+            for f in fs {
+                ts += 1_000;
+                let p = decode(LinkType::Ethernet, f, false).expect("crafted frame decodes");
+                w.handle_packet(ts, &p, 0, &mut |a| sink(a));
+            }
+        };
+    run(&mut w, &warm, &mut sink);
+    COUNTING.with(|c| c.set(true));
+    run(&mut w, &steady, &mut sink);
+    COUNTING.with(|c| c.set(false));
+    let st = w.stats().stream;
+    assert!(
+        st.inspections >= 4 * 2000,
+        "stream inspections ran ({})",
+        st.inspections
+    );
+    assert!(
+        st.bytes >= 2 * 4000 * 1500,
+        "bytes were stored ({})",
+        st.bytes
+    );
+    assert_eq!(alerts, 0);
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed),
+        0,
+        "the stream path allocated"
+    );
+}

@@ -15,6 +15,7 @@ pub struct Config {
     pub detect: DetectConfig,
     pub flow: FlowConfig,
     pub sensor: SensorConfig,
+    pub stream: StreamConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +150,99 @@ impl Default for SensorConfig {
     }
 }
 
+/// `stream.*`: TCP reassembly (Suricata's keys and defaults).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// Pick up TCP sessions whose handshake was not seen.
+    pub midstream: bool,
+    /// Accept sessions whose SYN/ACK was not seen (one-sided capture).
+    #[serde(rename = "async-oneside", alias = "async_oneside")]
+    pub async_oneside: bool,
+    /// Reassembly memory over all workers: bytes, or a string like `256mb`.
+    pub memcap: ByteSize,
+    pub reassembly: ReassemblyConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReassemblyConfig {
+    /// Bytes per direction reassembled (0: unlimited); later data is inspected per packet.
+    pub depth: ByteSize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        let d = detect::stream::StreamConfig::default();
+        StreamConfig {
+            midstream: d.midstream,
+            async_oneside: d.async_oneside,
+            memcap: ByteSize(d.memcap),
+            reassembly: ReassemblyConfig::default(),
+        }
+    }
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        ReassemblyConfig {
+            depth: ByteSize(detect::stream::StreamConfig::default().depth),
+        }
+    }
+}
+
+impl StreamConfig {
+    /// The engine's settings for one of `workers` workers (each gets an equal memcap share).
+    pub fn to_detect(&self, workers: usize) -> detect::stream::StreamConfig {
+        detect::stream::StreamConfig {
+            midstream: self.midstream,
+            async_oneside: self.async_oneside,
+            memcap: self.memcap.0 / workers.max(1) as u64,
+            depth: self.reassembly.depth.0,
+            ..detect::stream::StreamConfig::default()
+        }
+    }
+}
+
+/// A byte count written as a number or as Suricata writes sizes (`64kb`, `256mb`, `1gb`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(text: &str) -> Option<ByteSize> {
+        let t = text.trim().to_ascii_lowercase();
+        let (num, mult) = [
+            ("gb", 1u64 << 30),
+            ("mb", 1 << 20),
+            ("kb", 1 << 10),
+            ("b", 1),
+        ]
+        .iter()
+        .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim().to_string(), *m)))
+        .unwrap_or((t.clone(), 1));
+        num.parse::<u64>().ok()?.checked_mul(mult).map(ByteSize)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => ByteSize::parse(&s).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is not a size (a number of bytes, or like 64kb, 256mb, 1gb)"
+                ))
+            }),
+        }
+    }
+}
+
 /// Parses one `--set` value: TOML syntax when it parses (numbers, booleans, arrays), a
 /// plain string otherwise, so `--set vars.address.HOME_NET=[10.0.0.0/8]` just works.
 fn parse_value(raw: &str) -> toml::Value {
@@ -238,6 +332,9 @@ impl Config {
         if self.flow.max_flows == 0 {
             bail!("config key flow.max_flows: must be at least 1");
         }
+        if self.stream.reassembly.depth.0 > 1 << 30 {
+            bail!("config key stream.reassembly.depth: at most 1gb");
+        }
         Ok(())
     }
 
@@ -253,6 +350,25 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_keys_take_suricata_names_and_sizes() {
+        let c = Config::load(
+            None,
+            &[
+                "stream.midstream=true".into(),
+                "stream.async-oneside=true".into(),
+                "stream.memcap=64mb".into(),
+                "stream.reassembly.depth=4096".into(),
+            ],
+        )
+        .unwrap();
+        let d = c.stream.to_detect(2);
+        assert!(d.midstream && d.async_oneside);
+        assert_eq!((d.memcap, d.depth), (32 << 20, 4096));
+        let e = Config::load(None, &["stream.memcap=lots".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("lots"), "{e:#}");
+    }
 
     #[test]
     fn sets_override_and_typos_name_the_key() {

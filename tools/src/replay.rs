@@ -46,6 +46,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let wcfg = WorkerConfig {
         flow: config.flow.to_detect(),
         checksums: config.checksum_mode(),
+        stream: config.stream.to_detect(workers),
     };
     let dcfg = DispatchConfig {
         workers,
@@ -188,5 +189,32 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
     eprintln!(
         "flows: {} created, {} timed out, {} evicted",
         t.flows.created, t.flows.timed_out, t.flows.evicted
+    );
+    let st = &t.stream;
+    eprintln!(
+        "stream: {} sessions ({} midstream), {} segments, {} bytes, {} inspections, {} gaps, \
+         {} retransmitted and {} overlapping bytes, {} stale bytes, {} untracked segments, \
+         {} bytes of directions no stream rule reads; \
+         given up: depth {} bytes, memcap {} segments/{} bytes, window {}/{}, pieces {}/{}; \
+         memory peak {} bytes",
+        st.sessions,
+        st.midstream_pickups,
+        st.segments,
+        st.bytes,
+        st.inspections,
+        st.gaps,
+        st.retransmitted_bytes,
+        st.overlap_different_bytes,
+        st.stale_bytes,
+        st.untracked_segments,
+        st.unkept_bytes,
+        st.depth_bytes,
+        st.memcap_segments,
+        st.memcap_bytes,
+        st.window_segments,
+        st.window_bytes,
+        st.pieces_segments,
+        st.pieces_bytes,
+        st.memory_peak
     );
 }

@@ -283,6 +283,9 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
     let wcfg = WorkerConfig {
         flow: config.flow.to_detect(),
         checksums: config.checksum_mode(),
+        stream: config
+            .stream
+            .to_detect(live.workers.unwrap_or(live.queues as usize).max(1)),
     };
     let write_errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let sensor = {

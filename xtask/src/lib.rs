@@ -7,4 +7,6 @@ pub mod demo;
 pub mod golden;
 pub mod golden_check;
 pub mod loadtest;
+pub mod golden_stream;
+pub mod stream_check;
 pub mod suricata;

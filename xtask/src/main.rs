@@ -19,6 +19,17 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata on the stream golden pcap (default and midstream settings) and
+    /// compare with (or, with --update, rewrite) xtask/golden/stream/expected_*.json.
+    GoldenStream {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the stream golden pcap.
+    GenGoldenStream {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write a deterministic mixed-traffic pcap for throughput runs (and, with
     /// --rules-out, the matching 100 benchmark rules).
     GenBench {
@@ -61,6 +72,12 @@ enum Cmd {
 fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
+        Cmd::GoldenStream { update } => xtask::stream_check::run(update),
+        Cmd::GenGoldenStream { out } => {
+            xtask::golden_stream::write_stream_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Cmd::Demo { size_mb } => xtask::demo::run(size_mb),
         Cmd::Loadtest(args) => {
             let r = xtask::loadtest::run(&args)?;

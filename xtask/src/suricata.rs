@@ -77,6 +77,17 @@ pub fn check_rules(rules: &Path, yaml: &Path) -> Result<()> {
 /// Runs `suricata -r pcap` in single runmode with `rules` and `yaml`, logging into a new
 /// scratch directory, and reads the alerts from eve.json when `eve` is set.
 pub fn run(pcap: &Path, rules: &Path, yaml: &Path, eve: bool) -> Result<SuricataRun> {
+    run_with(pcap, rules, yaml, eve, &[])
+}
+
+/// [`run`] with extra `--set key=value` overrides.
+pub fn run_with(
+    pcap: &Path,
+    rules: &Path,
+    yaml: &Path,
+    eve: bool,
+    sets: &[&str],
+) -> Result<SuricataRun> {
     let dir = scratch_dir("suricata")?;
     let start = Instant::now();
     let out = Command::new("suricata")
@@ -97,6 +108,7 @@ pub fn run(pcap: &Path, rules: &Path, yaml: &Path, eve: bool) -> Result<Suricata
                 "outputs.0.eve-log.enabled=no"
             },
         ])
+        .args(sets.iter().flat_map(|s| ["--set", s]))
         .output()
         .context("running suricata (is it installed?)")?;
     let wall = start.elapsed();

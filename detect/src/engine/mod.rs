@@ -89,6 +89,71 @@ pub enum BuildError {
     },
 }
 
+/// Which buffers a rule's payload keywords look at on TCP, as Suricata decides it
+/// (`SigValidate`: `SIG_FLAG_REQUIRE_PACKET` / `SIG_FLAG_REQUIRE_STREAM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PayloadKind {
+    /// No payload keywords: header checks on every packet.
+    Header,
+    /// The packet's payload only: `tcp-pkt`, `dsize`, and protocols without TCP.
+    Packet,
+    /// The reassembled stream; a packet's own payload only when the stream did not take it.
+    Stream,
+    /// A content with `offset`, `depth` or `startswith`: the stream, and every packet
+    /// that did not already match on the stream.
+    StreamAndPacket,
+    /// `tcp-stream`: the stream alone.
+    StreamOnly,
+}
+
+fn payload_kind(r: &Rule) -> PayloadKind {
+    use crate::rules::Proto;
+    if r.payload.is_empty() {
+        return PayloadKind::Header;
+    }
+    let tcp = groups::rule_scope(&r.proto).is_some_and(|(classes, _)| classes & 1 != 0);
+    match r.proto {
+        Proto::TcpPkt => PayloadKind::Packet,
+        Proto::TcpStream => PayloadKind::StreamOnly,
+        _ if !tcp || r.dsize.is_some() => PayloadKind::Packet,
+        _ => {
+            let positional = r.payload.iter().any(|p| {
+                matches!(p, PayloadMatch::Content(c)
+                    if c.offset.is_some() || c.depth.is_some() || c.startswith)
+            });
+            if positional {
+                PayloadKind::StreamAndPacket
+            } else {
+                PayloadKind::Stream
+            }
+        }
+    }
+}
+
+/// Which inspection a call of the matcher is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// A packet's own payload; `in_stream`: the stream engine took it.
+    Packet { in_stream: bool },
+    /// A run of reassembled stream bytes.
+    Stream,
+}
+
+impl PayloadKind {
+    #[inline]
+    fn applies(self, pass: Pass, tcp: bool) -> bool {
+        use PayloadKind::*;
+        match pass {
+            Pass::Stream => matches!(self, Stream | StreamAndPacket | StreamOnly),
+            Pass::Packet { in_stream } => match self {
+                Header | Packet | StreamAndPacket => true,
+                Stream => !(tcp && in_stream),
+                StreamOnly => !tcp,
+            },
+        }
+    }
+}
+
 /// A rule in verification form, stored by rank.
 #[derive(Debug)]
 struct Compiled {
@@ -103,6 +168,7 @@ struct Compiled {
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
     negated_fp: Option<Searcher>,
+    kind: PayloadKind,
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -111,6 +177,49 @@ struct Group {
     prefilter: Option<Prefilter>,
     /// Ranks of rules without a positive content (sorted).
     always: Box<[u32]>,
+    /// The scan of a TCP packet whose payload the stream took: only the rules that
+    /// still look at such a packet's payload need proposing.
+    in_stream: InStreamScan,
+    /// Some rule of the group looks at the reassembled stream.
+    stream_rules: bool,
+    /// Some rule without a positive fast pattern looks at the stream (it is verified
+    /// whatever the prefilter finds).
+    stream_always: bool,
+}
+
+/// What the prefilter scans of a TCP packet the stream took.
+#[derive(Debug)]
+enum InStreamScan {
+    /// No prefiltered rule looks at it.
+    Skip,
+    /// Every prefiltered rule does: the group's prefilter.
+    Full,
+    /// Some do: a prefilter of theirs alone, and when every one of them is anchored by
+    /// `depth` (or `startswith`), the payload length past which none can match.
+    Own(Prefilter, Option<usize>),
+}
+
+/// Where a rule's contents must end by: when every positive content is absolute with a
+/// depth (or `startswith`), the largest `offset + depth`; else `None` (anywhere).
+fn content_bound(r: &Rule) -> Option<usize> {
+    let mut bound = None;
+    for p in &r.payload {
+        let PayloadMatch::Content(c) = p else {
+            continue;
+        };
+        if c.negated {
+            continue;
+        }
+        let end = if c.startswith {
+            c.pattern.len()
+        } else if c.is_relative() {
+            return None;
+        } else {
+            c.offset.unwrap_or(0) as usize + c.depth? as usize
+        };
+        bound = Some(bound.map_or(end, |b: usize| b.max(end)));
+    }
+    bound
 }
 
 /// Sizes of the compiled engine, for logs and benchmarks.
@@ -133,6 +242,8 @@ pub struct Engine {
     groups: Vec<Group>,
     max_variants: usize,
     prefiltered: usize,
+    /// Longest fast pattern: how far back an incremental stream scan looks.
+    max_pattern: usize,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -142,12 +253,25 @@ pub struct Scratch {
     cands: Vec<u32>,
     cand_bits: Vec<u64>,
     seen: VariantSeen,
+    /// Ranks matched on the stream for the current packet (bits, and a list to clear).
+    stream_bits: Vec<u64>,
+    stream_hits: Vec<u32>,
 }
 
 impl Scratch {
     /// The rules (indexes into [`Engine::rules`]) the last `inspect` matched, in order.
     pub fn matches(&self) -> &[usize] {
         &self.matches
+    }
+
+    /// Starts a new packet: forgets which rules matched on the stream.
+    pub fn begin_packet(&mut self) {
+        for &r in &self.stream_hits {
+            if let Some(w) = self.stream_bits.get_mut(r as usize / 64) {
+                *w = 0;
+            }
+        }
+        self.stream_hits.clear();
     }
 }
 
@@ -198,6 +322,7 @@ impl Engine {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
                         _ => None,
                     },
+                    kind: payload_kind(r),
                 }
             })
             .collect();
@@ -208,9 +333,16 @@ impl Engine {
         for (gi, list) in lists.iter().enumerate() {
             let mut items: Vec<(u32, &FastPattern)> = Vec::new();
             let mut always = Vec::new();
+            let mut packet_items: Vec<(u32, &FastPattern)> = Vec::new();
             for &rank in list {
                 match &fast[order[rank as usize] as usize] {
-                    Selected::Positive(fp) => items.push((rank, fp)),
+                    Selected::Positive(fp) => {
+                        items.push((rank, fp));
+                        let kind = compiled[rank as usize].kind;
+                        if !matches!(kind, PayloadKind::Stream | PayloadKind::StreamOnly) {
+                            packet_items.push((rank, fp));
+                        }
+                    }
                     Selected::Negated(_) | Selected::None => always.push(rank),
                 }
             }
@@ -222,9 +354,46 @@ impl Engine {
             if let Some(p) = &prefilter {
                 max_variants = max_variants.max(p.variant_count());
             }
+            let in_stream = if packet_items.is_empty() {
+                InStreamScan::Skip
+            } else if packet_items.len() == items.len() {
+                InStreamScan::Full
+            } else {
+                let limit = packet_items
+                    .iter()
+                    .map(|&(rank, _)| content_bound(ranked[rank as usize]))
+                    .try_fold(0usize, |m, b| b.map(|b| m.max(b)));
+                match Prefilter::build(&packet_items) {
+                    Ok(Some(p)) => InStreamScan::Own(p, limit),
+                    Ok(None) => InStreamScan::Skip,
+                    Err(source) => {
+                        return Err(BuildError::Prefilter {
+                            group: gi,
+                            patterns: packet_items.len(),
+                            source,
+                        })
+                    }
+                }
+            };
+            let stream_rules = list.iter().any(|&rank| {
+                matches!(
+                    compiled[rank as usize].kind,
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                )
+            });
+            let is_stream = |rank: &u32| {
+                matches!(
+                    compiled[*rank as usize].kind,
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                )
+            };
+            let stream_always = always.iter().any(is_stream);
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
+                in_stream,
+                stream_rules,
+                stream_always,
             });
         }
         let prefiltered = fast
@@ -237,7 +406,16 @@ impl Engine {
             prefiltered,
             "matcher built"
         );
+        let max_pattern = fast
+            .iter()
+            .filter_map(|f| match f {
+                Selected::Positive(fp) => Some(fp.bytes.len()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Engine {
+            max_pattern,
             rules,
             compiled,
             rank_of,
@@ -267,6 +445,8 @@ impl Engine {
             cands: Vec::with_capacity(n),
             cand_bits: vec![0; n.div_ceil(64)],
             seen: VariantSeen::with_capacity(self.max_variants),
+            stream_bits: vec![0; n.div_ceil(64)],
+            stream_hits: Vec::with_capacity(n),
         }
     }
 
@@ -275,11 +455,11 @@ impl Engine {
     pub fn rule_matches(&self, index: usize, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
         self.rank_of
             .get(index)
-            .is_some_and(|&rank| self.verify(rank, pkt, flow))
+            .is_some_and(|&rank| self.verify(rank, pkt, pkt.payload, flow))
     }
 
     #[inline]
-    fn verify(&self, rank: u32, pkt: &Packet<'_>, flow: &FlowInfo) -> bool {
+    fn verify(&self, rank: u32, pkt: &Packet<'_>, payload: &[u8], flow: &FlowInfo) -> bool {
         let Some(c) = self.compiled.get(rank as usize) else {
             return false;
         };
@@ -294,34 +474,88 @@ impl Engine {
         }
         // Suricata never runs payload keywords on an empty payload, and skips a rule whose
         // negated fast pattern occurs anywhere in it.
-        !pkt.payload.is_empty()
+        !payload.is_empty()
             && c.negated_fp
                 .as_ref()
-                .is_none_or(|s| s.find(pkt.payload).is_none())
-            && payload::inspect(&c.steps, pkt.payload)
+                .is_none_or(|s| s.find(payload).is_none())
+            && payload::inspect(&c.steps, payload)
     }
 
     /// Runs only the packet's group lookup and prefilter, leaving the sorted candidate
     /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
     /// of the prefilter alone).
     pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
-        self.candidates(pkt, scratch)
+        self.candidates(pkt, pkt.payload, false, None, scratch)
             .map_or(0, |_| scratch.cands.len())
     }
 
-    /// Group lookup and prefilter scan: fills `scratch.cands` (sorted ranks).
-    fn candidates(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> Option<&Group> {
+    /// Whether any rule that `pkt`'s stream inspection would consider looks at the
+    /// stream: without one, the bytes of its direction need no reassembly.
+    pub fn wants_stream(&self, pkt: &Packet<'_>) -> bool {
+        self.groups
+            .get(self.tables.lookup(pkt) as usize)
+            .is_some_and(|g| g.stream_rules)
+    }
+
+    /// Longest fast pattern of the rule set.
+    pub fn max_pattern_len(&self) -> usize {
+        self.max_pattern
+    }
+
+    /// Prefilters stream bytes as they arrive (hot in cache), for `pkt`'s group: adds the
+    /// ranks of rules whose fast pattern occurs in `hay` to `out`, for a later
+    /// [`Engine::inspect_stream_with`]. `hay` must start `max_pattern_len() - 1` bytes
+    /// before the new bytes (or at the stream window's start) so no occurrence is cut.
+    pub fn prefilter_stream(
+        &self,
+        pkt: &Packet<'_>,
+        hay: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<u32>,
+    ) {
+        if self.candidates(pkt, hay, false, None, scratch).is_some() {
+            out.extend_from_slice(&scratch.cands);
+        }
+    }
+
+    /// Group lookup and prefilter scan of `payload`: fills `scratch.cands` (sorted
+    /// ranks). With `stream_took_it` only the rules that still look at such a packet's
+    /// payload are proposed.
+    fn candidates(
+        &self,
+        pkt: &Packet<'_>,
+        payload: &[u8],
+        stream_took_it: bool,
+        pre: Option<&[u32]>,
+        scratch: &mut Scratch,
+    ) -> Option<&Group> {
         let Scratch {
             matches,
             cands,
             cand_bits,
             seen,
+            ..
         } = scratch;
         matches.clear();
         cands.clear();
         let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
-        if let (Some(pf), false) = (&group.prefilter, pkt.payload.is_empty()) {
-            pf.scan(pkt.payload, seen, |rank| {
+        if let Some(pre) = pre {
+            // Prefiltered as the bytes arrived.
+            cands.extend_from_slice(pre);
+            cands.sort_unstable();
+            cands.dedup();
+            return Some(group);
+        }
+        let (pf, hay) = match (&group.in_stream, stream_took_it) {
+            (_, false) | (InStreamScan::Full, true) => (group.prefilter.as_ref(), payload),
+            (InStreamScan::Own(p, limit), true) => {
+                let n = limit.map_or(payload.len(), |l| l.min(payload.len()));
+                (Some(p), &payload[..n])
+            }
+            (InStreamScan::Skip, true) => (None, payload),
+        };
+        if let (Some(pf), false) = (pf, hay.is_empty()) {
+            pf.scan(hay, seen, |rank| {
                 let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
                 if let Some(word) = cand_bits.get_mut(w) {
                     if *word & b == 0 {
@@ -340,13 +574,99 @@ impl Engine {
         Some(group)
     }
 
-    /// Runs the packet's group: prefilter, then verification in rank order. `scratch`
+    /// Runs the packet's group: prefilter, then verification in rank order, on a packet
+    /// no stream engine saw (every payload rule but `tcp-stream` looks at it). `scratch`
     /// must come from this engine's [`Engine::scratch`].
     pub fn inspect(&self, pkt: &Packet<'_>, flow: &FlowInfo, scratch: &mut Scratch) -> Verdict {
-        let Some(group) = self.candidates(pkt, scratch) else {
+        scratch.begin_packet();
+        self.run(
+            pkt,
+            pkt.payload,
+            Pass::Packet { in_stream: false },
+            flow,
+            None,
+            scratch,
+        )
+    }
+
+    /// Inspects a packet's own payload after its stream inspection (if any): rules that
+    /// matched on the stream for this packet are skipped, and with `in_stream` (the stream
+    /// engine took the payload) so are rules that only look at the stream. Call
+    /// [`Scratch::begin_packet`] before the packet's first inspection.
+    pub fn inspect_packet(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        in_stream: bool,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.run(
+            pkt,
+            pkt.payload,
+            Pass::Packet { in_stream },
+            flow,
+            None,
+            scratch,
+        )
+    }
+
+    /// Inspects one run of reassembled stream bytes for `pkt` (the packet that triggered
+    /// stream inspection; its header is what header keywords see). `matches()` then holds
+    /// the rules that matched here and not on an earlier run for the same packet.
+    pub fn inspect_stream(
+        &self,
+        pkt: &Packet<'_>,
+        data: &[u8],
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.run(pkt, data, Pass::Stream, flow, None, scratch)
+    }
+
+    /// [`Engine::inspect_stream`] with the candidates [`Engine::prefilter_stream`] found
+    /// in these bytes (a superset is fine) instead of a scan.
+    pub fn inspect_stream_with(
+        &self,
+        pkt: &Packet<'_>,
+        data: &[u8],
+        cands: &[u32],
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        if cands.is_empty()
+            && !self
+                .groups
+                .get(self.tables.lookup(pkt) as usize)
+                .is_some_and(|g| g.stream_always)
+        {
+            // Nothing to verify: no fast pattern occurred and every stream rule has one.
+            scratch.matches.clear();
+            return Verdict::Inspected;
+        }
+        self.run(pkt, data, Pass::Stream, flow, Some(cands), scratch)
+    }
+
+    fn run(
+        &self,
+        pkt: &Packet<'_>,
+        payload: &[u8],
+        pass: Pass,
+        flow: &FlowInfo,
+        pre: Option<&[u32]>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        let tcp = matches!(pkt.l4, capture::decode::L4::Tcp(_));
+        let stream_took_it = matches!(pass, Pass::Packet { in_stream: true }) && tcp;
+        let Some(group) = self.candidates(pkt, payload, stream_took_it, pre, scratch) else {
             return Verdict::Inspected;
         };
-        let Scratch { matches, cands, .. } = scratch;
+        let Scratch {
+            matches,
+            cands,
+            stream_bits,
+            stream_hits,
+            ..
+        } = scratch;
         // Merge the sorted candidates with the group's always-verified rules.
         let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
         loop {
@@ -371,8 +691,21 @@ impl Engine {
             if c.ip_only && !flow.first_in_direction {
                 continue;
             }
-            if !self.verify(rank, pkt, flow) {
+            if !c.kind.applies(pass, tcp) {
                 continue;
+            }
+            let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+            if stream_bits.get(w).is_some_and(|x| x & b != 0) {
+                continue;
+            }
+            if !self.verify(rank, pkt, payload, flow) {
+                continue;
+            }
+            if pass == Pass::Stream {
+                if let Some(x) = stream_bits.get_mut(w) {
+                    *x |= b;
+                    stream_hits.push(rank);
+                }
             }
             if c.pass {
                 return if c.ip_only || matches!(pkt.l4, capture::decode::L4::Tcp(_)) {

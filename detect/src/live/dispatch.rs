@@ -109,6 +109,8 @@ pub(super) fn run_dispatch(
                                 std::thread::sleep(Duration::from_micros(50));
                             }
                         }
+                        // Stream bytes still held are inspected before the worker ends.
+                        worker.finish(now_ns(), &mut sink);
                         shared.workers_left.fetch_sub(1, Ordering::AcqRel);
                         worker.stats()
                     })

@@ -134,6 +134,8 @@ pub(super) fn run_to_completion(
         taken += descs.len() as u64;
         counters.inspected.store(taken, Ordering::Relaxed);
     });
+    // Stream bytes still held are inspected before the worker ends (SIGINT flushes them).
+    worker.finish(now_ns(), &mut sink);
     shared.workers_left.fetch_sub(1, Ordering::AcqRel);
     (vec![worker.stats()], undecoded)
 }

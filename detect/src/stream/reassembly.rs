@@ -1,0 +1,485 @@
+//! Per-flow TCP sessions: the handshake and teardown states Suricata uses to decide when
+//! to inspect, and per direction the sequence base, acknowledgements, inspection progress
+//! and the buffer of bytes not yet inspected. See the module doc of [`super`].
+
+use std::net::IpAddr;
+
+use capture::decode::{tcp_flags, Packet, L4};
+
+use super::memcap::{Memcap, Pool};
+use super::segments::{Refused, SegmentBuf};
+use super::{StreamConfig, StreamStats};
+
+/// Suricata's TCP session states, in its order: inspection is forced in every state
+/// after `TimeWait`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum SsnState {
+    #[default]
+    None,
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait1,
+    FinWait2,
+    TimeWait,
+    LastAck,
+    CloseWait,
+    Closed,
+}
+
+/// One direction of a session: the bytes its sender sent. Offsets are stream offsets,
+/// below 2^31 since `stream.reassembly.depth` is at most 1 GiB; 32 bits keep a whole
+/// session in one cache line.
+#[derive(Debug, Default)]
+struct Half {
+    buf: Option<Box<SegmentBuf>>,
+    base_seq: u32,
+    /// Stream offset the peer acknowledged.
+    last_ack: u32,
+    /// Stream offset up to which raw inspection is done.
+    progress: u32,
+    /// End of the furthest byte ever stored.
+    right_edge: u32,
+    /// The sequence number of stream offset 0 is known.
+    known: bool,
+    /// `stream.reassembly.depth` was reached: inspect now, store no more.
+    depth_reached: bool,
+}
+
+impl Half {
+    /// Stream offset of a sequence number; `None` before the base (or far behind it).
+    fn offset(&self, seq: u32) -> Option<u32> {
+        let rel = seq.wrapping_sub(self.base_seq);
+        (self.known && rel < 1 << 31).then_some(rel)
+    }
+
+    fn start(&mut self, base_seq: u32) {
+        self.known = true;
+        self.base_seq = base_seq;
+    }
+
+    fn pending(&self) -> bool {
+        self.right_edge > self.progress
+    }
+}
+
+/// A flow's addresses and id, kept so its remaining bytes can be inspected (and alerts
+/// addressed) after its last packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub vlan: [u16; 2],
+    pub vlan_count: u8,
+    pub flow_id: u64,
+}
+
+/// The hot per-packet state of a session: one cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Session {
+    /// `[client's data, server's data]`.
+    halves: [Half; 2],
+    state: SsnState,
+}
+
+/// What the stream engine did with a TCP packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The payload went into the stream (Suricata's `PKT_STREAM_ADD`): rules inspected on
+    /// the stream do not also look at this packet.
+    pub in_stream: bool,
+    /// The stream of this packet's direction has bytes to inspect now.
+    pub ready: bool,
+    /// The session is established (handshake seen or picked up).
+    pub established: bool,
+}
+
+/// The stream sessions of one worker, one per flow slot.
+#[derive(Debug)]
+pub struct StreamTable {
+    sessions: Box<[Session]>,
+    /// Per slot, written when a session starts and read only to inspect what a flow left.
+    endpoints: Box<[Option<Endpoints>]>,
+    pool: Pool,
+    mem: Memcap,
+    stats: StreamStats,
+    config: StreamConfig,
+}
+
+impl StreamTable {
+    /// One session per flow slot, with `config.memcap` for this worker's buffers.
+    pub fn new(config: &StreamConfig, slots: usize) -> StreamTable {
+        let mut sessions = Vec::with_capacity(slots);
+        sessions.resize_with(slots, Session::default);
+        StreamTable {
+            sessions: sessions.into_boxed_slice(),
+            endpoints: vec![None; slots].into_boxed_slice(),
+            pool: Pool::with_capacity(1024),
+            mem: Memcap::new(config.memcap),
+            stats: StreamStats::default(),
+            config: *config,
+        }
+    }
+
+    pub fn stats(&self) -> StreamStats {
+        let mut s = self.stats;
+        s.memory = self.mem.used();
+        s.memory_peak = self.mem.peak();
+        s
+    }
+
+    /// The memory limit of this worker's buffers.
+    pub fn memcap(&self) -> u64 {
+        self.mem.limit()
+    }
+
+    /// Whether the session in `slot` has bytes not yet inspected, per direction
+    /// (`[to server, to client]`).
+    pub fn pending(&self, slot: u32) -> [bool; 2] {
+        self.sessions.get(slot as usize).map_or([false; 2], |s| {
+            [s.halves[0].pending(), s.halves[1].pending()]
+        })
+    }
+
+    pub fn endpoints(&self, slot: u32) -> Option<Endpoints> {
+        self.endpoints.get(slot as usize).copied().flatten()
+    }
+
+    /// Whether the session in `slot` is established.
+    pub fn established(&self, slot: u32) -> bool {
+        self.sessions
+            .get(slot as usize)
+            .is_some_and(|s| s.state >= SsnState::Established)
+    }
+
+    /// Forgets the session in `slot` (a new flow took it), returning its buffers.
+    pub fn release(&mut self, slot: u32) {
+        let Some(s) = self.sessions.get_mut(slot as usize) else {
+            return;
+        };
+        for h in s.halves.iter_mut() {
+            if let Some(mut b) = h.buf.take() {
+                b.shrink(&mut self.mem);
+                self.pool.give(b, &mut self.mem);
+            }
+        }
+        *s = Session::default();
+        if let Some(e) = self.endpoints.get_mut(slot as usize) {
+            *e = None;
+        }
+    }
+
+    /// Tracks a TCP packet of the flow in `slot` (its flow id given for alerts on the
+    /// remaining bytes later), storing its payload when the session accepts data. With
+    /// `keep` false no rule would inspect this direction's stream: the payload counts as
+    /// taken by the stream (as in Suricata) but is not copied.
+    pub fn on_packet(
+        &mut self,
+        slot: u32,
+        flow_id: u64,
+        to_server: bool,
+        keep: bool,
+        p: &Packet<'_>,
+    ) -> Outcome {
+        let L4::Tcp(t) = p.l4 else {
+            return Outcome::default();
+        };
+        let Some(s) = self.sessions.get_mut(slot as usize) else {
+            return Outcome::default();
+        };
+        let d = usize::from(!to_server);
+        let o = 1 - d;
+        let f = t.flags;
+        let (syn, ack, fin, rst) = (
+            f & tcp_flags::SYN != 0,
+            f & tcp_flags::ACK != 0,
+            f & tcp_flags::FIN != 0,
+            f & tcp_flags::RST != 0,
+        );
+        let before = s.state;
+        advance(s, &self.config, to_server, t.seq, t.ack, syn, ack, fin, rst);
+        if before == SsnState::None && s.state != SsnState::None {
+            self.stats.sessions += 1;
+            if s.state == SsnState::Established {
+                self.stats.midstream_pickups += 1;
+            }
+            let (me, peer) = ((p.src, t.src_port), (p.dst, t.dst_port));
+            let (client, server) = if to_server { (me, peer) } else { (peer, me) };
+            let mut vlan = [0u16; 2];
+            let n = (p.vlan_count as usize).min(2);
+            vlan[..n].copy_from_slice(&p.vlan[..n]);
+            if let Some(e) = self.endpoints.get_mut(slot as usize) {
+                *e = Some(Endpoints {
+                    client,
+                    server,
+                    vlan,
+                    vlan_count: n as u8,
+                    flow_id,
+                });
+            }
+        }
+        if ack && s.state != SsnState::None {
+            let peer = &mut s.halves[o];
+            if let Some(off) = peer.offset(t.ack) {
+                peer.last_ack = peer.last_ack.max(off);
+            }
+        }
+        let established = s.state >= SsnState::Established;
+        let mut in_stream = false;
+        if !p.payload.is_empty() {
+            if established && s.state != SsnState::Closed && s.halves[d].known && !keep {
+                self.stats.unkept_bytes += p.payload.len() as u64;
+                in_stream = true;
+            } else if established && s.state != SsnState::Closed && s.halves[d].known {
+                in_stream = store(
+                    &mut s.halves[d],
+                    t.seq,
+                    p.payload,
+                    &self.config,
+                    &mut self.mem,
+                    &mut self.pool,
+                    &mut self.stats,
+                );
+            } else {
+                self.stats.untracked_segments += 1;
+            }
+        }
+        let h = &s.halves[d];
+        let closing = s.state > SsnState::TimeWait;
+        let ready = h.pending()
+            && (closing
+                || h.depth_reached
+                || u64::from(h.last_ack.saturating_sub(h.progress)) >= self.config.chunk_size);
+        Outcome {
+            in_stream,
+            ready,
+            established,
+        }
+    }
+
+    /// Prefilters the bytes that just arrived in one direction of `slot` while they are
+    /// hot in cache (see [`crate::engine::Engine::prefilter_stream`]).
+    pub fn prefilter_new(
+        &mut self,
+        slot: u32,
+        to_server: bool,
+        lookback: usize,
+        scan: impl FnOnce(&[u8], &mut Vec<u32>),
+    ) {
+        if let Some(b) = self
+            .sessions
+            .get_mut(slot as usize)
+            .and_then(|s| s.halves[usize::from(!to_server)].buf.as_deref_mut())
+        {
+            b.prefilter_new(lookback, scan);
+        }
+    }
+
+    /// Runs raw inspection of one direction of `slot` (`to_server`: the client's data):
+    /// hands each run of bytes in the window to `each`, with the rules prefiltered on
+    /// arrival when they cover it, and moves the progress as Suricata does. `eof`
+    /// inspects everything held, acknowledged or not (end of the flow).
+    pub fn inspect(
+        &mut self,
+        slot: u32,
+        to_server: bool,
+        eof: bool,
+        mut each: impl FnMut(&[u8], Option<&[u32]>),
+    ) {
+        let Some(s) = self.sessions.get_mut(slot as usize) else {
+            return;
+        };
+        let h = &mut s.halves[usize::from(!to_server)];
+        let Some(buf) = h.buf.as_deref_mut() else {
+            return;
+        };
+        self.stats.inspections += 1;
+        let re = if eof { u64::MAX } else { u64::from(h.last_ack) };
+        let mut progress = u64::from(h.progress);
+        for p in buf.pieces() {
+            let start = p.start.max(progress);
+            let end = p.end.min(re);
+            if p.end <= progress {
+                continue;
+            }
+            if start >= end {
+                break;
+            }
+            each(buf.bytes(start, end), buf.candidates());
+            if start == progress {
+                progress = end;
+            } else {
+                // A hole before this run: Suricata moves to the run's start only.
+                self.stats.gaps += 1;
+                progress = start;
+            }
+        }
+        h.progress = u32::try_from(progress).unwrap_or(u32::MAX);
+        buf.release_before(progress);
+        if buf.pieces().is_empty() {
+            // Everything held was inspected: the buffer goes back to the pool, so memory
+            // follows the flows that hold data rather than the flows in the table.
+            if let Some(mut b) = h.buf.take() {
+                b.shrink(&mut self.mem);
+                self.pool.give(b, &mut self.mem);
+            }
+        }
+    }
+}
+
+/// The session state machine (Suricata's `StreamTcpPacket` reduced to what decides
+/// tracking and inspection).
+#[allow(clippy::too_many_arguments)]
+fn advance(
+    s: &mut Session,
+    cfg: &StreamConfig,
+    to_server: bool,
+    seq: u32,
+    ack_no: u32,
+    syn: bool,
+    ack: bool,
+    fin: bool,
+    rst: bool,
+) {
+    use SsnState::*;
+    let (d, o) = if to_server { (0, 1) } else { (1, 0) };
+    if rst {
+        if s.state != None {
+            s.state = Closed;
+        }
+        return;
+    }
+    s.state = match s.state {
+        None if syn && !ack && to_server => {
+            s.halves[0].start(seq.wrapping_add(1));
+            SynSent
+        }
+        None if cfg.midstream && !syn => {
+            s.halves[d].start(seq);
+            if ack {
+                s.halves[o].start(ack_no);
+            }
+            if fin {
+                if to_server {
+                    CloseWait
+                } else {
+                    FinWait1
+                }
+            } else {
+                Established
+            }
+        }
+        None if cfg.midstream && syn && ack => {
+            s.halves[d].start(seq.wrapping_add(1));
+            s.halves[o].start(ack_no);
+            SynRecv
+        }
+        SynSent if syn && !ack && to_server => {
+            s.halves[0].start(seq.wrapping_add(1));
+            SynSent
+        }
+        SynSent if syn && ack && !to_server => {
+            s.halves[1].start(seq.wrapping_add(1));
+            SynRecv
+        }
+        SynSent if cfg.async_oneside && to_server && ack && !syn => {
+            s.halves[1].start(ack_no);
+            Established
+        }
+        SynRecv if to_server && ack && !syn => Established,
+        Established if fin => {
+            if to_server {
+                CloseWait
+            } else {
+                FinWait1
+            }
+        }
+        FinWait1 if to_server && fin => TimeWait,
+        FinWait1 if to_server && ack => FinWait2,
+        FinWait2 if to_server && fin => TimeWait,
+        TimeWait if !to_server && ack => Closed,
+        CloseWait if !to_server && fin => LastAck,
+        LastAck if to_server && ack => Closed,
+        st => st,
+    };
+}
+
+/// Stores a payload in its direction's buffer; true when it went into the stream.
+fn store(
+    h: &mut Half,
+    seq: u32,
+    payload: &[u8],
+    cfg: &StreamConfig,
+    mem: &mut Memcap,
+    pool: &mut Pool,
+    stats: &mut StreamStats,
+) -> bool {
+    let len = payload.len() as u64;
+    let Some(start) = h.offset(seq) else {
+        // Before the stream's start: an old retransmission.
+        stats.stale_bytes += len;
+        return true;
+    };
+    let mut start = u64::from(start);
+    let mut bytes = payload;
+    if h.depth_reached {
+        stats.depth_bytes += len;
+        return false;
+    }
+    if cfg.depth > 0 && start + len > cfg.depth {
+        let keep = cfg.depth.saturating_sub(start);
+        stats.depth_bytes += len - keep;
+        h.depth_reached = true;
+        if keep == 0 {
+            return false;
+        }
+        bytes = &bytes[..keep as usize];
+    }
+    let buf = match h.buf.as_deref_mut() {
+        Some(b) => b,
+        None => match pool.take(mem) {
+            Some(mut b) => {
+                b.clear(u64::from(h.progress));
+                h.buf.insert(b)
+            }
+            None => {
+                stats.memcap_segments += 1;
+                stats.memcap_bytes += bytes.len() as u64;
+                return false;
+            }
+        },
+    };
+    // Bytes already inspected and released are not looked at again.
+    if start < buf.base() {
+        let skip = (buf.base() - start).min(bytes.len() as u64);
+        stats.stale_bytes += skip;
+        bytes = &bytes[skip as usize..];
+        start += skip;
+        if bytes.is_empty() {
+            return true;
+        }
+    }
+    match buf.insert(start, bytes, cfg.window, mem, pool) {
+        Ok(r) => {
+            stats.segments += 1;
+            stats.bytes += r.new;
+            stats.retransmitted_bytes += r.same;
+            stats.overlap_different_bytes += r.different;
+            let end = u32::try_from(start + bytes.len() as u64).unwrap_or(u32::MAX);
+            h.right_edge = h.right_edge.max(end);
+            true
+        }
+        Err(why) => {
+            let n = bytes.len() as u64;
+            let (segs, b) = match why {
+                Refused::Memcap => (&mut stats.memcap_segments, &mut stats.memcap_bytes),
+                Refused::Window => (&mut stats.window_segments, &mut stats.window_bytes),
+                Refused::Pieces => (&mut stats.pieces_segments, &mut stats.pieces_bytes),
+            };
+            *segs += 1;
+            *b += n;
+            false
+        }
+    }
+}
