@@ -12,14 +12,27 @@ use store::link::Inbound;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let rate: u64 = args.next().map_or(10_000, |a| a.parse().expect("RATE_PER_S"));
+    let rate: u64 = args
+        .next()
+        .map_or(10_000, |a| a.parse().expect("RATE_PER_S"));
     let secs: u64 = args.next().map_or(10, |a| a.parse().expect("SECONDS"));
     let total = rate * secs;
     let per_ms = rate.div_ceil(1000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let lat = rt.block_on(async move {
-        let Rig { collector, mut tx, mut rx, store: _store, .. } = Rig::start(Indexes::Covering).await;
-        let created: Arc<Vec<AtomicU64>> = Arc::new((0..=total).map(|_| AtomicU64::new(0)).collect());
+        let Rig {
+            collector,
+            mut tx,
+            mut rx,
+            store: _store,
+            ..
+        } = Rig::start(Indexes::Covering).await;
+        let created: Arc<Vec<AtomicU64>> =
+            Arc::new((0..=total).map(|_| AtomicU64::new(0)).collect());
         let c = created.clone();
         let acks = tokio::spawn(async move {
             let mut lat = Vec::with_capacity(total as usize);
@@ -52,7 +65,9 @@ fn main() {
                 buf.push((seq, alert("bench", seq, t).encode().unwrap()));
                 seq += 1;
             }
-            tx.send_batch(buf.iter().map(|(s, b)| (*s, b.as_slice()))).await.unwrap();
+            tx.send_batch(buf.iter().map(|(s, b)| (*s, b.as_slice())))
+                .await
+                .unwrap();
         }
         let lat = acks.await.unwrap();
         eprintln!("{}", collector.stats.summary());

@@ -25,7 +25,10 @@ pub fn alert(sensor: &str, seq: u64, created_ns: u64) -> AlertRecord {
         priority: 2,
         action: Action::Alert,
         flow_id: seq,
-        src: IpAddr::from((0x0a00_0000u32 + (seq.wrapping_mul(40_503) % 65_536) as u32).to_be_bytes()).into(),
+        src: IpAddr::from(
+            (0x0a00_0000u32 + (seq.wrapping_mul(40_503) % 65_536) as u32).to_be_bytes(),
+        )
+        .into(),
         dst: IpAddr::from([192, 168, (seq % 7) as u8, 1]).into(),
         src_port: 40_000 + (seq % 1000) as u16,
         dst_port: 443,
@@ -59,16 +62,37 @@ impl Rig {
     /// Must run inside a tokio runtime.
     pub async fn start(indexes: Indexes) -> Rig {
         let pki = tempfile::tempdir().unwrap();
-        let data = tempfile::tempdir_in(std::env::var_os("CARGO_TARGET_TMPDIR").unwrap_or_else(|| "/var/tmp".into())).unwrap();
+        let data = tempfile::tempdir_in(
+            std::env::var_os("CARGO_TARGET_TMPDIR").unwrap_or_else(|| "/var/tmp".into()),
+        )
+        .unwrap();
         let p = |f: &str| pki.path().join(f);
         link::generate_certs(pki.path(), &["bench".to_string()], &[]).unwrap();
-        let server = link::server_config(&p("ca.pem"), &p("collector.pem"), &p("collector-key.pem")).unwrap();
-        let client = link::client_config(&p("ca.pem"), &p("sensor-bench.pem"), &p("sensor-bench-key.pem")).unwrap();
+        let server =
+            link::server_config(&p("ca.pem"), &p("collector.pem"), &p("collector-key.pem"))
+                .unwrap();
+        let client = link::client_config(
+            &p("ca.pem"),
+            &p("sensor-bench.pem"),
+            &p("sensor-bench-key.pem"),
+        )
+        .unwrap();
         let store = Arc::new(Store::open(&data.path().join("bench.redb"), indexes).unwrap());
-        let collector = Collector::start(CollectorConfig::new("127.0.0.1:0", Some(server)), store.clone()).await.unwrap();
+        let collector = Collector::start(
+            CollectorConfig::new("127.0.0.1:0", Some(server)),
+            store.clone(),
+        )
+        .await
+        .unwrap();
         let mut cfg = LinkConfig::new(collector.local_addr.to_string(), "bench", Some(client));
         cfg.server_name = Some("localhost".into());
         let (tx, rx, _) = link::connect(&cfg, 0).await.unwrap();
-        Rig { collector, store, tx, rx, _dirs: (pki, data) }
+        Rig {
+            collector,
+            store,
+            tx,
+            rx,
+            _dirs: (pki, data),
+        }
     }
 }
