@@ -1,7 +1,7 @@
 //! Stage three of the pipeline: getting alerts from a sensor to the central store without
-//! losing one silently. It holds the rkyv alert record; the memory-mapped spool with its
-//! high/low watermarks, the acknowledged sensor-collector protocol and the redb store are
-//! the alert delivery issue's next steps.
+//! losing one silently: the rkyv alert record, the framed wire protocol (`wire`), the TLS
+//! link both ends speak (`link`), the collector daemon's logic (`collector`) and the redb
+//! alert store (`db`).
 
 pub mod record;
 

@@ -23,7 +23,7 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
         priority: 1,
         action: Action::Alert,
         flow_id: seq,
-        src: if seq % 2 == 0 {
+        src: if seq.is_multiple_of(2) {
             IpAddr::from([10, 1, (seq % 3) as u8, 9]).into()
         } else {
             "2001:db8::5".parse::<IpAddr>().unwrap().into()
@@ -139,7 +139,7 @@ fn both_layouts_answer_every_filter_alike_newest_first() {
             })
             .map(|(r, s)| (r.ts_ns, s.to_string(), r.seq))
             .collect();
-        want.sort_by(|x, y| y.0.cmp(&x.0));
+        want.sort_by_key(|x| std::cmp::Reverse(x.0));
         if q.limit > 0 {
             want.truncate(q.limit);
         }
