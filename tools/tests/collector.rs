@@ -35,7 +35,11 @@ fn record(seq: u64) -> AlertRecord {
         created_ns: 0,
         origin: Origin::Sensor,
         gid: 1,
-        sid: if seq.is_multiple_of(10) { 2_000_010 } else { 2_000_001 },
+        sid: if seq.is_multiple_of(10) {
+            2_000_010
+        } else {
+            2_000_001
+        },
         rev: 2,
         msg: format!("alert {seq}"),
         class: "Misc activity".into(),
