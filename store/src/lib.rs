@@ -1,8 +1,9 @@
 //! Stage three of the pipeline: getting alerts from a sensor to the central store without
-//! losing one silently. It holds the rkyv alert record, the sensor's memory-mapped spool
-//! with its high/low watermarks, and the drop channel that takes what the spool refuses;
-//! the acknowledged sensor-collector protocol and the redb store are the alert delivery
-//! issue's next steps.
+//! losing one silently: the rkyv alert record (`record`); on the sensor, the memory-mapped
+//! spool with its high/low watermarks (`spool`), the drop channel that takes what the spool
+//! refuses (`drop_channel`, behind `outbox`) and the shipper that sends the spool to the
+//! collector (`shipper`); the framed wire protocol (`wire`) and the TLS link both ends speak
+//! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
 pub mod outbox;

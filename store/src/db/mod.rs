@@ -157,19 +157,23 @@ impl Store {
                 let sensor = self.sensor_no(&tx, inc.sensor)?;
                 for e in inc.batch.entries() {
                     let e = e.map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    if by_seq.get((sensor, e.seq)).map_err(db)?.is_some() {
+                    let id = next_id;
+                    let key = pair(sensor as u64, e.seq);
+                    // One B-tree walk instead of a lookup and an insert: resends are rare,
+                    // so put the new id and restore the old one when it was a resend.
+                    let prev = by_seq.insert(key, id).map_err(db)?.map(|v| v.value());
+                    if let Some(old) = prev {
+                        by_seq.insert(key, old).map_err(db)?;
                         done.duplicates += 1;
                         continue;
                     }
-                    let id = next_id;
                     next_id += 1;
                     let r = e.record;
                     let ts = r.ts_ns.to_native();
                     let row = row_of(r, sensor);
                     alerts.insert(id, e.bytes).map_err(db)?;
-                    by_seq.insert((sensor, e.seq), id).map_err(db)?;
                     by_time
-                        .insert((ts, id), row.encode().as_slice())
+                        .insert(pair(ts, id), row.encode().as_slice())
                         .map_err(db)?;
                     if let Some((sid, src, dst)) = per_field.as_mut() {
                         sid.insert((row.sid, ts, id), ()).map_err(db)?;
@@ -238,9 +242,12 @@ impl Store {
             return Ok(None);
         };
         let t = tx.open_table(BY_SEQ).map_err(db)?;
-        let last = t.range((no, 0)..=(no, u64::MAX)).map_err(db)?.next_back();
+        let last = t
+            .range(pair(no as u64, 0)..=pair(no as u64, u64::MAX))
+            .map_err(db)?
+            .next_back();
         Ok(match last {
-            Some(kv) => Some(kv.map_err(db)?.0.value().1),
+            Some(kv) => Some(unpair(kv.map_err(db)?.0.value()).1),
             None => None,
         })
     }

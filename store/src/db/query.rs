@@ -133,7 +133,7 @@ impl Store {
             let row = match row {
                 Some(r) => Row::decode(r),
                 None => by_time
-                    .get((ts, id))
+                    .get(pair(ts, id))
                     .map_err(db)?
                     .and_then(|v| Row::decode(v.value())),
             };
@@ -184,9 +184,13 @@ impl Store {
                 }
             }
         } else {
-            for kv in by_time.range((lo, 0)..=(hi, u64::MAX)).map_err(db)?.rev() {
+            for kv in by_time
+                .range(pair(lo, 0)..=pair(hi, u64::MAX))
+                .map_err(db)?
+                .rev()
+            {
                 let kv = kv.map_err(db)?;
-                let (ts, id) = kv.0.value();
+                let (ts, id) = unpair(kv.0.value());
                 if !check(ts, id, Some(kv.1.value()))? {
                     break;
                 }

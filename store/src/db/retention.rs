@@ -104,8 +104,10 @@ impl Store {
                 let ts = rec.ts_ns.to_native();
                 let row = row_of(rec, no);
                 alerts.remove(*id).map_err(db)?;
-                by_seq.remove((no, rec.seq.to_native())).map_err(db)?;
-                by_time.remove((ts, *id)).map_err(db)?;
+                by_seq
+                    .remove(pair(no as u64, rec.seq.to_native()))
+                    .map_err(db)?;
+                by_time.remove(pair(ts, *id)).map_err(db)?;
                 by_sid.remove((row.sid, ts, *id)).map_err(db)?;
                 by_src.remove((row.src, ts, *id)).map_err(db)?;
                 by_dst.remove((row.dst, ts, *id)).map_err(db)?;
