@@ -6,7 +6,7 @@ pub mod benchgen;
 pub mod demo;
 pub mod golden;
 pub mod golden_check;
-pub mod loadtest;
 pub mod golden_stream;
+pub mod loadtest;
 pub mod stream_check;
 pub mod suricata;
