@@ -1,5 +1,8 @@
 //! The link and the collector end to end: real TLS on loopback sockets, real redb files.
 
+mod common;
+
+use common::Pki;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -46,38 +49,6 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
 fn encoded(sensor: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
     seqs.map(|s| (s, record(sensor, s).encode().unwrap().to_vec()))
         .collect()
-}
-
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new(sensors: &[&str]) -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        let names: Vec<String> = sensors.iter().map(|s| s.to_string()).collect();
-        link::generate_certs(dir.path(), &names, &[]).unwrap();
-        Pki { dir }
-    }
-    fn p(&self, f: &str) -> std::path::PathBuf {
-        self.dir.path().join(f)
-    }
-    fn server(&self) -> Arc<rustls::ServerConfig> {
-        link::server_config(
-            &self.p("ca.pem"),
-            &self.p("collector.pem"),
-            &self.p("collector-key.pem"),
-        )
-        .unwrap()
-    }
-    fn client(&self, sensor: &str) -> Arc<rustls::ClientConfig> {
-        link::client_config(
-            &self.p("ca.pem"),
-            &self.p(&format!("sensor-{sensor}.pem")),
-            &self.p(&format!("sensor-{sensor}-key.pem")),
-        )
-        .unwrap()
-    }
 }
 
 async fn start(

@@ -2,6 +2,9 @@
 //! delivery issue, each checked with `spooled = stored` and
 //! `submitted = stored + dropped-and-handed-to-the-drop-channel`, with no duplicates.
 
+mod common;
+
+use common::Pki;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use store::collector::{Collector, CollectorConfig};
 use store::db::{Indexes, Query, Store};
 use store::drop_channel::{read_drop_file, DropChannel};
-use store::link::{self, LinkConfig};
+use store::link::LinkConfig;
 use store::outbox::{Outbox, Outcome};
 use store::shipper::{Shipper, ShipperConfig};
 use store::spool::{Spool, SpoolOptions, SpoolStats};
@@ -18,36 +21,10 @@ use store::testkit;
 
 const SENSOR: &str = "sensor-test";
 
-struct Pki(tempfile::TempDir);
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = tempfile::tempdir().unwrap();
-        link::generate_certs(dir.path(), &[SENSOR.to_string()], &[]).unwrap();
-        Pki(dir)
-    }
-    fn p(&self, f: &str) -> std::path::PathBuf {
-        self.0.path().join(f)
-    }
-    fn server(&self) -> Arc<rustls::ServerConfig> {
-        link::server_config(
-            &self.p("ca.pem"),
-            &self.p("collector.pem"),
-            &self.p("collector-key.pem"),
-        )
-        .unwrap()
-    }
-    fn link(&self, addr: &str) -> LinkConfig {
-        let client = link::client_config(
-            &self.p("ca.pem"),
-            &self.p(&format!("sensor-{SENSOR}.pem")),
-            &self.p(&format!("sensor-{SENSOR}-key.pem")),
-        )
-        .unwrap();
-        let mut cfg = LinkConfig::new(addr, SENSOR, Some(client));
-        cfg.server_name = Some("localhost".into());
-        cfg
-    }
+fn sensor_link(pki: &Pki, addr: &str) -> LinkConfig {
+    let mut cfg = LinkConfig::new(addr, SENSOR, Some(pki.client(SENSOR)));
+    cfg.server_name = Some("localhost".into());
+    cfg
 }
 
 async fn start_collector(
@@ -139,12 +116,12 @@ impl Sensor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_spooled_alert_is_stored_once_across_a_collector_restart() {
-    let pki = Pki::new();
+    let pki = Pki::new(&[SENSOR]);
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("alerts.redb");
     let (col, store) = start_collector(&pki, "127.0.0.1:0", &db, |_| {}).await;
     let addr = col.local_addr.to_string();
-    let mut sensor = Sensor::open(tmp.path(), 64 << 20, pki.link(&addr));
+    let mut sensor = Sensor::open(tmp.path(), 64 << 20, sensor_link(&pki, &addr));
 
     sensor.submit(3000);
     sensor.wait_all_acked(30).await;
@@ -173,7 +150,7 @@ async fn every_spooled_alert_is_stored_once_across_a_collector_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_writer_pushes_back_into_the_spool_and_only_its_watermark_drops() {
-    let pki = Pki::new();
+    let pki = Pki::new(&[SENSOR]);
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("alerts.redb");
     let (col, store) = start_collector(&pki, "127.0.0.1:0", &db, |c| {
@@ -184,7 +161,7 @@ async fn a_stalled_writer_pushes_back_into_the_spool_and_only_its_watermark_drop
     col.pause_writer(true);
     let addr = col.local_addr.to_string();
     // 1 MiB of spool holds about 1,400 alerts of 512-byte payload.
-    let mut link = pki.link(&addr);
+    let mut link = sensor_link(&pki, &addr);
     link.limits.max_frame = 128 << 10;
     let mut sensor = Sensor::open(tmp.path(), 1 << 20, link);
 

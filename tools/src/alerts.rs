@@ -10,18 +10,39 @@ use std::path::PathBuf;
 use store::db::{Cidr, Indexes, Query, Store, StoreError, StoredAlert};
 use store::record::{ArchivedAction, ArchivedAlertRecord};
 
+/// `tidewatch alerts`: query stored alerts.
+#[derive(clap::Args)]
 pub struct AlertsArgs {
+    #[arg(long)]
     pub db: PathBuf,
+    /// The collector's control socket, used when a collector holds the store.
+    #[arg(long, default_value = "/run/tidewatch/collector.sock")]
     pub control: PathBuf,
+    /// YYYY-MM-DD[THH:MM:SS], an age (15m, 2h, 7d) or @EPOCH_SECONDS; capture time.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Exclusive upper bound, same forms as --since.
+    #[arg(long)]
     pub until: Option<String>,
+    #[arg(long)]
     pub sid: Option<u32>,
+    /// Source address block, e.g. 10.0.0.0/8.
+    #[arg(long)]
     pub src: Option<String>,
+    #[arg(long)]
     pub dst: Option<String>,
+    #[arg(long)]
     pub sensor: Option<String>,
+    /// Newest N alerts (0: all).
+    #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    pub json: bool,
+    #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+    pub format: String,
+    /// Show each alert's payload as hex and ASCII.
+    #[arg(long)]
     pub payload: bool,
+    /// Write the stored packets to this pcap file.
+    #[arg(long)]
     pub pcap: Option<PathBuf>,
 }
 
@@ -229,7 +250,7 @@ pub fn run(a: AlertsArgs) -> Result<()> {
     let alerts = fetch(&a, &q)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if !a.json {
+    if a.format != "json" {
         writeln!(
             out,
             "{:>8}  {:<31}  {:<12} {:>8}  {:>10}  {:<5} {:<45} {:<45} MSG",
@@ -249,7 +270,7 @@ pub fn run(a: AlertsArgs) -> Result<()> {
     };
     for s in &alerts {
         let r = s.record()?;
-        if a.json {
+        if a.format == "json" {
             let mut v = eve_of(r);
             if let Some(o) = v.as_object_mut() {
                 o.insert(
@@ -274,7 +295,7 @@ pub fn run(a: AlertsArgs) -> Result<()> {
             )?;
         }
         if a.payload {
-            if a.json {
+            if a.format == "json" {
                 // JSON lines stay machine-readable: the dump goes to stderr.
                 hex_ascii(&r.payload, &mut std::io::stderr().lock())?;
             } else {

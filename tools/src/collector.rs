@@ -8,16 +8,39 @@ use std::time::Duration;
 use store::collector::{Collector, CollectorConfig};
 use store::db::{Indexes, Retention, Store};
 
+/// `tidewatch collector`: receive alerts from sensors over TLS and store them in redb.
+#[derive(clap::Args)]
 pub struct CollectorArgs {
+    /// Address to listen on for sensors, e.g. 0.0.0.0:4700.
+    #[arg(long)]
     pub listen: String,
+    /// The redb alert store (created if missing).
+    #[arg(long)]
     pub db: PathBuf,
+    /// Plain TCP without TLS (loopback tests only).
+    #[arg(long)]
     pub insecure: bool,
+    /// Directory with ca.pem, collector.pem and collector-key.pem (`tidewatch certs`).
+    #[arg(long)]
     pub certs: Option<PathBuf>,
+    /// Control socket that `tidewatch alerts` queries while this collector holds the store.
+    #[arg(long, default_value = "/run/tidewatch/collector.sock")]
     pub control: PathBuf,
+    /// Report a sensor not heard from for this many seconds.
+    #[arg(long, default_value_t = 60)]
     pub silence_secs: u64,
+    /// MiB of received batches that may wait for the writer before sockets stop being read.
+    #[arg(long, default_value_t = 64)]
     pub buffer_mb: u64,
+    /// Remove alerts older than this many days (by arrival).
+    #[arg(long)]
     pub retention_days: Option<u64>,
+    /// Keep at most this many MiB of alert records (oldest go first).
+    #[arg(long)]
     pub retention_mb: Option<u64>,
+    /// Also index sid, source and destination in their own B-trees (new stores only;
+    /// faster filtered queries, slower writes).
+    #[arg(long)]
     pub per_field_indexes: bool,
 }
 

@@ -87,73 +87,9 @@ enum Command {
         strict: bool,
     },
     /// Receive alerts from sensors over TLS and store them in redb.
-    Collector {
-        /// Address to listen on for sensors, e.g. 0.0.0.0:4700.
-        #[arg(long)]
-        listen: String,
-        /// The redb alert store (created if missing).
-        #[arg(long)]
-        db: PathBuf,
-        /// Plain TCP without TLS (loopback tests only).
-        #[arg(long)]
-        insecure: bool,
-        /// Directory with ca.pem, collector.pem and collector-key.pem (`tidewatch certs`).
-        #[arg(long)]
-        certs: Option<PathBuf>,
-        /// Control socket that `tidewatch alerts` queries while this collector holds the store.
-        #[arg(long, default_value = "/run/tidewatch/collector.sock")]
-        control: PathBuf,
-        /// Report a sensor not heard from for this many seconds.
-        #[arg(long, default_value_t = 60)]
-        silence_secs: u64,
-        /// MiB of received batches that may wait for the writer before sockets stop being read.
-        #[arg(long, default_value_t = 64)]
-        buffer_mb: u64,
-        /// Remove alerts older than this many days (by arrival).
-        #[arg(long)]
-        retention_days: Option<u64>,
-        /// Keep at most this many MiB of alert records (oldest go first).
-        #[arg(long)]
-        retention_mb: Option<u64>,
-        /// Also index sid, source and destination in their own B-trees (new stores only;
-        /// faster filtered queries, slower writes).
-        #[arg(long)]
-        per_field_indexes: bool,
-    },
+    Collector(collector::CollectorArgs),
     /// Query stored alerts.
-    Alerts {
-        #[arg(long)]
-        db: PathBuf,
-        /// The collector's control socket, used when a collector holds the store.
-        #[arg(long, default_value = "/run/tidewatch/collector.sock")]
-        control: PathBuf,
-        /// YYYY-MM-DD[THH:MM:SS], an age (15m, 2h, 7d) or @EPOCH_SECONDS; capture time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Exclusive upper bound, same forms as --since.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long)]
-        sid: Option<u32>,
-        /// Source address block, e.g. 10.0.0.0/8.
-        #[arg(long)]
-        src: Option<String>,
-        #[arg(long)]
-        dst: Option<String>,
-        #[arg(long)]
-        sensor: Option<String>,
-        /// Newest N alerts (0: all).
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
-        #[arg(long, value_parser = ["table", "json"], default_value = "table")]
-        format: String,
-        /// Show each alert's payload as hex and ASCII.
-        #[arg(long)]
-        payload: bool,
-        /// Write the stored packets to this pcap file.
-        #[arg(long)]
-        pcap: Option<PathBuf>,
-    },
+    Alerts(alerts::AlertsArgs),
     /// Create a CA and certificates for the collector and each sensor.
     Certs {
         /// Output directory.
@@ -304,60 +240,12 @@ fn real_main() -> Result<ExitCode> {
             println!("{}", control::request(&path, &line)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Collector {
-            listen,
-            db,
-            insecure,
-            certs,
-            control,
-            silence_secs,
-            buffer_mb,
-            retention_days,
-            retention_mb,
-            per_field_indexes,
-        } => {
-            collector::run(collector::CollectorArgs {
-                listen,
-                db,
-                insecure,
-                certs,
-                control,
-                silence_secs,
-                buffer_mb,
-                retention_days,
-                retention_mb,
-                per_field_indexes,
-            })?;
+        Command::Collector(args) => {
+            collector::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Alerts {
-            db,
-            control,
-            since,
-            until,
-            sid,
-            src,
-            dst,
-            sensor,
-            limit,
-            format,
-            payload,
-            pcap,
-        } => {
-            alerts::run(alerts::AlertsArgs {
-                db,
-                control,
-                since,
-                until,
-                sid,
-                src,
-                dst,
-                sensor,
-                limit,
-                json: format == "json",
-                payload,
-                pcap,
-            })?;
+        Command::Alerts(args) => {
+            alerts::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Certs {
