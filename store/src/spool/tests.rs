@@ -571,10 +571,18 @@ fn a_writer_and_a_shipper_on_two_threads_agree_on_every_record() {
     const N: u64 = 60_000;
     let done = Arc::new(AtomicBool::new(false));
     let writer_done = done.clone();
+    // The writer holds the shipper back for a while, so the ring surely fills past its
+    // high watermark and refusals interleave with shipping however fast the machine is.
+    let hold = Arc::new(AtomicBool::new(false));
+    let held = hold.clone();
     let shipper = std::thread::spawn(move || {
         let (mut shipped, mut last) = (Vec::new(), 0u64);
         let t0 = std::time::Instant::now();
         while t0.elapsed() < Duration::from_secs(30) {
+            if held.load(Ordering::Acquire) {
+                std::thread::yield_now();
+                continue;
+            }
             let finished = done.load(Ordering::Acquire);
             let mut n = 0;
             for e in r.next_unsent(500, usize::MAX) {
@@ -602,6 +610,7 @@ fn a_writer_and_a_shipper_on_two_threads_agree_on_every_record() {
         // Mostly keep under the high watermark (so the ring laps with both threads busy),
         // but for a while not (so refusals interleave too).
         let pace = !(20_000..24_000).contains(&i);
+        hold.store(!pace, Ordering::Release);
         while pace && w.fill_ratio() > 0.85 && t0.elapsed() < Duration::from_secs(20) {
             std::thread::yield_now();
         }
