@@ -25,9 +25,13 @@ fn paced_loadtest_accounts_for_every_frame() {
     assert_eq!(r.seen, r.offered, "{r:?}");
     assert_eq!(r.redirected, r.seen, "{r:?}");
     assert_eq!(r.inspected + r.socket_drops, r.seen, "{r:?}");
-    // The generator counts the trigger frames it really sent (its template mix need not hit
-    // --alert-ratio exactly); some must have gone out for the alert check to mean anything.
-    assert!(r.expected_alerts > 0, "{r:?}");
+    // The generator rotates through its templates, so the trigger frames it sent are
+    // --alert-ratio of the offered (51 of every 1,024 templates: 996 of 20,000), give or
+    // take the last partial rotation.
+    assert!(
+        (940..=1050).contains(&r.expected_alerts),
+        "trigger frames sent should be about 5% of 20,000: {r:?}"
+    );
     if r.socket_drops == 0 {
         assert_eq!(r.alerts, r.expected_alerts, "{r:?}");
     }

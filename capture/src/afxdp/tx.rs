@@ -4,6 +4,7 @@
 //! zero-length frame is completed but never delivered).
 
 use super::{bind, new_umem, sockopt, AfXdpError, Bound};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use xsk_rs::config::BindFlags;
@@ -35,7 +36,12 @@ pub struct TxSocket {
     cq: CompQueue,
     _rx: RxQueue,
     _fq: FillQueue,
-    free: Vec<FrameDesc>,
+    /// Frames ready to send, oldest first: a FIFO, so every frame (and so every template)
+    /// takes its turn. A stack would resend the few frames just completed, and a paced
+    /// generator would offer a mix unlike the templates'.
+    free: VecDeque<FrameDesc>,
+    /// Completions land here before they join `free` (the ring wants a slice).
+    done: Vec<FrameDesc>,
     batch: Vec<FrameDesc>,
     /// Frame length by frame index.
     lens: Vec<u16>,
@@ -91,7 +97,8 @@ impl TxSocket {
             cq,
             _rx: rx,
             _fq: fq,
-            free: descs,
+            free: descs.into(),
+            done: Vec::new(),
             batch: Vec::with_capacity(cfg.batch.max(1)),
             lens,
             frame_size: frame_size as usize,
@@ -105,18 +112,17 @@ impl TxSocket {
 
     /// Takes back frames the kernel has sent.
     fn reclaim(&mut self) {
-        let start = self.free.len();
         let want = self.in_flight;
         if want == 0 {
             return;
         }
-        self.free.resize(start + want, FrameDesc::default());
+        self.done.resize(want, FrameDesc::default());
         // SAFETY: completed frames are this UMEM's.
-        let n = unsafe { self.cq.consume(&mut self.free[start..]) };
-        for d in &self.free[start..start + n] {
+        let n = unsafe { self.cq.consume(&mut self.done[..]) };
+        for d in &self.done[..n] {
             self.completed_by_template[(d.addr() / self.frame_size) % self.templates] += 1;
         }
-        self.free.truncate(start + n);
+        self.free.extend(self.done.drain(..n));
         self.in_flight -= n;
         self.completed += n as u64;
     }
@@ -133,7 +139,9 @@ impl TxSocket {
         }
         self.batch.clear();
         for _ in 0..n {
-            let Some(mut d) = self.free.pop() else { break };
+            let Some(mut d) = self.free.pop_front() else {
+                break;
+            };
             let idx = d.addr() / self.frame_size;
             // SAFETY: the frame is ours until submitted.
             unsafe { self.umem.data_mut(&mut d) }
@@ -143,8 +151,9 @@ impl TxSocket {
         }
         // SAFETY: the frames are ours and hold complete frames.
         let sent = unsafe { self.tx.produce_and_wakeup(&self.batch) }?;
-        if sent < self.batch.len() {
-            self.free.extend_from_slice(&self.batch[sent..]);
+        // Unsent frames go back to the front, in order, to keep the rotation.
+        for d in self.batch[sent..].iter().rev() {
+            self.free.push_front(*d);
         }
         self.in_flight += sent;
         Ok(sent)
