@@ -62,6 +62,8 @@ enum Cmd {
     /// Generate traffic into a veth (AF_XDP TX from a namespace) while the sensor captures
     /// it with the benchmark rules; report offered, seen, inspected and alerts.
     Loadtest(xtask::loadtest::LoadtestArgs),
+    /// Run the criterion benchmarks in benches/ and compare with a saved baseline.
+    Bench(xtask::criterion_cmp::BenchArgs),
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -78,6 +80,7 @@ fn main() -> Result<()> {
             println!("wrote {}", out.display());
             Ok(())
         }
+        Cmd::Bench(args) => xtask::criterion_cmp::run(&args).map(|_| ()),
         Cmd::Demo { size_mb } => xtask::demo::run(size_mb),
         Cmd::Loadtest(args) => {
             let r = xtask::loadtest::run(&args)?;
