@@ -8,6 +8,7 @@ mod config;
 mod control;
 mod deliver;
 mod eve;
+mod metrics;
 mod replay;
 mod ruleset;
 mod sensor;
