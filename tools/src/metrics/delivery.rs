@@ -2,6 +2,7 @@
 //! collector).
 
 use super::exposition::{Exposition, Kind};
+use super::latency;
 use std::sync::atomic::Ordering::Relaxed;
 use store::shipper::ShipperStats;
 use store::spool::{DropReason, SpoolStats};
@@ -76,4 +77,22 @@ pub(super) fn render(e: &mut Exposition, spool: &SpoolStats, shipper: &ShipperSt
     ] {
         e.single(name, Kind::Counter, help, v.load(Relaxed) as f64);
     }
+}
+
+/// A scrape of a process that only delivers (`replay --collector --metrics`): alerts the
+/// spool refused, spool fill, the shipper, and deliver latency.
+pub fn render_delivery(spool: &SpoolStats, shipper: &ShipperStats) -> String {
+    let mut e = Exposition::new();
+    e.family(
+        "tidewatch_alerts_dropped_total",
+        Kind::Counter,
+        "Alerts not delivered the normal way, by stage and reason: refused by the spool \
+         (handed to the drop channel) or lost by the drop channel.",
+    );
+    for (stage, reason, v) in spool_drops(spool) {
+        e.sample(&[("stage", stage), ("reason", reason)], v as f64);
+    }
+    render(&mut e, spool, shipper);
+    latency(&mut e, &[("deliver", &shipper.deliver_latency)]);
+    e.finish()
 }

@@ -11,6 +11,7 @@ mod delivery;
 mod sensor;
 
 pub use collector::render_collector;
+pub use delivery::render_delivery;
 pub use sensor::{render_sensor, SensorMetrics};
 pub use server::{MetricsServer, Source};
 

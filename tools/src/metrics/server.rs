@@ -216,9 +216,35 @@ mod tests {
             b"GET /metrics",
             b"GET /metrics SPDY/3\r\n",
             b"GET /metrics HTTP/1.1 extra\r\n",
-            b"\xff\xfe\x00 / HTTP/1.1",
         ] {
             assert_eq!(parse_request(junk), Request::Malformed, "{junk:?}");
+        }
+        assert_eq!(
+            parse_request(b"\xff\xfe\x00 /metrics HTTP/1.1"),
+            Request::BadMethod
+        );
+    }
+
+    #[test]
+    fn random_heads_never_panic() {
+        // Bytes that matter to the parser, mixed with noise (xorshift, fixed seed).
+        let alphabet = b"GET HEAD /metrics?HTTP/1.\r\n \x00\xff";
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut head = Vec::with_capacity(64);
+        for _ in 0..20_000 {
+            head.clear();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 48) {
+                let r = x.rotate_left(k as u32 * 5);
+                head.push(if r & 7 == 0 {
+                    r as u8
+                } else {
+                    alphabet[(r >> 8) as usize % alphabet.len()]
+                });
+            }
+            let _ = parse_request(&head);
         }
     }
 
