@@ -6,6 +6,14 @@ use super::latency;
 use std::sync::atomic::Ordering::Relaxed;
 use store::collector::{Reject, Stats};
 
+/// A per-sensor family: name, type, help, and how to read the value.
+type PerSensor = (
+    &'static str,
+    Kind,
+    &'static str,
+    fn(&store::collector::SensorState) -> f64,
+);
+
 /// Renders a scrape of a running collector.
 pub fn render_collector(s: &Stats) -> String {
     let mut e = Exposition::new();
@@ -76,7 +84,7 @@ pub fn render_collector(s: &Stats) -> String {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
-    let families: [(&str, Kind, &str, fn(&store::collector::SensorState) -> f64); 5] = [
+    let families: [PerSensor; 5] = [
         (
             "tidewatch_sensor_up",
             Kind::Gauge,
