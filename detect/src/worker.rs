@@ -136,6 +136,11 @@ impl Worker {
         s
     }
 
+    /// Flows the table holds now (for live metrics).
+    pub fn flows_active(&self) -> usize {
+        self.flows.len()
+    }
+
     /// Counts a bad transport checksum; in `Auto` mode only over the first packets.
     fn check_checksum(&mut self, p: &Packet<'_>) {
         if self.checksums == ChecksumMode::None || p.fragment.is_some() {

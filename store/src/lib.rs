@@ -6,6 +6,7 @@
 //! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
+pub mod latency;
 pub mod outbox;
 pub mod record;
 pub mod shipper;

@@ -59,6 +59,9 @@ pub struct ShipperStats {
     /// Highest seq the collector acknowledged as committed (0: none yet).
     pub acked_seq: AtomicU64,
     pub commands: AtomicU64,
+    /// Alert creation to the collector's acknowledgment of its commit
+    /// (`tidewatch_alert_latency_seconds{stage="deliver"}`), recorded once per ack.
+    pub deliver_latency: crate::latency::LatencyWindow,
 }
 
 /// The running shipper thread.
@@ -167,6 +170,9 @@ async fn run(
 ) -> SpoolReader {
     let mut backoff = Backoff::new(cfg.backoff_min, cfg.backoff_max);
     let mut high_sent = reader.acked_seq();
+    // (seq, created_ns) of records sent and not yet acknowledged, oldest first: the
+    // deliver latency is taken when their ack comes. Bounded by `max_in_flight`.
+    let mut unacked: std::collections::VecDeque<(u64, u64)> = std::collections::VecDeque::new();
     'connect: while !stopping.load(Ordering::Acquire) {
         let held = stats.acked_seq.load(Ordering::Acquire);
         let connected = tokio::select! {
@@ -201,6 +207,11 @@ async fn run(
                             continue;
                         }
                         stats.acked_seq.fetch_max(seq, Ordering::AcqRel);
+                        let k = unacked.partition_point(|&(s, _)| s <= seq);
+                        stats.deliver_latency.record_since(
+                            crate::latency::now_ns(),
+                            unacked.drain(..k).map(|(_, created)| created),
+                        );
                     }
                     Ok(Ok(Inbound::Command(c))) => {
                         stats.commands.fetch_add(1, Ordering::Relaxed);
@@ -236,6 +247,11 @@ async fn run(
                     let sent = batch.map(|e| {
                         if e.seq <= prev_high {
                             resent += 1;
+                        }
+                        if unacked.back().is_none_or(|&(s, _)| s < e.seq) {
+                            if let Ok(r) = crate::record::access(e.bytes) {
+                                unacked.push_back((e.seq, r.created_ns.to_native()));
+                            }
                         }
                         (e.seq, e.bytes)
                     });

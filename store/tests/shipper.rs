@@ -136,6 +136,20 @@ async fn every_spooled_alert_is_stored_once_across_a_collector_restart() {
 
     let ship = sensor.shipper.take().unwrap();
     assert!(ship.stats().connects.load(Relaxed) >= 2, "it reconnected");
+    // One deliver latency per acknowledged alert, resends included once; the sum is
+    // exact (testkit records were created in 2023, so each is about that old).
+    let lat = ship.stats().deliver_latency.snapshot();
+    assert_eq!(lat.count, 6000);
+    let age = (store::latency::now_ns() - 1_700_000_000_000_000_500) as f64 / 1e9;
+    assert!(
+        (lat.sum_seconds / 6000.0 - age).abs() < 60.0,
+        "{lat:?} vs {age}"
+    );
+    // The collector takes one per record of each committed batch.
+    assert_eq!(
+        col.stats.deliver_latency.snapshot().count,
+        col.stats.stored.load(Relaxed) + col.stats.duplicates.load(Relaxed)
+    );
     ship.stop();
     assert!(sensor.dropped.is_empty());
     assert_eq!(

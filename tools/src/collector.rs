@@ -42,6 +42,9 @@ pub struct CollectorArgs {
     /// faster filtered queries, slower writes).
     #[arg(long)]
     pub per_field_indexes: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 pub fn run(a: CollectorArgs) -> Result<()> {
@@ -76,6 +79,20 @@ pub fn run(a: CollectorArgs) -> Result<()> {
         let col = Collector::start(cfg, store).await?;
         // The address line lets scripts (and tests) using port 0 find the port.
         eprintln!("collector listening on {}", col.local_addr);
+        let _metrics = match &a.metrics {
+            Some(addr) => {
+                let stats = col.stats.clone();
+                let m = crate::metrics::MetricsServer::start(
+                    addr,
+                    crate::metrics::Source::Direct(Box::new(move || {
+                        crate::metrics::render_collector(&stats)
+                    })),
+                )?;
+                eprintln!("metrics on http://{}/metrics", m.local_addr);
+                Some(m)
+            }
+            None => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

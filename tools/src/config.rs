@@ -16,6 +16,15 @@ pub struct Config {
     pub flow: FlowConfig,
     pub sensor: SensorConfig,
     pub stream: StreamConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: the Prometheus endpoint of a daemon (`--metrics` overrides).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address to serve `/metrics` on, e.g. `127.0.0.1:9717`; none: no endpoint.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -148,6 +148,11 @@ impl Delivery {
         Ok(())
     }
 
+    /// The spool's and the shipper's counters, for a metrics endpoint.
+    pub fn metrics_sources(&self) -> (Arc<SpoolStats>, Arc<store::shipper::ShipperStats>) {
+        (self.stats.clone(), self.shipper.stats().clone())
+    }
+
     /// Waits until the collector acknowledged every alert spooled so far, then stops the
     /// shipper. Killed meanwhile, the process leaves them in the spool for the next run.
     pub fn finish(self) -> DeliverySummary {

@@ -8,6 +8,7 @@ mod config;
 mod control;
 mod deliver;
 mod eve;
+mod metrics;
 mod replay;
 mod ruleset;
 mod sensor;
@@ -57,6 +58,10 @@ enum Command {
         strict: bool,
         #[command(flatten)]
         delivery: DeliveryFlags,
+        /// With --collector: serve the delivery's Prometheus metrics at http://ADDR/metrics
+        /// while the replay runs.
+        #[arg(long, value_name = "ADDR", requires = "collector")]
+        metrics: Option<String>,
     },
     /// Live capture on an interface (XDP + AF_XDP), alerts as EVE JSON; SIGHUP reloads
     /// rules, SIGINT/SIGTERM stops with a summary.
@@ -190,6 +195,7 @@ fn real_main() -> Result<ExitCode> {
             checksum_checks,
             strict,
             delivery,
+            metrics,
         } => {
             if let Some(c) = checksum_checks {
                 sets.push(format!("detect.checksum_checks={c}"));
@@ -203,6 +209,7 @@ fn real_main() -> Result<ExitCode> {
                     workers,
                     strict,
                     delivery: delivery.into_args()?,
+                    metrics,
                 },
                 &config,
             )?;

@@ -20,6 +20,8 @@ pub struct ReplayArgs {
     pub strict: bool,
     /// Deliver alerts to a collector through a spool (`--collector`, `--spool`).
     pub delivery: Option<crate::deliver::DeliveryArgs>,
+    /// Serve the delivery's metrics (spool, shipper, deliver latency) while it runs.
+    pub metrics: Option<String>,
 }
 
 fn open_eve(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
@@ -72,6 +74,20 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let mut delivery = match &args.delivery {
         Some(d) => Some(crate::deliver::Delivery::open(d, "replay")?),
         None => None,
+    };
+    let _metrics = match (&delivery, &args.metrics) {
+        (Some(d), Some(addr)) => {
+            let (spool, shipper) = d.metrics_sources();
+            let m = crate::metrics::MetricsServer::start(
+                addr,
+                crate::metrics::Source::Direct(Box::new(move || {
+                    crate::metrics::render_delivery(&spool, &shipper)
+                })),
+            )?;
+            eprintln!("metrics on http://{}/metrics", m.local_addr);
+            Some(m)
+        }
+        _ => None,
     };
     let eve_path = match (&delivery, &args.eve) {
         (Some(_), None) => Some(PathBuf::from("/dev/null")),

@@ -42,6 +42,9 @@ pub struct SensorArgs {
     /// Any skipped (unsupported) or invalid rule is an error.
     #[arg(long)]
     pub strict: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (default: config `metrics.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 type Eve = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -138,6 +141,7 @@ struct Daemon<'a> {
     strict: bool,
     /// Blocks with an end time (`block --for`).
     timed_blocks: Vec<(Prefix, Instant)>,
+    metrics: Arc<crate::metrics::SensorMetrics>,
 }
 
 impl Daemon<'_> {
@@ -155,6 +159,8 @@ impl Daemon<'_> {
             );
         }
         self.sensor.reload(set.engine);
+        self.metrics
+            .set_rules(set.loaded.enforced, set.loaded.skipped);
         let msg = format!(
             "ok reloaded: {} enforced, {} skipped, built in {:.2}s",
             set.loaded.enforced,
@@ -287,13 +293,19 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
             .stream
             .to_detect(live.workers.unwrap_or(live.queues as usize).max(1)),
     };
-    let write_errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let metrics = Arc::new(crate::metrics::SensorMetrics::default());
+    metrics.set_rules(set.loaded.enforced, set.loaded.skipped);
+    let write_errors = metrics.output_errors.clone();
     let sensor = {
         let eve_out = eve_out.clone();
         let in_iface = iface.clone();
         let write_errors = write_errors.clone();
+        let metrics = metrics.clone();
         let mut line = Vec::with_capacity(4096);
         Sensor::start(&live, set.engine, &wcfg, move |a| {
+            metrics
+                .detect_latency
+                .record_since(store::latency::now_ns(), [a.ts_ns]);
             line.clear();
             let v = eve::alert_json(&a, Some(&in_iface));
             let ok = serde_json::to_writer(&mut line, &v).is_ok() && {
@@ -312,6 +324,12 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         .clone()
         .unwrap_or_else(|| sc.control_socket.clone());
     let (control, requests) = ControlServer::start(&control_path)?;
+    let (scrape_tx, scrapes) = std::sync::mpsc::channel();
+    let metrics_server = crate::metrics::listen_addr(args.metrics.as_deref(), config)
+        .map(|addr| {
+            crate::metrics::MetricsServer::start(&addr, crate::metrics::Source::Ask(scrape_tx))
+        })
+        .transpose()?;
     let user = args.user.clone().or_else(|| sc.user.clone());
     if let Some(u) = &user {
         drop_privileges(u)?;
@@ -326,12 +344,16 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         control_path.display(),
         user.map(|u| format!(", running as {u}")).unwrap_or_default(),
     );
+    if let Some(m) = &metrics_server {
+        eprintln!("metrics on http://{}/metrics", m.local_addr);
+    }
     let mut d = Daemon {
         sensor,
         config,
         rules: args.rules.clone(),
         strict: args.strict,
         timed_blocks: Vec::new(),
+        metrics,
     };
     let mut last_stats = Instant::now();
     let mut last_drops = 0u64;
@@ -351,6 +373,9 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         while let Ok(Request { line, reply }) = requests.try_recv() {
             let answer = d.command(&line).unwrap_or_else(|e| format!("error: {e:#}"));
             let _ = reply.send(answer);
+        }
+        while let Ok(reply) = scrapes.try_recv() {
+            let _ = reply.send(crate::metrics::render_sensor(&d.metrics, &d.sensor));
         }
         d.expire_blocks();
         if let Err(e) = eve_out.lock().unwrap_or_else(|p| p.into_inner()).flush() {
@@ -373,6 +398,7 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         }
     }
     drop(control);
+    drop(metrics_server);
     let report = d.sensor.stop();
     eve_out
         .lock()

@@ -312,6 +312,38 @@ impl XdpProgram {
         Ok(out)
     }
 
+    /// Counters per queue and per CPU (`[queue][cpu]`): which CPUs XDP ran on shows
+    /// how RSS (or, on veth, the senders) spread the load.
+    pub fn counters_per_cpu(&self, queues: u32) -> Result<Vec<Vec<QueueCounters>>, XdpError> {
+        let mut out = Vec::with_capacity(queues as usize);
+        for q in 0..queues.min(ebpf::MAX_QUEUES) {
+            let mut per_cpu: Vec<QueueCounters> = Vec::new();
+            for i in 0..ebpf::N_COUNTERS {
+                let idx = q * ebpf::N_COUNTERS + i;
+                let values = self
+                    .counters
+                    .get(&idx, 0)
+                    .map_err(map_err(ebpf::MAP_COUNTERS))?;
+                if per_cpu.len() < values.len() {
+                    per_cpu.resize(values.len(), QueueCounters::default());
+                }
+                for (cpu, v) in values.iter().enumerate() {
+                    let c = &mut per_cpu[cpu];
+                    match i {
+                        ebpf::C_SEEN => c.seen = *v,
+                        ebpf::C_REDIRECTED => c.redirected = *v,
+                        ebpf::C_PASSED => c.passed = *v,
+                        ebpf::C_BLOCKED => c.blocked = *v,
+                        ebpf::C_ERRORS => c.errors = *v,
+                        _ => {}
+                    }
+                }
+            }
+            out.push(per_cpu);
+        }
+        Ok(out)
+    }
+
     /// Drops, at XDP, every frame from or to `p`.
     pub fn block(&mut self, p: &Prefix) -> Result<(), XdpError> {
         let res = match p.addr {

@@ -93,6 +93,9 @@ pub(super) fn run_dispatch(
                             if got {
                                 idle = 0;
                                 counters.inspected.store(taken, Ordering::Relaxed);
+                                counters
+                                    .published
+                                    .store(&worker.stats(), worker.flows_active());
                                 continue;
                             }
                             if readers_done.load(Ordering::Acquire) == readers as u64
@@ -111,6 +114,9 @@ pub(super) fn run_dispatch(
                         }
                         // Stream bytes still held are inspected before the worker ends.
                         worker.finish(now_ns(), &mut sink);
+                        counters
+                            .published
+                            .store(&worker.stats(), worker.flows_active());
                         shared.workers_left.fetch_sub(1, Ordering::AcqRel);
                         worker.stats()
                     })
@@ -175,6 +181,12 @@ pub(super) fn run_dispatch(
                                 let mut spins = 0u32;
                                 while let Err(back) = queues[r * n + w].push(item) {
                                     item = back;
+                                    if spins == 0 {
+                                        shared.counters[w]
+                                            .published
+                                            .queue_full
+                                            .fetch_add(1, Ordering::Relaxed);
+                                    }
                                     reclaim(&mut in_flight, &mut returned, &mut release);
                                     rings.release(&release);
                                     release.clear();
@@ -188,6 +200,9 @@ pub(super) fn run_dispatch(
                             reclaim(&mut in_flight, &mut returned, &mut release);
                             rings.release(&release);
                             release.clear();
+                            if !descs.is_empty() {
+                                shared.decode[r].store(&undecoded);
+                            }
                         });
                         // Stopped: wait (bounded) for the workers to finish our frames so
                         // the counts are final.

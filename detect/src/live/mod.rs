@@ -13,7 +13,11 @@
 //! take it between batches, so no frame goes uninspected across the swap.
 
 mod dispatch;
+mod published;
 mod run;
+
+pub use published::WorkerLive;
+use published::{PublishedDecode, PublishedWorker};
 
 use dispatch::run_dispatch;
 use run::{pin_to, run_to_completion};
@@ -88,6 +92,8 @@ struct LiveCounters {
     alerts: AtomicU64,
     /// Times a worker found its alert queue full and waited.
     alert_waits: AtomicU64,
+    /// The worker's own counters as of its last batch.
+    published: PublishedWorker,
 }
 
 /// What threads share: the current engine, the stop flag and the counters.
@@ -96,6 +102,8 @@ struct Shared {
     generation: AtomicU64,
     stop: AtomicBool,
     counters: Vec<LiveCounters>,
+    /// Undecodable frames per queue, as of the last batch.
+    decode: Vec<PublishedDecode>,
     workers_left: AtomicU64,
 }
 
@@ -128,6 +136,10 @@ pub struct LiveStatus {
     pub alert_waits: u64,
     /// Rule set generation (0 at start, +1 per reload).
     pub generation: u64,
+    /// Each worker's counters as of its last batch.
+    pub workers: Vec<WorkerLive>,
+    /// Frames that did not decode, all queues, as of the last batch.
+    pub decode: DecodeStats,
 }
 
 impl LiveStatus {
@@ -205,6 +217,9 @@ impl Sensor {
             generation: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             counters: (0..n_workers).map(|_| LiveCounters::default()).collect(),
+            decode: (0..cfg.queues)
+                .map(|_| PublishedDecode::default())
+                .collect(),
             workers_left: AtomicU64::new(n_workers as u64),
         });
         let alert_queues: Arc<Vec<ArrayQueue<AlertEvent>>> = Arc::new(
@@ -373,7 +388,24 @@ impl Sensor {
                 .map(|c| c.alert_waits.load(Ordering::Relaxed))
                 .sum(),
             generation: self.shared.generation.load(Ordering::Relaxed),
+            workers: c.iter().map(|c| c.published.load()).collect(),
+            decode: self
+                .shared
+                .decode
+                .iter()
+                .fold(DecodeStats::default(), |mut d, q| {
+                    d.merge(&q.load());
+                    d
+                }),
         }
+    }
+
+    /// XDP counters per queue and CPU (`[queue][cpu]`), for the metrics endpoint.
+    pub fn xdp_per_cpu(&self) -> Result<Vec<Vec<QueueCounters>>, XdpError> {
+        self.xdp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counters_per_cpu(self.queues)
     }
 
     /// Waits (bounded by `timeout`) until workers inspected every frame XDP redirected;

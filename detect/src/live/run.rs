@@ -133,9 +133,16 @@ pub(super) fn run_to_completion(
         rings.release(descs);
         taken += descs.len() as u64;
         counters.inspected.store(taken, Ordering::Relaxed);
+        counters
+            .published
+            .store(&worker.stats(), worker.flows_active());
+        shared.decode[id].store(&undecoded);
     });
     // Stream bytes still held are inspected before the worker ends (SIGINT flushes them).
     worker.finish(now_ns(), &mut sink);
+    counters
+        .published
+        .store(&worker.stats(), worker.flows_active());
     shared.workers_left.fetch_sub(1, Ordering::AcqRel);
     (vec![worker.stats()], undecoded)
 }

@@ -74,6 +74,9 @@ pub struct Stats {
     /// Largest `buffer_bytes` seen.
     pub buffer_peak: AtomicU64,
     pub sensors: Mutex<HashMap<String, SensorState>>,
+    /// Alert creation (on the sensor) to its durable commit here
+    /// (`tidewatch_alert_latency_seconds{stage="deliver"}` on the collector).
+    pub deliver_latency: crate::latency::LatencyWindow,
 }
 
 impl Stats {

@@ -94,6 +94,13 @@ pub(crate) fn run(
                     stats.stored.fetch_add(done.stored, Relaxed);
                     stats.duplicates.fetch_add(done.duplicates, Relaxed);
                     stats.commits.fetch_add(1, Relaxed);
+                    stats.deliver_latency.record_since(
+                        crate::latency::now_ns(),
+                        parsed
+                            .iter()
+                            .flat_map(|i| i.batch.entries())
+                            .filter_map(|e| e.ok().map(|e| e.record.created_ns.to_native())),
+                    );
                     parsed.len() == jobs.len()
                 }
                 Err(e) => {

@@ -1,0 +1,119 @@
+//! Counters a worker keeps in plain fields, copied into atomics once per batch so a
+//! metrics scrape or `status` can read them while capture runs. The packet path never
+//! touches an atomic; a batch costs a few dozen relaxed stores.
+
+use crate::flow::FlowStats;
+use crate::worker::WorkerStats;
+use capture::decode::{DecodeReason, DecodeStats};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+const REASONS: usize = DecodeReason::ALL.len();
+
+/// The counters of [`WorkerStats`] a live scrape shows, as last published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerLive {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets of flows a `pass` rule passed.
+    pub passed: u64,
+    pub flows: FlowStats,
+    /// Flows held now.
+    pub flows_active: u64,
+    pub stream_sessions: u64,
+    /// Segments the stream engine gave up on: memcap, window, too many pieces.
+    pub stream_memcap_segments: u64,
+    pub stream_window_segments: u64,
+    pub stream_pieces_segments: u64,
+    /// Reassembly memory held now.
+    pub stream_memory: u64,
+    /// Times a dispatch reader found this worker's queue full and waited (backpressure:
+    /// nothing is dropped there, the socket rings fill instead).
+    pub queue_full: u64,
+}
+
+/// One worker's published counters.
+#[derive(Default)]
+pub(super) struct PublishedWorker {
+    packets: AtomicU64,
+    bytes: AtomicU64,
+    passed: AtomicU64,
+    flows_created: AtomicU64,
+    flows_timed_out: AtomicU64,
+    flows_evicted: AtomicU64,
+    flows_active: AtomicU64,
+    stream_sessions: AtomicU64,
+    stream_memcap_segments: AtomicU64,
+    stream_window_segments: AtomicU64,
+    stream_pieces_segments: AtomicU64,
+    stream_memory: AtomicU64,
+    /// Times a dispatch reader found this worker's queue full and waited.
+    pub queue_full: AtomicU64,
+}
+
+impl PublishedWorker {
+    pub(super) fn store(&self, s: &WorkerStats, flows_active: usize) {
+        self.packets.store(s.packets, Relaxed);
+        self.bytes.store(s.bytes, Relaxed);
+        self.passed.store(s.passed, Relaxed);
+        self.flows_created.store(s.flows.created, Relaxed);
+        self.flows_timed_out.store(s.flows.timed_out, Relaxed);
+        self.flows_evicted.store(s.flows.evicted, Relaxed);
+        self.flows_active.store(flows_active as u64, Relaxed);
+        self.stream_sessions.store(s.stream.sessions, Relaxed);
+        self.stream_memcap_segments
+            .store(s.stream.memcap_segments, Relaxed);
+        self.stream_window_segments
+            .store(s.stream.window_segments, Relaxed);
+        self.stream_pieces_segments
+            .store(s.stream.pieces_segments, Relaxed);
+        self.stream_memory.store(s.stream.memory, Relaxed);
+    }
+
+    pub(super) fn load(&self) -> WorkerLive {
+        WorkerLive {
+            packets: self.packets.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            passed: self.passed.load(Relaxed),
+            flows: FlowStats {
+                created: self.flows_created.load(Relaxed),
+                timed_out: self.flows_timed_out.load(Relaxed),
+                evicted: self.flows_evicted.load(Relaxed),
+            },
+            flows_active: self.flows_active.load(Relaxed),
+            stream_sessions: self.stream_sessions.load(Relaxed),
+            stream_memcap_segments: self.stream_memcap_segments.load(Relaxed),
+            stream_window_segments: self.stream_window_segments.load(Relaxed),
+            stream_pieces_segments: self.stream_pieces_segments.load(Relaxed),
+            stream_memory: self.stream_memory.load(Relaxed),
+            queue_full: self.queue_full.load(Relaxed),
+        }
+    }
+}
+
+/// Frames of one queue that did not decode, by reason (stored by whoever decodes them).
+pub(super) struct PublishedDecode {
+    by_reason: [AtomicU64; REASONS],
+}
+
+impl Default for PublishedDecode {
+    fn default() -> Self {
+        PublishedDecode {
+            by_reason: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl PublishedDecode {
+    pub(super) fn store(&self, d: &DecodeStats) {
+        for (a, v) in self.by_reason.iter().zip(d.by_reason.iter()) {
+            a.store(*v, Relaxed);
+        }
+    }
+
+    pub(super) fn load(&self) -> DecodeStats {
+        DecodeStats {
+            by_reason: std::array::from_fn(|i| self.by_reason[i].load(Relaxed)),
+            fragments: 0,
+        }
+    }
+}
