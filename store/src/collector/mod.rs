@@ -9,7 +9,7 @@ mod control;
 mod stats;
 mod writer;
 
-pub use control::query_via_socket;
+pub use control::{query_via_socket, request_via_socket};
 pub use stats::{Reject, SensorState, Stats};
 pub use writer::AckState;
 
