@@ -7,7 +7,9 @@
 mod common;
 
 use capture::netns::VethLab;
-use common::{run_ok, scratch_dir, start_collector, stored, tidewatch, udp_frames, Proc};
+use common::{
+    run_ok, scratch_dir, start_collector, start_collector_in, stored, tidewatch, udp_frames, Proc,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
@@ -258,4 +260,140 @@ fn live_sensor_ships_alerts_and_applies_blocks_sent_through_the_collector() {
     assert_eq!((rows.len(), seqs), (75, (1..=75).collect()));
     // EVE output stays available alongside delivery.
     assert_eq!(common::eve_lines(&dir.join("eve.json")).len(), 75);
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Raises the link again if a test fails while it is cut (the lab's Drop then removes it).
+struct Cut<'a>(&'a VethLab);
+
+impl Cut<'_> {
+    fn new(link: &VethLab) -> Cut<'_> {
+        ip(&["link", "set", &link.host_if, "down"]);
+        Cut(link)
+    }
+}
+
+impl Drop for Cut<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "set", &self.0.host_if, "up"])
+            .status();
+    }
+}
+
+/// `(spooled, dropped)` from the sensor's `delivered:` summary line.
+fn delivered(log: &str) -> (u64, u64) {
+    let line = log
+        .lines()
+        .find_map(|l| l.strip_prefix("delivered: "))
+        .unwrap_or_else(|| panic!("no delivered line in {log}"));
+    let w: Vec<&str> = line.split_whitespace().collect();
+    (w[0].parse().unwrap(), w[2].parse().unwrap())
+}
+
+/// Seqs in the sensor's drop file (the drop channel's fallback when no notifier listens).
+fn dropped_seqs(dir: &Path) -> Vec<u64> {
+    let f = store::drop_channel::read_drop_file(dir.join("sensor.spool.drops")).unwrap_or_default();
+    assert_eq!(f.skipped_bytes, 0, "damaged drop file: {:?}", f.first_error);
+    f.records
+        .iter()
+        .map(|r| r.access().unwrap().seq.to_native())
+        .collect()
+}
+
+#[test]
+fn network_cut_between_sensor_and_collector_loses_nothing_and_stores_nothing_twice() {
+    let lab = VethLab::new("nc", 1).expect("veth lab (root needed)");
+    // The collector lives in a second namespace, reached over its own veth pair.
+    let link = VethLab::new("nl", 1).expect("veth lab (root needed)");
+    let net = format!("10.231.{}", std::process::id() % 250);
+    ip(&["addr", "add", &format!("{net}.1/24"), "dev", &link.host_if]);
+    ip(&[
+        "-n",
+        &link.ns,
+        "addr",
+        "add",
+        &format!("{net}.2/24"),
+        "dev",
+        &link.peer_if,
+    ]);
+    let dir = scratch_dir("sensor-netcut");
+    run_ok(
+        tidewatch()
+            .args(["certs", "--out"])
+            .arg(dir.join("pki"))
+            .args(["--sensor", SENSOR]),
+    );
+    let (_col, addr) = start_collector_in(&dir, &format!("{net}.2:0"), Some(&link.ns));
+    // A 1 MiB spool: the alerts raised while the link is down pass its high watermark.
+    let sensor = LiveSensor::start(
+        &lab,
+        &dir,
+        &addr,
+        &["--spool-mb", "1", "--server-name", "localhost"],
+    );
+    let src = Ipv4Addr::new(10, 8, 0, 1);
+    let burst = udp_frames(500, src, &[b'e', b'v', b'i', b'l', b' '].repeat(40));
+    lab.send(&burst).unwrap();
+    assert_eq!(wait_stored(&dir, 500, Duration::from_secs(15)).len(), 500);
+
+    // Cut the link for about 3 s while 8,000 more alerts are raised.
+    let cut = Cut::new(&link);
+    let before = stored(&dir, SENSOR).len();
+    let cut_at = Instant::now();
+    for i in 0..16 {
+        lab.send(&burst).unwrap();
+        sensor.wait_seen(500 * (i + 2));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(cut_at.elapsed()));
+    let during = stored(&dir, SENSOR).len();
+    assert_eq!(during, before, "nothing reached the collector while cut");
+    drop(cut);
+
+    lab.send(&burst).unwrap();
+    let s = sensor.wait_seen(9000);
+    let raised = field(&s, "alerts");
+    assert_eq!((field(&s, "inspected"), raised), (9000, 9000), "{s}");
+    // Wait (bounded) until everything is either stored or in the drop file.
+    let end = Instant::now() + Duration::from_secs(60);
+    let (rows, drops) = loop {
+        let rows = stored(&dir, SENSOR);
+        let drops = dropped_seqs(&dir);
+        if rows.len() + drops.len() >= raised as usize || Instant::now() > end {
+            break (rows, drops);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = sensor.stop();
+    let (spooled, dropped) = delivered(&log);
+    assert!(
+        dropped > 0,
+        "the cut should have pushed the spool past its watermark"
+    );
+    assert_eq!(
+        spooled + dropped,
+        raised,
+        "every raised alert spooled or dropped"
+    );
+    assert_eq!(rows.len() as u64, spooled, "spooled = stored");
+    assert_eq!(drops.len() as u64, dropped, "dropped = in the drop channel");
+    let stored_seqs: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(stored_seqs.len(), rows.len(), "no alert stored twice");
+    let drop_seqs: BTreeSet<u64> = drops.iter().copied().collect();
+    assert_eq!(drop_seqs.len(), drops.len(), "no alert dropped twice");
+    assert!(stored_seqs.is_disjoint(&drop_seqs));
+    let all: BTreeSet<u64> = stored_seqs.union(&drop_seqs).copied().collect();
+    assert_eq!(all, (1..=raised).collect(), "every seq accounted for once");
 }
