@@ -397,3 +397,58 @@ fn network_cut_between_sensor_and_collector_loses_nothing_and_stores_nothing_twi
     let all: BTreeSet<u64> = stored_seqs.union(&drop_seqs).copied().collect();
     assert_eq!(all, (1..=raised).collect(), "every seq accounted for once");
 }
+
+/// A 1 MiB tmpfs, unmounted on drop (also when an assertion fails).
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_spool_that_cannot_be_allocated_stops_the_sensor_before_capture() {
+    let lab = VethLab::new("sa", 1).expect("veth lab (root needed)");
+    let dir = scratch_dir("sensor-spool-alloc");
+    std::fs::write(dir.join("a.rules"), RULES).unwrap();
+    let disk = dir.join("small");
+    std::fs::create_dir_all(&disk).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1M", "tidewatch-test"])
+        .arg(&disk)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mounting a tmpfs (root needed)");
+    let _disk = SmallDisk(disk.clone());
+    let spool = disk.join("sensor.spool");
+    let out = tidewatch()
+        .args(["sensor", "--iface", &lab.host_if, "--rules"])
+        .arg(dir.join("a.rules"))
+        .arg("--control-socket")
+        .arg(dir.join("s.sock"))
+        .args(["--collector", "127.0.0.1:9", "--insecure", "--spool"])
+        .arg(&spool)
+        .args(["--spool-mb", "16"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("opening the spool {}", spool.display())),
+        "{err}"
+    );
+    assert!(!err.contains("capturing on"), "{err}");
+    let link = std::process::Command::new("ip")
+        .args(["link", "show", &lab.host_if])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&link.stdout).contains("xdp"),
+        "XDP attached although the spool failed"
+    );
+    assert!(!dir.join("s.sock").exists(), "control socket opened");
+}
