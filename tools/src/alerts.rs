@@ -304,7 +304,7 @@ pub fn run(a: AlertsArgs) -> Result<()> {
         }
         if let Some(w) = pcap.as_mut() {
             if !r.packet.is_empty() {
-                w.write_frame(r.ts_ns.to_native(), &r.packet)?;
+                w.write_cut_frame(r.ts_ns.to_native(), &r.packet, r.packet_len.to_native())?;
             }
         }
     }

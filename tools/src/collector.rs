@@ -1,7 +1,8 @@
 //! `tidewatch collector`: the central daemon. Library code in `store::collector` does the
 //! work; this wires flags to it and waits for a signal.
 
-use anyhow::{bail, Context, Result};
+use crate::config::Config;
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,29 +10,32 @@ use store::collector::{Collector, CollectorConfig};
 use store::db::{Indexes, Retention, Store};
 
 /// `tidewatch collector`: receive alerts from sensors over TLS and store them in redb.
+/// Each option is also a `collector.*` config key; the flag wins.
 #[derive(clap::Args)]
 pub struct CollectorArgs {
-    /// Address to listen on for sensors, e.g. 0.0.0.0:4700.
+    /// Address to listen on for sensors, e.g. 0.0.0.0:4700 (config `collector.listen`).
     #[arg(long)]
-    pub listen: String,
-    /// The redb alert store (created if missing).
+    pub listen: Option<String>,
+    /// The redb alert store, created if missing (config `collector.db`).
     #[arg(long)]
-    pub db: PathBuf,
+    pub db: Option<PathBuf>,
     /// Plain TCP without TLS (loopback tests only).
     #[arg(long)]
     pub insecure: bool,
     /// Directory with ca.pem, collector.pem and collector-key.pem (`tidewatch certs`).
     #[arg(long)]
     pub certs: Option<PathBuf>,
-    /// Control socket that `tidewatch alerts` queries while this collector holds the store.
-    #[arg(long, default_value = "/run/tidewatch/collector.sock")]
-    pub control: PathBuf,
-    /// Report a sensor not heard from for this many seconds.
-    #[arg(long, default_value_t = 60)]
-    pub silence_secs: u64,
-    /// MiB of received batches that may wait for the writer before sockets stop being read.
-    #[arg(long, default_value_t = 64)]
-    pub buffer_mb: u64,
+    /// Control socket for `tidewatch alerts` and `tidewatch block --collector-socket`
+    /// (default: config `collector.control_socket`, /run/tidewatch/collector.sock).
+    #[arg(long)]
+    pub control: Option<PathBuf>,
+    /// Report a sensor not heard from for this many seconds (default 60).
+    #[arg(long)]
+    pub silence_secs: Option<u64>,
+    /// MiB of received batches that may wait for the writer before sockets stop being
+    /// read (default: config `collector.buffer`, 64 MiB).
+    #[arg(long)]
+    pub buffer_mb: Option<u64>,
     /// Remove alerts older than this many days (by arrival).
     #[arg(long)]
     pub retention_days: Option<u64>,
@@ -47,29 +51,47 @@ pub struct CollectorArgs {
     pub metrics: Option<String>,
 }
 
-pub fn run(a: CollectorArgs) -> Result<()> {
-    let tls = match (a.insecure, &a.certs) {
+pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
+    let c = &config.collector;
+    let listen = a
+        .listen
+        .or_else(|| c.listen.clone())
+        .ok_or_else(|| anyhow!("no listen address: give --listen ADDR or set collector.listen"))?;
+    let db =
+        a.db.or_else(|| c.db.clone())
+            .ok_or_else(|| anyhow!("no store: give --db PATH or set collector.db"))?;
+    let certs = a.certs.or_else(|| c.certs.clone());
+    let tls = match (a.insecure || c.insecure, &certs) {
         (true, _) => None,
         (false, Some(dir)) => Some(store::link::server_config(
             &dir.join("ca.pem"),
             &dir.join("collector.pem"),
             &dir.join("collector-key.pem"),
         )?),
-        (false, None) => bail!("--certs DIR is required (make one with `tidewatch certs`), or --insecure for plain TCP"),
+        (false, None) => bail!("--certs DIR (or collector.certs) is required (make one with `tidewatch certs`), or --insecure for plain TCP"),
     };
-    let indexes = if a.per_field_indexes {
+    let indexes = if a.per_field_indexes || c.per_field_indexes {
         Indexes::PerField
     } else {
         Indexes::Covering
     };
-    let store = Arc::new(Store::open(&a.db, indexes)?);
-    let mut cfg = CollectorConfig::new(a.listen, tls);
-    cfg.control = Some(a.control);
-    cfg.silence = Duration::from_secs(a.silence_secs.max(1));
-    cfg.buffer_bytes = a.buffer_mb.max(1) << 20;
+    let store = Arc::new(
+        Store::open(&db, indexes).with_context(|| format!("opening the store {}", db.display()))?,
+    );
+    let mut cfg = CollectorConfig::new(listen, tls);
+    cfg.control = Some(a.control.unwrap_or_else(|| c.control_socket.clone()));
+    cfg.silence = Duration::from_secs(a.silence_secs.unwrap_or(c.silence_secs).max(1));
+    cfg.buffer_bytes = a.buffer_mb.map(|m| m.max(1) << 20).unwrap_or(c.buffer.0);
+    cfg.max_commit_records = c.max_commit_records;
     cfg.retention = Retention {
-        max_age: a.retention_days.map(|d| Duration::from_secs(d * 86_400)),
-        max_bytes: a.retention_mb.map(|m| m << 20),
+        max_age: a
+            .retention_days
+            .or(c.retention_days)
+            .map(|d| Duration::from_secs(d * 86_400)),
+        max_bytes: a
+            .retention_mb
+            .map(|m| m << 20)
+            .or(c.retention_size.map(|s| s.0)),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

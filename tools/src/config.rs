@@ -17,6 +17,7 @@ pub struct Config {
     pub sensor: SensorConfig,
     pub stream: StreamConfig,
     pub metrics: MetricsConfig,
+    pub collector: CollectorConfig,
 }
 
 /// `[metrics]`: the Prometheus endpoint of a daemon (`--metrics` overrides).
@@ -155,6 +156,52 @@ impl Default for SensorConfig {
             frames: 8192,
             batch: 64,
             busy_poll_us: 0,
+        }
+    }
+}
+
+/// `tidewatch collector` settings; command-line options override them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Address sensors connect to, e.g. `0.0.0.0:4700`.
+    pub listen: Option<String>,
+    /// The redb alert store.
+    pub db: Option<PathBuf>,
+    /// Directory of `tidewatch certs` output.
+    pub certs: Option<PathBuf>,
+    /// Plain TCP without TLS (loopback tests only).
+    pub insecure: bool,
+    /// Unix socket for `tidewatch alerts` and `tidewatch block --collector-socket`.
+    pub control_socket: PathBuf,
+    /// Report a sensor not heard from for this many seconds.
+    pub silence_secs: u64,
+    /// Received batches that may wait for the writer before sockets stop being read.
+    pub buffer: ByteSize,
+    /// Most records per durable commit.
+    pub max_commit_records: usize,
+    /// Remove alerts older than this many days (by arrival).
+    pub retention_days: Option<u64>,
+    /// Keep at most this much alert data (oldest go first), e.g. `20gb`.
+    pub retention_size: Option<ByteSize>,
+    /// Index sid, source and destination in their own B-trees (new stores only).
+    pub per_field_indexes: bool,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            listen: None,
+            db: None,
+            certs: None,
+            insecure: false,
+            control_socket: PathBuf::from("/run/tidewatch/collector.sock"),
+            silence_secs: 60,
+            buffer: ByteSize(64 << 20),
+            max_commit_records: 8192,
+            retention_days: None,
+            retention_size: None,
+            per_field_indexes: false,
         }
     }
 }
@@ -341,6 +388,16 @@ impl Config {
         if self.flow.max_flows == 0 {
             bail!("config key flow.max_flows: must be at least 1");
         }
+        let c = &self.collector;
+        if c.silence_secs == 0 || c.max_commit_records == 0 {
+            bail!("config keys collector.silence_secs and collector.max_commit_records: must be at least 1");
+        }
+        if c.buffer.0 == 0 || c.buffer.0 > u32::MAX as u64 {
+            bail!(
+                "config key collector.buffer: {} must be 1 byte to 4gb",
+                c.buffer.0
+            );
+        }
         if self.stream.reassembly.depth.0 > 1 << 30 {
             bail!("config key stream.reassembly.depth: at most 1gb");
         }
@@ -377,6 +434,30 @@ mod tests {
         assert_eq!((d.memcap, d.depth), (32 << 20, 4096));
         let e = Config::load(None, &["stream.memcap=lots".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("lots"), "{e:#}");
+    }
+
+    #[test]
+    fn collector_keys_load_and_are_checked() {
+        let c = Config::load(
+            None,
+            &[
+                "collector.listen=0.0.0.0:4700".into(),
+                "collector.db=/var/lib/tidewatch/alerts.redb".into(),
+                "collector.buffer=16mb".into(),
+                "collector.retention_size=2gb".into(),
+                "collector.retention_days=30".into(),
+            ],
+        )
+        .unwrap();
+        let k = &c.collector;
+        assert_eq!(k.listen.as_deref(), Some("0.0.0.0:4700"));
+        assert_eq!(k.buffer.0, 16 << 20);
+        assert_eq!(k.retention_size, Some(ByteSize(2 << 30)));
+        assert_eq!((k.retention_days, k.silence_secs), (Some(30), 60));
+        let e = Config::load(None, &["collector.buffer=0".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("collector.buffer"), "{e:#}");
+        let e = Config::load(None, &["collector.lisen=x".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("lisen"), "{e:#}");
     }
 
     #[test]

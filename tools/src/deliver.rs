@@ -1,4 +1,4 @@
-//! Delivery from a sensor (replay now, live capture next): each alert becomes an
+//! Delivery from a sensor (replay and live capture): each alert becomes an
 //! `AlertRecord`, enters the spool (or, past its watermark, the drop channel), and the
 //! shipper sends it to the collector, which acknowledges only what it committed.
 
@@ -15,6 +15,7 @@ use store::outbox::{Outbox, Outcome};
 use store::record::{Action, AlertRecord, Origin};
 use store::shipper::{Shipper, ShipperConfig};
 use store::spool::{Spool, SpoolOptions, SpoolStats};
+use store::wire::Command;
 
 /// Payload and packet bytes kept per alert (a jumbo frame fits).
 const MAX_EVIDENCE: usize = 65_535;
@@ -48,6 +49,20 @@ pub struct DeliverySummary {
     pub dropped: u64,
     pub acked_through: u64,
     pub resent: u64,
+}
+
+impl std::fmt::Display for DeliverySummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "delivered: {} spooled, {} dropped to the drop channel, acknowledged through seq {}",
+            self.spooled, self.dropped, self.acked_through
+        )?;
+        if self.resent > 0 {
+            write!(f, ", {} resent after reconnects", self.resent)?;
+        }
+        Ok(())
+    }
 }
 
 /// The output side of a sensor with a collector: owned by the output thread.
@@ -86,7 +101,12 @@ fn side_path(spool: &Path, suffix: &str) -> PathBuf {
 impl Delivery {
     /// Opens (or recovers) the spool and starts the shipper. Fails before any capture
     /// starts when the spool cannot be allocated or the certificates cannot be read.
-    pub fn open(args: &DeliveryArgs, iface: &str) -> Result<Delivery> {
+    /// Commands the collector sends (`block`) go to `on_command`, on the shipper thread.
+    pub fn open(
+        args: &DeliveryArgs,
+        iface: &str,
+        on_command: impl FnMut(Command) + Send + 'static,
+    ) -> Result<Delivery> {
         let sensor = args.sensor.clone().unwrap_or_else(host_name);
         let tls = tls_config(args, &sensor)?;
         let stats = Arc::new(SpoolStats::default());
@@ -112,13 +132,8 @@ impl Delivery {
         .context("creating the drop channel")?;
         let mut link = LinkConfig::new(args.collector.clone(), sensor.clone(), tls);
         link.server_name = args.server_name.clone();
-        let shipper = Shipper::start(reader, ShipperConfig::new(link), |c| {
-            tracing::warn!(
-                ?c,
-                "the collector sent a command this sensor cannot carry out yet"
-            )
-        })
-        .context("starting the shipper thread")?;
+        let shipper = Shipper::start(reader, ShipperConfig::new(link), on_command)
+            .context("starting the shipper thread")?;
         Ok(Delivery {
             outbox: Outbox::new(writer, drops),
             shipper,
@@ -153,15 +168,17 @@ impl Delivery {
         (self.stats.clone(), self.shipper.stats().clone())
     }
 
-    /// Waits until the collector acknowledged every alert spooled so far, then stops the
-    /// shipper. Killed meanwhile, the process leaves them in the spool for the next run.
-    pub fn finish(self) -> DeliverySummary {
+    /// Waits until the collector acknowledged every alert spooled so far (at most
+    /// `limit`, when given), then stops the shipper. Whatever is unacknowledged then, or
+    /// when the process is killed meanwhile, stays in the spool for the next run.
+    pub fn finish(self, limit: Option<Duration>) -> DeliverySummary {
         let target = self.last_spooled;
         let stats = self.shipper.stats().clone();
+        let started = Instant::now();
         let mut told = Instant::now();
         loop {
             let acked = stats.acked_seq.load(Ordering::Acquire);
-            if acked >= target {
+            if acked >= target || limit.is_some_and(|l| started.elapsed() >= l) {
                 break;
             }
             if told.elapsed() >= Duration::from_secs(5) {

@@ -83,6 +83,13 @@ enum Command {
         remove: bool,
         #[arg(long)]
         control_socket: Option<PathBuf>,
+        /// Send the block through this collector's control socket to its sensors' XDP
+        /// programs instead of to a local sensor.
+        #[arg(long, conflicts_with_all = ["control_socket", "remove"])]
+        collector_socket: Option<PathBuf>,
+        /// With --collector-socket: only this sensor (default: every connected one).
+        #[arg(long, requires = "collector_socket")]
+        sensor: Option<String>,
     },
     /// Load config and rules as a daemon would, print the rule summary, fail on any error.
     Check {
@@ -113,8 +120,8 @@ enum Command {
 /// Delivery to a collector, shared by the commands that raise alerts.
 #[derive(clap::Args)]
 struct DeliveryFlags {
-    /// Send alerts to this collector (`HOST:PORT`) through the spool; the command exits
-    /// once the collector acknowledged every alert.
+    /// Send alerts to this collector (`HOST:PORT`) through the spool; `replay` exits once
+    /// the collector acknowledged every alert.
     #[arg(long, value_name = "HOST:PORT", requires = "spool")]
     collector: Option<String>,
     /// The spool file: alerts wait here, durable, until the collector acknowledges them.
@@ -234,9 +241,23 @@ fn real_main() -> Result<ExitCode> {
             duration,
             remove,
             control_socket,
+            collector_socket,
+            sensor,
         } => {
-            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
             let prefix: capture::xdp::Prefix = cidr.parse()?;
+            if let Some(path) = collector_socket {
+                let secs = duration.map(|d| control::parse_duration(&d)).transpose()?;
+                let secs = secs.map_or(0, |d| d.as_secs().clamp(1, u32::MAX as u64));
+                let mut line = format!("block {prefix} {secs}");
+                if let Some(s) = sensor {
+                    line = format!("{line} {s}");
+                }
+                let answer = store::collector::request_via_socket(&path, &line)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!("{answer}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let path = control_path(cli.config.as_deref(), &sets, control_socket)?;
             let line = match (remove, duration) {
                 (true, _) => format!("unblock {prefix}"),
                 (false, Some(d)) => {
@@ -248,7 +269,8 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Collector(args) => {
-            collector::run(args)?;
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            collector::run(args, &config)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Alerts(args) => {

@@ -72,7 +72,9 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
 
     // With a collector, EVE lines are written only when asked for with --eve.
     let mut delivery = match &args.delivery {
-        Some(d) => Some(crate::deliver::Delivery::open(d, "replay")?),
+        Some(d) => Some(crate::deliver::Delivery::open(d, "replay", |c| {
+            tracing::warn!(?c, "replay carries out no commands from the collector")
+        })?),
         None => None,
     };
     let _metrics = match (&delivery, &args.metrics) {
@@ -166,18 +168,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     );
     // Detection is done; the summary above is final. Now wait for the collector.
     if let Some(d) = delivery {
-        let d = d.finish();
-        eprintln!(
-            "delivered: {} spooled, {} dropped to the drop channel, acknowledged through seq {}{}",
-            d.spooled,
-            d.dropped,
-            d.acked_through,
-            if d.resent > 0 {
-                format!(", {} resent after reconnects", d.resent)
-            } else {
-                String::new()
-            }
-        );
+        eprintln!("{}", d.finish(None));
     }
     if let Some(e) = report.source_error {
         eprintln!(

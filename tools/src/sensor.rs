@@ -1,9 +1,11 @@
 //! `tidewatch sensor`: live capture on an interface (XDP + AF_XDP), alerts as EVE JSON,
 //! rule reload on SIGHUP or `tidewatch reload`, blocklist edits via `tidewatch block`,
-//! a summary on SIGINT/SIGTERM after detaching and flushing.
+//! a summary on SIGINT/SIGTERM after detaching and flushing. With `--collector` alerts
+//! also go through the spool to the collector, whose `block` commands this applies.
 
 use crate::config::Config;
 use crate::control::{self, ControlServer, Request};
+use crate::deliver::Delivery;
 use crate::{eve, ruleset};
 use anyhow::{anyhow, bail, Context, Result};
 use capture::afxdp::RxConfig;
@@ -12,8 +14,9 @@ use detect::live::{LiveConfig, LiveReport, LiveStatus, Sensor};
 use detect::worker::WorkerConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::wire::Command;
 
 /// `tidewatch sensor` options (each also a `sensor.*` config key).
 #[derive(clap::Args)]
@@ -45,6 +48,33 @@ pub struct SensorArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (default: config `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    #[command(flatten)]
+    delivery: crate::DeliveryFlags,
+}
+
+/// Hands the delivery back to the main loop when the output thread drops its alert
+/// handler (at stop), so the handler owns it without a lock per alert.
+struct Handback(Option<Delivery>, mpsc::Sender<Delivery>);
+
+impl Drop for Handback {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            let _ = self.1.send(d);
+        }
+    }
+}
+
+/// How long a stopping sensor waits for the collector's last acknowledgments; what is
+/// still unacknowledged then stays in the spool for the next run.
+const FINAL_ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// The control-socket line for a command from the collector: `block` goes through the
+/// same path as `tidewatch block`.
+fn command_line(c: &Command) -> String {
+    match c {
+        Command::Block(b) if b.secs == 0 => format!("block {}/{}", b.net, b.prefix),
+        Command::Block(b) => format!("block {}/{} {}", b.net, b.prefix, b.secs),
+    }
 }
 
 type Eve = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -266,7 +296,19 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
     let set = ruleset::load(config, &args.rules, args.strict)?;
     eprint!("{}", set.loaded.render());
     let eve_path = args.eve.clone().or_else(|| sc.eve.clone());
-    let eve_out = open_eve(eve_path.as_deref())?;
+    let (commands_tx, commands) = mpsc::channel::<Command>();
+    // Opened before capture starts: a spool that cannot be allocated stops us here.
+    let delivery = match args.delivery.into_args()? {
+        Some(d) => Some(Delivery::open(&d, &iface, move |c| {
+            let _ = commands_tx.send(c);
+        })?),
+        None => None,
+    };
+    // With a collector, EVE lines are written only when asked for.
+    let eve_out = match (&delivery, eve_path) {
+        (Some(_), None) => None,
+        (_, p) => Some(open_eve(p.as_deref())?),
+    };
     let live = LiveConfig {
         iface: iface.clone(),
         queues: args.queues.unwrap_or(sc.queues),
@@ -295,17 +337,32 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
     };
     let metrics = Arc::new(crate::metrics::SensorMetrics::default());
     metrics.set_rules(set.loaded.enforced, set.loaded.skipped);
+    if let Some(d) = &delivery {
+        let (spool, shipper) = d.metrics_sources();
+        metrics.attach_delivery(spool, shipper);
+    }
     let write_errors = metrics.output_errors.clone();
+    let deliver_errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (handback_tx, handback) = mpsc::channel();
     let sensor = {
         let eve_out = eve_out.clone();
         let in_iface = iface.clone();
-        let write_errors = write_errors.clone();
+        let (write_errors, deliver_errors) = (write_errors.clone(), deliver_errors.clone());
         let metrics = metrics.clone();
         let mut line = Vec::with_capacity(4096);
+        let mut delivery = Handback(delivery, handback_tx);
         Sensor::start(&live, set.engine, &wcfg, move |a| {
             metrics
                 .detect_latency
                 .record_since(store::latency::now_ns(), [a.ts_ns]);
+            if let Some(d) = delivery.0.as_mut() {
+                if let Err(e) = d.submit(&a) {
+                    if deliver_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                        tracing::error!(error = %format!("{e:#}"), "an alert could be placed neither in the spool nor in the drop channel; counting the rest");
+                    }
+                }
+            }
+            let Some(eve_out) = &eve_out else { return };
             line.clear();
             let v = eve::alert_json(&a, Some(&in_iface));
             let ok = serde_json::to_writer(&mut line, &v).is_ok() && {
@@ -377,8 +434,22 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         while let Ok(reply) = scrapes.try_recv() {
             let _ = reply.send(crate::metrics::render_sensor(&d.metrics, &d.sensor));
         }
+        while let Ok(c) = commands.try_recv() {
+            let line = command_line(&c);
+            match d.command(&line) {
+                Ok(answer) => {
+                    tracing::info!(command = %line, %answer, "command from the collector")
+                }
+                Err(e) => {
+                    tracing::warn!(command = %line, error = %format!("{e:#}"), "command from the collector failed")
+                }
+            }
+        }
         d.expire_blocks();
-        if let Err(e) = eve_out.lock().unwrap_or_else(|p| p.into_inner()).flush() {
+        if let Some(Err(e)) = eve_out
+            .as_ref()
+            .map(|w| w.lock().unwrap_or_else(|p| p.into_inner()).flush())
+        {
             tracing::warn!(error = %e, "flushing EVE output");
         }
         if last_stats.elapsed() >= Duration::from_secs(5) {
@@ -400,15 +471,23 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
     drop(control);
     drop(metrics_server);
     let report = d.sensor.stop();
-    eve_out
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .flush()
-        .context("flushing EVE output")?;
+    if let Some(w) = &eve_out {
+        w.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
+            .context("flushing EVE output")?;
+    }
     print_summary(&report, started);
+    if let Ok(delivery) = handback.try_recv() {
+        eprintln!("{}", delivery.finish(Some(FINAL_ACK_WAIT)));
+    }
     let errs = write_errors.load(std::sync::atomic::Ordering::Relaxed);
     if errs > 0 {
         bail!("{errs} alert(s) could not be written to the EVE output");
+    }
+    let errs = deliver_errors.load(std::sync::atomic::Ordering::Relaxed);
+    if errs > 0 {
+        bail!("{errs} alert(s) could be placed neither in the spool nor in the drop channel");
     }
     Ok(())
 }

@@ -49,7 +49,8 @@ fn record(seq: u64) -> AlertRecord {
             p[..8].copy_from_slice(&seq.to_be_bytes());
             p
         },
-        packet_len: 60,
+        // Every 20th as if cut from a longer frame (evidence is bounded).
+        packet_len: if seq.is_multiple_of(20) { 70_000 } else { 60 },
     }
 }
 
@@ -289,7 +290,10 @@ fn alerts_filters_print_json_table_payload_and_pcap_from_the_file() {
         .map(|fr| {
             let fr = fr.unwrap();
             assert_eq!(fr.data.len(), 60);
-            u64::from_be_bytes(fr.data[..8].try_into().unwrap())
+            let seq = u64::from_be_bytes(fr.data[..8].try_into().unwrap());
+            let orig = if seq % 20 == 0 { 70_000 } else { 60 };
+            assert_eq!(fr.orig_len, orig, "seq {seq}: original length kept");
+            seq
         })
         .collect();
     seqs.sort();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run_ok, scratch_dir, start_collector, tidewatch, Proc};
+use common::{run_ok, scratch_dir, start_collector, stored, tidewatch, Proc};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -45,30 +45,6 @@ fn alerts_count(stderr: &str) -> u64 {
         .unwrap()
 }
 
-/// `(seq, sid)` of every stored alert, through the running collector's control socket.
-fn stored(dir: &Path) -> Vec<(u64, u64)> {
-    let out = run_ok(
-        tidewatch()
-            .arg("alerts")
-            .arg("--db")
-            .arg(dir.join("alerts.redb"))
-            .arg("--control")
-            .arg(dir.join("collector.sock"))
-            .args(["--format", "json", "--limit", "0", "--sensor", SENSOR]),
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["tidewatch"]["seq"].as_u64().unwrap(),
-                v["alert"]["signature_id"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn golden_pcap(dir: &Path) -> std::path::PathBuf {
     let pcap = dir.join("golden.pcap");
     xtask::golden::write_golden_pcap(&pcap).unwrap();
@@ -91,7 +67,7 @@ fn replay_delivers_every_alert_to_the_collector_once() {
         )),
         "{err}"
     );
-    let rows = stored(&dir);
+    let rows = stored(&dir, SENSOR);
     let seqs: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
     assert_eq!(rows.len() as u64, n);
     assert_eq!(seqs, (1..=n).collect(), "seqs 1..=n, each once");
@@ -160,7 +136,7 @@ fn a_sensor_killed_with_a_full_spool_delivers_it_on_the_next_run() {
         err.contains(&format!("{n} unacknowledged alerts from an earlier run")),
         "{err}"
     );
-    let rows = stored(&dir);
+    let rows = stored(&dir, SENSOR);
     let seqs: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
     assert_eq!(rows.len(), seqs.len(), "no alert stored twice");
     assert_eq!(

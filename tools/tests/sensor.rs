@@ -5,34 +5,14 @@
 
 mod common;
 
-use capture::craft::{FrameSpec, L4Spec};
 use capture::netns::VethLab;
-use common::{scratch_dir, tidewatch};
+use common::{scratch_dir, tidewatch, udp_frames};
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn frames(n: usize, src: Ipv4Addr, payload: &[u8]) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| {
-            let mut v = Vec::new();
-            FrameSpec::ipv4(
-                src,
-                Ipv4Addr::new(10, 9, 0, 1),
-                L4Spec::Udp {
-                    src_port: 30_000 + (i as u16 % 32),
-                    dst_port: 53,
-                },
-            )
-            .payload(payload)
-            .write(&mut v);
-            v
-        })
-        .collect()
-}
 
 const RULES_A: &str = "alert udp any any -> any 53 (msg:\"evil\"; content:\"evil\"; sid:1;)\n";
 const RULES_B: &str = "alert udp any any -> any 53 (msg:\"good\"; content:\"good\"; sid:2;)\n";
@@ -162,8 +142,8 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
     assert!(xdp_attached(&lab.host_if));
 
     // Rules A: every second frame is evil.
-    let mut f = frames(50, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff");
-    f.extend(frames(50, Ipv4Addr::new(10, 8, 0, 1), b"good stuff"));
+    let mut f = udp_frames(50, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff");
+    f.extend(udp_frames(50, Ipv4Addr::new(10, 8, 0, 1), b"good stuff"));
     lab.send(&f).unwrap();
     wait_inspected(&sock, 100);
 
@@ -200,7 +180,7 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    lab.send(&frames(30, Ipv4Addr::new(10, 7, 1, 1), b"good stuff"))
+    lab.send(&udp_frames(30, Ipv4Addr::new(10, 7, 1, 1), b"good stuff"))
         .unwrap();
 
     // SIGHUP reloads A again.
@@ -212,7 +192,7 @@ fn sensor_alerts_reloads_blocks_and_stops_cleanly() {
         assert!(Instant::now() < end, "SIGHUP reload did not happen");
         std::thread::sleep(Duration::from_millis(10));
     }
-    lab.send(&frames(10, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff"))
+    lab.send(&udp_frames(10, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff"))
         .unwrap();
     let s = wait_inspected(&sock, 210);
     assert_eq!(field(&s, "seen"), 240, "{s}");
@@ -256,7 +236,7 @@ fn sensor_drops_to_an_unprivileged_user_and_still_detaches() {
         uid_line.split_whitespace().skip(1).all(|u| u == "65534"),
         "{uid_line} / {status}"
     );
-    lab.send(&frames(20, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff"))
+    lab.send(&udp_frames(20, Ipv4Addr::new(10, 8, 0, 1), b"evil stuff"))
         .unwrap();
     wait_inspected(&sock, 20);
     let err = stop(running);

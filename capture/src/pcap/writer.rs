@@ -44,6 +44,13 @@ impl<W: Write> PcapWriter<W> {
     /// Appends one record; frames longer than [`SNAPLEN`] are stored truncated with their
     /// original length kept in the record header.
     pub fn write_frame(&mut self, ts_ns: u64, frame: &[u8]) -> io::Result<()> {
+        self.write_cut_frame(ts_ns, frame, 0)
+    }
+
+    /// As [`write_frame`](Self::write_frame), for a frame already cut short when it was
+    /// kept (an alert's evidence): `orig_len` is the length it had on the wire, so
+    /// Wireshark shows it as truncated rather than as a short frame.
+    pub fn write_cut_frame(&mut self, ts_ns: u64, frame: &[u8], orig_len: u32) -> io::Result<()> {
         let secs = u32::try_from(ts_ns / 1_000_000_000).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -51,8 +58,9 @@ impl<W: Write> PcapWriter<W> {
             )
         })?;
         let nanos = (ts_ns % 1_000_000_000) as u32;
-        let orig = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        let incl = orig.min(SNAPLEN);
+        let kept = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+        let orig = kept.max(orig_len);
+        let incl = kept.min(SNAPLEN);
         let mut h = [0u8; 16];
         h[0..4].copy_from_slice(&secs.to_le_bytes());
         h[4..8].copy_from_slice(&nanos.to_le_bytes());

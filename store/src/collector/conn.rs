@@ -135,10 +135,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
     });
 
     let mut last_seq: Option<u64> = None;
+    let mut stop = shared.stop.subscribe();
     let why = loop {
         let msg = tokio::select! {
             m = reader.next() => m,
-            _ = shared.stop.notified() => break None,
+            _ = stop.wait_for(|s| *s) => break None,
         };
         match msg {
             Ok(None) => break None,
@@ -171,7 +172,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
                         ),
                     ));
                 }
-                let (count, last) = (b.count(), b.last_seq());
+                let (count, first, last) = (b.count(), b.first_seq(), b.last_seq());
                 last_seq = Some(last);
                 stats.received.fetch_add(count as u64, Relaxed);
                 stats.seen(&sensor, count as u64, 0);
@@ -186,6 +187,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
                 let job = Job {
                     sensor: sensor.clone(),
                     buf,
+                    first_seq: first,
                     last_seq: last,
                     count,
                     ack: ack_tx.clone(),

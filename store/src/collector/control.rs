@@ -1,6 +1,7 @@
 //! The collector's control socket (unix stream, mode 0600): `tidewatch alerts` asks it
-//! while the collector holds the store. Requests are one line: `query KEY=VALUE...` or
-//! `status`. A reply is `+` then records, each `len: u32 LE`, `id: u64 LE`, archived bytes,
+//! while the collector holds the store, `tidewatch block --collector-socket` sends blocks
+//! through it. Requests are one line: `query KEY=VALUE...`, `status`, or
+//! `block ADDR/LEN SECS [SENSOR]` (SECS 0: until lifted; no SENSOR: every connected one). A reply is `+` then records, each `len: u32 LE`, `id: u64 LE`, archived bytes,
 //! ending with `len` 0; or `-` and an error message to the end of the stream.
 
 use super::Shared;
@@ -54,6 +55,14 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         w.write_all(b"+").await?;
         w.write_all(text.as_bytes()).await?;
         return w.shutdown().await;
+    } else if let Some(args) = line.strip_prefix("block ") {
+        let (first, rest) = match block_request(&shared, args) {
+            Ok(text) => (b"+", text),
+            Err(e) => (b"-", e),
+        };
+        w.write_all(first).await?;
+        w.write_all(rest.as_bytes()).await?;
+        return w.shutdown().await;
     } else if let Some(q) = line.strip_prefix("query") {
         match Query::from_line(q) {
             Ok(q) => {
@@ -66,7 +75,7 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         }
     } else {
         Err(format!(
-            "unknown request {line:?} (want `query ...` or `status`)"
+            "unknown request {line:?} (want `query ...`, `block ADDR/LEN SECS [SENSOR]` or `status`)"
         ))
     };
     match reply {
@@ -89,6 +98,82 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         }
     }
     w.shutdown().await
+}
+
+/// `block ADDR/LEN SECS [SENSOR]`: hands a block command to the sensor's link (or to
+/// every connected sensor's), refusing when no such sensor is connected, so an operator
+/// never believes a block went out that did not.
+fn block_request(shared: &Shared, args: &str) -> Result<String, String> {
+    let mut words = args.split_whitespace();
+    let usage = "want `block ADDR/LEN SECS [SENSOR]`";
+    let (net, len) = words
+        .next()
+        .and_then(|p| p.split_once('/'))
+        .ok_or_else(|| format!("block: no ADDR/LEN ({usage})"))?;
+    let net: std::net::IpAddr = net
+        .parse()
+        .map_err(|_| format!("block: `{net}` is not an address ({usage})"))?;
+    let max = if net.is_ipv4() { 32 } else { 128 };
+    let prefix: u8 = len
+        .parse()
+        .ok()
+        .filter(|&l| l <= max)
+        .ok_or_else(|| format!("block: `/{len}` is not a prefix length 0..={max}"))?;
+    let secs: u32 = words
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("block: no SECS ({usage})"))?;
+    let sensor = words.next().map(str::to_string);
+    let connected: Vec<String> = {
+        let m = shared
+            .stats
+            .sensors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<String> = m
+            .iter()
+            .filter(|(name, s)| {
+                s.connections > 0 && sensor.as_deref().is_none_or(|want| want == name.as_str())
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    if connected.is_empty() {
+        return Err(match &sensor {
+            Some(s) => format!("block: sensor {s} is not connected"),
+            None => "block: no sensor is connected".into(),
+        });
+    }
+    let cmd = crate::wire::Command::Block(crate::wire::Block { net, prefix, secs });
+    shared
+        .commands
+        .send((sensor, cmd))
+        .map_err(|_| "block: no link is listening".to_string())?;
+    tracing::info!(%net, prefix, secs, sensors = ?connected, "block sent to sensors");
+    Ok(format!(
+        "ok block {net}/{prefix} for {secs}s sent to {}",
+        connected.join(",")
+    ))
+}
+
+/// Sends one request line (e.g. `block ...`, `status`) and returns the text answer, or
+/// the collector's error.
+pub fn request_via_socket(path: &Path, line: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    s.write_all(format!("{line}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(all.get(1..).unwrap_or_default()).into_owned();
+    match all.first() {
+        Some(b'+') => Ok(text),
+        Some(b'-') => Err(format!("collector: {text}")),
+        _ => Err("collector closed the control socket without a reply".into()),
+    }
 }
 
 /// Client side, for `tidewatch alerts`: runs `q` on the collector behind `path`.

@@ -9,7 +9,7 @@ mod control;
 mod stats;
 mod writer;
 
-pub use control::query_via_socket;
+pub use control::{query_via_socket, request_via_socket};
 pub use stats::{Reject, SensorState, Stats};
 pub use writer::AckState;
 
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, Notify, Semaphore};
+use tokio::sync::{broadcast, watch, Semaphore};
 
 /// How the collector runs.
 #[derive(Clone)]
@@ -84,7 +84,9 @@ pub(crate) struct Shared {
     pub capacity: u64,
     pub jobs: std::sync::mpsc::Sender<writer::Job>,
     pub commands: broadcast::Sender<(Option<String>, Command)>,
-    pub stop: Notify,
+    /// Set once at shutdown; a watch keeps the value, so a connection still in its
+    /// handshake when shutdown starts sees it at its next wait (a `Notify` it missed).
+    pub stop: watch::Sender<bool>,
 }
 
 /// A running collector (inside the caller's tokio runtime).
@@ -155,7 +157,7 @@ impl Collector {
             capacity: cfg.buffer_bytes,
             jobs,
             commands: broadcast::channel(64).0,
-            stop: Notify::new(),
+            stop: watch::channel(false).0,
         });
         let mut tasks = Vec::new();
         let s = shared.clone();
@@ -211,7 +213,7 @@ impl Collector {
         for t in &self.tasks {
             t.abort();
         }
-        self.shared.stop.notify_waiters();
+        self.shared.stop.send_replace(true);
         self.paused.store(false, Relaxed);
         let shared = self.shared.clone();
         drop(self.shared);

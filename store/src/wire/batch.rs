@@ -171,6 +171,18 @@ impl<'a> Batch<'a> {
         Ok(b)
     }
 
+    /// A batch [`Batch::parse`] already accepted, rebuilt from what it reported, for the
+    /// collector's writer: the buffer moved to it unchanged, so the whole-layout pass is
+    /// not repeated (the records are still checked one by one in [`Batch::entries`]).
+    pub(crate) fn accepted(payload: &'a [u8], count: u32, first_seq: u64, last_seq: u64) -> Self {
+        Batch {
+            payload,
+            count,
+            first_seq,
+            last_seq,
+        }
+    }
+
     pub fn count(&self) -> u32 {
         self.count
     }

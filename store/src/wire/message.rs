@@ -14,7 +14,7 @@ pub enum Command {
     Block(Block),
 }
 
-/// Block `net/prefix` for `secs` seconds.
+/// Block `net/prefix` for `secs` seconds (0: until lifted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Block {
     pub net: IpAddr,

@@ -26,9 +26,8 @@ pub struct SensorMetrics {
 }
 
 impl SensorMetrics {
-    /// Exports the spool's and shipper's counters and the deliver latency too. Called by
-    /// `sensor --collector` (being added on the delivery branch; until merged, unused).
-    #[allow(dead_code)]
+    /// Exports the spool's and shipper's counters and the deliver latency too
+    /// (`sensor --collector`).
     pub fn attach_delivery(&self, spool: Arc<SpoolStats>, shipper: Arc<ShipperStats>) {
         let _ = self.delivery.set((spool, shipper));
     }

@@ -70,7 +70,20 @@ impl Drop for Proc {
 /// Starts `tidewatch collector` with the certificates in `dir/pki`, its store and control
 /// socket in `dir`; returns it once it listens, with the address it printed.
 pub fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
-    let mut child = tidewatch()
+    start_collector_in(dir, listen, None)
+}
+
+/// As [`start_collector`], inside network namespace `netns` when given.
+pub fn start_collector_in(dir: &Path, listen: &str, netns: Option<&str>) -> (Proc, String) {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_tidewatch")]);
+            c
+        }
+        None => tidewatch(),
+    };
+    let mut child = cmd
         .args(["collector", "--listen", listen, "--certs"])
         .arg(dir.join("pki"))
         .arg("--db")
@@ -93,4 +106,51 @@ pub fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
     // Keep draining its log so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines.by_ref() {});
     (Proc(child), addr)
+}
+
+/// `(seq, sid)` of every alert stored from `sensor`, through the running collector's
+/// control socket (`dir/collector.sock`).
+pub fn stored(dir: &Path, sensor: &str) -> Vec<(u64, u64)> {
+    let out = run_ok(
+        tidewatch()
+            .arg("alerts")
+            .arg("--db")
+            .arg(dir.join("alerts.redb"))
+            .arg("--control")
+            .arg(dir.join("collector.sock"))
+            .args(["--format", "json", "--limit", "0", "--sensor", sensor]),
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["tidewatch"]["seq"].as_u64().unwrap(),
+                v["alert"]["signature_id"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `n` UDP frames from `src` to 10.9.0.1:53 carrying `payload`, source ports cycling
+/// through 32 values (the live-capture tests' traffic).
+pub fn udp_frames(n: usize, src: std::net::Ipv4Addr, payload: &[u8]) -> Vec<Vec<u8>> {
+    use capture::craft::{FrameSpec, L4Spec};
+    (0..n)
+        .map(|i| {
+            let mut v = Vec::new();
+            FrameSpec::ipv4(
+                src,
+                std::net::Ipv4Addr::new(10, 9, 0, 1),
+                L4Spec::Udp {
+                    src_port: 30_000 + (i as u16 % 32),
+                    dst_port: 53,
+                },
+            )
+            .payload(payload)
+            .write(&mut v);
+            v
+        })
+        .collect()
 }
