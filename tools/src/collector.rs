@@ -46,7 +46,7 @@ pub struct CollectorArgs {
     /// faster filtered queries, slower writes).
     #[arg(long)]
     pub per_field_indexes: bool,
-    /// Serve Prometheus metrics at http://ADDR/metrics.
+    /// Serve Prometheus metrics at http://ADDR/metrics (default: config `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
 }
@@ -101,11 +101,11 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         let col = Collector::start(cfg, store).await?;
         // The address line lets scripts (and tests) using port 0 find the port.
         eprintln!("collector listening on {}", col.local_addr);
-        let _metrics = match &a.metrics {
+        let _metrics = match crate::metrics::listen_addr(a.metrics.as_deref(), config) {
             Some(addr) => {
                 let stats = col.stats.clone();
                 let m = crate::metrics::MetricsServer::start(
-                    addr,
+                    &addr,
                     crate::metrics::Source::Direct(Box::new(move || {
                         crate::metrics::render_collector(&stats)
                     })),
