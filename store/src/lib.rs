@@ -6,6 +6,7 @@
 //! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
+pub mod eve;
 pub mod outbox;
 pub mod record;
 pub mod shipper;
@@ -16,4 +17,5 @@ pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
 pub mod collector;
 pub mod db;
 pub mod link;
+pub mod route;
 pub mod wire;

@@ -44,7 +44,7 @@ pub struct CollectorArgs {
     pub per_field_indexes: bool,
 }
 
-pub fn run(a: CollectorArgs) -> Result<()> {
+pub fn run(a: CollectorArgs, config: &crate::config::Config) -> Result<()> {
     let tls = match (a.insecure, &a.certs) {
         (true, _) => None,
         (false, Some(dir)) => Some(store::link::server_config(
@@ -61,6 +61,7 @@ pub fn run(a: CollectorArgs) -> Result<()> {
     };
     let store = Arc::new(Store::open(&a.db, indexes)?);
     let mut cfg = CollectorConfig::new(a.listen, tls);
+    cfg.router = crate::notify::start_router(config, &store)?;
     cfg.control = Some(a.control);
     cfg.silence = Duration::from_secs(a.silence_secs.max(1));
     cfg.buffer_bytes = a.buffer_mb.max(1) << 20;
@@ -72,10 +73,12 @@ pub fn run(a: CollectorArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let cfg_router = cfg.router.clone();
     rt.block_on(async move {
         let col = Collector::start(cfg, store).await?;
         // The address line lets scripts (and tests) using port 0 find the port.
         eprintln!("collector listening on {}", col.local_addr);
+        let router = crate::notify::watch_hup(cfg_router);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -83,6 +86,7 @@ pub fn run(a: CollectorArgs) -> Result<()> {
         }
         tracing::info!("{}", col.stats.summary());
         col.shutdown().await;
+        crate::notify::stop_router(router).await;
         Ok(())
     })
 }

@@ -16,6 +16,10 @@ pub struct Config {
     pub flow: FlowConfig,
     pub sensor: SensorConfig,
     pub stream: StreamConfig,
+    /// The collector's routing (`store::route::config` documents these three).
+    pub routing: store::route::config::RoutingConfig,
+    pub route: Vec<store::route::config::RouteConfig>,
+    pub output: BTreeMap<String, store::route::config::OutputConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,10 +336,20 @@ impl Config {
         if self.flow.max_flows == 0 {
             bail!("config key flow.max_flows: must be at least 1");
         }
+        self.router_config().validate()?;
         if self.stream.reassembly.depth.0 > 1 << 30 {
             bail!("config key stream.reassembly.depth: at most 1gb");
         }
         Ok(())
+    }
+
+    /// The routing sections, for `store::route::Router`.
+    pub fn router_config(&self) -> store::route::RouterConfig {
+        store::route::RouterConfig {
+            routing: self.routing.clone(),
+            routes: self.route.clone(),
+            outputs: self.output.clone(),
+        }
     }
 
     pub fn checksum_mode(&self) -> detect::worker::ChecksumMode {

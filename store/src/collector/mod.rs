@@ -39,6 +39,8 @@ pub struct CollectorConfig {
     pub control: Option<PathBuf>,
     pub retention: Retention,
     pub retention_every: Duration,
+    /// Told of every commit, and answers `profile NAME` on the control socket.
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 impl CollectorConfig {
@@ -53,6 +55,7 @@ impl CollectorConfig {
             control: None,
             retention: Retention::default(),
             retention_every: Duration::from_secs(60),
+            router: None,
         }
     }
 }
@@ -85,6 +88,7 @@ pub(crate) struct Shared {
     pub jobs: std::sync::mpsc::Sender<writer::Job>,
     pub commands: broadcast::Sender<(Option<String>, Command)>,
     pub stop: Notify,
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 /// A running collector (inside the caller's tokio runtime).
@@ -137,6 +141,7 @@ impl Collector {
                 retention: cfg.retention,
                 retention_every: cfg.retention_every,
                 compact_after_retention: true,
+                router: cfg.router.clone(),
             };
             std::thread::Builder::new()
                 .name("tw-writer".into())
@@ -156,6 +161,7 @@ impl Collector {
             jobs,
             commands: broadcast::channel(64).0,
             stop: Notify::new(),
+            router: cfg.router.clone(),
         });
         let mut tasks = Vec::new();
         let s = shared.clone();

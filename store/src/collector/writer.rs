@@ -37,6 +37,7 @@ pub(crate) struct WriterConfig {
     pub retention: Retention,
     pub retention_every: Duration,
     pub compact_after_retention: bool,
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 pub(crate) fn run(
@@ -94,6 +95,9 @@ pub(crate) fn run(
                     stats.stored.fetch_add(done.stored, Relaxed);
                     stats.duplicates.fetch_add(done.duplicates, Relaxed);
                     stats.commits.fetch_add(1, Relaxed);
+                    if let Some(r) = &cfg.router {
+                        r.committed(done.stored);
+                    }
                     parsed.len() == jobs.len()
                 }
                 Err(e) => {

@@ -18,7 +18,7 @@ pub enum TlsError {
     Verifier(String),
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
@@ -44,7 +44,7 @@ fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
-fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+pub(crate) fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     let mut r = RootCertStore::empty();
     for c in certs(ca)? {
         r.add(c)?;

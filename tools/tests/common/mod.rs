@@ -70,9 +70,24 @@ impl Drop for Proc {
 /// Starts `tidewatch collector` with the certificates in `dir/pki`, its store and control
 /// socket in `dir`; returns it once it listens, with the address it printed.
 pub fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
+    let pki = dir.join("pki");
+    start_collector_with(
+        dir,
+        &[
+            "--listen".as_ref(),
+            listen.as_ref(),
+            "--certs".as_ref(),
+            pki.as_os_str(),
+        ],
+    )
+}
+
+/// Starts `tidewatch collector ARGS` with its store and control socket in `dir`; returns
+/// it once it listens, with the address it printed.
+pub fn start_collector_with(dir: &Path, args: &[&std::ffi::OsStr]) -> (Proc, String) {
     let mut child = tidewatch()
-        .args(["collector", "--listen", listen, "--certs"])
-        .arg(dir.join("pki"))
+        .arg("collector")
+        .args(args)
         .arg("--db")
         .arg(dir.join("alerts.redb"))
         .arg("--control")
