@@ -124,6 +124,8 @@ pub fn run(cmd: NotifyCommand, config: &Config) -> Result<ExitCode> {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Datagrams that were not drop frames (counted by the reader thread).
+static BAD_DATAGRAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Relaxed);
@@ -288,6 +290,36 @@ fn drop_mailer(a: DropArgs, config: &Config) -> Result<ExitCode> {
         invalid: 0,
     };
     eprintln!("drop mailer listening on {}", a.socket.display());
+    // The socket is read on its own thread, so a slow SMTP server never leaves the
+    // kernel's small datagram queue full (senders would fall back to the file).
+    let (tx, rx) = std::sync::mpsc::channel::<DropRecord>();
+    let reader = std::thread::Builder::new()
+        .name("tw-drop-recv".into())
+        .spawn(move || {
+            while !STOP.load(Relaxed) {
+                match listener.recv(Duration::from_millis(100)) {
+                    Ok(r) => {
+                        if tx.send(r).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::TimedOut
+                                | std::io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => {
+                        BAD_DATAGRAMS.fetch_add(1, Relaxed);
+                        tracing::error!(error = %e, "bad drop datagram");
+                    }
+                }
+            }
+            while let Ok(Some(r)) = listener.try_recv() {
+                let _ = tx.send(r);
+            }
+        })?;
     let mut last_file = Instant::now() - Duration::from_secs(10);
     while !STOP.load(Relaxed) {
         if let Some(f) = &a.file {
@@ -296,36 +328,16 @@ fn drop_mailer(a: DropArgs, config: &Config) -> Result<ExitCode> {
                 drain_file(f, &mut m);
             }
         }
-        match listener.recv(Duration::from_millis(100)) {
-            Ok(r) => {
+        if let Ok(r) = rx.recv_timeout(Duration::from_millis(100)) {
+            m.take(r);
+            while let Ok(r) = rx.try_recv() {
                 m.take(r);
-                // Take what else is queued now, bounded, before polling the mailer.
-                for _ in 0..4096 {
-                    match listener.try_recv() {
-                        Ok(Some(r)) => m.take(r),
-                        Ok(None) => break,
-                        Err(e) => {
-                            m.invalid += 1;
-                            tracing::error!(error = %e, "bad drop datagram");
-                        }
-                    }
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                m.invalid += 1;
-                tracing::error!(error = %e, "bad drop datagram");
             }
         }
         m.poll(false);
     }
-    while let Ok(Some(r)) = listener.try_recv() {
+    let _ = reader.join();
+    while let Ok(r) = rx.try_recv() {
         m.take(r);
     }
     if let Some(f) = &a.file {
@@ -341,7 +353,7 @@ fn drop_mailer(a: DropArgs, config: &Config) -> Result<ExitCode> {
         m.received,
         m.mailed,
         m.written,
-        m.invalid,
+        m.invalid + BAD_DATAGRAMS.load(Relaxed),
         m.records.len()
     );
     Ok(ExitCode::SUCCESS)
