@@ -389,4 +389,64 @@ mod tests {
             "2024-01-01T00:00:00.000123Z"
         );
     }
+
+    /// Reads octet-counted frames ("LEN SP MSG") until `n` are whole.
+    fn frames(mut r: impl std::io::Read, n: usize) -> Vec<String> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while out.len() < n {
+            let k = r.read(&mut chunk).unwrap();
+            assert!(k > 0, "peer closed after {} frames", out.len());
+            buf.extend_from_slice(&chunk[..k]);
+            while let Some(sp) = buf.iter().position(|&b| b == b' ') {
+                let len: usize = std::str::from_utf8(&buf[..sp]).unwrap().parse().unwrap();
+                if buf.len() < sp + 1 + len {
+                    break;
+                }
+                out.push(String::from_utf8(buf[sp + 1..sp + 1 + len].to_vec()).unwrap());
+                buf.drain(..sp + 1 + len);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn tls_transport_sends_octet_counted_frames_to_a_verified_server() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::link::generate_certs(dir.path(), &[], &[]).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(crate::link::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                crate::link::tls::certs(&dir.path().join("collector.pem")).unwrap(),
+                crate::link::tls::key(&dir.path().join("collector-key.pem")).unwrap(),
+            )
+            .unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let srv = std::thread::spawn(move || {
+            let (tcp, _) = l.accept().unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let conn = rustls::ServerConnection::new(Arc::new(server)).unwrap();
+            frames(rustls::StreamOwned::new(conn, tcp), 2)
+        });
+        let mut s = Sender::new(SyslogConfig {
+            transport: "tls".into(),
+            address: format!("127.0.0.1:{port}"),
+            facility: "local0".into(),
+            format: "sd".into(),
+            app_name: "tw".into(),
+            hostname: None,
+            ca: Some(dir.path().join("ca.pem")),
+            server_name: Some("localhost".into()),
+        });
+        let msgs = vec![
+            "<130>1 - h tw - alert - one".to_string(),
+            "<130>1 - h tw - alert - two two".into(),
+        ];
+        assert_eq!(s.send(&msgs).unwrap(), 2);
+        assert_eq!(srv.join().unwrap(), msgs);
+    }
 }
