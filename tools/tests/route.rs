@@ -134,12 +134,33 @@ struct Smtp {
 
 impl Smtp {
     fn start(dir: &Path) -> Smtp {
+        Smtp::start_with(dir, &[])
+    }
+
+    /// With STARTTLS required: the certificate and key of `tidewatch certs` (valid for
+    /// 127.0.0.1), so the client must verify it against our CA.
+    fn start_tls(dir: &Path) -> Smtp {
+        let pki = dir.join("pki");
+        common::run_ok(tidewatch().args(["certs", "--out"]).arg(&pki));
+        Smtp::start_with(
+            dir,
+            &[
+                "--tlscert".as_ref(),
+                pki.join("collector.pem").as_os_str(),
+                "--tlskey".as_ref(),
+                pki.join("collector-key.pem").as_os_str(),
+            ],
+        )
+    }
+
+    fn start_with(dir: &Path, extra: &[&std::ffi::OsStr]) -> Smtp {
         let port = free_port();
         let maildir = dir.join("maildir");
         let p = Proc(
             Command::new("/usr/bin/python3")
                 .args(["-m", "aiosmtpd", "-n", "-l"])
                 .arg(format!("127.0.0.1:{port}"))
+                .args(extra)
                 .args(["-c", "aiosmtpd.handlers.Mailbox"])
                 .arg(&maildir)
                 .spawn()
@@ -755,21 +776,23 @@ facility = "daemon"
 }
 
 #[test]
-fn drop_mailer_mails_digests_of_socket_and_file_drops() {
+fn drop_mailer_mails_digests_of_socket_and_file_drops_over_starttls() {
     let dir = scratch_dir("route-drop-mail");
-    let smtp = Smtp::start(&dir);
+    let smtp = Smtp::start_tls(&dir);
     let config = format!(
         r#"
 [output.mail]
 type = "mail"
 server = "127.0.0.1:{}"
-tls = "none"
+tls = "starttls"
+ca = "{}"
 from = "tidewatch@example.org"
 to = ["soc@example.org"]
 max_alerts = 10
 period_secs = 1
 "#,
-        smtp.port
+        smtp.port,
+        dir.join("pki/ca.pem").display()
     );
     let (mut p, out) = start_drop_mailer(&dir, &config, &[]);
     drop_some(&dir);
