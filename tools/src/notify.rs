@@ -236,8 +236,14 @@ impl DropMailer {
         }
         let _ = out.flush();
         self.written += msgs.len() as u64;
-        if let Err(e) = self.syslog.send(&msgs) {
-            tracing::error!(error = %e, alerts = msgs.len(), "syslog fallback failed (the alerts are on stdout)");
+        match self.syslog.send(&msgs) {
+            Ok(n) if n == msgs.len() => {}
+            Ok(n) => tracing::error!(
+                unsent = msgs.len() - n,
+                "syslog fallback stopped part way (the alerts are on stdout)"
+            ),
+            Err(e) => tracing::error!(error = %e, alerts = msgs.len(),
+                "syslog fallback failed (the alerts are on stdout)"),
         }
     }
 }

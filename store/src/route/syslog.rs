@@ -211,7 +211,8 @@ impl Sender {
         })
     }
 
-    /// Sends messages; returns how many went out (all or none for stream transports).
+    /// Sends messages; returns how many went out, from the first (all or none for stream
+    /// transports; datagrams may stop part way).
     pub fn send(&mut self, msgs: &[String]) -> Result<usize, io::Error> {
         if let Some(t) = self.retry_at {
             if Instant::now() < t {
@@ -248,14 +249,19 @@ impl Sender {
     fn write(&mut self, msgs: &[String]) -> io::Result<usize> {
         let conn = self.conn.as_mut().expect("connected");
         match conn {
+            // Datagrams go one by one: after a failure part way, report how many went.
             Conn::Udp(s) => {
-                for m in msgs {
-                    s.send(m.as_bytes())?;
+                for (k, m) in msgs.iter().enumerate() {
+                    if let Err(e) = s.send(m.as_bytes()) {
+                        return partial(k, e);
+                    }
                 }
             }
             Conn::Unix(s) => {
-                for m in msgs {
-                    s.send(m.as_bytes())?;
+                for (k, m) in msgs.iter().enumerate() {
+                    if let Err(e) = s.send(m.as_bytes()) {
+                        return partial(k, e);
+                    }
                 }
             }
             Conn::Tcp(_) | Conn::Tls(_) => {
@@ -276,6 +282,15 @@ impl Sender {
             }
         }
         Ok(msgs.len())
+    }
+}
+
+fn partial(sent: usize, e: io::Error) -> io::Result<usize> {
+    if sent == 0 {
+        Err(e)
+    } else {
+        tracing::warn!(error = %e, sent, "syslog datagrams stopped part way");
+        Ok(sent)
     }
 }
 
@@ -345,6 +360,12 @@ impl Output for SyslogOutput {
         match self.sender.send(&self.msgs) {
             Ok(n) => {
                 stats.sent.fetch_add(n as u64, Relaxed);
+                let rest = self.msgs.len() - n;
+                if rest > 0 {
+                    stats.failed.fetch_add(rest as u64, Relaxed);
+                    tracing::warn!(address = %self.sender.cfg.address, first_id = recs[n].0, unsent = rest,
+                        "syslog send stopped part way; these alerts are in the store");
+                }
             }
             Err(e) => {
                 stats.failed.fetch_add(self.msgs.len() as u64, Relaxed);
