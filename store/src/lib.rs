@@ -6,6 +6,7 @@
 //! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
+pub mod eve;
 pub mod latency;
 pub mod outbox;
 pub mod record;
@@ -17,4 +18,5 @@ pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
 pub mod collector;
 pub mod db;
 pub mod link;
+pub mod route;
 pub mod wire;

@@ -2,13 +2,12 @@
 //! control socket while a collector holds the file — and print a table, EVE JSON lines,
 //! payload dumps, or a pcap of the stored packets.
 
-use crate::eve::{eve_object, proto_name, EveFields};
+use crate::eve::proto_name;
 use crate::timefmt::eve_timestamp;
 use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 use store::db::{Cidr, Indexes, Query, Store, StoreError, StoredAlert};
-use store::record::{ArchivedAction, ArchivedAlertRecord};
 
 /// `tidewatch alerts`: query stored alerts.
 #[derive(clap::Args)]
@@ -160,50 +159,6 @@ pub fn fetch(a: &AlertsArgs, q: &Query) -> Result<Vec<StoredAlert>> {
     }
 }
 
-fn action_str(a: &ArchivedAction) -> &'static str {
-    match a {
-        ArchivedAction::Alert => "allowed",
-        ArchivedAction::Drop => "blocked",
-        ArchivedAction::Reject => "blocked",
-        ArchivedAction::Pass => "allowed",
-    }
-}
-
-fn unspecified() -> std::net::IpAddr {
-    std::net::IpAddr::from([0u8, 0, 0, 0])
-}
-
-/// The EVE object of a stored record (`host` is its sensor).
-pub fn eve_of(r: &ArchivedAlertRecord) -> serde_json::Value {
-    let vlan: Vec<u16> = r.vlan.iter().map(|v| v.to_native()).collect();
-    let icmp = r.icmp.as_ref().map(|t| (t.0, t.1));
-    eve_object(&EveFields {
-        ts_ns: r.ts_ns.to_native(),
-        flow_id: r.flow_id.to_native(),
-        pcap_cnt: 0,
-        in_iface: Some(r.iface.as_str()).filter(|s| !s.is_empty()),
-        host: Some(r.sensor.as_str()),
-        vlan: &vlan,
-        src: r.src.to_ip().unwrap_or_else(unspecified),
-        dst: r.dst.to_ip().unwrap_or_else(unspecified),
-        src_port: r.src_port.to_native(),
-        dst_port: r.dst_port.to_native(),
-        ip_proto: r.ip_proto,
-        icmp,
-        action: action_str(&r.action),
-        gid: r.gid.to_native(),
-        sid: r.sid.to_native(),
-        rev: r.rev.to_native(),
-        msg: r.msg.as_str(),
-        category: r.class.as_str(),
-        severity: r.priority,
-        metadata: &[],
-        to_server: None,
-        payload: &r.payload,
-        packet: &r.packet,
-    })
-}
-
 /// Classic hex dump: offset, 16 bytes in hex, then ASCII.
 pub fn hex_ascii(data: &[u8], out: &mut impl Write) -> std::io::Result<()> {
     for (i, chunk) in data.chunks(16).enumerate() {
@@ -271,13 +226,7 @@ pub fn run(a: AlertsArgs) -> Result<()> {
     for s in &alerts {
         let r = s.record()?;
         if a.format == "json" {
-            let mut v = eve_of(r);
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "tidewatch".into(),
-                    serde_json::json!({"id": s.id, "seq": r.seq.to_native()}),
-                );
-            }
+            let v = store::eve::record_eve_tagged(Some(s.id), r);
             writeln!(out, "{v}")?;
         } else {
             writeln!(

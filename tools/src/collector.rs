@@ -79,6 +79,7 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         Store::open(&db, indexes).with_context(|| format!("opening the store {}", db.display()))?,
     );
     let mut cfg = CollectorConfig::new(listen, tls);
+    cfg.router = crate::notify::start_router(config, &store)?;
     cfg.control = Some(a.control.unwrap_or_else(|| c.control_socket.clone()));
     cfg.silence = Duration::from_secs(a.silence_secs.unwrap_or(c.silence_secs).max(1));
     cfg.buffer_bytes = a.buffer_mb.map(|m| m.max(1) << 20).unwrap_or(c.buffer.0);
@@ -97,6 +98,7 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let cfg_router = cfg.router.clone();
     rt.block_on(async move {
         let col = Collector::start(cfg, store).await?;
         // The address line lets scripts (and tests) using port 0 find the port.
@@ -115,6 +117,7 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
             }
             None => None,
         };
+        let router = crate::notify::watch_hup(cfg_router);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -122,6 +125,7 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         }
         tracing::info!("{}", col.stats.summary());
         col.shutdown().await;
+        crate::notify::stop_router(router).await;
         Ok(())
     })
 }

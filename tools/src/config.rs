@@ -18,6 +18,10 @@ pub struct Config {
     pub stream: StreamConfig,
     pub metrics: MetricsConfig,
     pub collector: CollectorConfig,
+    /// The collector's routing (`store::route::config` documents these three).
+    pub routing: store::route::config::RoutingConfig,
+    pub route: Vec<store::route::config::RouteConfig>,
+    pub output: BTreeMap<String, store::route::config::OutputConfig>,
 }
 
 /// `[metrics]`: the Prometheus endpoint of a daemon (`--metrics` overrides).
@@ -398,10 +402,20 @@ impl Config {
                 c.buffer.0
             );
         }
+        self.router_config().validate()?;
         if self.stream.reassembly.depth.0 > 1 << 30 {
             bail!("config key stream.reassembly.depth: at most 1gb");
         }
         Ok(())
+    }
+
+    /// The routing sections, for `store::route::Router`.
+    pub fn router_config(&self) -> store::route::RouterConfig {
+        store::route::RouterConfig {
+            routing: self.routing.clone(),
+            routes: self.route.clone(),
+            outputs: self.output.clone(),
+        }
     }
 
     pub fn checksum_mode(&self) -> detect::worker::ChecksumMode {

@@ -9,6 +9,7 @@ mod control;
 mod deliver;
 mod eve;
 mod metrics;
+mod notify;
 mod replay;
 mod ruleset;
 mod sensor;
@@ -102,6 +103,11 @@ enum Command {
     Collector(collector::CollectorArgs),
     /// Query stored alerts.
     Alerts(alerts::AlertsArgs),
+    /// Switch a running collector's routing profile (the alert levels active).
+    Profile(notify::ProfileArgs),
+    /// Notifiers that run beside a daemon (`notify drop`: mail the drop channel).
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// Create a CA and certificates for the collector and each sensor.
     Certs {
         /// Output directory.
@@ -272,6 +278,14 @@ fn real_main() -> Result<ExitCode> {
             let config = config::Config::load(cli.config.as_deref(), &sets)?;
             collector::run(args, &config)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Profile(args) => {
+            println!("{}", notify::profile(args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Notify(cmd) => {
+            let config = config::Config::load(cli.config.as_deref(), &sets)?;
+            notify::run(cmd, &config)
         }
         Command::Alerts(args) => {
             alerts::run(args)?;

@@ -51,7 +51,11 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         .await?;
     let line = line.trim();
     let reply: Result<Vec<StoredAlert>, String> = if line == "status" {
-        let text = shared.stats.summary();
+        let mut text = shared.stats.summary();
+        if let Some(r) = &shared.router {
+            text.push('\n');
+            text.push_str(&r.summary());
+        }
         w.write_all(b"+").await?;
         w.write_all(text.as_bytes()).await?;
         return w.shutdown().await;
@@ -62,6 +66,18 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         };
         w.write_all(first).await?;
         w.write_all(rest.as_bytes()).await?;
+        return w.shutdown().await;
+    } else if let Some(name) = line.strip_prefix("profile ") {
+        let r = match &shared.router {
+            Some(r) => r.set_profile(name.trim()),
+            None => Err("no routing configured ([[route]] / [output.*])".into()),
+        };
+        let (tag, text) = match r {
+            Ok(t) => (b"+", t),
+            Err(e) => (b"-", e),
+        };
+        w.write_all(tag).await?;
+        w.write_all(text.as_bytes()).await?;
         return w.shutdown().await;
     } else if let Some(q) = line.strip_prefix("query") {
         match Query::from_line(q) {
@@ -75,7 +91,7 @@ async fn answer(shared: Arc<Shared>, s: UnixStream) -> std::io::Result<()> {
         }
     } else {
         Err(format!(
-            "unknown request {line:?} (want `query ...`, `block ADDR/LEN SECS [SENSOR]` or `status`)"
+            "unknown request {line:?} (want `query ...`, `block ADDR/LEN SECS [SENSOR]`, `profile NAME` or `status`)"
         ))
     };
     match reply {

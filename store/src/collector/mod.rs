@@ -39,6 +39,8 @@ pub struct CollectorConfig {
     pub control: Option<PathBuf>,
     pub retention: Retention,
     pub retention_every: Duration,
+    /// Told of every commit, and answers `profile NAME` on the control socket.
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 impl CollectorConfig {
@@ -53,6 +55,7 @@ impl CollectorConfig {
             control: None,
             retention: Retention::default(),
             retention_every: Duration::from_secs(60),
+            router: None,
         }
     }
 }
@@ -87,6 +90,7 @@ pub(crate) struct Shared {
     /// Set once at shutdown; a watch keeps the value, so a connection still in its
     /// handshake when shutdown starts sees it at its next wait (a `Notify` it missed).
     pub stop: watch::Sender<bool>,
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 /// A running collector (inside the caller's tokio runtime).
@@ -139,6 +143,7 @@ impl Collector {
                 retention: cfg.retention,
                 retention_every: cfg.retention_every,
                 compact_after_retention: true,
+                router: cfg.router.clone(),
             };
             std::thread::Builder::new()
                 .name("tw-writer".into())
@@ -158,6 +163,7 @@ impl Collector {
             jobs,
             commands: broadcast::channel(64).0,
             stop: watch::channel(false).0,
+            router: cfg.router.clone(),
         });
         let mut tasks = Vec::new();
         let s = shared.clone();

@@ -38,6 +38,7 @@ pub(crate) struct WriterConfig {
     pub retention: Retention,
     pub retention_every: Duration,
     pub compact_after_retention: bool,
+    pub router: Option<Arc<crate::route::Router>>,
 }
 
 pub(crate) fn run(
@@ -96,6 +97,9 @@ pub(crate) fn run(
                             .flat_map(|i| i.batch.entries())
                             .filter_map(|e| e.ok().map(|e| e.record.created_ns.to_native())),
                     );
+                    if let Some(r) = &cfg.router {
+                        r.committed(done.stored);
+                    }
                     true
                 }
                 Err(e) => {

@@ -2,6 +2,7 @@
 //! indexes `tidewatch alerts` filters by, retention by age and size, and compaction.
 //! See [`schema`] for why the indexes are laid out as they are.
 
+mod by_id;
 mod cidr;
 mod query;
 mod retention;

@@ -5,7 +5,7 @@
 mod certs;
 mod client;
 mod frames;
-mod tls;
+pub(crate) mod tls;
 
 pub use certs::{generate as generate_certs, CertFiles};
 pub use client::{

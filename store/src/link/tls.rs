@@ -18,11 +18,11 @@ pub enum TlsError {
     Verifier(String),
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bad = |why: String| TlsError::File {
         path: path.into(),
         why,
@@ -37,14 +37,14 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(v)
 }
 
-fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::File {
         path: path.into(),
         why: e.to_string(),
     })
 }
 
-fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+pub(crate) fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     let mut r = RootCertStore::empty();
     for c in certs(ca)? {
         r.add(c)?;

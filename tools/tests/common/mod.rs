@@ -74,7 +74,29 @@ pub fn start_collector(dir: &Path, listen: &str) -> (Proc, String) {
 }
 
 /// As [`start_collector`], inside network namespace `netns` when given.
+#[allow(dead_code)]
 pub fn start_collector_in(dir: &Path, listen: &str, netns: Option<&str>) -> (Proc, String) {
+    let pki = dir.join("pki");
+    start_collector_with(
+        dir,
+        &[
+            "--listen".as_ref(),
+            listen.as_ref(),
+            "--certs".as_ref(),
+            pki.as_os_str(),
+        ],
+        netns,
+    )
+}
+
+/// Starts `tidewatch collector ARGS` (inside network namespace `netns` when given) with
+/// its store and control socket in `dir`; returns it once it listens, with the address it
+/// printed.
+pub fn start_collector_with(
+    dir: &Path,
+    args: &[&std::ffi::OsStr],
+    netns: Option<&str>,
+) -> (Proc, String) {
     let mut cmd = match netns {
         Some(ns) => {
             let mut c = Command::new("ip");
@@ -84,8 +106,8 @@ pub fn start_collector_in(dir: &Path, listen: &str, netns: Option<&str>) -> (Pro
         None => tidewatch(),
     };
     let mut child = cmd
-        .args(["collector", "--listen", listen, "--certs"])
-        .arg(dir.join("pki"))
+        .arg("collector")
+        .args(args)
         .arg("--db")
         .arg(dir.join("alerts.redb"))
         .arg("--control")
