@@ -276,7 +276,11 @@ impl FlowTable {
     /// two (at most `max_flows`) whose total stays within the memcap, so the memcap is
     /// never exceeded however many flows arrive; the table is then full sooner and new
     /// flows evict old ones (counted).
-    pub fn with_extra(config: &FlowConfig, worker: usize, extra: usize) -> Result<FlowTable, FlowError> {
+    pub fn with_extra(
+        config: &FlowConfig,
+        worker: usize,
+        extra: usize,
+    ) -> Result<FlowTable, FlowError> {
         let per_flow = Self::slot_bytes() + extra;
         let mut cap = config.max_flows.max(WINDOW).next_power_of_two();
         if let Some(memcap) = config.memcap {

@@ -19,7 +19,9 @@
 //! workers ordered by time, which no multi-threaded engine (Suricata included) gives;
 //! suppression and flowbits are unaffected (suppress is stateless, flowbits are per flow).
 
-use crate::rules::{Action, AlertFilters, Rule, SuppressTrack, ThresholdKind, ThresholdSpec, Track};
+use crate::rules::{
+    Action, AlertFilters, Rule, SuppressTrack, ThresholdKind, ThresholdSpec, Track,
+};
 use std::net::IpAddr;
 
 /// Slots probed per key.

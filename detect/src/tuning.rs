@@ -14,7 +14,7 @@
 //! `threshold`/`detection_filter`, a global one applies only to rules without one.
 
 use crate::rules::{
-    Action, AddrSet, Rule, RateFilter, Suppress, SuppressTrack, ThresholdSpec, Vars,
+    Action, AddrSet, RateFilter, Rule, Suppress, SuppressTrack, ThresholdSpec, Vars,
 };
 use std::path::Path;
 
@@ -130,7 +130,10 @@ impl Tuning {
             if hit {
                 report.applied += 1;
             } else {
-                let msg = format!("{}:{}: sid {}:{} is not loaded", self.file, e.line, e.gid, e.sid);
+                let msg = format!(
+                    "{}:{}: sid {}:{} is not loaded",
+                    self.file, e.line, e.gid, e.sid
+                );
                 tracing::warn!(entry = %msg, "threshold.config entry names no rule");
                 report.unmatched.push(msg);
             }
@@ -183,7 +186,13 @@ fn parse_line(t: &str, vars: &Vars) -> Result<Entry, String> {
         "suppress" => &["gen_id", "sig_id", "track", "ip"],
         "threshold" | "event_filter" => &["gen_id", "sig_id", "type", "track", "count", "seconds"],
         "rate_filter" => &[
-            "gen_id", "sig_id", "track", "count", "seconds", "new_action", "timeout",
+            "gen_id",
+            "sig_id",
+            "track",
+            "count",
+            "seconds",
+            "new_action",
+            "timeout",
         ],
         o => {
             return Err(format!(

@@ -62,11 +62,9 @@ impl RuleBits {
     /// Whether every condition holds on `bits`.
     #[inline]
     pub(crate) fn check(&self, bits: &[u64]) -> bool {
-        self.checks.iter().all(|(isset, group)| {
-            group
-                .iter()
-                .any(|&id| get(bits, id) == *isset)
-        })
+        self.checks
+            .iter()
+            .all(|(isset, group)| group.iter().any(|&id| get(bits, id) == *isset))
     }
 
     /// Runs the actions of a rule that matched.

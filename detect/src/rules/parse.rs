@@ -365,13 +365,11 @@ impl Builder {
                 self.once(Seen::Flow, pos, kw)?;
                 self.flow(&need(value)?, vpos)?;
             }
-            "flowbits" => {
-                match flowbits(&need(value)?).or_else(|m| err(vpos, kw, m))? {
-                    Fb::Bit(fb) => self.rule.flowbits.push(fb),
-                    Fb::NoAlert => self.rule.noalert = true,
-                    Fb::Unsupported(k) => self.unsupported(k),
-                }
-            }
+            "flowbits" => match flowbits(&need(value)?).or_else(|m| err(vpos, kw, m))? {
+                Fb::Bit(fb) => self.rule.flowbits.push(fb),
+                Fb::NoAlert => self.rule.noalert = true,
+                Fb::Unsupported(k) => self.unsupported(k),
+            },
             "threshold" | "detection_filter" => {
                 // Suricata allows one of them per rule.
                 if self.seen.contains(&Seen::Threshold) {
@@ -1203,7 +1201,8 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
             .map(|(k, v)| (k, v.trim()))
             .ok_or_else(|| format!("expected 'name value', found '{part}'"))?;
         let num = |s: &str| -> Result<u32, String> {
-            s.parse::<u32>().map_err(|_| format!("bad number '{s}' for {k}"))
+            s.parse::<u32>()
+                .map_err(|_| format!("bad number '{s}' for {k}"))
         };
         match k {
             "type" if !detection => {
