@@ -299,3 +299,118 @@ fn rate_reached(e: &mut Entry, count: u32, seconds: u32, timeout: u32, ts: u64) 
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Location, Proto, RateFilter, Suppress};
+
+    const T0: u64 = 1_000 * NS;
+
+    fn rule(t: Option<ThresholdSpec>) -> Rule {
+        let mut r = Rule::new(
+            Location {
+                file: "t".into(),
+                line: 1,
+            },
+            Action::Alert,
+            Proto::Udp,
+        );
+        r.filters.threshold = t;
+        r
+    }
+
+    fn spec(kind: ThresholdKind, track: Track, count: u32) -> Option<ThresholdSpec> {
+        Some(ThresholdSpec {
+            kind,
+            track,
+            count,
+            seconds: 60,
+        })
+    }
+
+    /// Alerts out of `n` matches from `src` to `dst`, 1 s apart from `start`.
+    fn run(g: &mut AlertGate, r: &Rule, src: &str, dst: &str, n: u64, start: u64) -> Vec<u64> {
+        let (s, d) = (src.parse().unwrap(), dst.parse().unwrap());
+        (0..n)
+            .filter(|i| matches!(g.decide(0, r, &s, &d, start + i * NS), Decision::Alert(_)))
+            .map(|i| i + 1)
+            .collect()
+    }
+
+    #[test]
+    fn threshold_types_count_as_suricata_does() {
+        use ThresholdKind::*;
+        let mut g = AlertGate::new(64);
+        let lim = rule(spec(Limit, Track::BySrc, 2));
+        assert_eq!(run(&mut g, &lim, "10.0.0.1", "10.9.9.9", 5, T0), [1, 2]);
+        assert_eq!(run(&mut g, &lim, "10.0.0.2", "10.9.9.9", 1, T0), [1]);
+        // A new window past `seconds`.
+        assert_eq!(run(&mut g, &lim, "10.0.0.1", "10.9.9.9", 3, T0 + 61 * NS), [1, 2]);
+        let mut g = AlertGate::new(64);
+        let thr = rule(spec(Threshold, Track::ByDst, 3));
+        assert_eq!(run(&mut g, &thr, "10.0.0.1", "10.9.9.9", 7, T0), [3, 6]);
+        let mut g = AlertGate::new(64);
+        let both = rule(spec(Both, Track::BySrc, 2));
+        assert_eq!(run(&mut g, &both, "10.0.0.1", "10.9.9.9", 5, T0), [2]);
+        let mut g = AlertGate::new(64);
+        let df = rule(spec(Detection, Track::BySrc, 2));
+        assert_eq!(run(&mut g, &df, "10.0.0.1", "10.9.9.9", 5, T0), [3, 4, 5]);
+        assert_eq!(g.stats().thresholded, 2);
+        let mut g = AlertGate::new(64);
+        let pair = rule(spec(Limit, Track::ByBoth, 1));
+        assert_eq!(run(&mut g, &pair, "10.0.0.1", "10.9.9.9", 2, T0), [1]);
+        assert!(run(&mut g, &pair, "10.9.9.9", "10.0.0.1", 1, T0).is_empty());
+    }
+
+    #[test]
+    fn suppress_and_rate_filter() {
+        let mut r = rule(None);
+        r.filters.suppress.push(Suppress {
+            track: SuppressTrack::ByDst,
+            addrs: crate::rules::Vars::default()
+                .parse_addresses("10.9.0.0/16")
+                .unwrap(),
+        });
+        r.filters.rate = Some(RateFilter {
+            track: Track::ByRule,
+            count: 2,
+            seconds: 60,
+            new_action: Action::Drop,
+            timeout: 10,
+        });
+        let mut g = AlertGate::new(64);
+        assert!(run(&mut g, &r, "10.0.0.1", "10.9.9.9", 3, T0).is_empty());
+        assert_eq!(g.stats().suppressed, 3);
+        let (s, d) = ("10.0.0.1".parse().unwrap(), "10.8.0.1".parse().unwrap());
+        let got: Vec<Decision> = (0..5)
+            .map(|i| g.decide(0, &r, &s, &d, T0 + i * NS))
+            .collect();
+        use Decision::Alert;
+        assert_eq!(
+            got,
+            [
+                Alert(None),
+                Alert(None),
+                Alert(Some(Action::Drop)),
+                Alert(Some(Action::Drop)),
+                Alert(Some(Action::Drop))
+            ]
+        );
+        // Past the timeout the rule's action is back.
+        assert_eq!(g.decide(0, &r, &s, &d, T0 + 20 * NS), Alert(None));
+    }
+
+    #[test]
+    fn the_table_stays_bounded_and_counts_what_it_replaces() {
+        let mut g = AlertGate::new(16);
+        let lim = rule(spec(ThresholdKind::Limit, Track::BySrc, 1));
+        let d: IpAddr = "10.9.9.9".parse().unwrap();
+        for i in 0..1000u32 {
+            let s = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            g.decide(0, &lim, &s, &d, T0 + i as u64);
+        }
+        assert_eq!(g.memory(), 16 * std::mem::size_of::<Entry>());
+        assert_eq!(g.stats().evicted, 1000 - 16);
+    }
+}

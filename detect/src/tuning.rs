@@ -267,3 +267,71 @@ fn parse_line(t: &str, vars: &Vars) -> Result<Entry, String> {
         line: 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{ThresholdKind, Track};
+
+    fn rules() -> Vec<Rule> {
+        let text = "alert tcp any any -> any any (content:\"a\"; sid:1;)\n\
+                    alert tcp any any -> any any (content:\"b\"; threshold:type limit, track by_src, count 3, seconds 9; sid:2;)\n";
+        crate::rules::load_str(text, "t", &Vars::default(), &Default::default(), true)
+            .unwrap()
+            .rules
+    }
+
+    #[test]
+    fn entries_attach_to_the_rules_they_name() {
+        let t = Tuning::parse(
+            "# comment\n\
+             suppress gen_id 1, sig_id 1, track by_src, ip [10.0.0.0/8, 192.168.1.1]\n\
+             suppress gen_id 1, sig_id 2\n\
+             threshold gen_id 0, sig_id 0, type both, track by_dst, count 2, seconds 5\n\
+             event_filter gen_id 1, sig_id 2, type threshold, track by_rule, count 4, seconds 6\n\
+             rate_filter gen_id 1, sig_id 1, track by_both, count 2, seconds 3, new_action drop, timeout 7\n\
+             suppress gen_id 1, sig_id 99\n",
+            "threshold.config",
+            &Vars::default(),
+        )
+        .unwrap();
+        let mut r = rules();
+        let rep = t.apply(&mut r);
+        assert_eq!(rep.applied, 5);
+        assert_eq!(rep.unmatched, ["threshold.config:7: sid 1:99 is not loaded"]);
+        let f1 = &r[0].filters;
+        assert_eq!(f1.suppress.len(), 1);
+        assert!(f1.suppress[0].addrs.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(f1.suppress[0].addrs.contains(&"192.168.1.1".parse().unwrap()));
+        assert!(!f1.suppress[0].addrs.contains(&"192.168.1.2".parse().unwrap()));
+        // The global threshold reaches the rule without one of its own.
+        assert_eq!(f1.threshold.map(|t| t.kind), Some(ThresholdKind::Both));
+        let rate = f1.rate.unwrap();
+        assert_eq!((rate.track, rate.new_action, rate.timeout), (Track::ByBoth, Action::Drop, 7));
+        // A sid-specific entry replaces the rule's own threshold; the global one does not.
+        let f2 = &r[1].filters;
+        assert_eq!(
+            f2.threshold.map(|t| (t.kind, t.track, t.count)),
+            Some((ThresholdKind::Threshold, Track::ByRule, 4))
+        );
+        assert_eq!(f2.suppress[0].track, SuppressTrack::All);
+    }
+
+    #[test]
+    fn bad_lines_name_file_line_and_problem() {
+        for (text, want) in [
+            ("limit gen_id 1, sig_id 1", "unknown entry 'limit'"),
+            ("suppress gen_id 1", "missing 'sig_id'"),
+            ("suppress gen_id 1, sig_id 1, track by_src", "needs an 'ip'"),
+            ("suppress gen_id 1, sig_id 1, track by_src, ip nonsense", "ip 'nonsense'"),
+            ("rate_filter gen_id 1, sig_id 1, track by_src, count 1, seconds 1, new_action x, timeout 1", "new_action 'x'"),
+            ("threshold gen_id 1, sig_id 1, type limit, track by_src, count 1", "missing 'seconds'"),
+            ("threshold gen_id 1, sig_id 1, colour red", "unknown option 'colour'"),
+        ] {
+            let e = Tuning::parse(&format!("\n{text}\n"), "th.conf", &Vars::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("th.conf:2: ") && e.contains(want), "{text}: {e}");
+        }
+    }
+}
