@@ -346,7 +346,10 @@ mod tests {
         assert_eq!(run(&mut g, &lim, "10.0.0.1", "10.9.9.9", 5, T0), [1, 2]);
         assert_eq!(run(&mut g, &lim, "10.0.0.2", "10.9.9.9", 1, T0), [1]);
         // A new window past `seconds`.
-        assert_eq!(run(&mut g, &lim, "10.0.0.1", "10.9.9.9", 3, T0 + 61 * NS), [1, 2]);
+        assert_eq!(
+            run(&mut g, &lim, "10.0.0.1", "10.9.9.9", 3, T0 + 61 * NS),
+            [1, 2]
+        );
         let mut g = AlertGate::new(64);
         let thr = rule(spec(Threshold, Track::ByDst, 3));
         assert_eq!(run(&mut g, &thr, "10.0.0.1", "10.9.9.9", 7, T0), [3, 6]);

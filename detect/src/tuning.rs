@@ -298,16 +298,26 @@ mod tests {
         let mut r = rules();
         let rep = t.apply(&mut r);
         assert_eq!(rep.applied, 5);
-        assert_eq!(rep.unmatched, ["threshold.config:7: sid 1:99 is not loaded"]);
+        assert_eq!(
+            rep.unmatched,
+            ["threshold.config:7: sid 1:99 is not loaded"]
+        );
         let f1 = &r[0].filters;
         assert_eq!(f1.suppress.len(), 1);
         assert!(f1.suppress[0].addrs.contains(&"10.1.2.3".parse().unwrap()));
-        assert!(f1.suppress[0].addrs.contains(&"192.168.1.1".parse().unwrap()));
-        assert!(!f1.suppress[0].addrs.contains(&"192.168.1.2".parse().unwrap()));
+        assert!(f1.suppress[0]
+            .addrs
+            .contains(&"192.168.1.1".parse().unwrap()));
+        assert!(!f1.suppress[0]
+            .addrs
+            .contains(&"192.168.1.2".parse().unwrap()));
         // The global threshold reaches the rule without one of its own.
         assert_eq!(f1.threshold.map(|t| t.kind), Some(ThresholdKind::Both));
         let rate = f1.rate.unwrap();
-        assert_eq!((rate.track, rate.new_action, rate.timeout), (Track::ByBoth, Action::Drop, 7));
+        assert_eq!(
+            (rate.track, rate.new_action, rate.timeout),
+            (Track::ByBoth, Action::Drop, 7)
+        );
         // A sid-specific entry replaces the rule's own threshold; the global one does not.
         let f2 = &r[1].filters;
         assert_eq!(

@@ -14,7 +14,9 @@ use detect::rules::{Flowbit, FlowbitCmd, Proto};
 use detect::worker::{Worker, WorkerConfig};
 
 fn engine() -> Arc<Engine> {
-    let mut r = RuleBuilder::new(Proto::Tcp, 1).content(b"NEVER-THERE").build();
+    let mut r = RuleBuilder::new(Proto::Tcp, 1)
+        .content(b"NEVER-THERE")
+        .build();
     r.flowbits.push(Flowbit {
         cmd: FlowbitCmd::Set,
         names: vec!["seen".into()],
@@ -37,8 +39,14 @@ fn flow_memcap_is_never_exceeded_and_evictions_are_counted() {
     };
     let mut w = Worker::try_new(engine.clone(), &config, 0).unwrap();
     let mem = w.flow_memory() as u64;
-    assert!(mem <= MEMCAP, "{mem} bytes of flow state over the {MEMCAP} memcap");
-    assert!(mem > MEMCAP / 4, "the table uses a fair share of the cap ({mem})");
+    assert!(
+        mem <= MEMCAP,
+        "{mem} bytes of flow state over the {MEMCAP} memcap"
+    );
+    assert!(
+        mem > MEMCAP / 4,
+        "the table uses a fair share of the cap ({mem})"
+    );
     let mut buf = Vec::with_capacity(256);
     let mut sink = |_a| {};
     for i in 0..FLOWS {

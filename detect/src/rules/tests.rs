@@ -974,7 +974,11 @@ fn threshold_and_detection_filter_parse() {
         r.filters.threshold.map(|t| (t.kind, t.track, t.count)),
         Some((ThresholdKind::Detection, Track::ByRule, 0))
     );
-    match parse(&opts("threshold:type limit, track by_flow, count 1, seconds 1;")).unwrap() {
+    match parse(&opts(
+        "threshold:type limit, track by_flow, count 1, seconds 1;",
+    ))
+    .unwrap()
+    {
         Parsed::Unsupported { keywords, .. } => {
             assert_eq!(keywords, ["threshold:track by_flow"])
         }
