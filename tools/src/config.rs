@@ -406,6 +406,31 @@ mod tests {
     }
 
     #[test]
+    fn flow_memcap_and_rule_tuning_keys() {
+        let c = Config::load(
+            None,
+            &[
+                "flow.memcap=64mb".into(),
+                "rules.threshold_file=\"/etc/tw/threshold.config\"".into(),
+                "rules.disable_sids=[2000001,2000002]".into(),
+                "rules.enable_sids=[2100498]".into(),
+                "rules.enable_files=[\"emerging-scan.rules\"]".into(),
+                "rules.disable_files=[\"emerging-games.rules\"]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.flow.to_detect_for(4).memcap, Some(16 << 20));
+        assert_eq!(c.flow.to_detect().memcap, Some(64 << 20));
+        assert_eq!(c.rules.disable_sids, [2000001, 2000002]);
+        assert_eq!(c.rules.enable_sids, [2100498]);
+        assert_eq!(c.rules.enable_files, ["emerging-scan.rules"]);
+        assert_eq!(c.rules.disable_files, ["emerging-games.rules"]);
+        assert!(c.rules.threshold_file.is_some());
+        let e = Config::load(None, &["flow.memcap=4kb".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("flow.memcap"), "{e:#}");
+    }
+
+    #[test]
     fn sets_override_and_typos_name_the_key() {
         let c = Config::load(
             None,
