@@ -40,21 +40,60 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// Suricata's default `flow-timeouts` emergency values, used while the table is
+    /// under pressure so stale flows make room sooner.
+    pub fn emergency() -> Timeouts {
+        const S: u64 = 1_000_000_000;
+        Timeouts {
+            tcp_new: 10 * S,
+            tcp_established: 100 * S,
+            tcp_closed: 5 * S,
+            udp_new: 10 * S,
+            udp_established: 100 * S,
+            other_new: 10 * S,
+            other_established: 100 * S,
+        }
+    }
+}
+
 /// Flow table sizing and timeouts (`flow.*` config keys).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowConfig {
-    /// Maximum flows per worker; rounded up to a power of two.
+    /// Maximum flows per worker; rounded up to a power of two (down, when `memcap` is
+    /// what limits the table).
     pub max_flows: usize,
+    /// Bytes this worker's flow table may take, per-flow state of the stream table and
+    /// flowbits included (`flow.memcap` divided over the workers); `None`: no cap.
+    pub memcap: Option<u64>,
     pub timeouts: Timeouts,
+    /// Timeouts while in emergency mode (entered when a live flow has to be evicted,
+    /// left when at most `100 - emergency_recovery` percent of the slots are in use).
+    pub emergency_timeouts: Timeouts,
+    pub emergency_recovery: u8,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             max_flows: 1 << 16,
+            memcap: None,
             timeouts: Timeouts::default(),
+            emergency_timeouts: Timeouts::emergency(),
+            emergency_recovery: 30,
         }
     }
+}
+
+/// Why a flow table could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("flow.memcap of {memcap} bytes per worker holds fewer than {min} flows of {per_flow} bytes each")]
+    MemcapTooSmall {
+        memcap: u64,
+        per_flow: usize,
+        min: usize,
+    },
 }
 
 /// Counters a worker reports for its flow table.
@@ -64,6 +103,8 @@ pub struct FlowStats {
     pub timed_out: u64,
     /// Flows pushed out by a new one while still live: the table was too small.
     pub evicted: u64,
+    /// Times the table entered emergency mode (shorter timeouts).
+    pub emergency: u64,
 }
 
 impl FlowStats {
@@ -71,6 +112,7 @@ impl FlowStats {
         self.created += o.created;
         self.timed_out += o.timed_out;
         self.evicted += o.evicted;
+        self.emergency += o.emergency;
     }
 }
 
@@ -140,9 +182,15 @@ pub struct FlowTable {
     tags: Box<[u32]>,
     mask: usize,
     timeouts: Timeouts,
+    emergency_timeouts: Timeouts,
+    /// Live slots at or below which emergency mode ends.
+    recovery_at: usize,
+    emergency: bool,
     worker_salt: u64,
     stats: FlowStats,
     live: usize,
+    /// Bytes per slot counted against the memcap.
+    per_flow: usize,
 }
 
 fn addr_bits(a: &IpAddr) -> u128 {
@@ -206,17 +254,72 @@ impl FlowKey {
 
 impl FlowTable {
     /// Allocates the whole table once; `worker` salts flow ids so workers never collide.
+    /// Without a memcap this cannot fail.
     pub fn new(config: &FlowConfig, worker: usize) -> FlowTable {
-        let cap = config.max_flows.max(WINDOW).next_power_of_two();
-        FlowTable {
+        let config = FlowConfig {
+            memcap: None,
+            ..*config
+        };
+        match FlowTable::with_extra(&config, worker, 0) {
+            Ok(t) => t,
+            Err(e) => unreachable!("a flow table without memcap: {e}"),
+        }
+    }
+
+    /// Bytes one slot of the table itself takes.
+    pub fn slot_bytes() -> usize {
+        std::mem::size_of::<Flow>() + std::mem::size_of::<u32>()
+    }
+
+    /// [`FlowTable::new`] where each slot also costs `extra` bytes elsewhere (stream
+    /// session, flowbits): with `config.memcap`, the slot count is the largest power of
+    /// two (at most `max_flows`) whose total stays within the memcap, so the memcap is
+    /// never exceeded however many flows arrive; the table is then full sooner and new
+    /// flows evict old ones (counted).
+    pub fn with_extra(
+        config: &FlowConfig,
+        worker: usize,
+        extra: usize,
+    ) -> Result<FlowTable, FlowError> {
+        let per_flow = Self::slot_bytes() + extra;
+        let mut cap = config.max_flows.max(WINDOW).next_power_of_two();
+        if let Some(memcap) = config.memcap {
+            let fits = (memcap / per_flow as u64).min(usize::MAX as u64) as usize;
+            if fits < WINDOW {
+                return Err(FlowError::MemcapTooSmall {
+                    memcap,
+                    per_flow,
+                    min: WINDOW,
+                });
+            }
+            // Largest power of two not above `fits`.
+            let fit_pow = 1usize << (usize::BITS - 1 - fits.leading_zeros());
+            cap = cap.min(fit_pow);
+        }
+        let recovery = config.emergency_recovery.min(100) as usize;
+        Ok(FlowTable {
             slots: vec![Flow::default(); cap].into_boxed_slice(),
             tags: vec![0; cap].into_boxed_slice(),
             mask: cap - 1,
             timeouts: config.timeouts,
+            emergency_timeouts: config.emergency_timeouts,
+            recovery_at: cap * (100 - recovery) / 100,
+            emergency: false,
             worker_salt: mix(worker as u64 + 1),
             stats: FlowStats::default(),
             live: 0,
-        }
+            per_flow,
+        })
+    }
+
+    /// Bytes the table accounts for: every slot, with the per-slot state held elsewhere.
+    pub fn memory(&self) -> usize {
+        self.slots.len() * self.per_flow
+    }
+
+    /// Whether the table is in emergency mode (shorter timeouts).
+    pub fn in_emergency(&self) -> bool {
+        self.emergency
     }
 
     pub fn stats(&self) -> FlowStats {
@@ -237,7 +340,11 @@ impl FlowTable {
     }
 
     fn timeout(&self, f: &Flow) -> u64 {
-        let t = &self.timeouts;
+        let t = if self.emergency {
+            &self.emergency_timeouts
+        } else {
+            &self.timeouts
+        };
         match f.key.proto {
             6 => match f.tcp {
                 TcpState::Established => t.tcp_established,
@@ -342,6 +449,9 @@ impl FlowTable {
         self.slots[idx].in_use = false;
         self.tags[idx] = 0;
         self.live -= 1;
+        if self.emergency && self.live <= self.recovery_at {
+            self.emergency = false;
+        }
     }
 
     /// Pass 2, for a new flow: the first empty or timed-out slot of the window, else the
@@ -367,6 +477,10 @@ impl FlowTable {
         }
         self.release(oldest);
         self.stats.evicted += 1;
+        if !self.emergency {
+            self.emergency = true;
+            self.stats.emergency += 1;
+        }
         oldest
     }
 

@@ -9,4 +9,6 @@ pub mod flow;
 pub mod live;
 pub mod rules;
 pub mod stream;
+pub mod threshold;
+pub mod tuning;
 pub mod worker;

@@ -3,7 +3,9 @@
 
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
+use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
+use crate::threshold::{AlertGate, Decision, FilterStats};
 use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,6 +40,9 @@ pub struct WorkerStats {
     pub decode: DecodeStats,
     pub flows: FlowStats,
     pub stream: StreamStats,
+    /// Matches that `suppress`, `threshold`, `detection_filter` kept from alerting, and
+    /// alerts a `rate_filter` changed.
+    pub filters: FilterStats,
 }
 
 impl WorkerStats {
@@ -50,6 +55,7 @@ impl WorkerStats {
         self.decode.merge(&o.decode);
         self.flows.merge(&o.flows);
         self.stream.merge(&o.stream);
+        self.filters.merge(&o.filters);
     }
 }
 
@@ -78,11 +84,18 @@ pub struct AlertEvent {
     pub packet: Vec<u8>,
     /// 1-based position of the packet in its capture file (EVE `pcap_cnt`), 0 when live.
     pub pcap_cnt: u64,
+    /// The action a `rate_filter` gave this alert in place of the rule's.
+    pub rate_action: Option<Action>,
 }
 
 impl AlertEvent {
     pub fn rule(&self) -> &crate::rules::Rule {
         &self.engine.rules()[self.rule as usize]
+    }
+
+    /// The alert's action: the rule's, unless a `rate_filter` changed it.
+    pub fn action(&self) -> Action {
+        self.rate_action.unwrap_or(self.rule().action)
     }
 }
 
@@ -105,34 +118,121 @@ pub struct Worker {
     checked: u64,
     bad_sampled: u64,
     stats: WorkerStats,
+    /// Flowbits by flow slot: `words` `u64`s per slot, beside the flow table's entry.
+    flowbits: Box<[u64]>,
+    words: usize,
+    gate: AlertGate,
+}
+
+/// Bytes each flow slot costs beside the flow table: its stream session and flowbits.
+fn per_slot_extra(engine: &Engine) -> usize {
+    StreamTable::slot_bytes() + engine.flowbit_words() * 8
 }
 
 impl Worker {
-    pub fn new(engine: Arc<Engine>, config: &WorkerConfig, id: usize) -> Worker {
-        let flows = FlowTable::new(&config.flow, id);
-        Worker {
+    /// A worker; a `flow.memcap` too small for even a minimal table is an error (the
+    /// config layer checks it first, see [`Worker::min_flow_memcap`]).
+    pub fn try_new(
+        engine: Arc<Engine>,
+        config: &WorkerConfig,
+        id: usize,
+    ) -> Result<Worker, crate::flow::FlowError> {
+        let words = engine.flowbit_words();
+        let flows = FlowTable::with_extra(&config.flow, id, per_slot_extra(&engine))?;
+        Ok(Worker {
             scratch: engine.scratch(),
-            engine,
             streams: StreamTable::new(&config.stream, flows.capacity()),
+            flowbits: vec![0; flows.capacity() * words].into_boxed_slice(),
+            words,
+            gate: AlertGate::new(crate::threshold::DEFAULT_ENTRIES),
+            engine,
             flows,
             checksums: config.checksums,
             checked: 0,
             bad_sampled: 0,
             stats: WorkerStats::default(),
+        })
+    }
+
+    /// [`Worker::try_new`]; a memcap too small for a minimal table logs an error and
+    /// gets the smallest table instead.
+    pub fn new(engine: Arc<Engine>, config: &WorkerConfig, id: usize) -> Worker {
+        match Worker::try_new(engine.clone(), config, id) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "flow table: using the smallest table");
+                let mut c = config.clone();
+                c.flow.memcap = None;
+                c.flow.max_flows = 1;
+                match Worker::try_new(engine, &c, id) {
+                    Ok(w) => w,
+                    Err(e) => unreachable!("a flow table without memcap: {e}"),
+                }
+            }
         }
     }
 
+    /// The smallest `flow.memcap` per worker that `engine` can run with.
+    pub fn min_flow_memcap(engine: &Engine) -> u64 {
+        ((FlowTable::slot_bytes() + per_slot_extra(engine)) * 8) as u64
+    }
+
+    /// Bytes of per-flow state this worker holds for its flow table (the figure
+    /// `flow.memcap` bounds): flow entries, stream sessions and flowbits.
+    pub fn flow_memory(&self) -> usize {
+        self.flows.memory()
+    }
+
     /// Swaps in a new rule set (live reload, between batches); flows and counters
-    /// carry over.
+    /// carry over. Flowbit ids belong to a rule set, so every flow's flowbits are
+    /// cleared when the new set numbers them differently.
     pub fn set_engine(&mut self, engine: Arc<Engine>) {
         self.scratch = engine.scratch();
+        let words = engine.flowbit_words();
+        if words != self.words || words > 0 {
+            self.words = words;
+            self.flowbits = vec![0; self.flows.capacity() * words].into_boxed_slice();
+        }
         self.engine = engine;
+    }
+
+    /// Copies a flow's bits into the scratch before its inspections.
+    #[inline]
+    fn load_bits(&mut self, slot: u32) {
+        if self.words == 0 {
+            return;
+        }
+        let at = slot as usize * self.words;
+        if let Some(src) = self.flowbits.get(at..at + self.words) {
+            self.scratch.flowbits_mut().copy_from_slice(src);
+        }
+    }
+
+    /// Writes the scratch's bits back to the flow after its inspections.
+    #[inline]
+    fn store_bits(&mut self, slot: u32) {
+        if self.words == 0 {
+            return;
+        }
+        let at = slot as usize * self.words;
+        if let Some(dst) = self.flowbits.get_mut(at..at + self.words) {
+            dst.copy_from_slice(self.scratch.flowbits_mut());
+        }
+    }
+
+    /// A new flow took `slot`: it starts with no bits set.
+    fn clear_bits(&mut self, slot: u32) {
+        let at = slot as usize * self.words;
+        if let Some(b) = self.flowbits.get_mut(at..at + self.words) {
+            b.fill(0);
+        }
     }
 
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.stats.clone();
         s.flows = self.flows.stats();
         s.stream = self.streams.stats();
+        s.filters = self.gate.stats();
         s
     }
 
@@ -187,6 +287,7 @@ impl Worker {
             // The slot's previous flow ended (timed out or evicted): inspect what it left.
             self.flush_slot(view.slot, ts_ns, sink);
             self.streams.release(view.slot);
+            self.clear_bits(view.slot);
         }
         if view.passed {
             self.stats.passed += 1;
@@ -223,16 +324,25 @@ impl Worker {
             });
         }
         self.scratch.begin_packet();
+        self.load_bits(view.slot);
         if outcome.ready && self.inspect_stream(view.slot, false, p, &info, &at, sink) {
+            self.store_bits(view.slot);
             self.pass_flow(view.slot);
             return;
         }
         let verdict = self
             .engine
             .inspect_packet(p, &info, outcome.in_stream, &mut self.scratch);
-        for &rule in self.scratch.matches() {
-            self.stats.alerts += 1;
-            sink(alert(&self.engine, rule as u32, &at, p, p.payload));
+        self.store_bits(view.slot);
+        let Worker {
+            engine,
+            scratch,
+            stats,
+            gate,
+            ..
+        } = self;
+        for &rule in scratch.matches() {
+            raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
         }
         if verdict == Verdict::Pass {
             self.pass_flow(view.slot);
@@ -263,6 +373,7 @@ impl Worker {
             scratch,
             streams,
             stats,
+            gate,
             ..
         } = self;
         let mut passed = false;
@@ -278,8 +389,7 @@ impl Worker {
                 passed = true;
             }
             for &rule in scratch.matches() {
-                stats.alerts += 1;
-                sink(alert(engine, rule as u32, at, p, data));
+                raise(engine, gate, stats, rule as u32, at, p, data, sink);
             }
         });
         passed
@@ -338,7 +448,9 @@ impl Worker {
                 pcap_cnt: 0,
             };
             self.scratch.begin_packet();
+            self.load_bits(slot);
             self.inspect_stream(slot, true, &p, &info, &at, sink);
+            self.store_bits(slot);
         }
     }
 
@@ -358,6 +470,37 @@ struct At {
     flow_id: u64,
     to_server: bool,
     pcap_cnt: u64,
+}
+
+/// Runs a match through the alert filters and, unless they hold it back (counted in
+/// [`FilterStats`]), hands the alert on.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn raise(
+    engine: &Arc<Engine>,
+    gate: &mut AlertGate,
+    stats: &mut WorkerStats,
+    rule: u32,
+    at: &At,
+    p: &Packet<'_>,
+    payload: &[u8],
+    sink: &mut impl FnMut(AlertEvent),
+) {
+    let Some(r) = engine.rules().get(rule as usize) else {
+        return;
+    };
+    let rate_action = if r.filters.is_empty() {
+        None
+    } else {
+        match gate.decide(rule, r, &p.src, &p.dst, at.ts_ns) {
+            Decision::Alert(a) => a,
+            Decision::Hold => return,
+        }
+    };
+    stats.alerts += 1;
+    let mut a = alert(engine, rule, at, p, payload);
+    a.rate_action = rate_action;
+    sink(a);
 }
 
 fn alert(engine: &Arc<Engine>, rule: u32, at: &At, p: &Packet<'_>, payload: &[u8]) -> AlertEvent {
@@ -381,5 +524,6 @@ fn alert(engine: &Arc<Engine>, rule: u32, at: &At, p: &Packet<'_>, payload: &[u8
         payload: payload.to_vec(),
         packet: p.frame.to_vec(),
         pcap_cnt: at.pcap_cnt,
+        rate_action: None,
     }
 }

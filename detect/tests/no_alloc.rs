@@ -151,6 +151,7 @@ fn inspect_does_not_allocate_when_warm() {
 fn stream_reassembly_does_not_allocate_when_warm() {
     use capture::craft::TcpSession;
     use capture::decode::{decode, LinkType};
+    use detect::rules::FlowbitCmd;
     use detect::worker::{Worker, WorkerConfig};
     use std::sync::Arc;
 
@@ -161,8 +162,14 @@ fn stream_reassembly_does_not_allocate_when_warm() {
         RuleBuilder::new(Proto::TcpPkt, 2)
             .content(b"nor this")
             .build(),
+        // Flowbits written and read on every data packet: the bits live beside the flow
+        // entry and are copied in and out of the scratch, never allocated.
+        flowbit_rule(3, b"aaaa", FlowbitCmd::Set),
+        flowbit_rule(4, b"bbbb", FlowbitCmd::IsSet),
+        flowbit_rule(5, b"cccc", FlowbitCmd::Toggle),
     ];
     let engine = Arc::new(Engine::build(rules).expect("engine builds"));
+    assert_eq!(engine.flowbit_words(), 1);
     let mut w = Worker::new(engine, &WorkerConfig::default(), 0);
     // Whole sessions: handshake, three acknowledged data segments each way, teardown.
     let frames = |first: u32, n: u32| {
@@ -220,4 +227,16 @@ fn stream_reassembly_does_not_allocate_when_warm() {
         0,
         "the stream path allocated"
     );
+}
+
+fn flowbit_rule(sid: u32, content: &[u8], cmd: detect::rules::FlowbitCmd) -> detect::rules::Rule {
+    let mut r = RuleBuilder::new(Proto::TcpPkt, sid)
+        .content(content)
+        .noalert()
+        .build();
+    r.flowbits.push(detect::rules::Flowbit {
+        cmd,
+        names: vec!["x".into()],
+    });
+    r
 }

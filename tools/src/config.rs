@@ -50,6 +50,16 @@ pub struct RulesConfig {
     pub classification_file: Option<PathBuf>,
     /// Any skipped or broken rule is an error.
     pub strict: bool,
+    /// Suricata's `threshold.config`: suppress, threshold/event_filter, rate_filter.
+    pub threshold_file: Option<PathBuf>,
+    /// Sids to load even where their rule line is commented out.
+    pub enable_sids: Vec<u32>,
+    /// Sids to leave out.
+    pub disable_sids: Vec<u32>,
+    /// Rule files whose commented-out rules are loaded too (path or file name).
+    pub enable_files: Vec<String>,
+    /// Rule files not read at all (path or file name).
+    pub disable_files: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +88,9 @@ impl Default for DetectConfig {
 pub struct FlowConfig {
     /// Flows per worker before the least recently seen is evicted.
     pub max_flows: usize,
+    /// Bytes of flow state over all workers (flow entries, stream sessions, flowbits);
+    /// each worker's table is sized to stay within its share. Unset: `max_flows` alone.
+    pub memcap: Option<ByteSize>,
     pub timeout_tcp_new: u64,
     pub timeout_tcp_established: u64,
     pub timeout_tcp_closed: u64,
@@ -93,6 +106,7 @@ impl Default for FlowConfig {
         const S: u64 = 1_000_000_000;
         FlowConfig {
             max_flows: detect::flow::FlowConfig::default().max_flows,
+            memcap: None,
             timeout_tcp_new: t.tcp_new / S,
             timeout_tcp_established: t.tcp_established / S,
             timeout_tcp_closed: t.tcp_closed / S,
@@ -105,9 +119,21 @@ impl Default for FlowConfig {
 }
 
 impl FlowConfig {
+    /// The engine's settings for one of `workers` workers (an equal `memcap` share each).
+    pub fn to_detect_for(&self, workers: usize) -> detect::flow::FlowConfig {
+        detect::flow::FlowConfig {
+            memcap: self.memcap.map(|m| m.0 / workers.max(1) as u64),
+            ..self.to_detect()
+        }
+    }
+
+    /// The engine's settings with the whole `memcap` for one worker.
     pub fn to_detect(&self) -> detect::flow::FlowConfig {
         const S: u64 = 1_000_000_000;
         detect::flow::FlowConfig {
+            memcap: self.memcap.map(|m| m.0),
+            emergency_timeouts: detect::flow::Timeouts::emergency(),
+            emergency_recovery: 30,
             max_flows: self.max_flows,
             timeouts: detect::flow::Timeouts {
                 tcp_new: self.timeout_tcp_new.saturating_mul(S),
@@ -389,6 +415,15 @@ impl Config {
         if self.sensor.queues == 0 || self.sensor.batch == 0 {
             bail!("config keys sensor.queues and sensor.batch: must be at least 1");
         }
+        if let Some(m) = self.flow.memcap {
+            // A floor well above any worker's minimal table (a few KiB).
+            if m.0 < 1 << 20 {
+                bail!(
+                    "config key flow.memcap: {} bytes is below the 1mb minimum",
+                    m.0
+                );
+            }
+        }
         if self.flow.max_flows == 0 {
             bail!("config key flow.max_flows: must be at least 1");
         }
@@ -472,6 +507,31 @@ mod tests {
         assert!(format!("{e:#}").contains("collector.buffer"), "{e:#}");
         let e = Config::load(None, &["collector.lisen=x".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("lisen"), "{e:#}");
+    }
+
+    #[test]
+    fn flow_memcap_and_rule_tuning_keys() {
+        let c = Config::load(
+            None,
+            &[
+                "flow.memcap=64mb".into(),
+                "rules.threshold_file=\"/etc/tw/threshold.config\"".into(),
+                "rules.disable_sids=[2000001,2000002]".into(),
+                "rules.enable_sids=[2100498]".into(),
+                "rules.enable_files=[\"emerging-scan.rules\"]".into(),
+                "rules.disable_files=[\"emerging-games.rules\"]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.flow.to_detect_for(4).memcap, Some(16 << 20));
+        assert_eq!(c.flow.to_detect().memcap, Some(64 << 20));
+        assert_eq!(c.rules.disable_sids, [2000001, 2000002]);
+        assert_eq!(c.rules.enable_sids, [2100498]);
+        assert_eq!(c.rules.enable_files, ["emerging-scan.rules"]);
+        assert_eq!(c.rules.disable_files, ["emerging-games.rules"]);
+        assert!(c.rules.threshold_file.is_some());
+        let e = Config::load(None, &["flow.memcap=4kb".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("flow.memcap"), "{e:#}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
         dst_port: a.dst_port,
         ip_proto: a.ip_proto,
         icmp: a.icmp,
-        action: rule.action.eve_action(),
+        action: a.action().eve_action(),
         gid: rule.gid,
         sid: rule.sid,
         rev: rule.rev,

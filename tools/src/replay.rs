@@ -46,7 +46,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     let file = PcapFile::open(&args.pcap)?;
     let workers = args.workers.unwrap_or(config.detect.workers).max(1);
     let wcfg = WorkerConfig {
-        flow: config.flow.to_detect(),
+        flow: config.flow.to_detect_for(workers),
         checksums: config.checksum_mode(),
         stream: config.stream.to_detect(workers),
     };
@@ -194,8 +194,12 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
     );
     eprintln!("fragments: {}", t.decode.fragments);
     eprintln!(
-        "flows: {} created, {} timed out, {} evicted",
-        t.flows.created, t.flows.timed_out, t.flows.evicted
+        "flows: {} created, {} timed out, {} evicted, {} emergencies",
+        t.flows.created, t.flows.timed_out, t.flows.evicted, t.flows.emergency
+    );
+    eprintln!(
+        "alert filters: {} suppressed, {} thresholded, {} rate-filtered, {} threshold entries evicted",
+        t.filters.suppressed, t.filters.thresholded, t.filters.rate_filtered, t.filters.evicted
     );
     let st = &t.stream;
     eprintln!(

@@ -4,7 +4,8 @@
 use crate::config::Config;
 use anyhow::{bail, Context, Result};
 use detect::engine::Engine;
-use detect::rules::{self, Classifications, LoadedRules, Vars};
+use detect::rules::{self, Classifications, LoadedRules, Selection, Vars};
+use detect::tuning::Tuning;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,6 +22,14 @@ pub struct LoadedRulesSummary {
     pub skipped: usize,
     pub errors: usize,
     pub skipped_by_keyword: Vec<(String, usize)>,
+    /// Rules left out by `rules.disable_sids`, files by `rules.disable_files`.
+    pub disabled: usize,
+    pub disabled_files: usize,
+    /// Commented-out rules loaded by `rules.enable_sids`/`enable_files`.
+    pub enabled: usize,
+    /// `threshold.config` entries applied, and those naming no loaded rule.
+    pub tuning_applied: usize,
+    pub tuning_unmatched: usize,
 }
 
 impl LoadedRulesSummary {
@@ -33,6 +42,18 @@ impl LoadedRulesSummary {
             self.errors,
             self.files.len()
         );
+        if self.disabled + self.disabled_files + self.enabled > 0 {
+            s.push_str(&format!(
+                "selection: {} rule(s) disabled, {} file(s) disabled, {} commented-out rule(s) enabled\n",
+                self.disabled, self.disabled_files, self.enabled
+            ));
+        }
+        if self.tuning_applied + self.tuning_unmatched > 0 {
+            s.push_str(&format!(
+                "threshold.config: {} entries applied, {} naming no loaded rule\n",
+                self.tuning_applied, self.tuning_unmatched
+            ));
+        }
         if !self.skipped_by_keyword.is_empty() {
             s.push_str("skipped rules by unsupported keyword:\n");
             for (k, n) in &self.skipped_by_keyword {
@@ -74,13 +95,35 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
         None => Classifications::default(),
     };
     let strict = strict || config.rules.strict;
+    let sel = Selection {
+        enable_sids: config.rules.enable_sids.iter().copied().collect(),
+        disable_sids: config.rules.disable_sids.iter().copied().collect(),
+        enable_files: config.rules.enable_files.clone(),
+        disable_files: config.rules.disable_files.clone(),
+    };
     let LoadedRules {
-        rules,
+        mut rules,
         skipped,
         skipped_by_keyword,
         errors,
+        disabled,
+        disabled_files,
+        enabled,
         ..
-    } = rules::load_files(&files, &vars, &classes, strict)?;
+    } = rules::load_files_selected(&files, &vars, &classes, strict, &sel)?;
+    let report = match &config.rules.threshold_file {
+        Some(p) => {
+            let t = Tuning::load(p, &vars).context("threshold file")?;
+            t.apply(&mut rules)
+        }
+        None => Default::default(),
+    };
+    if strict && !report.unmatched.is_empty() {
+        bail!(
+            "threshold.config entries name rules that are not loaded: {}",
+            report.unmatched.join("; ")
+        );
+    }
     let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
     by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let summary = LoadedRulesSummary {
@@ -89,6 +132,11 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
         skipped: skipped.len(),
         errors: errors.len(),
         skipped_by_keyword: by_kw,
+        disabled,
+        disabled_files,
+        enabled,
+        tuning_applied: report.applied,
+        tuning_unmatched: report.unmatched.len(),
     };
     for e in &errors {
         eprintln!("error: {e}");

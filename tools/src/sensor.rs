@@ -328,12 +328,12 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         batch: sc.batch,
         ..LiveConfig::default()
     };
+    let n_workers = live.workers.unwrap_or(live.queues as usize).max(1);
     let wcfg = WorkerConfig {
-        flow: config.flow.to_detect(),
+        // Both memcaps are totals, shared out among the workers.
+        flow: config.flow.to_detect_for(n_workers),
         checksums: config.checksum_mode(),
-        stream: config
-            .stream
-            .to_detect(live.workers.unwrap_or(live.queues as usize).max(1)),
+        stream: config.stream.to_detect(n_workers),
     };
     let metrics = Arc::new(crate::metrics::SensorMetrics::default());
     metrics.set_rules(set.loaded.enforced, set.loaded.skipped);

@@ -29,9 +29,18 @@ fn et_open_loads_and_replays_with_a_summary() {
         "every rule enforced or skipped: {line}"
     );
     assert!(
-        nums[0] > 1_000,
-        "most non-app-layer rules are enforced: {line}"
+        nums[0] > 3_000,
+        "most non-app-layer rules are enforced, flowbits and threshold ones too: {line}"
     );
+    // flowbits, threshold and detection_filter are enforced: no rule is skipped for them.
+    for kw in ["flowbits", "threshold", "detection_filter"] {
+        assert!(
+            !stdout
+                .lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(kw)),
+            "{kw} still skips rules: {stdout}"
+        );
+    }
     assert!(stdout.contains("app-layer:http"), "{stdout}");
     assert!(stdout.contains("configuration OK"));
 

@@ -25,6 +25,12 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata on the stateful golden pcap (flowbits, thresholds, threshold.config)
+    /// and compare with (or, with --update, rewrite) xtask/golden/stateful/expected.json.
+    GoldenStateful {
+        #[arg(long)]
+        update: bool,
+    },
     /// Write the stream golden pcap.
     GenGoldenStream {
         #[arg(long)]
@@ -75,6 +81,7 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
         Cmd::GoldenStream { update } => xtask::stream_check::run(update),
+        Cmd::GoldenStateful { update } => xtask::stateful_check::run(update),
         Cmd::GenGoldenStream { out } => {
             xtask::golden_stream::write_stream_pcap(&out)?;
             println!("wrote {}", out.display());

@@ -21,6 +21,7 @@
 mod builder;
 mod bytes;
 mod content;
+mod flowbits;
 mod groups;
 mod header;
 mod order;
@@ -169,6 +170,7 @@ struct Compiled {
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
     negated_fp: Option<Searcher>,
     kind: PayloadKind,
+    bits: flowbits::RuleBits,
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -244,6 +246,7 @@ pub struct Engine {
     prefiltered: usize,
     /// Longest fast pattern: how far back an incremental stream scan looks.
     max_pattern: usize,
+    flowbit_names: flowbits::Names,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -256,12 +259,21 @@ pub struct Scratch {
     /// Ranks matched on the stream for the current packet (bits, and a list to clear).
     stream_bits: Vec<u64>,
     stream_hits: Vec<u32>,
+    /// The flowbits of the packet's flow while it is inspected (see
+    /// [`Scratch::flowbits_mut`]).
+    flowbits: Vec<u64>,
 }
 
 impl Scratch {
     /// The rules (indexes into [`Engine::rules`]) the last `inspect` matched, in order.
     pub fn matches(&self) -> &[usize] {
         &self.matches
+    }
+
+    /// The flowbits the next inspections read and write: the worker copies the flow's
+    /// bits in before a packet's inspections and back out after them.
+    pub fn flowbits_mut(&mut self) -> &mut [u64] {
+        &mut self.flowbits
     }
 
     /// Starts a new packet: forgets which rules matched on the stream.
@@ -307,11 +319,13 @@ impl Engine {
         for (rank, &i) in order.iter().enumerate() {
             rank_of[i as usize] = rank as u32;
         }
+        let mut flowbit_names = flowbits::Names::default();
         let compiled: Vec<Compiled> = order
             .iter()
             .map(|&i| {
                 let r = &rules[i as usize];
                 Compiled {
+                    bits: flowbits::RuleBits::compile(r, &mut flowbit_names),
                     index: i,
                     steps: payload::compile(&r.payload),
                     noalert: r.noalert,
@@ -415,6 +429,7 @@ impl Engine {
             .max()
             .unwrap_or(0);
         Ok(Engine {
+            flowbit_names,
             max_pattern,
             rules,
             compiled,
@@ -447,7 +462,18 @@ impl Engine {
             seen: VariantSeen::with_capacity(self.max_variants),
             stream_bits: vec![0; n.div_ceil(64)],
             stream_hits: Vec::with_capacity(n),
+            flowbits: vec![0; self.flowbit_words()],
         }
+    }
+
+    /// `u64` words of flowbits each flow carries (0 when no rule uses flowbits).
+    pub fn flowbit_words(&self) -> usize {
+        self.flowbit_names.words()
+    }
+
+    /// The bit id of a flowbit name, if some rule uses it (for tests and tools).
+    pub fn flowbit_id(&self, name: &str) -> Option<u32> {
+        self.flowbit_names.get(name)
     }
 
     /// Full verification of one rule against a packet, without prefilter or grouping
@@ -665,6 +691,7 @@ impl Engine {
             cands,
             stream_bits,
             stream_hits,
+            flowbits,
             ..
         } = scratch;
         // Merge the sorted candidates with the group's always-verified rules.
@@ -698,9 +725,13 @@ impl Engine {
             if stream_bits.get(w).is_some_and(|x| x & b != 0) {
                 continue;
             }
+            if c.bits.has_checks() && !c.bits.check(flowbits) {
+                continue;
+            }
             if !self.verify(rank, pkt, payload, flow) {
                 continue;
             }
+            c.bits.apply(flowbits);
             if pass == Pass::Stream {
                 if let Some(x) = stream_bits.get_mut(w) {
                     *x |= b;

@@ -1,4 +1,5 @@
-//! Suricata's rule order: action (pass, drop, reject, alert), then priority, then sid.
+//! Suricata's rule order: action (pass, drop, reject, alert), then flowbits (setters
+//! before readers), then priority, then sid.
 //! Rules are numbered by this order ("rank") at build time, so verifying candidates in
 //! rank order yields matches already sorted and stops at the first matching `pass`.
 
@@ -19,7 +20,13 @@ pub(crate) fn ranking(rules: &[Rule]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..rules.len() as u32).collect();
     order.sort_by_key(|&i| {
         let r = &rules[i as usize];
-        (action_order(r.action), r.priority, r.sid, i)
+        (
+            action_order(r.action),
+            super::flowbits::order_class(r),
+            r.priority,
+            r.sid,
+            i,
+        )
     });
     order
 }

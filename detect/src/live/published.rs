@@ -40,6 +40,7 @@ pub(super) struct PublishedWorker {
     flows_created: AtomicU64,
     flows_timed_out: AtomicU64,
     flows_evicted: AtomicU64,
+    flows_emergency: AtomicU64,
     flows_active: AtomicU64,
     stream_sessions: AtomicU64,
     stream_memcap_segments: AtomicU64,
@@ -58,6 +59,7 @@ impl PublishedWorker {
         self.flows_created.store(s.flows.created, Relaxed);
         self.flows_timed_out.store(s.flows.timed_out, Relaxed);
         self.flows_evicted.store(s.flows.evicted, Relaxed);
+        self.flows_emergency.store(s.flows.emergency, Relaxed);
         self.flows_active.store(flows_active as u64, Relaxed);
         self.stream_sessions.store(s.stream.sessions, Relaxed);
         self.stream_memcap_segments
@@ -78,6 +80,7 @@ impl PublishedWorker {
                 created: self.flows_created.load(Relaxed),
                 timed_out: self.flows_timed_out.load(Relaxed),
                 evicted: self.flows_evicted.load(Relaxed),
+                emergency: self.flows_emergency.load(Relaxed),
             },
             flows_active: self.flows_active.load(Relaxed),
             stream_sessions: self.stream_sessions.load(Relaxed),

@@ -144,6 +144,8 @@ impl Rule {
             ip_proto: None,
             flags: None,
             payload: Vec::new(),
+            flowbits: Vec::new(),
+            filters: AlertFilters::default(),
         }
     }
 }
@@ -450,4 +452,112 @@ pub struct Rule {
     pub ip_proto: Option<IpProtoMatch>,
     pub flags: Option<FlagsMatch>,
     pub payload: Vec<PayloadMatch>,
+    /// `flowbits` conditions and actions, in rule order.
+    pub flowbits: Vec<Flowbit>,
+    /// What decides whether a match becomes an alert: the rule's `threshold` or
+    /// `detection_filter`, and the `threshold.config` entries naming it.
+    pub filters: AlertFilters,
+}
+
+/// A `flowbits` operation. As in Suricata 7, `|` joins names into an OR group for
+/// `isset`/`isnotset` only, and `&` is not an operator: it is part of the name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flowbit {
+    pub cmd: FlowbitCmd,
+    /// One name, or several for an `isset`/`isnotset` OR group (`a|b`).
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowbitCmd {
+    Set,
+    Unset,
+    Toggle,
+    /// Matches when the bit (or any bit of the group) is set.
+    IsSet,
+    /// Matches when the bit (or any bit of the group) is not set.
+    IsNotSet,
+}
+
+impl FlowbitCmd {
+    /// Conditions are checked before the rule matches; the others run after it matched.
+    pub fn is_condition(self) -> bool {
+        matches!(self, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet)
+    }
+}
+
+/// Which matches a threshold counts together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Track {
+    BySrc,
+    ByDst,
+    ByRule,
+    /// Source and destination address pair.
+    ByBoth,
+}
+
+/// `threshold` types, `detection_filter` and `threshold.config`'s `rate_filter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThresholdKind {
+    /// Alert on the first `count` matches of each window.
+    Limit,
+    /// Alert on every `count`-th match within a window.
+    Threshold,
+    /// Alert once per window, on the `count`-th match.
+    Both,
+    /// `detection_filter`: alert on every match after the first `count` of a window.
+    Detection,
+}
+
+/// A `threshold`/`detection_filter` keyword or a `threshold`/`event_filter` entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThresholdSpec {
+    pub kind: ThresholdKind,
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+}
+
+/// A `rate_filter` entry: after `count` matches within `seconds`, alerts take
+/// `new_action` for `timeout` seconds (the alert is still raised).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateFilter {
+    pub track: Track,
+    pub count: u32,
+    pub seconds: u32,
+    pub new_action: Action,
+    pub timeout: u32,
+}
+
+/// Which address a `suppress` entry looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuppressTrack {
+    /// No track: every alert of the rule.
+    All,
+    BySrc,
+    ByDst,
+    /// Source or destination.
+    ByEither,
+}
+
+/// A `suppress` entry: alerts whose tracked address is in `addrs` are not raised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppress {
+    pub track: SuppressTrack,
+    pub addrs: AddrSet,
+}
+
+/// Every filter between a match and its alert, applied as Suricata does: suppressions
+/// first, then the threshold, then the rate filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertFilters {
+    pub suppress: Vec<Suppress>,
+    pub threshold: Option<ThresholdSpec>,
+    pub rate: Option<RateFilter>,
+}
+
+impl AlertFilters {
+    pub fn is_empty(&self) -> bool {
+        self.suppress.is_empty() && self.threshold.is_none() && self.rate.is_none()
+    }
 }

@@ -1,7 +1,7 @@
 //! Reading rule files: joining continuation lines, skipping comments, parsing every rule
 //! and collecting enforced, skipped and broken rules.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,6 +33,41 @@ pub struct LoadedRules {
     pub errors: Vec<RuleError>,
     /// Number of files read.
     pub files: usize,
+    /// Rules left out by [`Selection::disable_sids`].
+    pub disabled: usize,
+    /// Rule files left out by [`Selection::disable_files`].
+    pub disabled_files: usize,
+    /// Commented-out rules loaded by [`Selection::enable_sids`] or `enable_files`.
+    pub enabled: usize,
+}
+
+/// Which rules to take, as `suricata-update`'s enable/disable lists and Suricata's
+/// rule-files list would: by sid (any gid) or by file. Files match by full path as
+/// given or by file name alone.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Load these sids even where the rule line is commented out (`# alert ...`).
+    pub enable_sids: HashSet<u32>,
+    /// Leave these sids out.
+    pub disable_sids: HashSet<u32>,
+    /// Load every commented-out rule of these files too.
+    pub enable_files: Vec<String>,
+    /// Do not read these files at all.
+    pub disable_files: Vec<String>,
+}
+
+impl Selection {
+    fn names(list: &[String], path: &str) -> bool {
+        let name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        list.iter().any(|f| f == path || *f == name)
+    }
+
+    fn wants_commented(&self, file: &str) -> bool {
+        !self.enable_sids.is_empty() || Self::names(&self.enable_files, file)
+    }
 }
 
 /// How many problems a strict failure lists.
@@ -46,8 +81,27 @@ pub fn load_files(
     classes: &Classifications,
     strict: bool,
 ) -> Result<LoadedRules, LoadError> {
-    let mut state = State::default();
+    load_files_selected(paths, vars, classes, strict, &Selection::default())
+}
+
+/// [`load_files`] taking only the rules `sel` selects.
+pub fn load_files_selected(
+    paths: &[PathBuf],
+    vars: &Vars,
+    classes: &Classifications,
+    strict: bool,
+    sel: &Selection,
+) -> Result<LoadedRules, LoadError> {
+    let mut state = State {
+        sel: sel.clone(),
+        ..State::default()
+    };
     for path in paths {
+        if Selection::names(&sel.disable_files, &file_name(path)) {
+            tracing::info!(file = %path.display(), "rule file disabled");
+            state.out.disabled_files += 1;
+            continue;
+        }
         let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
             path: path.clone(),
             source,
@@ -111,6 +165,7 @@ struct State {
     out: LoadedRules,
     /// (gid, sid) -> where it was first defined.
     sids: HashMap<(u32, u32), Location>,
+    sel: Selection,
 }
 
 impl State {
@@ -119,12 +174,20 @@ impl State {
         let file: Arc<str> = Arc::from(name);
         let mut pending = String::new();
         let mut start_line = 0u32;
+        let commented = self.sel.wants_commented(name);
+        let whole_file = Selection::names(&self.sel.enable_files, name);
         for (n, line) in text.lines().enumerate() {
             let line_no = u32::try_from(n.saturating_add(1)).unwrap_or(u32::MAX);
             let line = line.strip_suffix('\r').unwrap_or(line);
             if pending.is_empty() {
                 let t = line.trim();
-                if t.is_empty() || t.starts_with('#') {
+                if t.is_empty() {
+                    continue;
+                }
+                if let Some(c) = t.strip_prefix('#') {
+                    if commented {
+                        self.commented(c, &file, line_no, whole_file, vars, classes);
+                    }
                     continue;
                 }
                 start_line = line_no;
@@ -140,6 +203,42 @@ impl State {
         }
         if !pending.is_empty() {
             self.rule(&pending, &file, start_line, vars, classes);
+        }
+    }
+
+    /// A commented-out line: loaded when it is a rule the selection enables.
+    fn commented(
+        &mut self,
+        text: &str,
+        file: &Arc<str>,
+        line: u32,
+        whole_file: bool,
+        vars: &Vars,
+        classes: &Classifications,
+    ) {
+        let t = text.trim_start_matches('#').trim();
+        let action = t.split_whitespace().next().unwrap_or("");
+        if !matches!(
+            action,
+            "alert" | "pass" | "drop" | "reject" | "rejectsrc" | "rejectdst" | "rejectboth"
+        ) {
+            return;
+        }
+        let location = Location {
+            file: file.clone(),
+            line,
+        };
+        let sid = match parse_rule_ext(t, &location, vars, classes) {
+            Ok((Parsed::Rule(r), _, _)) => r.sid,
+            Ok((Parsed::Unsupported { sid, .. }, _, _)) => sid,
+            // Commented-out text that is not a rule is a comment, unless the whole file
+            // was asked for: then the broken rule is reported like any other.
+            Err(_) if !whole_file => return,
+            Err(_) => 0,
+        };
+        if whole_file || self.sel.enable_sids.contains(&sid) {
+            self.out.enabled += 1;
+            self.rule(t, file, line, vars, classes);
         }
     }
 
@@ -167,6 +266,10 @@ impl State {
             Parsed::Rule(r) => r.sid,
             Parsed::Unsupported { sid, .. } => *sid,
         };
+        if self.sel.disable_sids.contains(&sid) {
+            self.out.disabled += 1;
+            return;
+        }
         if let Some(first) = self.sids.get(&(gid, sid)) {
             let e = PErr::new(
                 sid_pos,

@@ -26,9 +26,21 @@ mod vars;
 pub use ast::*;
 pub use classify::{Classification, Classifications};
 pub use error::{LoadError, RuleError};
-pub use load::{load_files, load_str, LoadedRules, Skipped};
+pub use load::{load_files, load_files_selected, load_str, LoadedRules, Selection, Skipped};
 pub use parse::{parse_rule, Parsed};
 pub use vars::{HeaderError, Vars};
 
 #[cfg(test)]
 mod tests;
+
+/// The `threshold` keyword's value syntax, shared with `threshold.config`: `Ok(Err(name))`
+/// names a valid option not supported here.
+#[allow(clippy::type_complexity)]
+pub fn parse_threshold_public(v: &str) -> Result<Result<ThresholdSpec, String>, String> {
+    parse::threshold(v, false)
+}
+
+/// A `track` value: `Ok(None)` for Suricata's `by_flow` (valid, not supported).
+pub fn parse_track_public(v: &str) -> Result<Option<Track>, String> {
+    parse::parse_track(v)
+}

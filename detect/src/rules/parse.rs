@@ -77,6 +77,7 @@ enum Seen {
     Itype,
     Icode,
     IpProto,
+    Threshold,
 }
 
 struct Builder {
@@ -363,6 +364,24 @@ impl Builder {
             "flow" => {
                 self.once(Seen::Flow, pos, kw)?;
                 self.flow(&need(value)?, vpos)?;
+            }
+            "flowbits" => match flowbits(&need(value)?).or_else(|m| err(vpos, kw, m))? {
+                Fb::Bit(fb) => self.rule.flowbits.push(fb),
+                Fb::NoAlert => self.rule.noalert = true,
+                Fb::Unsupported(k) => self.unsupported(k),
+            },
+            "threshold" | "detection_filter" => {
+                // Suricata allows one of them per rule.
+                if self.seen.contains(&Seen::Threshold) {
+                    return err(pos, kw, "only one threshold or detection_filter per rule");
+                }
+                self.seen.push(Seen::Threshold);
+                let spec = threshold(&need(value)?, kw == "detection_filter")
+                    .or_else(|m| err(vpos, kw, m))?;
+                match spec {
+                    Ok(t) => self.rule.filters.threshold = Some(t),
+                    Err(unsupported) => self.unsupported(unsupported),
+                }
             }
             "pkt_data" => {
                 none(value)?;
@@ -1116,4 +1135,121 @@ fn flags(v: &str) -> Result<FlagsMatch, String> {
         }
     }
     Ok(m)
+}
+
+enum Fb {
+    Bit(Flowbit),
+    NoAlert,
+    /// Valid for Suricata, not enforced here (named for the skip counter).
+    Unsupported(String),
+}
+
+/// `flowbits:cmd[,name]`.
+fn flowbits(v: &str) -> Result<Fb, String> {
+    let (cmd, name) = match v.split_once(',') {
+        Some((c, n)) => (c.trim(), n.trim()),
+        None => (v.trim(), ""),
+    };
+    let cmd = match cmd {
+        "noalert" => {
+            if !name.is_empty() {
+                return Err("noalert takes no name".into());
+            }
+            return Ok(Fb::NoAlert);
+        }
+        "set" => FlowbitCmd::Set,
+        "unset" => FlowbitCmd::Unset,
+        "toggle" => FlowbitCmd::Toggle,
+        "isset" => FlowbitCmd::IsSet,
+        "isnotset" => FlowbitCmd::IsNotSet,
+        other => return Err(format!("unknown flowbits command '{other}'")),
+    };
+    if name.is_empty() {
+        return Err(format!("flowbits:{v} needs a name"));
+    }
+    let names: Vec<String> = if name.contains('|') {
+        if !cmd.is_condition() {
+            // Suricata 7 accepts this but then operates on no named bit at all.
+            return Ok(Fb::Unsupported("flowbits:group-action".into()));
+        }
+        name.split('|')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        vec![name.to_owned()]
+    };
+    if names.is_empty() {
+        return Err("no flowbit names".into());
+    }
+    if names.iter().any(|n| n.contains(char::is_whitespace)) {
+        return Err("spaces are not allowed in flowbit names".into());
+    }
+    Ok(Fb::Bit(Flowbit { cmd, names }))
+}
+
+/// `threshold: type T, track K, count N, seconds S` or `detection_filter: track K, count N,
+/// seconds S`. `Err(keyword)` names an option that is valid but not supported here.
+#[allow(clippy::type_complexity)]
+pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec, String>, String> {
+    let (mut kind, mut track, mut count, mut seconds) = (None, None, None, None);
+    for part in v.split(',') {
+        let part = part.trim();
+        let (k, val) = part
+            .split_once(char::is_whitespace)
+            .map(|(k, v)| (k, v.trim()))
+            .ok_or_else(|| format!("expected 'name value', found '{part}'"))?;
+        let num = |s: &str| -> Result<u32, String> {
+            s.parse::<u32>()
+                .map_err(|_| format!("bad number '{s}' for {k}"))
+        };
+        match k {
+            "type" if !detection => {
+                kind = Some(match val {
+                    "limit" => ThresholdKind::Limit,
+                    "threshold" => ThresholdKind::Threshold,
+                    "both" => ThresholdKind::Both,
+                    o => return Err(format!("unknown threshold type '{o}'")),
+                })
+            }
+            "track" => {
+                track = Some(match parse_track(val)? {
+                    Some(t) => t,
+                    None => return Ok(Err(format!("threshold:track {val}"))),
+                })
+            }
+            "count" => count = Some(num(val)?),
+            "seconds" => seconds = Some(num(val)?),
+            o => return Err(format!("unknown option '{o}'")),
+        }
+    }
+    let kind = if detection {
+        ThresholdKind::Detection
+    } else {
+        kind.ok_or("missing 'type'")?
+    };
+    let spec = ThresholdSpec {
+        kind,
+        track: track.ok_or("missing 'track'")?,
+        count: count.ok_or("missing 'count'")?,
+        seconds: seconds.ok_or("missing 'seconds'")?,
+    };
+    if spec.count == 0 && kind != ThresholdKind::Detection {
+        return Err("count must be at least 1".into());
+    }
+    Ok(Ok(spec))
+}
+
+/// `by_src`, `by_dst`, `by_rule`, `by_both`; `None` for Suricata's `by_flow`, which is
+/// valid but not implemented.
+pub(crate) fn parse_track(v: &str) -> Result<Option<Track>, String> {
+    Ok(Some(match v {
+        "by_src" => Track::BySrc,
+        "by_dst" => Track::ByDst,
+        "by_rule" => Track::ByRule,
+        "by_both" => Track::ByBoth,
+        "by_flow" => return Ok(None),
+        o => return Err(format!("unknown track '{o}'")),
+    }))
 }

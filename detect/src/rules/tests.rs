@@ -700,7 +700,7 @@ fn header_keywords() {
 fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
         ("alert http any any -> any any (flowbits:set,x; http.uri; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
-            &["app-layer:http", "flowbits", "http.uri", "threshold"]),
+            &["app-layer:http", "http.uri"]),
         ("alert tcp any any -> any any (flow:established,only_stream; sid:1;)", &["flow:only_stream"]),
         ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
@@ -916,4 +916,122 @@ fn hostile_input_does_not_panic() {
     ] {
         let _ = parse(text);
     }
+}
+
+#[test]
+fn flowbits_parse_into_commands_groups_and_noalert() {
+    let r = rule(&opts(
+        "flowbits:set,a; flowbits:isset,b|c; flowbits:isnotset,d; flowbits:toggle,e; \
+         flowbits:unset,f; flowbits:isset,g&h; flowbits:noalert;",
+    ));
+    let got: Vec<(FlowbitCmd, Vec<&str>)> = r
+        .flowbits
+        .iter()
+        .map(|f| (f.cmd, f.names.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (FlowbitCmd::Set, vec!["a"]),
+            (FlowbitCmd::IsSet, vec!["b", "c"]),
+            (FlowbitCmd::IsNotSet, vec!["d"]),
+            (FlowbitCmd::Toggle, vec!["e"]),
+            (FlowbitCmd::Unset, vec!["f"]),
+            // As in Suricata 7, `&` is part of the name.
+            (FlowbitCmd::IsSet, vec!["g&h"]),
+        ]
+    );
+    assert!(r.noalert);
+    // Suricata accepts a `|` group on set, but sets no named bit: skipped, not enforced.
+    match parse(&opts("flowbits:set,a|b;")).unwrap() {
+        Parsed::Unsupported { keywords, .. } => {
+            assert_eq!(keywords, ["flowbits:group-action"])
+        }
+        p => panic!("{p:?}"),
+    }
+    for bad in ["flowbits:frob,a;", "flowbits:set;", "flowbits:noalert,a;"] {
+        let e = parse(&opts(bad)).unwrap_err();
+        assert_eq!(e.keyword.as_deref(), Some("flowbits"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn threshold_and_detection_filter_parse() {
+    let r = rule(&opts(
+        "threshold: type both, track by_dst, count 5, seconds 30;",
+    ));
+    assert_eq!(
+        r.filters.threshold,
+        Some(ThresholdSpec {
+            kind: ThresholdKind::Both,
+            track: Track::ByDst,
+            count: 5,
+            seconds: 30
+        })
+    );
+    let r = rule(&opts("detection_filter:track by_rule, count 0, seconds 1;"));
+    assert_eq!(
+        r.filters.threshold.map(|t| (t.kind, t.track, t.count)),
+        Some((ThresholdKind::Detection, Track::ByRule, 0))
+    );
+    match parse(&opts(
+        "threshold:type limit, track by_flow, count 1, seconds 1;",
+    ))
+    .unwrap()
+    {
+        Parsed::Unsupported { keywords, .. } => {
+            assert_eq!(keywords, ["threshold:track by_flow"])
+        }
+        p => panic!("{p:?}"),
+    }
+    for bad in [
+        "threshold:type limit, track by_src, count 1;",
+        "threshold:type sometimes, track by_src, count 1, seconds 1;",
+        "threshold:type limit, track by_src, count x, seconds 1;",
+        "threshold:type limit, track by_src, count 1, seconds 1; detection_filter:track by_src, count 1, seconds 1;",
+    ] {
+        assert!(parse(&opts(bad)).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn selection_disables_and_enables_by_sid_and_file() {
+    let text = "alert tcp any any -> any any (content:\"a\"; sid:1;)\n\
+                # alert tcp any any -> any any (content:\"b\"; sid:2;)\n\
+                # alert tcp any any -> any any (content:\"c\"; sid:3;)\n\
+                # just a comment\n\
+                alert tcp any any -> any any (content:\"d\"; sid:4;)\n";
+    let dir = std::env::temp_dir().join(format!("tw-sel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.rules");
+    let b = dir.join("b.rules");
+    std::fs::write(&a, text).unwrap();
+    std::fs::write(&b, "alert udp any any -> any any (content:\"e\"; sid:5;)\n").unwrap();
+    let load = |sel: &Selection| {
+        let l = load_files_selected(
+            &[a.clone(), b.clone()],
+            &Vars::default(),
+            &Classifications::default(),
+            false,
+            sel,
+        )
+        .unwrap();
+        let mut sids: Vec<u32> = l.rules.iter().map(|r| r.sid).collect();
+        sids.sort();
+        (sids, l.disabled, l.disabled_files, l.enabled)
+    };
+    assert_eq!(load(&Selection::default()), (vec![1, 4, 5], 0, 0, 0));
+    let sel = Selection {
+        enable_sids: [3].into(),
+        disable_sids: [4].into(),
+        disable_files: vec!["b.rules".into()],
+        ..Selection::default()
+    };
+    assert_eq!(load(&sel), (vec![1, 3], 1, 1, 1));
+    let sel = Selection {
+        enable_files: vec![a.display().to_string()],
+        ..Selection::default()
+    };
+    assert_eq!(load(&sel), (vec![1, 2, 3, 4, 5], 0, 0, 2));
+    let _ = std::fs::remove_dir_all(&dir);
 }

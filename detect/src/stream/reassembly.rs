@@ -108,6 +108,12 @@ pub struct StreamTable {
 }
 
 impl StreamTable {
+    /// Bytes each flow slot costs the table before any segment is buffered (counted
+    /// against `flow.memcap`; buffered bytes count against `stream.memcap`).
+    pub fn slot_bytes() -> usize {
+        std::mem::size_of::<Session>() + std::mem::size_of::<Option<Endpoints>>()
+    }
+
     /// One session per flow slot, with `config.memcap` for this worker's buffers.
     pub fn new(config: &StreamConfig, slots: usize) -> StreamTable {
         let mut sessions = Vec::with_capacity(slots);

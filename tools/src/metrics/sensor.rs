@@ -159,6 +159,12 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     .sample(&[("event", "timed_out")], sum(|w| w.flows.timed_out) as f64)
     .sample(&[("event", "evicted")], sum(|w| w.flows.evicted) as f64);
     e.single(
+        "tidewatch_flow_emergencies_total",
+        Kind::Counter,
+        "Times a worker's flow table entered emergency mode (shorter timeouts) under flow.memcap.",
+        sum(|w| w.flows.emergency) as f64,
+    );
+    e.single(
         "tidewatch_flows_active",
         Kind::Gauge,
         "Flows held in the workers' tables.",
