@@ -6,16 +6,17 @@ use capture::decode::{Packet, L4};
 use super::FlowInfo;
 use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, Rule};
 
-/// Addresses and ports in the rule's direction, or the other way round for `<>`.
+/// Addresses and ports in the rule's direction, or the other way round for `<>`. The
+/// engine normalized every rule's address sets when it was built.
 pub(crate) fn addresses_ports(rule: &Rule, pkt: &Packet<'_>) -> bool {
     let (sp, dp) = (pkt.src_port(), pkt.dst_port());
-    let fwd = rule.src.contains(&pkt.src)
-        && rule.dst.contains(&pkt.dst)
+    let fwd = rule.src.contains_normalized(&pkt.src)
+        && rule.dst.contains_normalized(&pkt.dst)
         && rule.src_ports.contains(sp)
         && rule.dst_ports.contains(dp);
     fwd || (rule.bidirectional
-        && rule.src.contains(&pkt.dst)
-        && rule.dst.contains(&pkt.src)
+        && rule.src.contains_normalized(&pkt.dst)
+        && rule.dst.contains_normalized(&pkt.src)
         && rule.src_ports.contains(dp)
         && rule.dst_ports.contains(sp))
 }

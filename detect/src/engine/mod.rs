@@ -288,7 +288,12 @@ impl Scratch {
 }
 
 impl Engine {
-    pub fn build(rules: Vec<Rule>) -> Result<Engine, BuildError> {
+    pub fn build(mut rules: Vec<Rule>) -> Result<Engine, BuildError> {
+        // Header matching bisects long address lists (see `header::addresses_ports`).
+        for r in &mut rules {
+            r.src.normalize();
+            r.dst.normalize();
+        }
         let mut fast: Vec<Selected> = Vec::with_capacity(rules.len());
         for r in &rules {
             if groups::rule_scope(&r.proto).is_none() {
