@@ -92,7 +92,7 @@ const TEMPLATES: usize = 1024;
 /// The frames the generator cycles through: TCP to port 80 and UDP to port 53 with
 /// filler payloads over 64 flows, and `ratio` of them UDP frames carrying one of the
 /// UDP bench rules' triggers. Returns the frames and which are triggers.
-fn templates(size: usize, ratio: f64) -> Result<(Vec<Vec<u8>>, Vec<bool>)> {
+pub(crate) fn templates(size: usize, ratio: f64) -> Result<(Vec<Vec<u8>>, Vec<bool>)> {
     if !(60..=1514).contains(&size) {
         bail!("--size {size}: frames are 60 to 1514 bytes");
     }
@@ -179,7 +179,7 @@ fn engine(path: &PathBuf) -> Result<(Arc<Engine>, usize)> {
 
 /// Sends from inside the lab's namespace until the time or count runs out; returns the
 /// socket (for its completion counters) and the seconds spent sending.
-fn generate(
+pub(crate) fn generate(
     lab: &VethLab,
     args: &LoadtestArgs,
     frames: &[Vec<u8>],

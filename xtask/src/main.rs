@@ -59,12 +59,9 @@ enum Cmd {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// The built-in demo: generate traffic with attacks, replay it, show the alerts.
-    Demo {
-        /// Size of the generated capture.
-        #[arg(long, default_value_t = 64)]
-        size_mb: u64,
-    },
+    /// The built-in demo: a namespace, a collector and a sensor, traffic with attacks,
+    /// the stored alerts and the metrics.
+    Demo(xtask::demo::DemoArgs),
     /// Generate traffic into a veth (AF_XDP TX from a namespace) while the sensor captures
     /// it with the benchmark rules; report offered, seen, inspected and alerts.
     Loadtest(xtask::loadtest::LoadtestArgs),
@@ -88,7 +85,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Bench(args) => xtask::criterion_cmp::run(&args).map(|_| ()),
-        Cmd::Demo { size_mb } => xtask::demo::run(size_mb),
+        Cmd::Demo(args) => xtask::demo::run(&args),
         Cmd::Loadtest(args) => {
             let r = xtask::loadtest::run(&args)?;
             println!("{r}");
