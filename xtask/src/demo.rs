@@ -6,7 +6,7 @@
 //! stored alerts, the metrics, and the numbers that must agree. Everything it started is
 //! stopped and the namespace removed when it ends, also on error. Needs root.
 
-use crate::loadtest::{generate, templates, LoadtestArgs};
+use crate::loadtest::{generate, templates, triggers_sent, LoadtestArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use capture::netns::VethLab;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -250,13 +250,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             .join()
             .map_err(|_| anyhow!("generator thread panicked"))?
     })?;
-    let expected: u64 = tx
-        .completed_by_template
-        .iter()
-        .zip(&is_trigger)
-        .filter(|(_, &t)| t)
-        .map(|(n, _)| n)
-        .sum();
+    let expected = triggers_sent(&tx, &is_trigger);
     println!(
         "    sent {} frames in {secs:.1} s, {expected} of them attacks",
         tx.completed

@@ -229,6 +229,16 @@ pub(crate) fn generate(
     Ok((tx, secs))
 }
 
+/// Trigger frames the kernel completed: the alerts a sensor that inspected all of them owes.
+pub(crate) fn triggers_sent(tx: &TxSocket, is_trigger: &[bool]) -> u64 {
+    tx.completed_by_template
+        .iter()
+        .zip(is_trigger)
+        .filter(|(_, &t)| t)
+        .map(|(n, _)| n)
+        .sum()
+}
+
 /// Runs one load test.
 pub fn run(args: &LoadtestArgs) -> Result<LoadtestReport> {
     if !(args.duration > 0.0 && args.duration <= 3600.0) {
@@ -265,13 +275,7 @@ pub fn run(args: &LoadtestArgs) -> Result<LoadtestReport> {
     sensor.wait_idle(Duration::from_secs(10));
     let report = sensor.stop();
     let st = &report.status;
-    let expected: u64 = tx
-        .completed_by_template
-        .iter()
-        .zip(&is_trigger)
-        .filter(|(_, &t)| t)
-        .map(|(n, _)| n)
-        .sum();
+    let expected = triggers_sent(&tx, &is_trigger);
     let seen = st.seen();
     let inspected = st.inspected_total();
     let r = LoadtestReport {
