@@ -4,55 +4,14 @@
 
 mod common;
 
-use common::{scratch_dir, start_collector, tidewatch, Proc};
-use std::net::IpAddr;
+use common::{sample_record as record, scratch_dir, start_collector, tidewatch, Proc};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::link::{self, Backoff, Inbound, LinkConfig};
-use store::record::{Action, Origin};
-use store::AlertRecord;
 
 const N: u64 = 6000;
-
-fn record(seq: u64) -> AlertRecord {
-    AlertRecord {
-        sensor: "edge-1".into(),
-        seq,
-        ts_ns: 1_704_067_200_000_000_000 + seq * 1_000_000_000,
-        created_ns: 0,
-        origin: Origin::Sensor,
-        gid: 1,
-        sid: if seq.is_multiple_of(10) {
-            2_000_010
-        } else {
-            2_000_001
-        },
-        rev: 2,
-        msg: format!("alert {seq}"),
-        class: "Misc activity".into(),
-        priority: 3,
-        action: Action::Alert,
-        flow_id: seq,
-        src: IpAddr::from([10, 0, (seq % 4) as u8, 1]).into(),
-        dst: IpAddr::from([192, 0, 2, 7]).into(),
-        src_port: 40000,
-        dst_port: 80,
-        ip_proto: 6,
-        icmp: None,
-        vlan: vec![],
-        iface: "eth0".into(),
-        payload: format!("GET /{seq} HTTP/1.1\r\n").into_bytes(),
-        packet: {
-            let mut p = vec![0u8; 60];
-            p[..8].copy_from_slice(&seq.to_be_bytes());
-            p
-        },
-        // Every 20th as if cut from a longer frame (evidence is bounded).
-        packet_len: if seq.is_multiple_of(20) { 70_000 } else { 60 },
-    }
-}
 
 fn alerts(dir: &Path, extra: &[&str]) -> String {
     let out = tidewatch()

@@ -12,7 +12,7 @@ mod common;
 
 use capture::craft::{FrameSpec, L4Spec};
 use capture::netns::VethLab;
-use common::{run_ok, scratch_dir, tidewatch, Proc};
+use common::{run_ok, scratch_dir, tidewatch, wait_for, Proc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -180,15 +180,6 @@ impl Prometheus {
     fn one(&self, q: &str) -> Option<f64> {
         let r = self.query(q);
         (r.len() == 1).then(|| r[0].1)
-    }
-}
-
-/// Waits (bounded) until `cond` holds, then returns; fails with `what` otherwise.
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

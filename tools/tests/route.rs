@@ -4,42 +4,25 @@
 
 mod common;
 
-use common::{scratch_dir, tidewatch, Proc};
+use common::{scratch_dir, tidewatch, wait_for, Proc};
 use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use store::link::{self, Backoff, Inbound, LinkConfig};
-use store::record::{Action, Origin};
 use store::AlertRecord;
 
 fn record(seq: u64, sid: u32, priority: u8) -> AlertRecord {
     AlertRecord {
-        sensor: "edge-1".into(),
-        seq,
-        ts_ns: 1_704_067_200_000_000_000 + seq * 1_000_000_000,
-        created_ns: 0,
-        origin: Origin::Sensor,
-        gid: 1,
         sid,
-        rev: 2,
         msg: format!("SIG {sid}"),
-        class: "Misc activity".into(),
         priority,
-        action: Action::Alert,
-        flow_id: seq,
         src: IpAddr::from([10, 0, 0, 1]).into(),
-        dst: IpAddr::from([192, 0, 2, 7]).into(),
-        src_port: 40000,
-        dst_port: 80,
-        ip_proto: 6,
-        icmp: None,
-        vlan: vec![],
-        iface: "eth0".into(),
         payload: vec![b'x'; 200],
         packet: vec![0u8; 60],
         packet_len: 60,
+        ..common::sample_record(seq)
     }
 }
 
@@ -49,18 +32,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Waits (bounded) for `f` to hold.
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A test-local rsyslogd listening on UDP and TCP, writing one parsed line per message.

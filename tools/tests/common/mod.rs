@@ -176,3 +176,57 @@ pub fn udp_frames(n: usize, src: std::net::Ipv4Addr, payload: &[u8]) -> Vec<Vec<
         })
         .collect()
 }
+
+/// Waits (bounded) until `cond` holds; fails naming `what` otherwise.
+pub fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A stored-alert record from sensor `edge-1`: sid 2000010 for every 10th seq, else
+/// 2000001; a small HTTP payload; every 20th packet as if cut from a 70,000-byte frame.
+pub fn sample_record(seq: u64) -> store::AlertRecord {
+    use std::net::IpAddr;
+    use store::record::{Action, Origin};
+    store::AlertRecord {
+        sensor: "edge-1".into(),
+        seq,
+        ts_ns: 1_704_067_200_000_000_000 + seq * 1_000_000_000,
+        created_ns: 0,
+        origin: Origin::Sensor,
+        gid: 1,
+        sid: if seq.is_multiple_of(10) {
+            2_000_010
+        } else {
+            2_000_001
+        },
+        rev: 2,
+        msg: format!("alert {seq}"),
+        class: "Misc activity".into(),
+        priority: 3,
+        action: Action::Alert,
+        flow_id: seq,
+        src: IpAddr::from([10, 0, (seq % 4) as u8, 1]).into(),
+        dst: IpAddr::from([192, 0, 2, 7]).into(),
+        src_port: 40000,
+        dst_port: 80,
+        ip_proto: 6,
+        icmp: None,
+        vlan: vec![],
+        iface: "eth0".into(),
+        payload: format!("GET /{seq} HTTP/1.1\r\n").into_bytes(),
+        packet: {
+            let mut p = vec![0u8; 60];
+            p[..8].copy_from_slice(&seq.to_be_bytes());
+            p
+        },
+        // Every 20th as if cut from a longer frame (evidence is bounded).
+        packet_len: if seq.is_multiple_of(20) { 70_000 } else { 60 },
+    }
+}
