@@ -9,6 +9,7 @@ pub mod drop_channel;
 pub mod eve;
 pub mod latency;
 pub mod outbox;
+pub mod privilege;
 pub mod record;
 pub mod shipper;
 pub mod spool;

@@ -49,6 +49,10 @@ pub struct CollectorArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (default: config `metrics.listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
+    /// Drop root to this user once the listen, control and alert sockets are bound and
+    /// the store is open (config `collector.user`).
+    #[arg(long)]
+    pub user: Option<String>,
 }
 
 pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
@@ -79,7 +83,11 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         Store::open(&db, indexes).with_context(|| format!("opening the store {}", db.display()))?,
     );
     let mut cfg = CollectorConfig::new(listen, tls);
-    cfg.router = crate::notify::start_router(config, &store)?;
+    // One bus for the collector's links and the router's block outputs.
+    let commands = store::collector::CommandBus::new();
+    cfg.router = crate::notify::start_router(config, &store, commands.clone())?;
+    cfg.commands = Some(commands);
+    let user = a.user.or_else(|| c.user.clone());
     cfg.control = Some(a.control.unwrap_or_else(|| c.control_socket.clone()));
     cfg.silence = Duration::from_secs(a.silence_secs.unwrap_or(c.silence_secs).max(1));
     cfg.buffer_bytes = a.buffer_mb.map(|m| m.max(1) << 20).unwrap_or(c.buffer.0);
@@ -106,10 +114,11 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
         let _metrics = match crate::metrics::listen_addr(a.metrics.as_deref(), config) {
             Some(addr) => {
                 let stats = col.stats.clone();
+                let router = cfg_router.clone();
                 let m = crate::metrics::MetricsServer::start(
                     &addr,
                     crate::metrics::Source::Direct(Box::new(move || {
-                        crate::metrics::render_collector(&stats)
+                        crate::metrics::render_collector(&stats, router.as_deref())
                     })),
                 )?;
                 eprintln!("metrics on http://{}/metrics", m.local_addr);
@@ -117,6 +126,11 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
             }
             None => None,
         };
+        // Everything that needs root is bound or open by now.
+        if let Some(u) = &user {
+            store::privilege::drop_privileges(u).with_context(|| format!("--user {u}"))?;
+            eprintln!("running as {u}");
+        }
         let router = crate::notify::watch_hup(cfg_router);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

@@ -216,6 +216,8 @@ pub struct CollectorConfig {
     pub retention_size: Option<ByteSize>,
     /// Index sid, source and destination in their own B-trees (new stores only).
     pub per_field_indexes: bool,
+    /// Drop root to this user once sockets are bound and the store is open.
+    pub user: Option<String>,
 }
 
 impl Default for CollectorConfig {
@@ -232,6 +234,7 @@ impl Default for CollectorConfig {
             retention_days: None,
             retention_size: None,
             per_field_indexes: false,
+            user: None,
         }
     }
 }

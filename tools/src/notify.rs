@@ -21,12 +21,16 @@ use store::route::syslog::{Format, Sender};
 use store::route::Router;
 
 /// Starts the router when the config has routes or outputs.
-pub fn start_router(config: &Config, store: &Arc<Store>) -> Result<Option<Arc<Router>>> {
+pub fn start_router(
+    config: &Config,
+    store: &Arc<Store>,
+    commands: store::collector::CommandBus,
+) -> Result<Option<Arc<Router>>> {
     let rc = config.router_config();
     if rc.is_empty() {
         return Ok(None);
     }
-    let r = Router::start(rc, store.clone()).context("starting the router")?;
+    let r = Router::start_with(rc, store.clone(), Some(commands)).context("starting the router")?;
     tracing::info!(profile = %r.profile(), "routing alerts");
     Ok(Some(r))
 }

@@ -119,36 +119,6 @@ fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> Option<i32> {
     (s > 0).then_some(s)
 }
 
-/// setgroups/setgid/setuid to `name`: capture keeps its already-open sockets, links and
-/// maps, which need no privilege to use or to close (closing the XDP link detaches it).
-fn drop_privileges(name: &str) -> Result<()> {
-    let c = std::ffi::CString::new(name).map_err(|_| anyhow!("--user {name:?}: bad name"))?;
-    // SAFETY: getpwnam returns a pointer to static storage or null; read at once.
-    let (uid, gid) = unsafe {
-        let pw = libc::getpwnam(c.as_ptr());
-        if pw.is_null() {
-            bail!("--user {name}: no such user");
-        }
-        ((*pw).pw_uid, (*pw).pw_gid)
-    };
-    // SAFETY: plain credential syscalls; glibc applies them to every thread.
-    unsafe {
-        if libc::setgroups(1, &gid) != 0 {
-            return Err(std::io::Error::last_os_error()).context("setgroups (--user needs root)");
-        }
-        if libc::setgid(gid) != 0 {
-            return Err(std::io::Error::last_os_error()).context("setgid");
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(std::io::Error::last_os_error()).context("setuid");
-        }
-        if libc::geteuid() != uid || libc::setuid(0) == 0 {
-            bail!("--user {name}: privileges still held after setuid");
-        }
-    }
-    Ok(())
-}
-
 fn status_line(s: &LiveStatus) -> String {
     let drops: u64 = s.sockets.iter().map(|k| k.total()).sum();
     format!(
@@ -389,7 +359,9 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         .transpose()?;
     let user = args.user.clone().or_else(|| sc.user.clone());
     if let Some(u) = &user {
-        drop_privileges(u)?;
+        // Capture keeps its already-open sockets, links and maps, which need no privilege
+        // to use or to close (closing the XDP link detaches it).
+        store::privilege::drop_privileges(u).with_context(|| format!("--user {u}"))?;
     }
     eprintln!(
         "capturing on {iface}: {} queue(s), {} worker(s){}, XDP {} mode, AF_XDP {}, control socket {}{}",

@@ -4,13 +4,15 @@
 
 mod common;
 
-use common::{scratch_dir, tidewatch, wait_for, Proc};
-use std::io::{BufRead, BufReader, Read};
+use common::{
+    control, deliver, free_port, output_counts, scratch_dir,
+    start_collector_config as start_collector, tidewatch, wait_for, Proc,
+};
+use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use store::link::{self, Backoff, Inbound, LinkConfig};
 use store::AlertRecord;
 
 fn record(seq: u64, sid: u32, priority: u8) -> AlertRecord {
@@ -24,14 +26,6 @@ fn record(seq: u64, sid: u32, priority: u8) -> AlertRecord {
         packet_len: 60,
         ..common::sample_record(seq)
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A test-local rsyslogd listening on UDP and TCP, writing one parsed line per message.
@@ -195,89 +189,6 @@ fn parse_mail(m: &str) -> (String, String) {
         body.to_string()
     };
     (subject, body)
-}
-
-/// Starts `tidewatch collector --insecure` with `config`; returns it and its address.
-fn start_collector(dir: &Path, config: &str) -> (Proc, String) {
-    let conf = dir.join("collector.toml");
-    std::fs::write(&conf, config).unwrap();
-    common::start_collector_with(
-        dir,
-        &[
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--insecure".as_ref(),
-            "--config".as_ref(),
-            conf.as_os_str(),
-        ],
-        None,
-    )
-}
-
-/// Sends records over the link and waits until the last is acknowledged (stored).
-fn deliver(addr: &str, recs: &[AlertRecord]) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let cfg = LinkConfig::new(addr, "edge-1", None);
-        let last = recs.last().unwrap().seq;
-        let (mut tx, mut rx, _) = link::connect_with_backoff(
-            &cfg,
-            last,
-            &mut Backoff::new(Duration::from_millis(20), Duration::from_millis(500)),
-            Some(Instant::now() + Duration::from_secs(20)),
-        )
-        .await
-        .unwrap();
-        let enc: Vec<(u64, Vec<u8>)> = recs
-            .iter()
-            .map(|r| (r.seq, r.encode().unwrap().to_vec()))
-            .collect();
-        for chunk in enc.chunks(200) {
-            tx.send_batch(chunk.iter().map(|(s, b)| (*s, b.as_slice())))
-                .await
-                .unwrap();
-        }
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while let Ok(Some(m)) = rx.recv().await {
-                if matches!(m, Inbound::Ack(n) if n == last) {
-                    return;
-                }
-            }
-            panic!("link closed before the last ack");
-        })
-        .await
-        .expect("ack of the last record");
-    });
-}
-
-fn control(dir: &Path, line: &str) -> String {
-    use std::io::Write;
-    let mut s = std::os::unix::net::UnixStream::connect(dir.join("collector.sock")).unwrap();
-    s.write_all(format!("{line}\n").as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
-/// (sent, missed, failed) of one output from the collector's `status`.
-fn output_counts(dir: &Path, name: &str) -> (u64, u64, u64) {
-    let st = control(dir, "status");
-    let line = st
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("output {name}: ")))
-        .unwrap_or_else(|| panic!("no output {name} in status: {st}"))
-        .to_string();
-    let get = |k: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    (get("sent"), get("missed"), get("failed"))
 }
 
 #[test]

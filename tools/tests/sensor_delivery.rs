@@ -7,167 +7,18 @@
 mod common;
 
 use capture::netns::VethLab;
+use common::live::{field, wait_stored, LiveSensor};
 use common::{
-    run_ok, scratch_dir, start_collector, start_collector_in, stored, tidewatch, udp_frames, Proc,
+    by_sid, run_ok, scratch_dir, start_collector, start_collector_in, stored, tidewatch, udp_frames,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::Ipv4Addr;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SENSOR: &str = "edge-live";
 const RULES: &str = "alert udp any any -> any 53 (msg:\"evil\"; content:\"evil\"; sid:1;)\n\
                      alert udp any any -> any 53 (msg:\"worse\"; content:\"worse\"; sid:2;)\n";
-
-/// A running sensor whose stderr lines are collected as they come.
-struct LiveSensor {
-    proc: Proc,
-    log: Arc<Mutex<Vec<String>>>,
-    sock: std::path::PathBuf,
-}
-
-impl LiveSensor {
-    fn start(lab: &VethLab, dir: &Path, collector: &str, extra: &[&str]) -> LiveSensor {
-        std::fs::write(dir.join("a.rules"), RULES).unwrap();
-        let sock = dir.join("sensor.sock");
-        let mut child = tidewatch()
-            .args(["sensor", "--iface", &lab.host_if, "--rules"])
-            .arg(dir.join("a.rules"))
-            .arg("--eve")
-            .arg(dir.join("eve.json"))
-            .arg("--control-socket")
-            .arg(&sock)
-            .args(["--collector", collector, "--spool"])
-            .arg(dir.join("sensor.spool"))
-            .args(["--sensor-id", SENSOR, "--certs"])
-            .arg(dir.join("pki"))
-            .args(extra)
-            .env("TIDEWATCH_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting tidewatch sensor");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let l = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                l.lock().unwrap().push(line);
-            }
-        });
-        let s = LiveSensor {
-            proc: Proc(child),
-            log,
-            sock,
-        };
-        let end = Instant::now() + Duration::from_secs(20);
-        while !s.sock.exists() {
-            assert!(
-                Instant::now() < end,
-                "sensor did not open its control socket: {}",
-                s.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// Waits (bounded) for a log line containing `what` after the first `skip` lines;
-    /// returns when it was seen and the index after it.
-    fn wait_log(&self, what: &str, skip: usize, within: Duration) -> (Instant, usize) {
-        let end = Instant::now() + within;
-        loop {
-            if let Some(i) = self.log.lock().unwrap()[skip..]
-                .iter()
-                .position(|l| l.contains(what))
-            {
-                return (Instant::now(), skip + i + 1);
-            }
-            assert!(
-                Instant::now() < end,
-                "no `{what}` in the sensor log within {within:?}:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn status(&self) -> String {
-        let mut c = UnixStream::connect(&self.sock).unwrap();
-        c.write_all(b"status\n").unwrap();
-        let mut s = String::new();
-        c.read_to_string(&mut s).unwrap();
-        s
-    }
-
-    /// Waits until the sensor saw `n` frames at XDP (bounded); returns its status.
-    fn wait_seen(&self, n: u64) -> String {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let s = self.status();
-            if field(&s, "seen") >= n || Instant::now() > end {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGINT, then the whole stderr.
-    fn stop(mut self) -> String {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.proc.0.id() as i32, libc::SIGINT) };
-        let end = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = self.proc.0.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < end, "sensor did not stop on SIGINT");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        std::thread::sleep(Duration::from_millis(100));
-        let log = self.log_text();
-        assert!(status.success(), "sensor failed: {log}");
-        log
-    }
-}
-
-/// A number after `key` in a status answer or summary.
-fn field(status: &str, key: &str) -> u64 {
-    let mut it = status.split_whitespace();
-    while let Some(w) = it.next() {
-        if w == key {
-            return it.next().unwrap().trim_end_matches(',').parse().unwrap();
-        }
-    }
-    panic!("no {key} in {status}");
-}
-
-/// Waits (bounded) until the store holds `n` alerts from the sensor; returns them.
-fn wait_stored(dir: &Path, n: usize, within: Duration) -> Vec<(u64, u64)> {
-    let end = Instant::now() + within;
-    loop {
-        let rows = stored(dir, SENSOR);
-        if rows.len() >= n || Instant::now() > end {
-            return rows;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn by_sid(rows: &[(u64, u64)]) -> BTreeMap<u64, u64> {
-    let mut m = BTreeMap::new();
-    for (_, sid) in rows {
-        *m.entry(*sid).or_insert(0) += 1;
-    }
-    m
-}
 
 #[test]
 fn live_sensor_ships_alerts_and_applies_blocks_sent_through_the_collector() {
@@ -180,7 +31,7 @@ fn live_sensor_ships_alerts_and_applies_blocks_sent_through_the_collector() {
             .args(["--sensor", SENSOR]),
     );
     let (_col, addr) = start_collector(&dir, "127.0.0.1:0");
-    let sensor = LiveSensor::start(&lab, &dir, &addr, &[]);
+    let sensor = LiveSensor::start(&lab, &dir, &addr, SENSOR, RULES, &[]);
 
     // 40 sid 1, 25 sid 2, 30 that match nothing.
     let src = Ipv4Addr::new(10, 8, 0, 1);
@@ -190,7 +41,7 @@ fn live_sensor_ships_alerts_and_applies_blocks_sent_through_the_collector() {
     lab.send(&f).unwrap();
     let s = sensor.wait_seen(95);
     assert_eq!(field(&s, "inspected"), 95, "{s}");
-    let rows = wait_stored(&dir, 65, Duration::from_secs(15));
+    let rows = wait_stored(&dir, SENSOR, 65, Duration::from_secs(15));
     assert_eq!(rows.len(), 65, "every live alert stored");
     assert_eq!(by_sid(&rows), BTreeMap::from([(1, 40), (2, 25)]));
     let seqs: BTreeSet<u64> = rows.iter().map(|r| r.0).collect();
@@ -246,7 +97,7 @@ fn live_sensor_ships_alerts_and_applies_blocks_sent_through_the_collector() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let rows = wait_stored(&dir, 75, Duration::from_secs(15));
+    let rows = wait_stored(&dir, SENSOR, 75, Duration::from_secs(15));
     let log = sensor.stop();
     assert!(log.contains("alerts: 75"), "{log}");
     assert!(
@@ -341,12 +192,17 @@ fn network_cut_between_sensor_and_collector_loses_nothing_and_stores_nothing_twi
         &lab,
         &dir,
         &addr,
+        SENSOR,
+        RULES,
         &["--spool-mb", "1", "--server-name", "localhost"],
     );
     let src = Ipv4Addr::new(10, 8, 0, 1);
     let burst = udp_frames(500, src, &[b'e', b'v', b'i', b'l', b' '].repeat(40));
     lab.send(&burst).unwrap();
-    assert_eq!(wait_stored(&dir, 500, Duration::from_secs(15)).len(), 500);
+    assert_eq!(
+        wait_stored(&dir, SENSOR, 500, Duration::from_secs(15)).len(),
+        500
+    );
 
     // Cut the link for about 3 s while 8,000 more alerts are raised.
     let cut = Cut::new(&link);

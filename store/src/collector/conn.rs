@@ -104,7 +104,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr)
     let (ack_tx, mut ack_rx) = watch::channel(AckState::default());
     let ack_tx = Arc::new(ack_tx);
     let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(4);
-    let mut commands = shared.commands.subscribe();
+    let mut commands = shared.commands.tx.subscribe();
     // The writing half: acks as the writer commits, pongs, and commands.
     let writer_sensor = sensor.clone();
     let out_task = tokio::spawn(async move {

@@ -139,34 +139,12 @@ fn block_request(shared: &Shared, args: &str) -> Result<String, String> {
         .next()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("block: no SECS ({usage})"))?;
-    let sensor = words.next().map(str::to_string);
-    let connected: Vec<String> = {
-        let m = shared
-            .stats
-            .sensors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mut v: Vec<String> = m
-            .iter()
-            .filter(|(name, s)| {
-                s.connections > 0 && sensor.as_deref().is_none_or(|want| want == name.as_str())
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        v.sort();
-        v
-    };
-    if connected.is_empty() {
-        return Err(match &sensor {
-            Some(s) => format!("block: sensor {s} is not connected"),
-            None => "block: no sensor is connected".into(),
-        });
-    }
-    let cmd = crate::wire::Command::Block(crate::wire::Block { net, prefix, secs });
-    shared
+    let sensor = words.next();
+    let b = crate::wire::Block { net, prefix, secs };
+    let connected = shared
         .commands
-        .send((sensor, cmd))
-        .map_err(|_| "block: no link is listening".to_string())?;
+        .block(sensor, b)
+        .map_err(|e| format!("block: {e}"))?;
     tracing::info!(%net, prefix, secs, sensors = ?connected, "block sent to sensors");
     Ok(format!(
         "ok block {net}/{prefix} for {secs}s sent to {}",

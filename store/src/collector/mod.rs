@@ -4,11 +4,13 @@
 //! one redb writer thread, acknowledge after commit, report silent sensors, and answer
 //! queries on the control socket.
 
+mod commands;
 mod conn;
 mod control;
 mod stats;
 mod writer;
 
+pub use commands::CommandBus;
 pub use control::{query_via_socket, request_via_socket};
 pub use stats::{Reject, SensorState, Stats};
 pub use writer::AckState;
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 /// How the collector runs.
 #[derive(Clone)]
@@ -41,6 +43,9 @@ pub struct CollectorConfig {
     pub retention_every: Duration,
     /// Told of every commit, and answers `profile NAME` on the control socket.
     pub router: Option<Arc<crate::route::Router>>,
+    /// The command bus (and counters) to use, when the router's block outputs were
+    /// given it before the collector started; `None`: a fresh one.
+    pub commands: Option<CommandBus>,
 }
 
 impl CollectorConfig {
@@ -56,6 +61,7 @@ impl CollectorConfig {
             retention: Retention::default(),
             retention_every: Duration::from_secs(60),
             router: None,
+            commands: None,
         }
     }
 }
@@ -86,7 +92,7 @@ pub(crate) struct Shared {
     pub buffer: Arc<Semaphore>,
     pub capacity: u64,
     pub jobs: std::sync::mpsc::Sender<writer::Job>,
-    pub commands: broadcast::Sender<(Option<String>, Command)>,
+    pub commands: CommandBus,
     /// Set once at shutdown; a watch keeps the value, so a connection still in its
     /// handshake when shutdown starts sees it at its next wait (a `Notify` it missed).
     pub stop: watch::Sender<bool>,
@@ -132,7 +138,8 @@ impl Collector {
             })?),
             None => None,
         };
-        let stats = Arc::new(Stats::default());
+        let commands = cfg.commands.clone().unwrap_or_default();
+        let stats = commands.stats.clone();
         stats.buffer_capacity.store(cfg.buffer_bytes, Relaxed);
         let (jobs, rx) = std::sync::mpsc::channel();
         let paused = Arc::new(AtomicBool::new(false));
@@ -161,7 +168,7 @@ impl Collector {
             buffer: Arc::new(Semaphore::new(cfg.buffer_bytes as usize)),
             capacity: cfg.buffer_bytes,
             jobs,
-            commands: broadcast::channel(64).0,
+            commands,
             stop: watch::channel(false).0,
             router: cfg.router.clone(),
         });
@@ -211,7 +218,7 @@ impl Collector {
 
     /// Sends a command to one sensor (`Some(name)`) or all connected ones.
     pub fn command(&self, sensor: Option<String>, cmd: Command) -> usize {
-        self.shared.commands.send((sensor, cmd)).unwrap_or(0)
+        self.shared.commands.tx.send((sensor, cmd)).unwrap_or(0)
     }
 
     /// Stops accepting, closes links, lets the writer commit and ack what it holds.

@@ -20,7 +20,7 @@
 //! outputs = ["siem", "ops", "hot"]    # names of [output.NAME] tables
 //!
 //! [output.siem]
-//! type = "syslog"                     # syslog | mail | alert_socket | eve_file
+//! type = "syslog"                     # syslog | mail | alert_socket | eve_file | exec | block
 //! ...                                 # the type's keys: see SyslogConfig, MailConfig, ...
 //! ```
 //!
@@ -131,6 +131,8 @@ pub enum OutputConfig {
     Mail(MailConfig),
     AlertSocket(AlertSocketConfig),
     EveFile(EveFileConfig),
+    Exec(ExecConfig),
+    Block(BlockConfig),
 }
 
 /// `type = "syslog"`: RFC 5424 to a syslog server (OSSEC's csyslogd).
@@ -223,6 +225,84 @@ pub struct EveFileConfig {
     pub rotate_secs: u64,
 }
 
+/// `type = "exec"`: active response (OSSEC's execd): runs a program per alert with the
+/// alert as one EVE JSON line on stdin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// The program (absolute path) and its arguments, run directly: no shell, so `;`,
+    /// `$(...)` and quotes reach it literally.
+    pub command: Vec<String>,
+    /// The unprivileged user it runs as (required; root only with `allow_root`).
+    pub user: Option<String>,
+    /// Its primary group (default: the user's); supplementary groups are the user's.
+    pub group: Option<String>,
+    #[serde(default)]
+    pub allow_root: bool,
+    /// Seconds before the program's whole process group is killed (SIGKILL).
+    #[serde(default = "default_exec_timeout")]
+    pub timeout_secs: f64,
+    /// Programs running at once; an alert arriving when all are busy is missed (counted
+    /// and logged; it is in the store).
+    #[serde(default = "default_max_running")]
+    pub max_running: usize,
+}
+
+/// `type = "block"`: asks sensors to drop an alert's source (or destination) at XDP for
+/// a time, over the authenticated sensor link.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockConfig {
+    /// `src` or `dst`: which address of the alert is blocked.
+    #[serde(default = "default_target")]
+    pub target: String,
+    /// How long the sensor keeps the block (it lifts it itself).
+    pub duration_secs: u32,
+    /// `origin`: only the sensor that raised the alert; `all`: every connected sensor.
+    #[serde(default = "default_block_sensors")]
+    pub sensors: String,
+    /// Prefix lengths blocked around the address (default: the single address).
+    #[serde(default = "default_prefix_v4")]
+    pub prefix_v4: u8,
+    #[serde(default = "default_prefix_v6")]
+    pub prefix_v6: u8,
+    /// Networks never blocked (`"10.0.0.0/8"`, `"2001:db8::/32"`): your own servers, the
+    /// collector, gateways.
+    #[serde(default)]
+    pub never: Vec<String>,
+}
+
+/// `ADDR/LEN` (or a bare address) as an address and prefix length.
+pub fn parse_cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (a, l) = s.split_once('/').unwrap_or((s, ""));
+    let ip: std::net::IpAddr = a.trim().parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = if l.is_empty() {
+        max
+    } else {
+        l.trim().parse().ok()?
+    };
+    (len <= max).then_some((ip, len))
+}
+
+fn default_exec_timeout() -> f64 {
+    30.0
+}
+fn default_max_running() -> usize {
+    4
+}
+fn default_target() -> String {
+    "src".into()
+}
+fn default_block_sensors() -> String {
+    "origin".into()
+}
+fn default_prefix_v4() -> u8 {
+    32
+}
+fn default_prefix_v6() -> u8 {
+    128
+}
 fn default_facility() -> String {
     "local0".into()
 }
@@ -320,6 +400,18 @@ impl RouterConfig {
 }
 
 impl OutputConfig {
+    /// The `type` key's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputConfig::Syslog(_) => "syslog",
+            OutputConfig::Mail(_) => "mail",
+            OutputConfig::AlertSocket(_) => "alert_socket",
+            OutputConfig::EveFile(_) => "eve_file",
+            OutputConfig::Exec(_) => "exec",
+            OutputConfig::Block(_) => "block",
+        }
+    }
+
     fn validate(&self, key: &str) -> Result<(), ConfigError> {
         match self {
             OutputConfig::Syslog(s) => {
@@ -374,6 +466,68 @@ impl OutputConfig {
                 }
             }
             OutputConfig::EveFile(_) => {}
+            OutputConfig::Exec(e) => {
+                match e.command.first() {
+                    None => return Err(key_err(format!("{key}.command"), "is empty")),
+                    Some(p) if !p.starts_with('/') => {
+                        return Err(key_err(
+                            format!("{key}.command"),
+                            format!("`{p}` is not an absolute path (no PATH search, no shell)"),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+                if e.command.iter().any(|a| a.contains('\0')) {
+                    return Err(key_err(format!("{key}.command"), "contains a NUL byte"));
+                }
+                if e.user.is_none() {
+                    return Err(key_err(
+                        format!("{key}.user"),
+                        "is required: the unprivileged user the program runs as",
+                    ));
+                }
+                if !(e.timeout_secs > 0.0 && e.timeout_secs <= 86_400.0) {
+                    return Err(key_err(
+                        format!("{key}.timeout_secs"),
+                        format!("{} is not between 0 and 86400", e.timeout_secs),
+                    ));
+                }
+                if e.max_running == 0 || e.max_running > 1024 {
+                    return Err(key_err(format!("{key}.max_running"), "must be 1 to 1024"));
+                }
+            }
+            OutputConfig::Block(b) => {
+                if !matches!(b.target.as_str(), "src" | "dst") {
+                    return Err(key_err(
+                        format!("{key}.target"),
+                        format!("`{}` is not one of src, dst", b.target),
+                    ));
+                }
+                if !matches!(b.sensors.as_str(), "origin" | "all") {
+                    return Err(key_err(
+                        format!("{key}.sensors"),
+                        format!("`{}` is not one of origin, all", b.sensors),
+                    ));
+                }
+                if b.duration_secs == 0 {
+                    return Err(key_err(
+                        format!("{key}.duration_secs"),
+                        "must be at least 1 (a route never blocks for ever)",
+                    ));
+                }
+                if b.prefix_v4 > 32 || b.prefix_v4 == 0 {
+                    return Err(key_err(format!("{key}.prefix_v4"), "must be 1 to 32"));
+                }
+                if b.prefix_v6 > 128 || b.prefix_v6 == 0 {
+                    return Err(key_err(format!("{key}.prefix_v6"), "must be 1 to 128"));
+                }
+                if let Some(n) = b.never.iter().find(|n| parse_cidr(n).is_none()) {
+                    return Err(key_err(
+                        format!("{key}.never"),
+                        format!("`{n}` is not an address or ADDR/LEN"),
+                    ));
+                }
+            }
         }
         Ok(())
     }

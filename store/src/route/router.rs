@@ -5,7 +5,7 @@
 //! whose queue is full misses that share, counted; the alerts are in the store regardless.
 
 use super::config::{ConfigError, OutputConfig, Range, RouteConfig, RouterConfig};
-use super::{alert_socket, eve_file, mail, syslog};
+use super::{alert_socket, block, eve_file, exec, mail, syslog};
 use crate::db::{Store, StoredAlert};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -53,6 +53,15 @@ pub struct OutputStats {
     pub missed: AtomicU64,
     /// Alerts whose send failed (logged; already stored).
     pub failed: AtomicU64,
+    /// Active-response detail (exec and block outputs; zero for the others).
+    pub response: ResponseStats,
+}
+
+/// What the active-response outputs did, beyond sent/missed/failed.
+#[derive(Debug, Default)]
+pub struct ResponseStats {
+    pub exec: exec::ExecStats,
+    pub block: block::BlockStats,
 }
 
 /// What an output does with its alerts, on its own thread.
@@ -69,6 +78,8 @@ struct OutputHandle {
     /// `None` once shut down.
     queue: Mutex<Option<SyncSender<Delivery>>>,
     stats: Arc<OutputStats>,
+    /// The `type` of its config (`syslog`, `exec`, ...).
+    kind: &'static str,
     is_alert_socket: bool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     reopen: Arc<std::sync::atomic::AtomicBool>,
@@ -142,39 +153,56 @@ pub enum RouterError {
     },
     #[error("reading the store's last id: {0}")]
     Store(#[from] crate::db::StoreError),
+    #[error("output.{0}: a block output needs the collector's sensor links (start the router with the collector's command bus)")]
+    NoLinks(String),
 }
 
 impl Router {
     /// Validates `cfg`, opens every output (binding sockets, opening files) and starts
     /// the threads. Call before the collector's writer starts committing.
     pub fn start(cfg: RouterConfig, store: Arc<Store>) -> Result<Arc<Router>, RouterError> {
+        Router::start_with(cfg, store, None)
+    }
+
+    /// As [`Router::start`]; `commands` carries block outputs' orders to the sensors (the
+    /// collector must be started with the same bus).
+    pub fn start_with(
+        cfg: RouterConfig,
+        store: Arc<Store>,
+        commands: Option<crate::collector::CommandBus>,
+    ) -> Result<Arc<Router>, RouterError> {
         cfg.validate()?;
         let names: Vec<&String> = cfg.outputs.keys().collect();
         let mut outputs = Vec::new();
         for (name, oc) in &cfg.outputs {
+            let io_err = |source| RouterError::Output {
+                name: name.clone(),
+                source,
+            };
+            let stats = Arc::new(OutputStats::default());
             let out: Box<dyn Output> = match oc {
                 OutputConfig::Syslog(c) => Box::new(syslog::SyslogOutput::new(c.clone())),
                 OutputConfig::Mail(c) => Box::new(mail::MailOutput::new(name, c)?),
                 OutputConfig::AlertSocket(c) => {
-                    Box::new(alert_socket::AlertSocket::open(c).map_err(|source| {
-                        RouterError::Output {
-                            name: name.clone(),
-                            source,
-                        }
-                    })?)
+                    Box::new(alert_socket::AlertSocket::open(c).map_err(io_err)?)
                 }
-                OutputConfig::EveFile(c) => Box::new(eve_file::EveFile::open(c).map_err(
-                    |source| RouterError::Output {
-                        name: name.clone(),
-                        source,
-                    },
-                )?),
+                OutputConfig::EveFile(c) => Box::new(eve_file::EveFile::open(c).map_err(io_err)?),
+                OutputConfig::Exec(c) => {
+                    Box::new(exec::ExecOutput::new(name, c, stats.clone()).map_err(io_err)?)
+                }
+                OutputConfig::Block(c) => {
+                    let bus = commands
+                        .clone()
+                        .ok_or_else(|| RouterError::NoLinks(name.clone()))?;
+                    Box::new(block::BlockOutput::new(name, c, bus, stats.clone()))
+                }
             };
             outputs.push(spawn_output(
                 name,
                 out,
                 cfg.routing.queue,
-                matches!(oc, OutputConfig::AlertSocket(_)),
+                oc.kind(),
+                stats,
             )?);
         }
         let mut routes: Vec<Route> = cfg
@@ -306,6 +334,13 @@ impl Router {
         })
     }
 
+    /// Each output's name, `type` and counters (for the metrics endpoint).
+    pub fn outputs(&self) -> impl Iterator<Item = (&str, &'static str, &OutputStats)> {
+        self.outputs
+            .iter()
+            .map(|o| (o.name.as_str(), o.kind, &*o.stats))
+    }
+
     /// Lines for the collector's `status`.
     pub fn summary(&self) -> String {
         let mut s = format!(
@@ -315,7 +350,7 @@ impl Router {
             self.stats.lagged.load(Relaxed)
         );
         for o in &self.outputs {
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "output {}: sent={} missed={} failed={}",
                 o.name,
@@ -323,6 +358,33 @@ impl Router {
                 o.stats.missed.load(Relaxed),
                 o.stats.failed.load(Relaxed)
             );
+            let (ex, bl) = (&o.stats.response.exec, &o.stats.response.block);
+            match o.kind {
+                "exec" => {
+                    let _ = write!(
+                        s,
+                        " ok={} exit_nonzero={} signaled={} timed_out={} spawn_errors={} running={}",
+                        ex.ok.load(Relaxed),
+                        ex.exit_nonzero.load(Relaxed),
+                        ex.signaled.load(Relaxed),
+                        ex.timed_out.load(Relaxed),
+                        ex.spawn_errors.load(Relaxed),
+                        ex.running.load(Relaxed)
+                    );
+                }
+                "block" => {
+                    let _ = write!(
+                        s,
+                        " blocks_sent={} suppressed={} exempt={} active={}",
+                        bl.sent.load(Relaxed),
+                        bl.suppressed.load(Relaxed),
+                        bl.exempt.load(Relaxed),
+                        bl.active.load(Relaxed)
+                    );
+                }
+                _ => {}
+            }
+            s.push('\n');
         }
         s
     }
@@ -440,10 +502,10 @@ fn spawn_output(
     name: &str,
     mut out: Box<dyn Output>,
     queue: usize,
-    is_alert_socket: bool,
+    kind: &'static str,
+    stats: Arc<OutputStats>,
 ) -> Result<OutputHandle, RouterError> {
     let (tx, rx) = mpsc::sync_channel::<Delivery>(queue);
-    let stats = Arc::new(OutputStats::default());
     let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (s, r) = (stats.clone(), reopen.clone());
     let t = std::thread::Builder::new()
@@ -472,7 +534,8 @@ fn spawn_output(
         name: name.into(),
         queue: Mutex::new(Some(tx)),
         stats,
-        is_alert_socket,
+        kind,
+        is_alert_socket: kind == "alert_socket",
         thread: Mutex::new(Some(t)),
         reopen,
     })

@@ -3,8 +3,9 @@
 
 use super::exposition::{Exposition, Kind};
 use super::latency;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use store::collector::{Reject, Stats};
+use store::route::{OutputStats, Router};
 
 /// A per-sensor family: name, type, help, and how to read the value.
 type PerSensor = (
@@ -14,9 +15,131 @@ type PerSensor = (
     fn(&store::collector::SensorState) -> f64,
 );
 
-/// Renders a scrape of a running collector.
-pub fn render_collector(s: &Stats) -> String {
+/// An output's counter: name, label value, and how to read it.
+type OutputCounter = (&'static str, fn(&OutputStats) -> &AtomicU64);
+
+/// Labelled counters of every output of one `type`.
+fn output_family(
+    e: &mut Exposition,
+    r: &Router,
+    (name, kind, help): (&str, Kind, &str),
+    output_type: Option<&str>,
+    label: &str,
+    values: &[OutputCounter],
+) {
+    e.family(name, kind, help);
+    for (output, t, st) in r.outputs() {
+        if output_type.is_some_and(|want| want != t) {
+            continue;
+        }
+        for (v, get) in values {
+            e.sample(
+                &[("output", output), ("type", t), (label, v)],
+                get(st).load(Relaxed) as f64,
+            );
+        }
+    }
+}
+
+/// The router's and its outputs' counters (`tidewatch_routing_*`, `tidewatch_output_*`).
+fn render_router(e: &mut Exposition, r: &Router) {
+    e.single(
+        "tidewatch_routing_alerts_total",
+        Kind::Counter,
+        "Committed alerts read back and matched against the routes.",
+        r.stats.routed.load(Relaxed) as f64,
+    );
+    e.single(
+        "tidewatch_routing_lagged_total",
+        Kind::Counter,
+        "Alerts not routed because the router fell too far behind the store (they are stored).",
+        r.stats.lagged.load(Relaxed) as f64,
+    );
+    output_family(
+        e,
+        r,
+        (
+            "tidewatch_output_alerts_total",
+            Kind::Counter,
+            "Alerts given to each output, by result: sent (written, sent, mailed, acted on), \
+             missed (its queue, reader or program slots were full), failed (logged). All are \
+             in the store.",
+        ),
+        None,
+        "result",
+        &[
+            ("sent", |s| &s.sent),
+            ("missed", |s| &s.missed),
+            ("failed", |s| &s.failed),
+        ],
+    );
+    output_family(
+        e,
+        r,
+        (
+            "tidewatch_output_exec_runs_total",
+            Kind::Counter,
+            "Programs run by exec outputs, by outcome (timeout: its process group was killed).",
+        ),
+        Some("exec"),
+        "result",
+        &[
+            ("ok", |s| &s.response.exec.ok),
+            ("exit_nonzero", |s| &s.response.exec.exit_nonzero),
+            ("signal", |s| &s.response.exec.signaled),
+            ("timeout", |s| &s.response.exec.timed_out),
+            ("spawn_error", |s| &s.response.exec.spawn_errors),
+        ],
+    );
+    output_family(
+        e,
+        r,
+        (
+            "tidewatch_output_exec_running",
+            Kind::Gauge,
+            "Programs of exec outputs running now.",
+        ),
+        Some("exec"),
+        "state",
+        &[("running", |s| &s.response.exec.running)],
+    );
+    output_family(
+        e,
+        r,
+        (
+            "tidewatch_output_blocks_total",
+            Kind::Counter,
+            "Alerts handled by block outputs: sent (a block went to the sensor links), \
+             suppressed (the address was already blocked), exempt (in `never`).",
+        ),
+        Some("block"),
+        "result",
+        &[
+            ("sent", |s| &s.response.block.sent),
+            ("suppressed", |s| &s.response.block.suppressed),
+            ("exempt", |s| &s.response.block.exempt),
+        ],
+    );
+    output_family(
+        e,
+        r,
+        (
+            "tidewatch_output_blocks_active",
+            Kind::Gauge,
+            "Blocks a block output has sent that have not expired yet.",
+        ),
+        Some("block"),
+        "state",
+        &[("active", |s| &s.response.block.active)],
+    );
+}
+
+/// Renders a scrape of a running collector and its router.
+pub fn render_collector(s: &Stats, router: Option<&Router>) -> String {
     let mut e = Exposition::new();
+    if let Some(r) = router {
+        render_router(&mut e, r);
+    }
     for (name, help, v) in [
         (
             "tidewatch_collector_records_received_total",

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod live;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -133,26 +135,54 @@ pub fn start_collector_with(
 /// `(seq, sid)` of every alert stored from `sensor`, through the running collector's
 /// control socket (`dir/collector.sock`).
 pub fn stored(dir: &Path, sensor: &str) -> Vec<(u64, u64)> {
-    let out = run_ok(
-        tidewatch()
-            .arg("alerts")
-            .arg("--db")
-            .arg(dir.join("alerts.redb"))
-            .arg("--control")
-            .arg(dir.join("collector.sock"))
-            .args(["--format", "json", "--limit", "0", "--sensor", sensor]),
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    stored_eve(dir, Some(sensor))
+        .iter()
+        .map(|v| {
             (
                 v["tidewatch"]["seq"].as_u64().unwrap(),
                 v["alert"]["signature_id"].as_u64().unwrap(),
             )
         })
         .collect()
+}
+
+/// The EVE lines (with `tidewatch.{id,seq}`) of every alert stored (from `sensor`),
+/// through the running collector's control socket (`dir/collector.sock`).
+pub fn stored_eve(dir: &Path, sensor: Option<&str>) -> Vec<Value> {
+    let mut cmd = tidewatch();
+    cmd.arg("alerts")
+        .arg("--db")
+        .arg(dir.join("alerts.redb"))
+        .arg("--control")
+        .arg(dir.join("collector.sock"))
+        .args(["--format", "json", "--limit", "0"]);
+    if let Some(s) = sensor {
+        cmd.args(["--sensor", s]);
+    }
+    let out = run_ok(&mut cmd);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Alerts per sid of `(seq, sid)` rows.
+pub fn by_sid(rows: &[(u64, u64)]) -> BTreeMap<u64, u64> {
+    let mut m = BTreeMap::new();
+    for (_, sid) in rows {
+        *m.entry(*sid).or_insert(0) += 1;
+    }
+    m
+}
+
+/// A port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `n` UDP frames from `src` to 10.9.0.1:53 carrying `payload`, source ports cycling
@@ -229,4 +259,95 @@ pub fn sample_record(seq: u64) -> store::AlertRecord {
         // Every 20th as if cut from a longer frame (evidence is bounded).
         packet_len: if seq.is_multiple_of(20) { 70_000 } else { 60 },
     }
+}
+
+/// Starts `tidewatch collector --insecure` with `config`; returns it and its address.
+pub fn start_collector_config(dir: &Path, config: &str) -> (Proc, String) {
+    let conf = dir.join("collector.toml");
+    std::fs::write(&conf, config).unwrap();
+    start_collector_with(
+        dir,
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--insecure".as_ref(),
+            "--config".as_ref(),
+            conf.as_os_str(),
+        ],
+        None,
+    )
+}
+
+/// Sends records over the link and waits until the last is acknowledged (stored).
+pub fn deliver(addr: &str, recs: &[store::AlertRecord]) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    use std::time::{Duration, Instant};
+    use store::link::{self, Backoff, Inbound, LinkConfig};
+    rt.block_on(async {
+        let cfg = LinkConfig::new(addr, "edge-1", None);
+        let last = recs.last().unwrap().seq;
+        let (mut tx, mut rx, _) = link::connect_with_backoff(
+            &cfg,
+            last,
+            &mut Backoff::new(Duration::from_millis(20), Duration::from_millis(500)),
+            Some(Instant::now() + Duration::from_secs(20)),
+        )
+        .await
+        .unwrap();
+        let enc: Vec<(u64, Vec<u8>)> = recs
+            .iter()
+            .map(|r| (r.seq, r.encode().unwrap().to_vec()))
+            .collect();
+        for chunk in enc.chunks(200) {
+            tx.send_batch(chunk.iter().map(|(s, b)| (*s, b.as_slice())))
+                .await
+                .unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(m)) = rx.recv().await {
+                if matches!(m, Inbound::Ack(n) if n == last) {
+                    return;
+                }
+            }
+            panic!("link closed before the last ack");
+        })
+        .await
+        .expect("ack of the last record");
+    });
+}
+
+pub fn control(dir: &Path, line: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(dir.join("collector.sock")).unwrap();
+    s.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// (sent, missed, failed) of one output from the collector's `status`.
+pub fn output_counts(dir: &Path, name: &str) -> (u64, u64, u64) {
+    (
+        output_field(dir, name, "sent"),
+        output_field(dir, name, "missed"),
+        output_field(dir, name, "failed"),
+    )
+}
+
+/// A named counter (`key=N`) of one output in the collector's `status`.
+pub fn output_field(dir: &Path, output: &str, key: &str) -> u64 {
+    let st = control(dir, "status");
+    let line = st
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("output {output}: ")))
+        .unwrap_or_else(|| panic!("no output {output} in status: {st}"))
+        .to_string();
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .parse()
+        .unwrap()
 }
