@@ -172,3 +172,71 @@ mod tests {
         assert!(!within(v6, parse_cidr("10.0.0.0/8").unwrap()));
     }
 }
+
+#[cfg(test)]
+mod bus_tests {
+    use super::*;
+    use crate::wire::Command;
+
+    fn cfg(target: &str, prefix_v4: u8) -> BlockConfig {
+        BlockConfig {
+            target: target.into(),
+            duration_secs: 60,
+            sensors: "origin".into(),
+            prefix_v4,
+            prefix_v6: 128,
+            never: vec!["10.9.0.0/16".into()],
+        }
+    }
+
+    #[test]
+    fn respond_block_suppresses_repeats_until_expiry_and_retries_what_was_not_sent() {
+        let bus = CommandBus::new();
+        let mut rx = bus.tx.subscribe();
+        let stats = Arc::new(OutputStats::default());
+        let mut out = BlockOutput::new("b", &cfg("src", 32), bus.clone(), stats.clone());
+        // testkit alerts come from sensor-test, source 10.0.0.SEQ.
+        let one = Delivery::sample([(1, crate::testkit::alert(5, 10))]);
+        let (recs, _) = one.records();
+        let r = recs[0].1;
+        let t0 = Instant::now();
+        // Not connected: counted failed, nothing remembered.
+        out.act(1, r, t0);
+        assert_eq!(stats.failed.load(Relaxed), 1);
+        assert!(rx.try_recv().is_err());
+        bus.stats.seen("sensor-test", 0, 1);
+        for i in 0..3 {
+            out.act(2 + i, r, t0);
+        }
+        let (to, cmd) = rx.try_recv().unwrap();
+        assert_eq!(to.as_deref(), Some("sensor-test"));
+        assert_eq!(
+            cmd,
+            Command::Block(crate::wire::Block {
+                net: "10.0.0.5".parse().unwrap(),
+                prefix: 32,
+                secs: 60
+            })
+        );
+        assert!(rx.try_recv().is_err(), "repeats were sent");
+        let bs = &stats.response.block;
+        assert_eq!((bs.sent.load(Relaxed), bs.suppressed.load(Relaxed)), (1, 2));
+        // After the block's time, the next alert sends it again.
+        out.act(9, r, t0 + Duration::from_secs(61));
+        assert!(rx.try_recv().is_ok());
+        assert_eq!(bs.sent.load(Relaxed), 2);
+        assert_eq!(stats.sent.load(Relaxed), 2);
+
+        // dst with a /24; an exempt source.
+        let mut dst = BlockOutput::new("d", &cfg("dst", 24), bus.clone(), stats.clone());
+        dst.act(10, r, t0);
+        let (_, Command::Block(b)) = rx.try_recv().unwrap();
+        assert_eq!((b.net.to_string(), b.prefix), ("192.168.1.0".into(), 24));
+        let mut exempt = cfg("src", 32);
+        exempt.never = vec!["10.0.0.0/24".into()];
+        let mut ex = BlockOutput::new("e", &exempt, bus, stats.clone());
+        ex.act(11, r, t0);
+        assert!(rx.try_recv().is_err());
+        assert_eq!(bs.exempt.load(Relaxed), 1);
+    }
+}

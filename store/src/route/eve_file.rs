@@ -133,25 +133,9 @@ impl Output for EveFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::StoredAlert;
-    use std::sync::Arc;
 
     fn delivery(ids: std::ops::Range<u64>) -> Delivery {
-        let alerts: Vec<StoredAlert> = ids
-            .map(|id| StoredAlert {
-                id,
-                bytes: {
-                    let mut b = rkyv::util::AlignedVec::<16>::new();
-                    b.extend_from_slice(&crate::testkit::archived(id, 100));
-                    b
-                },
-            })
-            .collect();
-        let idx = (0..alerts.len() as u32).collect();
-        Delivery {
-            alerts: Arc::new(alerts),
-            idx,
-        }
+        Delivery::sample(ids.map(|id| (id, crate::testkit::alert(id, 100))))
     }
 
     fn ids_in(path: &std::path::Path) -> Vec<u64> {

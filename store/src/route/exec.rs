@@ -200,7 +200,7 @@ impl Watchdog {
             }
         }
         let mut fed = 0;
-        let status = loop {
+        let finished = loop {
             if let Some(s) = stdin.as_mut() {
                 match s.write(&self.input[fed..]) {
                     Ok(n) => fed += n,
@@ -212,21 +212,30 @@ impl Watchdog {
                     stdin = None; // EOF for the program
                 }
             }
-            match self.child.try_wait() {
-                Ok(Some(s)) => break Some(s),
-                Ok(None) if Instant::now() >= self.deadline => break None,
-                Ok(None) => std::thread::sleep(POLL),
+            match exited(pid) {
+                Ok(true) => break true,
+                Ok(false) if Instant::now() >= self.deadline => break false,
+                Ok(false) => std::thread::sleep(POLL),
                 Err(e) => {
                     tracing::error!(output = %self.name, id = self.id, error = %e, "exec output: waiting for the program");
-                    break None;
+                    break false;
                 }
             }
         };
         drop(stdin);
         // Whatever happened, nothing of this run outlives it: the group goes (background
-        // children included), then the program is reaped.
+        // children included) while the program is still unreaped, so its pid, which names
+        // the group, cannot have been reused; then the program is reaped.
         // SAFETY: signalling the process group we created for this child.
         unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let status = match self.child.wait() {
+            Ok(s) if finished => Some(s),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(output = %self.name, id = self.id, error = %e, "exec output: reaping the program");
+                None
+            }
+        };
         let ex = &self.stats.response.exec;
         match status {
             Some(s) if s.success() => {
@@ -245,13 +254,31 @@ impl Watchdog {
                 }
             }
             None => {
-                let _ = self.child.wait();
                 self.stats.failed.fetch_add(1, Relaxed);
                 ex.timed_out.fetch_add(1, Relaxed);
                 tracing::warn!(output = %self.name, id = self.id, pid, "exec output: program timed out; its process group was killed");
             }
         }
         ex.running.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Whether `pid` has exited, without reaping it (WNOWAIT): its process group stays ours
+/// to signal until we reap it.
+fn exited(pid: i32) -> std::io::Result<bool> {
+    // SAFETY: waitid writes into the zeroed siginfo only.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(info.si_pid() != 0)
     }
 }
 
@@ -262,5 +289,120 @@ impl Output for ExecOutput {
         for (id, r) in recs {
             self.run(id, r);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(command: &[&str], user: &str, timeout_secs: f64) -> (ExecOutput, Arc<OutputStats>) {
+        let cfg = ExecConfig {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            user: Some(user.into()),
+            group: None,
+            allow_root: false,
+            timeout_secs,
+            max_running: 4,
+        };
+        let stats = Arc::new(OutputStats::default());
+        (ExecOutput::new("t", &cfg, stats.clone()).unwrap(), stats)
+    }
+
+    /// Runs one alert through `command` and waits (bounded) for it to finish.
+    fn run_one(command: &[&str], timeout_secs: f64) -> Arc<OutputStats> {
+        let (mut out, stats) = output(command, "nobody", timeout_secs);
+        let d = Delivery::sample([(7, crate::testkit::alert(7, 10))]);
+        out.deliver(&d, &stats);
+        wait_done(&stats, 1);
+        assert_eq!(stats.response.exec.running.load(Relaxed), 0);
+        stats
+    }
+
+    #[test]
+    fn respond_exec_counts_exit_status_signals_and_timeouts() {
+        let ex = |s: &OutputStats| {
+            let e = &s.response.exec;
+            [
+                &e.ok,
+                &e.exit_nonzero,
+                &e.signaled,
+                &e.timed_out,
+                &e.spawn_errors,
+            ]
+            .map(|c| c.load(Relaxed))
+        };
+        let s = run_one(&["/bin/sh", "-c", "read line; exit 0"], 5.0);
+        assert_eq!((ex(&s), s.sent.load(Relaxed)), ([1, 0, 0, 0, 0], 1));
+        let s = run_one(&["/bin/sh", "-c", "exit 3"], 5.0);
+        assert_eq!((ex(&s), s.failed.load(Relaxed)), ([0, 1, 0, 0, 0], 1));
+        let s = run_one(&["/bin/sh", "-c", "kill -TERM $$"], 5.0);
+        assert_eq!(ex(&s), [0, 0, 1, 0, 0]);
+        let t = Instant::now();
+        let s = run_one(&["/bin/sleep", "10"], 0.3);
+        assert_eq!(ex(&s), [0, 0, 0, 1, 0]);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    /// Waits (bounded) until `stats` has `n` alerts sent or failed.
+    fn wait_done(stats: &OutputStats, n: u64) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while stats.sent.load(Relaxed) + stats.failed.load(Relaxed) < n {
+            assert!(Instant::now() < end, "programs never finished: {stats:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn respond_exec_feeds_large_alerts_and_never_hangs_on_programs_that_do_not_read() {
+        // 200 KiB of JSON does not fit a pipe: a program reading it all gets all of it, one
+        // that never reads is still killed at its timeout.
+        let big = || Delivery::sample([(1, crate::testkit::alert(1, 200_000))]);
+        let d = big();
+        let want = super::super::eve_line(Some(1), d.records().0[0].1).len() + 1;
+        let check = format!("test $(wc -c) -eq {want}");
+        let (mut reader, rs) = output(&["/bin/sh", "-c", &check], "nobody", 5.0);
+        reader.deliver(&d, &rs);
+        let (mut sleeper, ss) = output(&["/bin/sleep", "10"], "nobody", 0.5);
+        let t = Instant::now();
+        sleeper.deliver(&big(), &ss);
+        wait_done(&ss, 1);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(ss.response.exec.timed_out.load(Relaxed), 1);
+        wait_done(&rs, 1);
+        assert_eq!(rs.response.exec.ok.load(Relaxed), 1, "{rs:?}");
+    }
+
+    #[test]
+    fn respond_exec_refuses_root_and_missing_programs_naming_the_key() {
+        let cfg = |user: &str, prog: &str, allow_root| ExecConfig {
+            command: vec![prog.into()],
+            user: Some(user.into()),
+            group: None,
+            allow_root,
+            timeout_secs: 1.0,
+            max_running: 1,
+        };
+        let new = |c: &ExecConfig| ExecOutput::new("r", c, Default::default()).err();
+        let e = new(&cfg("root", "/bin/true", false)).unwrap().to_string();
+        assert!(
+            e.contains("output.r.user") && e.contains("allow_root"),
+            "{e}"
+        );
+        assert!(new(&cfg("root", "/bin/true", true)).is_none());
+        let e = new(&cfg("nobody", "/no/such/prog", false))
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("output.r.command") && e.contains("/no/such/prog"),
+            "{e}"
+        );
+        let e = new(&cfg("no-such-user-tw", "/bin/true", false))
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("output.r.user") && e.contains("no-such-user-tw"),
+            "{e}"
+        );
     }
 }

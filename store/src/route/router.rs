@@ -44,6 +44,26 @@ impl Delivery {
     }
 }
 
+#[cfg(test)]
+impl Delivery {
+    /// All of `recs` (store id, record) as one delivery, for the outputs' tests.
+    pub fn sample(recs: impl IntoIterator<Item = (u64, crate::AlertRecord)>) -> Delivery {
+        let alerts: Vec<StoredAlert> = recs
+            .into_iter()
+            .map(|(id, r)| {
+                let mut bytes = rkyv::util::AlignedVec::<16>::new();
+                bytes.extend_from_slice(&r.encode().expect("a sample record encodes"));
+                StoredAlert { id, bytes }
+            })
+            .collect();
+        let idx = (0..alerts.len() as u32).collect();
+        Delivery {
+            alerts: Arc::new(alerts),
+            idx,
+        }
+    }
+}
+
 /// One output's counters.
 #[derive(Debug, Default)]
 pub struct OutputStats {
