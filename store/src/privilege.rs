@@ -66,7 +66,7 @@ fn passwd(name: &str) -> Result<(libc::uid_t, libc::gid_t), PrivilegeError> {
             if rc != 0 {
                 return Err(rc);
             }
-            Ok((!out.is_null()).then(|| (pw.pw_uid, pw.pw_gid)))
+            Ok((!out.is_null()).then_some((pw.pw_uid, pw.pw_gid)))
         }
     })
     .ok_or_else(|| PrivilegeError::NoUser(name.into()))
