@@ -202,7 +202,7 @@ fn exec_beyond_max_running_is_missed_and_storing_goes_on() {
         &dir,
         "slow.sh",
         "touch \"$1/started.$TIDEWATCH_ALERT_ID\"\n\
-         sleep 3\n",
+         sleep 5\n",
     );
     let config = exec_config(
         "slow",
@@ -220,13 +220,13 @@ fn exec_beyond_max_running_is_missed_and_storing_goes_on() {
     deliver(&addr, &more);
     let took = t.elapsed();
     assert!(
-        took < Duration::from_millis(1500),
+        took < Duration::from_millis(2500),
         "storing waited for the program: {took:?}"
     );
     assert_eq!(stored(&dir, "edge-1").len(), 41);
     wait_output(&dir, "slow", "missed", 40, 5);
     assert_eq!(output_field(&dir, "slow", "running"), 1, "still running");
-    wait_output(&dir, "slow", "ok", 1, 10);
+    wait_output(&dir, "slow", "ok", 1, 15);
     assert_eq!(
         (
             output_field(&dir, "slow", "sent"),
