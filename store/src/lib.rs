@@ -6,6 +6,8 @@
 //! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
+pub mod input;
+mod perms;
 pub mod eve;
 pub mod latency;
 pub mod outbox;

@@ -12,6 +12,7 @@ mod writer;
 pub use control::{query_via_socket, request_via_socket};
 pub use stats::{Reject, SensorState, Stats};
 pub use writer::AckState;
+pub(crate) use writer::Job;
 
 use crate::db::{Retention, Store};
 use crate::wire::{Command, Limits};
@@ -41,6 +42,8 @@ pub struct CollectorConfig {
     pub retention_every: Duration,
     /// Told of every commit, and answers `profile NAME` on the control socket.
     pub router: Option<Arc<crate::route::Router>>,
+    /// Alerts from other sources (Suricata EVE, a FIFO), stored like a sensor's.
+    pub inputs: Vec<crate::input::InputConfig>,
 }
 
 impl CollectorConfig {
@@ -56,6 +59,7 @@ impl CollectorConfig {
             retention: Retention::default(),
             retention_every: Duration::from_secs(60),
             router: None,
+            inputs: Vec::new(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub enum CollectorError {
     },
     #[error("buffer of {0} bytes: must be 1 byte to 4 GiB and hold one largest frame")]
     Buffer(u64),
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 pub(crate) struct Shared {
@@ -165,6 +171,18 @@ impl Collector {
             stop: watch::channel(false).0,
             router: cfg.router.clone(),
         });
+        if !cfg.inputs.is_empty() {
+            let sink = Arc::new(crate::input::Sink::new(shared.clone()));
+            match crate::input::start(&cfg.inputs, sink).await {
+                Ok(i) => {
+                    let _ = stats.inputs.set(i.stats);
+                }
+                Err(e) => {
+                    shared.stop.send_replace(true);
+                    return Err(e.into());
+                }
+            }
+        }
         let mut tasks = Vec::new();
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {
