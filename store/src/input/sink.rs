@@ -50,6 +50,19 @@ impl Sink {
         &self.shared.store
     }
 
+    /// The highest seq the store holds for the input's sensor name.
+    pub(crate) async fn max_seq(&self, c: &InputConfig) -> Result<Option<u64>, super::InputError> {
+        let (store, sensor) = (self.shared.store.clone(), c.sensor());
+        let store_err = |source| super::InputError::Store {
+            input: c.name.clone(),
+            source,
+        };
+        tokio::task::spawn_blocking(move || store.max_seq(&sensor))
+            .await
+            .map_err(|e| store_err(crate::db::StoreError::Invalid(e.to_string())))?
+            .map_err(store_err)
+    }
+
     /// Set when the collector shuts down.
     pub(crate) fn stop(&self) -> watch::Receiver<bool> {
         self.shared.stop.subscribe()

@@ -51,15 +51,7 @@ pub(crate) async fn start(
             source,
         }
     };
-    let store = sink.store().clone();
-    let sensor = c.sensor();
-    let stored = tokio::task::spawn_blocking(move || store.max_seq(&sensor))
-        .await
-        .map_err(|e| io_err("reading the store for")(io::Error::other(e)))?
-        .map_err(|source| InputError::Store {
-            input: c.name.clone(),
-            source,
-        })?;
+    let stored = sink.max_seq(c).await?;
     let clock = Arc::new(SeqClock::after(stored));
     let drops = || drop_channel(c, sink.store(), &st).map_err(io_err("drop channel for"));
     let sender = Sender::start(sink.clone(), c.sensor().into(), st.clone(), drops()?);

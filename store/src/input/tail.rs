@@ -32,7 +32,17 @@ struct Tail {
     poll: Duration,
     /// The committed position (what is on disk).
     pos: Position,
+    /// The highest seq stored at start: a file whose length we do not know (rotated away
+    /// or truncated while we were stopped) is followed by numbers above it, so a line
+    /// committed before a crash and not in the saved position never shadows a new one.
+    floor: u64,
     file: Option<File>,
+    /// Bytes of the open file read so far (its length as far as we know).
+    read_to: u64,
+    /// When the path was first seen naming another file while the open one still had
+    /// nothing new: the old file is read until it has been quiet for a grace time, as
+    /// Suricata writes to it until it reopens.
+    rotated_at: Option<std::time::Instant>,
     lines: Lines,
     feeder: Feeder,
     sink: Arc<Sink>,
@@ -67,7 +77,10 @@ pub(crate) async fn start(
         pos_path,
         poll: Duration::from_millis(c.poll_ms),
         pos: saved.unwrap_or_default(),
+        floor: sink.max_seq(c).await?.unwrap_or(0),
         file: None,
+        read_to: 0,
+        rotated_at: None,
         lines: Lines::new(c.max_line),
         feeder: Feeder::new(c, st, None, None),
         sink: sink.clone(),
@@ -91,10 +104,13 @@ impl Tail {
         };
         let saved = (self.pos.dev, self.pos.ino);
         let (path, size) = if saved == (0, 0) {
+            // No saved position: start past anything stored under this name (a lost
+            // position file may mean duplicates, never alerts taken for duplicates).
             self.pos = Position {
                 dev: meta.dev(),
                 ino: meta.ino(),
-                ..Position::default()
+                offset: 0,
+                base: self.floor,
             };
             (self.path.clone(), meta.len())
         } else if id(&meta) == saved {
@@ -122,6 +138,8 @@ impl Tail {
         let mut f = File::open(&path)?;
         f.seek(SeekFrom::Start(self.pos.offset))?;
         self.lines.reset(self.pos.offset);
+        self.read_to = self.pos.offset;
+        self.rotated_at = None;
         self.file = Some(f);
         Ok(true)
     }
@@ -132,7 +150,7 @@ impl Tail {
             dev: m.dev(),
             ino: m.ino(),
             offset: 0,
-            base: self.pos.base + old_len,
+            base: (self.pos.base + old_len).max(self.floor),
         };
     }
 
@@ -171,18 +189,8 @@ impl Tail {
         }
     }
 
-    /// Reads what is there; Ok(true) at end of file.
-    fn read_some(&mut self) -> io::Result<bool> {
-        let Some(f) = self.file.as_mut() else {
-            return Ok(true);
-        };
-        let n = loop {
-            match f.read(self.lines.spare()) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r?,
-            }
-        };
-        self.lines.filled(n);
+    /// Feeds the complete lines held; true when it stopped because the batch is full.
+    fn drain(&mut self) -> bool {
         let base = self.pos.base;
         while let Some((p, end)) = self.lines.next_at() {
             let at = At(end);
@@ -195,10 +203,34 @@ impl Tail {
                 }
             }
             if self.feeder.full() {
-                break;
+                return true;
             }
         }
-        Ok(n == 0)
+        false
+    }
+
+    /// Feeds what is held, else reads on; Ok(true) at end of file with nothing held.
+    fn read_some(&mut self) -> io::Result<bool> {
+        if self.drain() {
+            return Ok(false);
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Ok(true);
+        };
+        let n = loop {
+            match f.read(self.lines.spare()) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        if n == 0 {
+            return Ok(true);
+        }
+        self.lines.filled(n);
+        self.read_to += n as u64;
+        self.rotated_at = None;
+        self.drain();
+        Ok(false)
     }
 
     /// At end of file: has the path moved to a new file, or been truncated? Then the old
@@ -213,11 +245,17 @@ impl Tail {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
-        let read_to = self.lines.consumed() + self.lines.partial() as u64;
+        let read_to = self.read_to;
         let rotated = id(&named) != id(&open);
         let truncated = !rotated && named.len() < read_to;
         if !rotated && !truncated {
             return Ok(false);
+        }
+        if rotated {
+            let since = *self.rotated_at.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < (self.poll * 2).max(Duration::from_millis(500)) {
+                return Ok(false);
+            }
         }
         if self.lines.partial() > 0 {
             self.feeder.stats.received.fetch_add(1, Relaxed);
