@@ -6,11 +6,11 @@
 //! (`link`); the collector daemon's logic (`collector`) and the redb alert store (`db`).
 
 pub mod drop_channel;
-pub mod input;
-mod perms;
 pub mod eve;
+pub mod input;
 pub mod latency;
 pub mod outbox;
+mod perms;
 pub mod record;
 pub mod shipper;
 pub mod spool;

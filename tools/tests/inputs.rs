@@ -56,7 +56,15 @@ impl Rig {
     }
 
     fn input(&self, name: &str) -> Arc<InputStats> {
-        self.col().stats.inputs.get().unwrap().iter().find(|i| i.name == name).unwrap().clone()
+        self.col()
+            .stats
+            .inputs
+            .get()
+            .unwrap()
+            .iter()
+            .find(|i| i.name == name)
+            .unwrap()
+            .clone()
     }
 
     /// Stops the collector (its inputs finish what they hold); keeps the store.
@@ -129,7 +137,11 @@ fn assert_same_alert(got: &AlertRecord, want: &AlertRecord, sensor: &str, iface:
         (got.src_port, got.dst_port, got.ip_proto),
         (want.src_port, want.dst_port, want.ip_proto)
     );
-    assert_eq!(got.ts_ns / 1000, want.ts_ns / 1000, "EVE keeps microseconds");
+    assert_eq!(
+        got.ts_ns / 1000,
+        want.ts_ns / 1000,
+        "EVE keeps microseconds"
+    );
     assert_eq!((&got.payload, &got.packet), (&want.payload, &want.packet));
     assert_eq!((&got.vlan, got.flow_id), (&want.vlan, want.flow_id));
     assert_eq!(got.iface, iface);
@@ -163,8 +175,10 @@ fn eve_producer_datagram_and_stream_sockets_store_alerts() {
     let stats = r#"{"timestamp":"2024-01-01T00:00:00.000000+0000","event_type":"stats","stats":{"uptime":5}}"#;
     tx.send_to(flow.as_bytes(), &dgram_path).unwrap();
     tx.send_to(stats.as_bytes(), &dgram_path).unwrap();
-    tx.send_to(b"{\"event_type\":\"alert\",\"timestamp\":", &dgram_path).unwrap();
-    tx.send_to(eve_line(&alerts[30]).as_bytes(), &dgram_path).unwrap();
+    tx.send_to(b"{\"event_type\":\"alert\",\"timestamp\":", &dgram_path)
+        .unwrap();
+    tx.send_to(eve_line(&alerts[30]).as_bytes(), &dgram_path)
+        .unwrap();
 
     // Stream: two writers at once, newline-delimited, lines split across writes; one
     // line with an address that is not one, then good lines again.
@@ -192,8 +206,12 @@ fn eve_producer_datagram_and_stream_sockets_store_alerts() {
         w.join().unwrap();
     }
 
-    wait_for("31 datagram alerts stored", 20, || rig.stored("eve:dg").len() == 31);
-    wait_for("29 stream alerts stored", 20, || rig.stored("eve:st").len() == 29);
+    wait_for("31 datagram alerts stored", 20, || {
+        rig.stored("eve:dg").len() == 31
+    });
+    wait_for("29 stream alerts stored", 20, || {
+        rig.stored("eve:st").len() == 29
+    });
     let got = rig.stored("eve:dg");
     for (g, w) in got.iter().zip(&alerts[..31]) {
         assert_same_alert(g, w, "eve:dg", "eth0");
@@ -205,15 +223,26 @@ fn eve_producer_datagram_and_stream_sockets_store_alerts() {
     }
     let dg = rig.input("dg");
     assert_eq!(dg.received.load(Relaxed), 34);
-    assert_eq!(dg.ignored.load(Relaxed), 2, "flow and stats events are ignored");
+    assert_eq!(
+        dg.ignored.load(Relaxed),
+        2,
+        "flow and stats events are ignored"
+    );
     assert_eq!(dg.rejected(Reject::NotJson), 1, "the cut datagram");
-    wait_for("datagram commits counted", 10, || dg.committed.load(Relaxed) == 31);
+    wait_for("datagram commits counted", 10, || {
+        dg.committed.load(Relaxed) == 31
+    });
     let st = rig.input("st");
     assert_eq!(st.rejected(Reject::BadField), 1, "the bad address");
     assert_eq!(st.received.load(Relaxed), 30);
-    wait_for("stream commits counted", 10, || st.committed.load(Relaxed) == 29);
+    wait_for("stream commits counted", 10, || {
+        st.committed.load(Relaxed) == 29
+    });
     rig.stop();
-    assert!(!dgram_path.exists() && !stream_path.exists(), "sockets removed at stop");
+    assert!(
+        !dgram_path.exists() && !stream_path.exists(),
+        "sockets removed at stop"
+    );
 }
 
 /// Real Suricata replays the golden pcap with its EVE output set to our socket, once as
@@ -221,8 +250,14 @@ fn eve_producer_datagram_and_stream_sockets_store_alerts() {
 /// that pcap (the golden reference: timestamp, sid, addresses, ports of every alert).
 #[test]
 fn suricata_writes_eve_to_our_datagram_and_stream_sockets() {
-    if std::process::Command::new("suricata").arg("-V").output().is_err() {
-        eprintln!("SKIPPED: suricata is not installed (TIDEWATCH_WITH_SURICATA=1 .ci/install-deps)");
+    if std::process::Command::new("suricata")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: suricata is not installed (TIDEWATCH_WITH_SURICATA=1 .ci/install-deps)"
+        );
         return;
     }
     let dir = scratch_dir("inputs-suricata");
@@ -241,7 +276,10 @@ fn suricata_writes_eve_to_our_datagram_and_stream_sockets() {
     let (dpath, spath) = (dir.join("d.sock"), dir.join("s.sock"));
     let mut s = InputConfig::new("s", Kind::EveSocket, &spath);
     s.datagram = Some(false);
-    let rig = Rig::start(&dir, vec![InputConfig::new("d", Kind::EveSocket, &dpath), s]);
+    let rig = Rig::start(
+        &dir,
+        vec![InputConfig::new("d", Kind::EveSocket, &dpath), s],
+    );
     for (name, path, filetype) in [("d", &dpath, "unix_dgram"), ("s", &spath, "unix_stream")] {
         let run = xtask::suricata::run_with(
             &pcap,
@@ -273,10 +311,17 @@ fn suricata_writes_eve_to_our_datagram_and_stream_sockets() {
             })
             .collect();
         tuples.sort();
-        assert_eq!(tuples, expected, "{filetype}: stored alerts equal Suricata's");
+        assert_eq!(
+            tuples, expected,
+            "{filetype}: stored alerts equal Suricata's"
+        );
         assert_eq!(rig.input(name).ignored.load(Relaxed), 0);
-        assert!(got.iter().all(|r| r.origin == Origin::SuricataEve && !r.msg.is_empty()));
-        assert!(got.iter().any(|r| !r.payload.is_empty()) && got.iter().all(|r| !r.packet.is_empty()));
+        assert!(got
+            .iter()
+            .all(|r| r.origin == Origin::SuricataEve && !r.msg.is_empty()));
+        assert!(
+            got.iter().any(|r| !r.payload.is_empty()) && got.iter().all(|r| !r.packet.is_empty())
+        );
         assert_eq!(rig.input(name).rejected(Reject::NotJson), 0);
     }
     rig.stop();
@@ -289,7 +334,11 @@ fn sh(script: &str, path: &Path) {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A FIFO input at `path` with umask 0117 (so mode 0660).
@@ -306,7 +355,11 @@ fn shell_script_writes_fifo_lines_triggered_and_normal() {
     let rig = Rig::start(&dir, vec![fifo_input("host", &fifo)]);
     let meta = std::fs::symlink_metadata(&fifo).unwrap();
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()));
-    let stat = std::process::Command::new("stat").args(["-c", "%a %F"]).arg(&fifo).output().unwrap();
+    let stat = std::process::Command::new("stat")
+        .args(["-c", "%a %F"])
+        .arg(&fifo)
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&stat.stdout).trim(), "660 fifo");
     // Three separate writers (each `>` opens and closes the FIFO): the input reopens.
     let script = r#"
@@ -316,22 +369,46 @@ printf '{"level": 1, "message": "door opened", "source": "door-sensor", "data": 
 printf 'no level here\n7|after the bad line\n' > "$1"
 "#;
     sh(script, &fifo);
-    wait_for("4 FIFO alerts stored", 20, || rig.stored("fifo:host").len() == 4);
+    wait_for("4 FIFO alerts stored", 20, || {
+        rig.stored("fifo:host").len() == 4
+    });
     let got = rig.stored("fifo:host");
     let view: Vec<(u8, &str, &str, &str, &[u8])> = got
         .iter()
-        .map(|r| (r.priority, r.msg.as_str(), r.class.as_str(), r.iface.as_str(), r.payload.as_slice()))
+        .map(|r| {
+            (
+                r.priority,
+                r.msg.as_str(),
+                r.class.as_str(),
+                r.iface.as_str(),
+                r.payload.as_slice(),
+            )
+        })
         .collect();
     assert_eq!(
         view,
         vec![
-            (2, "disk /var almost full", "state triggered", "host", &b""[..]),
-            (1, "door opened", "state triggered", "door-sensor", &br#"{"room":4}"#[..]),
+            (
+                2,
+                "disk /var almost full",
+                "state triggered",
+                "host",
+                &b""[..]
+            ),
+            (
+                1,
+                "door opened",
+                "state triggered",
+                "door-sensor",
+                &br#"{"room":4}"#[..]
+            ),
             (1, "door closed", "state normal", "door-sensor", &b""[..]),
             (7, "after the bad line", "state triggered", "host", &b""[..]),
         ]
     );
-    assert!(got.iter().all(|r| r.origin == Origin::Fifo && r.src.to_ip().is_none()));
+    assert!(got
+        .iter()
+        .all(|r| r.origin == Origin::Fifo && r.src.to_ip().is_none()));
     let st = rig.input("host");
     assert_eq!(st.rejected(Reject::BadLine), 1);
     assert_eq!(st.received.load(Relaxed), 5);
@@ -341,7 +418,9 @@ printf 'no level here\n7|after the bad line\n' > "$1"
     assert!(!fifo.exists(), "FIFO removed at stop");
     let rig = Rig::start_with(rt, store, vec![fifo_input("host", &fifo)]);
     sh("printf '3|after restart\\n' > \"$1\"", &fifo);
-    wait_for("the alert after restart", 20, || rig.stored("fifo:host").len() == 5);
+    wait_for("the alert after restart", 20, || {
+        rig.stored("fifo:host").len() == 5
+    });
     let last = rig.stored("fifo:host").pop().unwrap();
     assert_eq!(last.msg, "after restart");
     assert!(last.seq > first_max);
@@ -354,16 +433,22 @@ fn tail_line(i: u32) -> String {
 }
 
 fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
 
 /// Waits until the position names `file` at `offset`, and checks it is whole.
 fn wait_position(pos: &Path, file: &Path, offset: u64) {
     let ino = std::fs::metadata(file).unwrap().ino();
-    wait_for(&format!("position at {} offset {offset}", file.display()), 20, || {
-        matches!(Position::load(pos), Ok(Some(p)) if p.ino == ino && p.offset == offset)
-    });
+    wait_for(
+        &format!("position at {} offset {offset}", file.display()),
+        20,
+        || matches!(Position::load(pos), Ok(Some(p)) if p.ino == ino && p.offset == offset),
+    );
 }
 
 /// The sids stored by the tail, each with how often.
@@ -425,7 +510,11 @@ fn eve_file_tail_restart_and_rotation_store_each_alert_once() {
     p.save(&pos).unwrap();
     let rig = Rig::start_with(rt, store, vec![input()]);
     wait_position(&pos, &eve, std::fs::metadata(&eve).unwrap().len());
-    assert_eq!(rig.col().stats.duplicates.load(Relaxed), 2, "two lines re-read, seen as duplicates");
+    assert_eq!(
+        rig.col().stats.duplicates.load(Relaxed),
+        2,
+        "two lines re-read, seen as duplicates"
+    );
     assert_exactly(&rig.store, 60);
 
     // Rotation: Suricata still appends to the renamed file before it reopens; then the
@@ -455,7 +544,10 @@ fn eve_file_tail_restart_and_rotation_store_each_alert_once() {
     wait_position(&pos, &eve, std::fs::metadata(&eve).unwrap().len());
     assert_exactly(&rig.store, 90);
     let st = rig.input("file");
-    assert_eq!(st.rejected(Reject::Partial) + st.rejected(Reject::NotJson), 0);
+    assert_eq!(
+        st.rejected(Reject::Partial) + st.rejected(Reject::NotJson),
+        0
+    );
     rig.stop();
 }
 
@@ -479,7 +571,9 @@ fn malformed_lines_are_rejected_and_the_next_is_stored() {
     append(&eve, &lines);
     let fifo = dir.join("f.fifo");
     let rig = Rig::start(&dir, vec![c, fifo_input("f", &fifo)]);
-    wait_for("4 good EVE lines stored", 20, || rig.stored("eve:file").len() == 4);
+    wait_for("4 good EVE lines stored", 20, || {
+        rig.stored("eve:file").len() == 4
+    });
     assert_exactly(&rig.store, 4);
     let st = rig.input("file");
     assert_eq!(
@@ -488,7 +582,10 @@ fn malformed_lines_are_rejected_and_the_next_is_stored() {
     );
     wait_position(&pos, &eve, lines.len() as u64);
 
-    sh("printf '0|level zero\\n{\"level\": 1}\\n1|good after bad\\n' > \"$1\"", &fifo);
+    sh(
+        "printf '0|level zero\\n{\"level\": 1}\\n1|good after bad\\n' > \"$1\"",
+        &fifo,
+    );
     wait_for("the good FIFO line", 20, || rig.stored("fifo:f").len() == 1);
     assert_eq!(rig.stored("fifo:f")[0].msg, "good after bad");
     let f = rig.input("f");
@@ -516,9 +613,11 @@ fn datagram_and_fifo_past_high_watermark_go_to_the_drop_channel() {
     rig.col().pause_writer(true);
     let tx = UnixDatagram::unbound().unwrap();
     for i in 0..50 {
-        tx.send_to(eve_line(&suricata_alert(i)).as_bytes(), &dpath).unwrap();
+        tx.send_to(eve_line(&suricata_alert(i)).as_bytes(), &dpath)
+            .unwrap();
     }
-    let script = "i=0; while [ $i -lt 50 ]; do printf '2|host alert %d\\n' $i; i=$((i+1)); done > \"$1\"";
+    let script =
+        "i=0; while [ $i -lt 50 ]; do printf '2|host alert %d\\n' $i; i=$((i+1)); done > \"$1\"";
     sh(script, &fpath);
     let (ds, fs) = (rig.input("d"), rig.input("f"));
     wait_for("all 100 received and handled", 20, || {
@@ -529,8 +628,18 @@ fn datagram_and_fifo_past_high_watermark_go_to_the_drop_channel() {
         })
     });
     for st in [&ds, &fs] {
-        assert_eq!(st.accepted.load(Relaxed), 20, "{}: up to the high watermark", st.name);
-        assert_eq!(st.dropped.load(Relaxed), 30, "{}: the rest dropped", st.name);
+        assert_eq!(
+            st.accepted.load(Relaxed),
+            20,
+            "{}: up to the high watermark",
+            st.name
+        );
+        assert_eq!(
+            st.dropped.load(Relaxed),
+            30,
+            "{}: the rest dropped",
+            st.name
+        );
         let (sock, file) = (&st.drops.drop_to_socket, &st.drops.drop_to_file);
         // The notifier's socket queue is short (net.unix.max_dgram_qlen); the rest go to
         // the drop file. Either way each is handed on.
@@ -539,14 +648,18 @@ fn datagram_and_fifo_past_high_watermark_go_to_the_drop_channel() {
         assert_eq!(st.committed.load(Relaxed), 0, "the writer is paused");
     }
     // The drop channel (socket, then file) holds exactly the dropped alerts, whole.
-    let on_socket = (ds.drops.drop_to_socket.load(Relaxed) + fs.drops.drop_to_socket.load(Relaxed)) as usize;
+    let on_socket =
+        (ds.drops.drop_to_socket.load(Relaxed) + fs.drops.drop_to_socket.load(Relaxed)) as usize;
     let mut records = Vec::new();
     for _ in 0..on_socket {
         records.push(listener.recv(std::time::Duration::from_secs(5)).unwrap());
     }
     assert!(listener.try_recv().unwrap().is_none());
     let file = store::drop_channel::read_drop_file(dir.join("drops")).unwrap();
-    assert_eq!((file.skipped_bytes, records.len() + file.records.len()), (0, 60));
+    assert_eq!(
+        (file.skipped_bytes, records.len() + file.records.len()),
+        (0, 60)
+    );
     records.extend(file.records);
     let mut dropped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &records {
@@ -559,7 +672,9 @@ fn datagram_and_fifo_past_high_watermark_go_to_the_drop_channel() {
     for v in dropped.values_mut() {
         v.sort_by_key(|m| m.rsplit(' ').next().unwrap().parse::<u32>().unwrap());
     }
-    let want_d: Vec<String> = (20..50).map(|i| format!("ET TEST alert number {i}")).collect();
+    let want_d: Vec<String> = (20..50)
+        .map(|i| format!("ET TEST alert number {i}"))
+        .collect();
     let want_f: Vec<String> = (20..50).map(|i| format!("host alert {i}")).collect();
     assert_eq!(dropped["eve:d"], want_d);
     assert_eq!(dropped["fifo:f"], want_f);
@@ -571,10 +686,15 @@ fn datagram_and_fifo_past_high_watermark_go_to_the_drop_channel() {
     for (sensor, st) in [("eve:d", &ds), ("fifo:f", &fs)] {
         let stored = rig.stored(sensor).len() as u64;
         assert_eq!(stored, 20);
-        assert_eq!(st.received.load(Relaxed), stored + st.dropped.load(Relaxed), "nothing silently lost");
+        assert_eq!(
+            st.received.load(Relaxed),
+            stored + st.dropped.load(Relaxed),
+            "nothing silently lost"
+        );
     }
     // Under the low watermark again: new alerts are stored.
-    tx.send_to(eve_line(&suricata_alert(99)).as_bytes(), &dpath).unwrap();
+    tx.send_to(eve_line(&suricata_alert(99)).as_bytes(), &dpath)
+        .unwrap();
     wait_for("storing again", 20, || rig.stored("eve:d").len() == 21);
     rig.stop();
 }
@@ -587,6 +707,7 @@ fn collector_binary_runs_configured_inputs_and_exports_metrics() {
     let fifo = dir.join("host.fifo");
     let sock = dir.join("eve.sock");
     let metrics = common::free_addr();
+    let (clear, archive) = (dir.join("clear.json"), dir.join("archive.json"));
     let conf = dir.join("tidewatch.toml");
     std::fs::write(
         &conf,
@@ -604,19 +725,46 @@ mode = "0620"
 name = "suricata"
 kind = "eve-socket"
 path = "{sock}"
+
+[output.clear]
+type = "eve_file"
+path = "{clear}"
+
+[output.archive]
+type = "eve_file"
+path = "{archive}"
+
+[[route]]
+classtype = ["state normal"]
+outputs = ["clear"]
+
+[[route]]
+sensors = ["eve:suricata", "fifo:host"]
+outputs = ["archive"]
 "#,
             fifo = fifo.display(),
-            sock = sock.display()
+            sock = sock.display(),
+            clear = clear.display(),
+            archive = archive.display()
         ),
     )
     .unwrap();
     let (_p, _addr) = common::start_collector_with(
         &dir,
-        &["--config".as_ref(), conf.as_os_str(), "--listen".as_ref(), "127.0.0.1:0".as_ref(), "--insecure".as_ref()],
+        &[
+            "--config".as_ref(),
+            conf.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--insecure".as_ref(),
+        ],
         None,
     );
     assert_eq!(mode_of(&fifo), 0o620);
-    sh("printf '1|from the script\\nbad\\n' > \"$1\"", &fifo);
+    sh(
+        "printf '1|from the script\\nbad\\n{\"level\": 4, \"message\": \"all clear\", \"state\": \"normal\"}\\n' > \"$1\"",
+        &fifo,
+    );
     UnixDatagram::unbound()
         .unwrap()
         .send_to(eve_line(&suricata_alert(5)).as_bytes(), &sock)
@@ -624,16 +772,37 @@ path = "{sock}"
     let series = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(-1.0);
     wait_for("input metrics", 20, || {
         let m = common::samples(&common::scrape(&metrics));
-        series(&m, r#"tidewatch_input_committed_total{input="host",kind="fifo"}"#) == 1.0
-            && series(&m, r#"tidewatch_input_committed_total{input="suricata",kind="eve-socket"}"#) == 1.0
+        series(
+            &m,
+            r#"tidewatch_input_committed_total{input="host",kind="fifo"}"#,
+        ) == 2.0
+            && series(
+                &m,
+                r#"tidewatch_input_committed_total{input="suricata",kind="eve-socket"}"#,
+            ) == 1.0
     });
     let m = common::samples(&common::scrape(&metrics));
-    assert_eq!(series(&m, r#"tidewatch_input_received_total{input="host",kind="fifo"}"#), 2.0);
     assert_eq!(
-        series(&m, r#"tidewatch_input_rejected_total{input="host",kind="fifo",reason="bad_line"}"#),
+        series(
+            &m,
+            r#"tidewatch_input_received_total{input="host",kind="fifo"}"#
+        ),
+        3.0
+    );
+    assert_eq!(
+        series(
+            &m,
+            r#"tidewatch_input_rejected_total{input="host",kind="fifo",reason="bad_line"}"#
+        ),
         1.0
     );
-    assert_eq!(series(&m, r#"tidewatch_input_dropped_total{input="suricata",kind="eve-socket"}"#), 0.0);
+    assert_eq!(
+        series(
+            &m,
+            r#"tidewatch_input_dropped_total{input="suricata",kind="eve-socket"}"#
+        ),
+        0.0
+    );
     let out = common::run_ok(
         common::tidewatch()
             .arg("alerts")
@@ -647,4 +816,18 @@ path = "{sock}"
     assert_eq!(v["alert"]["signature_id"], 2_100_005);
     assert_eq!(v["src_ip"], "198.51.100.5");
     assert_eq!(v["tidewatch"]["sensor"], "eve:suricata");
+    // Routed like a sensor's alerts: the all-clear by its classtype to its own output.
+    wait_for("routed EVE lines", 20, || {
+        std::fs::read_to_string(&archive).is_ok_and(|t| t.lines().count() == 3)
+            && std::fs::read_to_string(&clear).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let clear = common::eve_lines(&clear);
+    assert_eq!(clear[0]["alert"]["signature"], "all clear");
+    assert_eq!(clear[0]["alert"]["category"], "state normal");
+    assert_eq!(clear[0]["alert"]["severity"], 4);
+    let sigs: Vec<String> = common::eve_lines(&archive)
+        .iter()
+        .map(|v| v["alert"]["signature"].as_str().unwrap().to_string())
+        .collect();
+    assert!(sigs.contains(&"from the script".to_string()) && sigs.contains(&"ET TEST alert number 5".to_string()), "{sigs:?}");
 }

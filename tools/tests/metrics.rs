@@ -13,7 +13,7 @@ mod common;
 use capture::craft::{FrameSpec, L4Spec};
 use capture::netns::VethLab;
 use common::{
-    free_addr, http_get, run_ok, samples, scratch_dir, scrape, tidewatch, wait_for, Proc,
+    free_addr, http_get, run_ok, samples, scrape, scratch_dir, tidewatch, wait_for, Proc,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -83,7 +83,9 @@ pub fn parse_eve(line: &[u8], input: &str) -> Result<Eve, LineError> {
         Some(_) => return Ok(Eve::Ignored),
         None => return Err(bad("no event_type")),
     }
-    let a = l.alert.ok_or_else(|| bad("event_type alert without an alert object"))?;
+    let a = l
+        .alert
+        .ok_or_else(|| bad("event_type alert without an alert object"))?;
     let mut r = foreign_record(Origin::SuricataEve);
     r.ts_ns = parse_timestamp(l.timestamp.as_deref().ok_or_else(|| bad("no timestamp"))?)
         .ok_or_else(|| bad("timestamp is not like 2024-01-31T12:00:00.123456+0000"))?;
@@ -151,20 +153,30 @@ fn digits(s: &[u8]) -> Option<u64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter()
-        .try_fold(0u64, |a, d| a.checked_mul(10)?.checked_add((d - b'0') as u64))
+    s.iter().try_fold(0u64, |a, d| {
+        a.checked_mul(10)?.checked_add((d - b'0') as u64)
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.frac](+HHMM|+HH:MM|Z)` to ns since the epoch (Suricata writes
 /// `2024-01-31T12:00:00.123456+0000`). None for anything else or before 1970.
 pub fn parse_timestamp(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
     let (y, mo, d) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
-    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -233,8 +245,18 @@ mod tests {
             parse_timestamp("2024-01-01T01:00:00.5+01:00"),
             Some(1_704_067_200_500_000_000)
         );
-        assert_eq!(parse_timestamp("2024-01-01T00:00:00Z"), Some(1_704_067_200_000_000_000));
-        for bad in ["", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00", "1969-12-31T23:59:59Z", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+9"] {
+        assert_eq!(
+            parse_timestamp("2024-01-01T00:00:00Z"),
+            Some(1_704_067_200_000_000_000)
+        );
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01 00:00:00",
+            "1969-12-31T23:59:59Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00+9",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
@@ -280,11 +302,31 @@ mod tests {
     fn input_eve_refuses_with_a_reason() {
         let cases: [(&str, Reject, &str); 6] = [
             ("{not json", Reject::NotJson, ""),
-            (r#"{"timestamp":"2024-01-01T00:00:00Z"}"#, Reject::BadField, "event_type"),
-            (r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.4","dest_ip":"1.2.3.5","proto":"TCP","alert":{}}"#, Reject::BadField, "signature_id"),
-            (r#"{"event_type":"alert","timestamp":"yesterday","alert":{"signature_id":1}}"#, Reject::BadField, "timestamp"),
-            (r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.999","dest_ip":"1.2.3.5","proto":"TCP","alert":{"signature_id":1}}"#, Reject::BadField, "src_ip"),
-            (r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.4","dest_ip":"1.2.3.5","proto":"TCP","payload":"!!","alert":{"signature_id":1}}"#, Reject::BadField, "payload"),
+            (
+                r#"{"timestamp":"2024-01-01T00:00:00Z"}"#,
+                Reject::BadField,
+                "event_type",
+            ),
+            (
+                r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.4","dest_ip":"1.2.3.5","proto":"TCP","alert":{}}"#,
+                Reject::BadField,
+                "signature_id",
+            ),
+            (
+                r#"{"event_type":"alert","timestamp":"yesterday","alert":{"signature_id":1}}"#,
+                Reject::BadField,
+                "timestamp",
+            ),
+            (
+                r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.999","dest_ip":"1.2.3.5","proto":"TCP","alert":{"signature_id":1}}"#,
+                Reject::BadField,
+                "src_ip",
+            ),
+            (
+                r#"{"event_type":"alert","timestamp":"2024-01-01T00:00:00Z","src_ip":"1.2.3.4","dest_ip":"1.2.3.5","proto":"TCP","payload":"!!","alert":{"signature_id":1}}"#,
+                Reject::BadField,
+                "payload",
+            ),
         ];
         for (line, reason, word) in cases {
             let e = parse_eve(line.as_bytes(), "in").unwrap_err();

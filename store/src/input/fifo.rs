@@ -76,7 +76,10 @@ pub fn parse_fifo(line: &[u8], input: &str) -> Result<AlertRecord, LineError> {
             LineError::new(Reject::BadLine, "neither LEVEL|MESSAGE nor a JSON object")
         })?;
         let lv: i64 = lv.trim().parse().map_err(|_| {
-            LineError::new(Reject::BadLine, format!("level `{}` is not a number", lv.trim()))
+            LineError::new(
+                Reject::BadLine,
+                format!("level `{}` is not a number", lv.trim()),
+            )
         })?;
         r.priority = level(lv)?;
         r.msg = msg.into();
@@ -94,7 +97,10 @@ mod tests {
     #[test]
     fn input_fifo_both_forms() {
         let r = parse_fifo(b"2|disk almost full\r", "host").unwrap();
-        assert_eq!((r.priority, r.msg.as_str(), r.class.as_str()), (2, "disk almost full", TRIGGERED));
+        assert_eq!(
+            (r.priority, r.msg.as_str(), r.class.as_str()),
+            (2, "disk almost full", TRIGGERED)
+        );
         assert_eq!(r.iface, "host");
         assert_eq!(r.origin, Origin::Fifo);
         let r = parse_fifo(
@@ -102,7 +108,10 @@ mod tests {
             "host",
         )
         .unwrap();
-        assert_eq!((r.priority, r.msg.as_str(), r.class.as_str()), (1, "door open", NORMAL));
+        assert_eq!(
+            (r.priority, r.msg.as_str(), r.class.as_str()),
+            (1, "door open", NORMAL)
+        );
         assert_eq!(r.iface, "door");
         assert_eq!(r.payload, br#"{"room":4}"#);
         let r = parse_fifo(br#"{"level": 5, "message": "x"}"#, "host").unwrap();
@@ -117,7 +126,11 @@ mod tests {
             (b"0|msg", Reject::BadField, "level 0"),
             (b"3|", Reject::BadField, "empty"),
             (b"{\"level\": 1}", Reject::NotJson, "message"),
-            (b"{\"level\": 1, \"message\": \"m\", \"state\": \"odd\"}", Reject::BadField, "state"),
+            (
+                b"{\"level\": 1, \"message\": \"m\", \"state\": \"odd\"}",
+                Reject::BadField,
+                "state",
+            ),
             (b"\xff|m", Reject::BadLine, "UTF-8"),
         ] {
             let e = parse_fifo(line, "in").unwrap_err();

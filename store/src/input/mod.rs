@@ -325,9 +325,7 @@ impl InputConfig {
                     "required for kind eve-file (where the read position is kept)",
                 ))
             }
-            (false, Some(_)) => {
-                return Err(key_err(key("position"), "only for kind eve-file"))
-            }
+            (false, Some(_)) => return Err(key_err(key("position"), "only for kind eve-file")),
             _ => {}
         }
         if file {
@@ -450,10 +448,7 @@ pub struct Inputs {
 pub(crate) use sink::Sink;
 
 /// Starts every configured input: binds or opens its path and spawns its task.
-pub(crate) async fn start(
-    cfgs: &[InputConfig],
-    sink: Arc<Sink>,
-) -> Result<Inputs, InputError> {
+pub(crate) async fn start(cfgs: &[InputConfig], sink: Arc<Sink>) -> Result<Inputs, InputError> {
     let mut stats = Vec::new();
     for c in cfgs {
         let st = Arc::new(InputStats::new(&c.name, c.kind));

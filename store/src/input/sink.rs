@@ -153,10 +153,18 @@ impl Watermark {
     fn admit(&mut self, pending: u64, input: &str) -> bool {
         if self.dropping && pending < self.low {
             self.dropping = false;
-            tracing::info!(input, pending, "input back under its low watermark; storing again");
+            tracing::info!(
+                input,
+                pending,
+                "input back under its low watermark; storing again"
+            );
         } else if !self.dropping && pending >= self.high {
             self.dropping = true;
-            tracing::warn!(input, pending, "input past its high watermark; new alerts go to the drop channel");
+            tracing::warn!(
+                input,
+                pending,
+                "input past its high watermark; new alerts go to the drop channel"
+            );
         }
         !self.dropping
     }

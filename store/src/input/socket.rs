@@ -4,7 +4,7 @@
 //! tokio tasks that end when the collector stops.
 
 use super::lines::{Lines, Piece};
-use super::sink::{drop_channel, Feeder, SeqClock, Sender, Sink};
+use super::sink::{drop_channel, Feeder, Sender, SeqClock, Sink};
 use super::{InputConfig, InputError, InputStats, Kind, LineError, Reject};
 use crate::perms;
 use std::fmt;
@@ -59,7 +59,8 @@ pub(crate) async fn start(
     let guard = if c.holdable() { None } else { Some(drops()?) };
     let feeder = Feeder::new(c, st.clone(), Some(clock.clone()), guard);
     let stop = sink.stop();
-    let access = |p: &Path| perms::set_access(p, c.owner.as_deref(), c.group.as_deref(), c.file_mode());
+    let access =
+        |p: &Path| perms::set_access(p, c.owner.as_deref(), c.group.as_deref(), c.file_mode());
     match c.kind {
         Kind::Fifo => {
             make_fifo(&c.path).map_err(io_err("creating the FIFO"))?;
@@ -96,7 +97,8 @@ pub(crate) async fn start(
             access(&c.path).map_err(io_err("setting owner and mode of"))?;
             l.set_nonblocking(true)
                 .map_err(io_err("setting up the socket"))?;
-            let l = tokio::net::UnixListener::from_std(l).map_err(io_err("setting up the socket"))?;
+            let l =
+                tokio::net::UnixListener::from_std(l).map_err(io_err("setting up the socket"))?;
             let (c, st) = (c.clone(), st.clone());
             tokio::spawn(async move {
                 let _unlink = unlink;
@@ -130,7 +132,13 @@ async fn dgram(
                     let at = Loc { src: "datagram", n };
                     if len > max {
                         f.stats.received.fetch_add(1, Relaxed);
-                        f.reject(&LineError::new(Reject::TooLong, format!("datagram over max_line {max} bytes")), &at);
+                        f.reject(
+                            &LineError::new(
+                                Reject::TooLong,
+                                format!("datagram over max_line {max} bytes"),
+                            ),
+                            &at,
+                        );
                     } else {
                         let d = &buf[..len];
                         let d = d.strip_suffix(b"\n").unwrap_or(d);
@@ -183,7 +191,16 @@ async fn accept(
                 tokio::spawn(async move {
                     let src = format!("connection {id} line");
                     let mut lines = Lines::new(max);
-                    let r = read_lines(&mut s, &mut lines, &mut f, &sender, Some(hold), &mut stop, &src).await;
+                    let r = read_lines(
+                        &mut s,
+                        &mut lines,
+                        &mut f,
+                        &sender,
+                        Some(hold),
+                        &mut stop,
+                        &src,
+                    )
+                    .await;
                     if let Err(e) = r {
                         tracing::warn!(input = %f.name, error = %e, "reading connection {id}");
                     }
@@ -227,7 +244,10 @@ async fn read_lines<R: AsyncRead + Unpin>(
                 Piece::Line(l) => f.line(l, None, &at),
                 Piece::TooLong(len) => {
                     f.stats.received.fetch_add(1, Relaxed);
-                    f.reject(&LineError::new(Reject::TooLong, format!("line of {len}+ bytes")), &at);
+                    f.reject(
+                        &LineError::new(Reject::TooLong, format!("line of {len}+ bytes")),
+                        &at,
+                    );
                 }
             }
             if f.full() {
@@ -246,7 +266,13 @@ async fn read_lines<R: AsyncRead + Unpin>(
     };
     if !stopped && lines.partial() > 0 {
         f.stats.received.fetch_add(1, Relaxed);
-        let e = LineError::new(Reject::Partial, format!("writer closed after {} bytes without a newline", lines.partial()));
+        let e = LineError::new(
+            Reject::Partial,
+            format!(
+                "writer closed after {} bytes without a newline",
+                lines.partial()
+            ),
+        );
         f.reject(&e, &Loc { src, n: n + 1 });
         lines.reset(0);
     }

@@ -66,7 +66,10 @@ pub(crate) async fn start(
     sink: Arc<Sink>,
     st: Arc<InputStats>,
 ) -> Result<(), InputError> {
-    let pos_path = c.position.clone().expect("validated: eve-file has a position");
+    let pos_path = c
+        .position
+        .clone()
+        .expect("validated: eve-file has a position");
     let saved = Position::load(&pos_path).map_err(|e| InputError::Position {
         input: c.name.clone(),
         path: pos_path.clone(),
@@ -173,7 +176,11 @@ impl Tail {
                 else {
                     return; // the writer is gone (shutdown): nothing saved, read again next run
                 };
-                match rx.wait_for(|a| a.through >= last || a.failed).await.map(|a| *a) {
+                match rx
+                    .wait_for(|a| a.through >= last || a.failed)
+                    .await
+                    .map(|a| *a)
+                {
                     Ok(a) if !a.failed => break,
                     Ok(_) => tokio::time::sleep(Duration::from_secs(1)).await,
                     Err(_) => return,
@@ -261,7 +268,10 @@ impl Tail {
             self.feeder.stats.received.fetch_add(1, Relaxed);
             let e = LineError::new(
                 Reject::Partial,
-                format!("{} bytes without a newline at the end of the old file", self.lines.partial()),
+                format!(
+                    "{} bytes without a newline at the end of the old file",
+                    self.lines.partial()
+                ),
             );
             self.feeder.reject(&e, &At(read_to));
         }
@@ -283,7 +293,9 @@ impl Tail {
                         self.save().await;
                     }
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(input = %self.feeder.name, file = %self.path.display(), error = %e, "opening"),
+                    Err(e) => {
+                        tracing::warn!(input = %self.feeder.name, file = %self.path.display(), error = %e, "opening")
+                    }
                 }
                 if self.file.is_none() {
                     self.idle(&mut stop).await;
@@ -305,7 +317,9 @@ impl Tail {
                 match self.check_rotation() {
                     Ok(true) => continue,
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(input = %self.feeder.name, error = %e, "checking for rotation"),
+                    Err(e) => {
+                        tracing::warn!(input = %self.feeder.name, error = %e, "checking for rotation")
+                    }
                 }
                 self.idle(&mut stop).await;
             }

@@ -160,7 +160,10 @@ fn render_inputs(e: &mut Exposition, inputs: &[std::sync::Arc<InputStats>]) {
     for (name, kind, help, get) in families {
         e.family(name, kind, help);
         for i in inputs {
-            e.sample(&[("input", &i.name), ("kind", i.kind.as_str())], get(i) as f64);
+            e.sample(
+                &[("input", &i.name), ("kind", i.kind.as_str())],
+                get(i) as f64,
+            );
         }
     }
     e.family(
@@ -171,7 +174,11 @@ fn render_inputs(e: &mut Exposition, inputs: &[std::sync::Arc<InputStats>]) {
     for i in inputs {
         for r in InputReject::ALL {
             e.sample(
-                &[("input", &i.name), ("kind", i.kind.as_str()), ("reason", r.as_str())],
+                &[
+                    ("input", &i.name),
+                    ("kind", i.kind.as_str()),
+                    ("reason", r.as_str()),
+                ],
                 i.rejected(r) as f64,
             );
         }
