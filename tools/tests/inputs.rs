@@ -829,5 +829,9 @@ outputs = ["archive"]
         .iter()
         .map(|v| v["alert"]["signature"].as_str().unwrap().to_string())
         .collect();
-    assert!(sigs.contains(&"from the script".to_string()) && sigs.contains(&"ET TEST alert number 5".to_string()), "{sigs:?}");
+    assert!(
+        sigs.contains(&"from the script".to_string())
+            && sigs.contains(&"ET TEST alert number 5".to_string()),
+        "{sigs:?}"
+    );
 }
