@@ -835,3 +835,50 @@ outputs = ["archive"]
         "{sigs:?}"
     );
 }
+
+/// The FIFO's mode and group are the access control: a user in its group may write
+/// (mode 0620), another user may not even open it.
+#[test]
+fn fifo_mode_and_group_keep_other_users_out() {
+    let dir = scratch_dir("inputs-fifo-perms");
+    let fifo = dir.join("perm.fifo");
+    let mut c = InputConfig::new("perm", Kind::Fifo, &fifo);
+    c.mode = Some("0620".into());
+    c.group = Some("nogroup".into());
+    let rig = Rig::start(&dir, vec![c]);
+    let meta = std::fs::symlink_metadata(&fifo).unwrap();
+    assert_eq!((meta.mode() & 0o7777, meta.gid()), (0o620, 65534));
+    let as_user = |uid: u32, line: &str| {
+        std::process::Command::new("setpriv")
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .arg("--clear-groups")
+            .args([
+                "/bin/sh",
+                "-c",
+                &format!("printf '{line}\\n' > \"$1\""),
+                "sh",
+            ])
+            .arg(&fifo)
+            .output()
+            .expect("setpriv (util-linux)")
+    };
+    let denied = as_user(65533, "1|from an outsider");
+    assert!(!denied.status.success());
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("ermission denied"),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+    let allowed = as_user(65534, "2|from the group");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    wait_for("the group member's alert", 20, || {
+        rig.stored("fifo:perm").len() == 1
+    });
+    assert_eq!(rig.stored("fifo:perm")[0].msg, "from the group");
+    rig.stop();
+}
