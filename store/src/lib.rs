@@ -7,9 +7,11 @@
 
 pub mod drop_channel;
 pub mod eve;
+pub mod input;
 pub mod latency;
 pub mod outbox;
 pub mod privilege;
+mod perms;
 pub mod record;
 pub mod shipper;
 pub mod spool;

@@ -92,6 +92,7 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
     cfg.silence = Duration::from_secs(a.silence_secs.unwrap_or(c.silence_secs).max(1));
     cfg.buffer_bytes = a.buffer_mb.map(|m| m.max(1) << 20).unwrap_or(c.buffer.0);
     cfg.max_commit_records = c.max_commit_records;
+    cfg.inputs = config.input.clone();
     cfg.retention = Retention {
         max_age: a
             .retention_days

@@ -22,6 +22,8 @@ pub struct Config {
     pub routing: store::route::config::RoutingConfig,
     pub route: Vec<store::route::config::RouteConfig>,
     pub output: BTreeMap<String, store::route::config::OutputConfig>,
+    /// The collector's inputs (`[[input]]`; `store::input::InputConfig` documents them).
+    pub input: Vec<store::input::InputConfig>,
 }
 
 /// `[metrics]`: the Prometheus endpoint of a daemon (`--metrics` overrides).
@@ -441,6 +443,7 @@ impl Config {
             );
         }
         self.router_config().validate()?;
+        store::input::validate_all(&self.input)?;
         if self.stream.reassembly.depth.0 > 1 << 30 {
             bail!("config key stream.reassembly.depth: at most 1gb");
         }
@@ -486,6 +489,58 @@ mod tests {
         assert_eq!((d.memcap, d.depth), (32 << 20, 4096));
         let e = Config::load(None, &["stream.memcap=lots".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("lots"), "{e:#}");
+    }
+
+    #[test]
+    fn input_tables_load_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tidewatch.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[input]]
+name = "suricata"
+kind = "eve-socket"
+path = "/run/tidewatch/eve.sock"
+datagram = false
+mode = "0660"
+group = "suricata"
+
+[[input]]
+name = "host"
+kind = "fifo"
+path = "/run/tidewatch/alerts.fifo"
+umask = "0117"
+high_water = 100
+low_water = 50
+
+[[input]]
+name = "suricata-file"
+kind = "eve-file"
+path = "/var/log/suricata/eve.json"
+position = "/var/lib/tidewatch/eve.json.pos"
+"#,
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &[]).unwrap();
+        assert_eq!(c.input.len(), 3);
+        assert_eq!(c.input[0].sensor(), "eve:suricata");
+        assert!(c.input[0].holdable());
+        assert_eq!(c.input[1].file_mode(), 0o660);
+        assert!(!c.input[1].holdable());
+        for (bad, key) in [
+            ("name = \"a\"\nkind = \"eve-file\"\npath = \"/x\"", "input.a.position"),
+            ("name = \"a\"\nkind = \"fifo\"\npath = \"/x\"\nmode = \"999\"", "input.a.mode"),
+            ("name = \"a\"\nkind = \"fifo\"\npath = \"/x\"\ndatagram = true", "input.a.datagram"),
+            ("name = \"a\"\nkind = \"fifo\"\npath = \"/x\"\nlow_water = 10\nhigh_water = 5", "input.a.low_water"),
+            ("name = \"a b\"\nkind = \"fifo\"\npath = \"/x\"", "input.name"),
+            ("name = \"a\"\nkind = \"pipe\"\npath = \"/x\"", "pipe"),
+            ("name = \"a\"\nkind = \"fifo\"\npath = \"/x\"\n[[input]]\nname = \"a\"\nkind = \"fifo\"\npath = \"/y\"", "input.a.name"),
+        ] {
+            std::fs::write(&path, format!("[[input]]\n{bad}\n")).unwrap();
+            let e = Config::load(Some(&path), &[]).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{bad}: {e:#}");
+        }
     }
 
     #[test]

@@ -12,11 +12,13 @@ mod common;
 
 use capture::craft::{FrameSpec, L4Spec};
 use capture::netns::VethLab;
-use common::{run_ok, scratch_dir, tidewatch, wait_for, Proc};
+use common::{
+    free_addr, http_get, run_ok, samples, scrape, scratch_dir, tidewatch, wait_for, Proc,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,45 +41,6 @@ fn frames(n: usize, src: Ipv4Addr, payload: &[u8]) -> Vec<Vec<u8>> {
             .payload(payload)
             .write(&mut v);
             v
-        })
-        .collect()
-}
-
-/// A port nobody listens on now (bound, then freed).
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-/// `GET path` over HTTP/1.0; returns the status code and body.
-fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut c = TcpStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut raw = String::new();
-    c.read_to_string(&mut raw)?;
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_string()))
-}
-
-fn scrape(addr: &str) -> String {
-    let (code, body) = http_get(addr, "/metrics").expect("scraping /metrics");
-    assert_eq!(code, 200, "{body}");
-    body
-}
-
-/// Samples of an exposition by series (`name{labels}` exactly as written).
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (series, v) = l.rsplit_once(' ').unwrap();
-            (series.to_string(), v.parse::<f64>().unwrap())
         })
         .collect()
 }

@@ -14,6 +14,7 @@ pub use commands::CommandBus;
 pub use control::{query_via_socket, request_via_socket};
 pub use stats::{Reject, SensorState, Stats};
 pub use writer::AckState;
+pub(crate) use writer::Job;
 
 use crate::db::{Retention, Store};
 use crate::wire::{Command, Limits};
@@ -46,6 +47,8 @@ pub struct CollectorConfig {
     /// The command bus (and counters) to use, when the router's block outputs were
     /// given it before the collector started; `None`: a fresh one.
     pub commands: Option<CommandBus>,
+    /// Alerts from other sources (Suricata EVE, a FIFO), stored like a sensor's.
+    pub inputs: Vec<crate::input::InputConfig>,
 }
 
 impl CollectorConfig {
@@ -62,6 +65,7 @@ impl CollectorConfig {
             retention_every: Duration::from_secs(60),
             router: None,
             commands: None,
+            inputs: Vec::new(),
         }
     }
 }
@@ -82,6 +86,8 @@ pub enum CollectorError {
     },
     #[error("buffer of {0} bytes: must be 1 byte to 4 GiB and hold one largest frame")]
     Buffer(u64),
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
 }
 
 pub(crate) struct Shared {
@@ -172,6 +178,18 @@ impl Collector {
             stop: watch::channel(false).0,
             router: cfg.router.clone(),
         });
+        if !cfg.inputs.is_empty() {
+            let sink = Arc::new(crate::input::Sink::new(shared.clone()));
+            match crate::input::start(&cfg.inputs, sink).await {
+                Ok(i) => {
+                    let _ = stats.inputs.set(i.stats);
+                }
+                Err(e) => {
+                    shared.stop.send_replace(true);
+                    return Err(e.into());
+                }
+            }
+        }
         let mut tasks = Vec::new();
         let s = shared.clone();
         tasks.push(tokio::spawn(async move {

@@ -77,6 +77,8 @@ pub struct Stats {
     /// Alert creation (on the sensor) to its durable commit here
     /// (`tidewatch_alert_latency_seconds{stage="deliver"}` on the collector).
     pub deliver_latency: crate::latency::LatencyWindow,
+    /// The counters of each configured input (`tidewatch_input_*`), set at start.
+    pub inputs: std::sync::OnceLock<Vec<std::sync::Arc<crate::input::InputStats>>>,
 }
 
 impl Stats {

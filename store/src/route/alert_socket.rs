@@ -8,12 +8,9 @@
 
 use super::config::AlertSocketConfig;
 use super::router::{Delivery, Output, OutputStats};
-use std::ffi::CString;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 
 struct Client {
@@ -40,74 +37,19 @@ pub(crate) struct AlertSocket {
     line: Vec<u8>,
 }
 
-fn cstr(s: &str) -> io::Result<CString> {
-    CString::new(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
-}
-
-/// A user's uid (`group` false) or a group's gid by name, or a number.
-fn id_of(name: &str, group: bool) -> io::Result<u32> {
-    if let Ok(n) = name.parse() {
-        return Ok(n);
-    }
-    let c = cstr(name)?;
-    // SAFETY: getpwnam/getgrnam return NULL or a pointer to static storage, read at once
-    // (the router starts its outputs on one thread).
-    let id = unsafe {
-        if group {
-            let p = libc::getgrnam(c.as_ptr());
-            (!p.is_null()).then(|| (*p).gr_gid)
-        } else {
-            let p = libc::getpwnam(c.as_ptr());
-            (!p.is_null()).then(|| (*p).pw_uid)
-        }
-    };
-    id.ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no {} `{name}`", if group { "group" } else { "user" }),
-        )
-    })
-}
-
-fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: a valid NUL-terminated path; -1 (as u32::MAX) leaves an id unchanged.
-    let rc = unsafe { libc::chown(c.as_ptr(), uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX)) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 impl AlertSocket {
     pub fn open(c: &AlertSocketConfig) -> io::Result<AlertSocket> {
         let mode = if c.mode == "stream" {
-            if let Some(dir) = c.path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            if UnixStream::connect(&c.path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("{} is served by a running process", c.path.display()),
-                ));
-            }
-            let _ = std::fs::remove_file(&c.path);
-            // Bind under a umask that leaves no access, then open it up as configured,
-            // so there is no moment when the socket is more open than asked.
-            // SAFETY: umask only swaps the process mask.
-            let old = unsafe { libc::umask(0o177) };
-            let bound = UnixListener::bind(&c.path);
-            unsafe { libc::umask(old) };
-            let listener = bound?;
-            let uid = c.owner.as_deref().map(|n| id_of(n, false)).transpose()?;
-            let gid = c.group.as_deref().map(|n| id_of(n, true)).transpose()?;
-            if uid.is_some() || gid.is_some() {
-                chown(&c.path, uid, gid)?;
-            }
-            let m = u32::from_str_radix(&c.socket_mode, 8)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            std::fs::set_permissions(&c.path, std::fs::Permissions::from_mode(m))?;
+            crate::perms::claim_socket_path(&c.path)?;
+            // Bind with no access, then open it up as configured, so there is no moment
+            // when the socket is more open than asked.
+            let listener = crate::perms::create_private(|| UnixListener::bind(&c.path))?;
+            crate::perms::set_access(
+                &c.path,
+                c.owner.as_deref(),
+                c.group.as_deref(),
+                crate::perms::parse_mode(&c.socket_mode)?,
+            )?;
             listener.set_nonblocking(true)?;
             Mode::Stream {
                 listener,

@@ -6,6 +6,7 @@ use super::latency;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use store::collector::{Reject, Stats};
 use store::route::{OutputStats, Router};
+use store::input::{InputStats, Reject as InputReject};
 
 /// A per-sensor family: name, type, help, and how to read the value.
 type PerSensor = (
@@ -246,5 +247,63 @@ pub fn render_collector(s: &Stats, router: Option<&Router>) -> String {
         }
     }
     latency(&mut e, &[("deliver", &s.deliver_latency)]);
+    if let Some(inputs) = s.inputs.get() {
+        render_inputs(&mut e, inputs);
+    }
     e.finish()
+}
+
+/// A per-input counter or gauge: name, type, help, and how to read it.
+type PerInput = (&'static str, Kind, &'static str, fn(&InputStats) -> u64);
+
+/// The `tidewatch_input_*` families, labelled `input` (the configured name) and `kind`.
+fn render_inputs(e: &mut Exposition, inputs: &[std::sync::Arc<InputStats>]) {
+    let families: [PerInput; 10] = [
+        ("tidewatch_input_received_total", Kind::Counter,
+         "Lines, datagrams or events an input read (good or not).", |i| i.received.load(Relaxed)),
+        ("tidewatch_input_ignored_total", Kind::Counter,
+         "EVE events that are not alerts (flow, dns, stats...), read and not stored.", |i| i.ignored.load(Relaxed)),
+        ("tidewatch_input_accepted_total", Kind::Counter,
+         "Alerts an input handed to the collector's writer.", |i| i.accepted.load(Relaxed)),
+        ("tidewatch_input_committed_total", Kind::Counter,
+         "Alerts of an input committed to the store (or found already stored).", |i| i.committed.load(Relaxed)),
+        ("tidewatch_input_dropped_total", Kind::Counter,
+         "Alerts an input sent to the drop channel (past its high watermark, or no room at the writer).", |i| i.dropped.load(Relaxed)),
+        ("tidewatch_input_drop_to_socket_total", Kind::Counter,
+         "Dropped alerts a drop notifier took on the drop channel socket.", |i| i.drops.drop_to_socket.load(Relaxed)),
+        ("tidewatch_input_drop_to_file_total", Kind::Counter,
+         "Dropped alerts appended to the drop channel file (no notifier listening).", |i| i.drops.drop_to_file.load(Relaxed)),
+        ("tidewatch_input_drop_lost_total", Kind::Counter,
+         "Dropped alerts neither the drop socket nor the drop file took (lost, and counted).", |i| i.drops.drop_lost.load(Relaxed)),
+        ("tidewatch_input_pending", Kind::Gauge,
+         "Alerts of an input waiting for commit (what its watermarks look at).", |i| i.pending.load(Relaxed)),
+        ("tidewatch_input_connections", Kind::Gauge,
+         "Open connections to a stream-mode EVE socket input.", |i| i.connections.load(Relaxed)),
+    ];
+    for (name, kind, help, get) in families {
+        e.family(name, kind, help);
+        for i in inputs {
+            e.sample(
+                &[("input", &i.name), ("kind", i.kind.as_str())],
+                get(i) as f64,
+            );
+        }
+    }
+    e.family(
+        "tidewatch_input_rejected_total",
+        Kind::Counter,
+        "Lines or datagrams an input rejected, by reason (each logged with the input and where).",
+    );
+    for i in inputs {
+        for r in InputReject::ALL {
+            e.sample(
+                &[
+                    ("input", &i.name),
+                    ("kind", i.kind.as_str()),
+                    ("reason", r.as_str()),
+                ],
+                i.rejected(r) as f64,
+            );
+        }
+    }
 }

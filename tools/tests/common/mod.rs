@@ -6,7 +6,7 @@ pub mod live;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -350,4 +350,43 @@ pub fn output_field(dir: &Path, output: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {line}"))
         .parse()
         .unwrap()
+}
+
+/// A port nobody listens on now (bound, then freed).
+pub fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// `GET path` over HTTP/1.0; returns the status code and body.
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut c = std::net::TcpStream::connect(addr)?;
+    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    write!(c, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut raw = String::new();
+    c.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((code, body.to_string()))
+}
+
+pub fn scrape(addr: &str) -> String {
+    let (code, body) = http_get(addr, "/metrics").expect("scraping /metrics");
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+/// Samples of an exposition by series (`name{labels}` exactly as written).
+pub fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, v) = l.rsplit_once(' ').unwrap();
+            (series.to_string(), v.parse::<f64>().unwrap())
+        })
+        .collect()
 }
