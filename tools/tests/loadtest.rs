@@ -108,7 +108,7 @@ fn paced_loadtest_stores_every_expected_alert_with_no_loss() {
     assert_eq!(&img[12..16], b"IHDR");
     let w = u32::from_be_bytes(img[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(img[20..24].try_into().unwrap());
-    assert_eq!((w, h), (1000, 900));
+    assert_eq!((w, h), (xtask::plot::WIDTH, xtask::plot::HEIGHT));
     assert!(
         img.len() > 10_000,
         "a plot with lines and text, not a blank image: {} bytes",

@@ -247,9 +247,9 @@ pub fn templates(size: usize, ratio: f64, flows: usize) -> Result<(Vec<Vec<u8>>,
         let mut buf = Vec::with_capacity(size);
         let want_trigger = i * n_trig / n < (i + 1) * n_trig / n;
         let udp_payload = size.saturating_sub(42);
-        // Half the flows TCP to port 80, half UDP; trigger frames are UDP on their rule's
-        // port, a flow of its own per port.
-        let tcp = f % 2 == 0;
+        // Half the flows TCP to port 80, half UDP to 53. A trigger frame goes from its
+        // flow's source to its rule's UDP port: a 5-tuple of its own per port.
+        let tcp = f.is_multiple_of(2);
         if want_trigger {
             let mut done = false;
             for k in 0..udp_rules.len() {
@@ -555,7 +555,7 @@ fn read_store(
     let series = per
         .iter()
         .enumerate()
-        .filter(|(_, h)| h.len() > 0)
+        .filter(|(_, h)| !h.is_empty())
         .map(|(i, h)| DetectPoint {
             t: (i as f64 + 0.5) * bucket.as_secs_f64(),
             count: h.len(),
@@ -994,6 +994,12 @@ pub fn run(args: &LoadtestArgs) -> Result<LoadtestReport> {
     if let Some(m) = args.max_loss {
         r.failures = loss_failures(&r, m);
     }
+    if r.offered > 0 && r.seen == 0 {
+        r.failures.push(format!(
+            "none of the {} frames sent on {} reached the XDP program on {}: do frames sent there arrive on it (its veth peer)?",
+            r.offered, from.iface, r.iface
+        ));
+    }
     Ok(r)
 }
 
@@ -1152,6 +1158,82 @@ mod tests {
         assert!(templates(59, 0.0, 1).is_err());
         assert!(templates(64, 0.0, 0).is_err());
         assert!(templates(64, 1.5, 1).is_err());
+    }
+
+    fn report(
+        drops: &[(&str, &str, &'static str, u64, f64)],
+        expected: u64,
+        stored: u64,
+    ) -> LoadtestReport {
+        LoadtestReport {
+            iface: "x".into(),
+            size: 64,
+            flows: 1,
+            rules: 1,
+            workers: 1,
+            pps: 0,
+            block_all: false,
+            seconds: 1.0,
+            offered: 1000,
+            offered_pps: 1000.0,
+            seen: 1000,
+            redirected: 1000,
+            inspected: 1000,
+            inspected_pps: 1000.0,
+            alerts_expected: expected,
+            alerts_raised: expected,
+            alerts_stored: stored,
+            drops: drops
+                .iter()
+                .map(|&(stage, reason, unit, count, fraction)| StageCount {
+                    stage: stage.into(),
+                    reason: reason.into(),
+                    unit,
+                    count,
+                    fraction,
+                })
+                .collect(),
+            collector_buffer_peak_bytes: 0,
+            latency_detect: Quantiles::default(),
+            latency_deliver: Quantiles::default(),
+            samples: Vec::new(),
+            detect_series: Vec::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn max_loss_names_each_stage_beyond_it_and_short_storage() {
+        let r = report(
+            &[
+                ("fill_ring", "empty", "packets", 20, 0.02),
+                ("rx_ring", "full", "packets", 1, 0.001),
+                ("spool", "full", "alerts", 3, 0.03),
+                ("worker_queue", "full_waits", "waits", 900, 0.9),
+                ("flow", "memcap_evicted", "flows", 50, 0.5),
+            ],
+            100,
+            97,
+        );
+        let f = loss_failures(&r, 0.01);
+        assert_eq!(f.len(), 3, "{f:?}");
+        assert!(f[0].starts_with("fill_ring/empty: 20 packets"), "{f:?}");
+        assert!(f[1].starts_with("spool/full: 3 alerts"), "{f:?}");
+        assert_eq!(f[2], "stored 97 alerts < expected 100");
+        assert_eq!(
+            loss_failures(&r, 0.05).len(),
+            1,
+            "only the storage shortfall"
+        );
+        let clean = report(&[("rx_ring", "full", "packets", 0, 0.0)], 100, 100);
+        assert!(loss_failures(&clean, 0.0).is_empty());
+        let mut blocked = report(&[("xdp", "blocklist", "packets", 1000, 1.0)], 0, 0);
+        assert_eq!(loss_failures(&blocked, 0.0).len(), 1);
+        blocked.block_all = true;
+        assert!(
+            loss_failures(&blocked, 0.0).is_empty(),
+            "--block-all drops on purpose"
+        );
     }
 
     #[test]
