@@ -10,6 +10,8 @@ pub mod golden_check;
 pub mod golden_stateful;
 pub mod golden_stream;
 pub mod loadtest;
+pub mod pipeline;
+pub mod plot;
 pub mod stateful_check;
 pub mod stream_check;
 pub mod suricata;

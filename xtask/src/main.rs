@@ -62,8 +62,9 @@ enum Cmd {
     /// The built-in demo: a namespace, a collector and a sensor, traffic with attacks,
     /// the stored alerts and the metrics.
     Demo(xtask::demo::DemoArgs),
-    /// Generate traffic into a veth (AF_XDP TX from a namespace) while the sensor captures
-    /// it with the benchmark rules; report offered, seen, inspected and alerts.
+    /// The whole pipeline under load: AF_XDP traffic from a namespace into a sensor that
+    /// ships to a collector; reports rates, drops by stage, alerts expected/raised/stored,
+    /// latency quantiles, as text, JSON (--json) and a PNG plot (--plot).
     Loadtest(xtask::loadtest::LoadtestArgs),
     /// Run the criterion benchmarks in benches/ and compare with a saved baseline.
     Bench(xtask::criterion_cmp::BenchArgs),
@@ -86,14 +87,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench(args) => xtask::criterion_cmp::run(&args).map(|_| ()),
         Cmd::Demo(args) => xtask::demo::run(&args),
-        Cmd::Loadtest(args) => {
-            let r = xtask::loadtest::run(&args)?;
-            println!("{r}");
-            if let Some(p) = &args.json {
-                std::fs::write(p, serde_json::to_string_pretty(&r)?)?;
-            }
-            Ok(())
-        }
+        Cmd::Loadtest(args) => xtask::loadtest::run_and_report(&args),
         Cmd::GenBench {
             out,
             size_mb,
