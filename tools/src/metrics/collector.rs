@@ -5,8 +5,8 @@ use super::exposition::{Exposition, Kind};
 use super::latency;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use store::collector::{Reject, Stats};
-use store::route::{OutputStats, Router};
 use store::input::{InputStats, Reject as InputReject};
+use store::route::{OutputStats, Router};
 
 /// A per-sensor family: name, type, help, and how to read the value.
 type PerSensor = (
