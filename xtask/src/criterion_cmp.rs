@@ -7,7 +7,6 @@
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::SystemTime;
 
 /// `cargo xtask bench` options.
@@ -48,7 +47,7 @@ fn target_dir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         return Ok(PathBuf::from(d));
     }
-    let out = Command::new(env!("CARGO"))
+    let out = crate::cargo::command()
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .context("running cargo metadata")?;
@@ -138,7 +137,7 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>> {
             bail!("baseline name {name:?}: use letters, digits and _ only");
         }
     }
-    let mut cmd = Command::new(env!("CARGO"));
+    let mut cmd = crate::cargo::command();
     cmd.args(["bench", "-p", "benches"]);
     for b in &args.benches {
         cmd.args(["--bench", b]);

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod benchgen;
+pub mod cargo;
 pub mod criterion_cmp;
 pub mod demo;
 pub mod golden;

@@ -28,8 +28,7 @@ pub fn target_dir() -> PathBuf {
 
 /// Builds the `tidewatch` binary (release) and returns its path.
 pub fn build_tidewatch() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(&cargo)
+    let status = crate::cargo::command()
         .current_dir(workspace_root())
         .args(["build", "--release", "-q", "-p", "tools"])
         .status()
