@@ -248,8 +248,8 @@ fn eve_producer_datagram_and_stream_sockets_store_alerts() {
 /// Real Suricata replays the golden pcap with its EVE output set to our socket, once as
 /// unix_dgram and once as unix_stream; what we store equals what Suricata reported for
 /// that pcap (the golden reference: timestamp, sid, addresses, ports of every alert).
+/// `.ci/install-deps` installs Suricata; without it this test fails at its first run.
 #[test]
-#[ignore = "needs Suricata 7: TIDEWATCH_WITH_SURICATA=1 .ci/install-deps, then cargo test --release -p tools --test inputs -- --ignored"]
 fn suricata_writes_eve_to_our_datagram_and_stream_sockets() {
     let dir = scratch_dir("inputs-suricata");
     let pcap = dir.join("golden.pcap");
