@@ -131,8 +131,8 @@ pub fn fragmentable_len(link: LinkType, frame: &[u8]) -> Result<usize, FragError
     Ok(l.end - l.unfrag_end)
 }
 
-/// Cuts the datagram in `frame` into `pieces`, in the order given. `id` is the IPv6
-/// fragment identification (IPv4 fragments keep the datagram's IP id).
+/// Cuts the datagram in `frame` into `pieces`, in the order given. `id` is the fragment
+/// identification: IPv6's, or for IPv4 its low 16 bits replace the datagram's IP id.
 pub fn fragment(
     link: LinkType,
     frame: &[u8],
@@ -150,9 +150,7 @@ pub fn fragment(
             }
             PieceData::Bytes(b) => b,
         };
-        let more = piece
-            .more
-            .unwrap_or(piece.offset + data.len() < body.len());
+        let more = piece.more.unwrap_or(piece.offset + data.len() < body.len());
         let units = ((piece.offset / 8) & 0x1fff) as u16;
         let mut f = Vec::with_capacity(l.unfrag_end + 8 + data.len());
         f.extend_from_slice(&frame[..l.unfrag_end]);
@@ -168,6 +166,7 @@ pub fn fragment(
             let hlen = l.unfrag_end - l.l3;
             let total = (hlen + data.len()).min(65535) as u16;
             f[l.l3 + 2..l.l3 + 4].copy_from_slice(&total.to_be_bytes());
+            f[l.l3 + 4..l.l3 + 6].copy_from_slice(&(id as u16).to_be_bytes());
             let field = units | if more { 0x2000 } else { 0 };
             f[l.l3 + 6..l.l3 + 8].copy_from_slice(&field.to_be_bytes());
             f[l.l3 + 10] = 0;
@@ -218,7 +217,7 @@ mod tests {
     fn ipv4_pieces_decode_as_fragments_with_their_offsets() {
         let f = udp_v4(&[7u8; 40]);
         assert_eq!(fragmentable_len(LinkType::Ethernet, &f).unwrap(), 48);
-        let frags = fragment(LinkType::Ethernet, &f, 0, &even(48, 16)).unwrap();
+        let frags = fragment(LinkType::Ethernet, &f, 77, &even(48, 16)).unwrap();
         assert_eq!(frags.len(), 3);
         for (i, fr) in frags.iter().enumerate() {
             let p = decode::decode(LinkType::Ethernet, fr, true).unwrap();
@@ -249,6 +248,10 @@ mod tests {
         let fi = p.fragment.unwrap();
         assert_eq!((fi.offset, fi.more, fi.id), (16, false, 9));
         assert!(p.ip_options);
-        assert_eq!(frags[1][14 + 40], 44, "hop-by-hop names the fragment header");
+        assert_eq!(
+            frags[1][14 + 40],
+            44,
+            "hop-by-hop names the fragment header"
+        );
     }
 }

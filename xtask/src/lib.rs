@@ -4,9 +4,11 @@
 pub mod bench;
 pub mod benchgen;
 pub mod criterion_cmp;
+pub mod defrag_check;
 pub mod demo;
 pub mod golden;
 pub mod golden_check;
+pub mod golden_defrag;
 pub mod golden_stateful;
 pub mod golden_stream;
 pub mod loadtest;

@@ -324,7 +324,11 @@ fn parse<'a>(p: &Packet<'a>) -> Option<(Key, NewFrag<'a>)> {
     let frame = p.frame;
     let l3 = usize::from(p.l3_offset);
     let vlan = [p.vlan[0], p.vlan[1]];
-    let be16 = |at: usize| frame.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let be16 = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
     if p.is_ipv6() {
         // Walk to the fragment header, remembering which byte named it.
         let mut next = *frame.get(l3 + 6)?;

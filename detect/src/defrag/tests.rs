@@ -106,7 +106,10 @@ fn overlap_winners(policy: Policy) -> [u8; 3] {
     ];
     let mut won = [0u8; 3];
     for (k, (ao, bo, check, rest)) in shapes.iter().enumerate() {
-        let mut pieces = vec![Piece::bytes(*ao, &a).more(true), Piece::span(rest[0].0, rest[0].1)];
+        let mut pieces = vec![
+            Piece::bytes(*ao, &a).more(true),
+            Piece::span(rest[0].0, rest[0].1),
+        ];
         pieces.push(Piece::bytes(*bo, &b).more(true));
         pieces.push(Piece::span(rest[1].0, rest[1].1));
         let frames = fragment(LinkType::Ethernet, &whole, 0, &pieces).unwrap();
