@@ -351,7 +351,7 @@ fn parse<'a>(p: &Packet<'a>) -> Option<(Key, NewFrag<'a>)> {
         }
         let proto = frame[off];
         let data = &frame[off + 8..end];
-        if (f.more && data.len() % 8 != 0) || usize::from(f.offset) + data.len() > 65535 {
+        if (f.more && !data.len().is_multiple_of(8)) || usize::from(f.offset) + data.len() > 65535 {
             return None;
         }
         let key = Key {

@@ -99,7 +99,8 @@ fn overlap_winners(policy: Policy) -> [u8; 3] {
     let a = [b'A'; 16];
     let b = [b'B'; 16];
     // (A's offset, B's offset, the bytes checked, the rest as spans)
-    let shapes: [(usize, usize, usize, &[(usize, usize)]); 3] = [
+    type Shape = (usize, usize, usize, &'static [(usize, usize)]);
+    let shapes: [Shape; 3] = [
         (16, 8, 16, &[(0, 8), (32, 8)]),
         (8, 8, 8, &[(0, 8), (24, 16)]),
         (8, 16, 16, &[(0, 8), (32, 8)]),
