@@ -11,6 +11,7 @@ use capture::craft::{FrameSpec, Ipv6Ext, L4Spec};
 use capture::decode::{decode, LinkType};
 use detect::defrag::{DefragConfig, Policy};
 use detect::engine::{Engine, RuleBuilder};
+use detect::flow::FlowConfig;
 use detect::rules::Proto;
 use detect::worker::{Worker, WorkerConfig};
 use libfuzzer_sys::fuzz_target;
@@ -45,6 +46,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let config = WorkerConfig {
+        flow: FlowConfig {
+            max_flows: 8,
+            ..FlowConfig::default()
+        },
         defrag: DefragConfig {
             memcap: MEMCAP,
             max_trackers: 4,
