@@ -34,11 +34,13 @@ pub fn symmetric_hash(src: &IpAddr, dst: &IpAddr, src_port: u16, dst_port: u16, 
 }
 
 /// [`symmetric_hash`] of a decoded packet. Fragments hash on addresses alone so every
-/// fragment of a datagram reaches the same worker.
+/// fragment of a datagram reaches the same worker (not on the protocol either: an IPv6
+/// first fragment names the transport after its extension headers, a later one the
+/// header that follows the fragment header).
 #[inline]
 pub fn packet_hash(p: &Packet<'_>) -> u64 {
     if p.fragment.is_some() {
-        return symmetric_hash(&p.src, &p.dst, 0, 0, p.ip_proto);
+        return symmetric_hash(&p.src, &p.dst, 0, 0, 0);
     }
     symmetric_hash(&p.src, &p.dst, p.src_port(), p.dst_port(), p.ip_proto)
 }

@@ -1,6 +1,7 @@
 //! The detection worker: one per core, owning its flow table and matcher scratch. The same
 //! code runs for pcap replay and live capture; only the frame source differs.
 
+use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::rules::Action;
@@ -40,6 +41,7 @@ pub struct WorkerStats {
     pub decode: DecodeStats,
     pub flows: FlowStats,
     pub stream: StreamStats,
+    pub defrag: DefragStats,
     /// Matches that `suppress`, `threshold`, `detection_filter` kept from alerting, and
     /// alerts a `rate_filter` changed.
     pub filters: FilterStats,
@@ -55,6 +57,7 @@ impl WorkerStats {
         self.decode.merge(&o.decode);
         self.flows.merge(&o.flows);
         self.stream.merge(&o.stream);
+        self.defrag.merge(&o.defrag);
         self.filters.merge(&o.filters);
     }
 }
@@ -105,6 +108,7 @@ pub struct WorkerConfig {
     pub flow: FlowConfig,
     pub checksums: ChecksumMode,
     pub stream: StreamConfig,
+    pub defrag: DefragConfig,
 }
 
 /// One detection worker. Not `Sync`: each thread owns one.
@@ -122,6 +126,9 @@ pub struct Worker {
     flowbits: Box<[u64]>,
     words: usize,
     gate: AlertGate,
+    defrag: Defrag,
+    /// Where the defragmenter rebuilds a datagram; reused.
+    rebuilt: Vec<u8>,
 }
 
 /// Bytes each flow slot costs beside the flow table: its stream session and flowbits.
@@ -145,6 +152,8 @@ impl Worker {
             flowbits: vec![0; flows.capacity() * words].into_boxed_slice(),
             words,
             gate: AlertGate::new(crate::threshold::DEFAULT_ENTRIES),
+            defrag: Defrag::new(config.defrag),
+            rebuilt: Vec::new(),
             engine,
             flows,
             checksums: config.checksums,
@@ -233,7 +242,13 @@ impl Worker {
         s.flows = self.flows.stats();
         s.stream = self.streams.stats();
         s.filters = self.gate.stats();
+        s.defrag = self.defrag.stats();
         s
+    }
+
+    /// Bytes the defragmenter holds now (the figure `defrag.memcap` bounds).
+    pub fn defrag_memory(&self) -> usize {
+        self.defrag.memory()
     }
 
     /// Flows the table holds now (for live metrics).
@@ -268,7 +283,9 @@ impl Worker {
         }
     }
 
-    /// Inspects a decoded packet (in dispatch mode the reader decodes).
+    /// Inspects a decoded packet (in dispatch mode the reader decodes). A fragment goes
+    /// to the defragmenter, and the datagram it completes is inspected as one packet,
+    /// stamped with the fragment's time.
     pub fn handle_packet(
         &mut self,
         ts_ns: u64,
@@ -280,7 +297,79 @@ impl Worker {
         self.stats.bytes += p.frame.len() as u64;
         if p.fragment.is_some() {
             self.stats.decode.fragments += 1;
+            if defrag::is_fragment(p) {
+                self.on_fragment(ts_ns, p, pcap_cnt, sink);
+                return;
+            }
         }
+        self.inspect(ts_ns, p, pcap_cnt, sink);
+    }
+
+    /// Adds a fragment to its datagram and inspects the datagram once it is whole.
+    ///
+    /// As in Suricata 7 (checked on the defrag golden pcap), the fragment itself is
+    /// inspected first, as a packet without flow, transport header or payload: only
+    /// rules without payload keywords and with `any` ports can match it (an `ip` rule
+    /// alerts once per fragment and once for the datagram).
+    #[cold]
+    fn on_fragment(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
+        let bare = Packet {
+            l4: L4::Other,
+            l4_offset: p.l4_offset,
+            payload: &[],
+            ..*p
+        };
+        let info = FlowInfo {
+            to_server: true,
+            established: false,
+            first_in_direction: true,
+        };
+        let at = At {
+            ts_ns,
+            flow_id: 0,
+            to_server: true,
+            pcap_cnt,
+        };
+        self.scratch.begin_packet();
+        if self.words > 0 {
+            self.scratch.flowbits_mut().fill(0);
+        }
+        self.engine
+            .inspect_packet(&bare, &info, false, &mut self.scratch);
+        let Worker {
+            engine,
+            scratch,
+            stats,
+            gate,
+            ..
+        } = self;
+        for &rule in scratch.matches() {
+            raise(engine, gate, stats, rule as u32, &at, &bare, &[], sink);
+        }
+        let mut buf = std::mem::take(&mut self.rebuilt);
+        if let Some(link) = self.defrag.insert(p, ts_ns, &mut buf) {
+            match decode::decode(link, &buf, false) {
+                Ok(rp) => self.inspect(ts_ns, &rp, pcap_cnt, sink),
+                Err(e) => self.stats.decode.count(e.reason),
+            }
+        }
+        self.rebuilt = buf;
+    }
+
+    /// Flow, stream and rule inspection of one whole packet.
+    fn inspect(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
         self.check_checksum(p);
         let view = self.flows.update(p, ts_ns);
         if view.created {

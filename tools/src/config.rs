@@ -16,6 +16,7 @@ pub struct Config {
     pub flow: FlowConfig,
     pub sensor: SensorConfig,
     pub stream: StreamConfig,
+    pub defrag: DefragConfig,
     pub metrics: MetricsConfig,
     pub collector: CollectorConfig,
     /// The collector's routing (`store::route::config` documents these three).
@@ -295,6 +296,49 @@ impl StreamConfig {
     }
 }
 
+/// `defrag.*`: IPv4/IPv6 fragment reassembly (Suricata's keys and defaults; the overlap
+/// policy, which Suricata takes from `host-os-policy`, is one setting here).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefragConfig {
+    /// Bytes of held fragments over all workers: bytes, or a string like `32mb`.
+    pub memcap: ByteSize,
+    /// Datagrams in reassembly at once, over all workers.
+    #[serde(alias = "max-trackers", alias = "max_trackers")]
+    pub trackers: u64,
+    /// Seconds of packet time a datagram waits for its next fragment.
+    pub timeout: u64,
+    /// Overlap policy: bsd (Suricata's default), bsd-right, linux, windows, solaris,
+    /// first, last.
+    pub policy: String,
+}
+
+impl Default for DefragConfig {
+    fn default() -> Self {
+        let d = detect::defrag::DefragConfig::default();
+        DefragConfig {
+            memcap: ByteSize(d.memcap),
+            trackers: d.max_trackers as u64,
+            timeout: d.timeout_ns / 1_000_000_000,
+            policy: d.policy.name().into(),
+        }
+    }
+}
+
+impl DefragConfig {
+    /// The engine's settings for one of `workers` workers (an equal share of the memcap
+    /// and trackers each).
+    pub fn to_detect(&self, workers: usize) -> detect::defrag::DefragConfig {
+        let w = workers.max(1) as u64;
+        detect::defrag::DefragConfig {
+            memcap: self.memcap.0 / w,
+            max_trackers: (self.trackers / w).max(1) as usize,
+            timeout_ns: self.timeout.saturating_mul(1_000_000_000),
+            policy: detect::defrag::Policy::parse(&self.policy).unwrap_or_default(),
+        }
+    }
+}
+
 /// A byte count written as a number or as Suricata writes sizes (`64kb`, `256mb`, `1gb`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
@@ -444,6 +488,21 @@ impl Config {
         }
         self.router_config().validate()?;
         store::input::validate_all(&self.input)?;
+        if detect::defrag::Policy::parse(&self.defrag.policy).is_none() {
+            bail!(
+                "config key defrag.policy: `{}` is not one of bsd, bsd-right, linux, windows, solaris, first, last",
+                self.defrag.policy
+            );
+        }
+        if self.defrag.timeout == 0 || self.defrag.timeout > 86_400 {
+            bail!(
+                "config key defrag.timeout: {} must be 1 to 86400 seconds",
+                self.defrag.timeout
+            );
+        }
+        if self.defrag.trackers == 0 {
+            bail!("config key defrag.trackers: must be at least 1");
+        }
         if self.stream.reassembly.depth.0 > 1 << 30 {
             bail!("config key stream.reassembly.depth: at most 1gb");
         }
@@ -471,6 +530,31 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defrag_keys_take_suricata_names_sizes_and_policies() {
+        let c = Config::load(
+            None,
+            &[
+                "defrag.memcap=8mb".into(),
+                "defrag.trackers=1000".into(),
+                "defrag.timeout=10".into(),
+                "defrag.policy=linux".into(),
+            ],
+        )
+        .unwrap();
+        let d = c.defrag.to_detect(2);
+        assert_eq!(d.memcap, 4 << 20);
+        assert_eq!(d.max_trackers, 500);
+        assert_eq!(d.timeout_ns, 10_000_000_000);
+        assert_eq!(d.policy, detect::defrag::Policy::Linux);
+        let d = Config::load(None, &[]).unwrap().defrag.to_detect(1);
+        assert_eq!(d, detect::defrag::DefragConfig::default());
+        let e = Config::load(None, &["defrag.policy=beos".into()]).unwrap_err();
+        assert!(e.to_string().contains("defrag.policy"), "{e}");
+        let e = Config::load(None, &["defrag.memcap=lots".into()]).unwrap_err();
+        assert!(format!("{e:#}").contains("not a size"), "{e:#}");
+    }
 
     #[test]
     fn stream_keys_take_suricata_names_and_sizes() {

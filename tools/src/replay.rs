@@ -49,6 +49,7 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         flow: config.flow.to_detect_for(workers),
         checksums: config.checksum_mode(),
         stream: config.stream.to_detect(workers),
+        defrag: config.defrag.to_detect(workers),
     };
     let dcfg = DispatchConfig {
         workers,
@@ -193,6 +194,24 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
             .collect::<String>()
     );
     eprintln!("fragments: {}", t.decode.fragments);
+    let df = &t.defrag;
+    eprintln!(
+        "defrag: {} fragments, {} datagrams reassembled ({} fragments), {} overlaps, \
+         {} discarded by the overlap policy, {} timeouts ({} fragments); dropped: memcap {}, \
+         trackers {}, invalid {}; still held {}; memory peak {} bytes",
+        df.fragments,
+        df.reassembled,
+        df.reassembled_fragments,
+        df.overlaps,
+        df.discarded,
+        df.timeouts,
+        df.expired_fragments,
+        df.memcap_drops,
+        df.tracker_drops,
+        df.invalid,
+        df.held_fragments,
+        df.peak_memory
+    );
     eprintln!(
         "flows: {} created, {} timed out, {} evicted, {} emergencies",
         t.flows.created, t.flows.timed_out, t.flows.evicted, t.flows.emergency

@@ -304,6 +304,7 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         flow: config.flow.to_detect_for(n_workers),
         checksums: config.checksum_mode(),
         stream: config.stream.to_detect(n_workers),
+        defrag: config.defrag.to_detect(n_workers),
     };
     let metrics = Arc::new(crate::metrics::SensorMetrics::default());
     metrics.set_rules(set.loaded.enforced, set.loaded.skipped);

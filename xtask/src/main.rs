@@ -25,6 +25,18 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata on the defrag golden pcap (its default overlap policy and five
+    /// others) and compare with (or, with --update, rewrite)
+    /// xtask/golden/defrag/expected_*.json.
+    GoldenDefrag {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the defrag golden pcap.
+    GenGoldenDefrag {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run Suricata on the stateful golden pcap (flowbits, thresholds, threshold.config)
     /// and compare with (or, with --update, rewrite) xtask/golden/stateful/expected.json.
     GoldenStateful {
@@ -79,6 +91,12 @@ fn main() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Golden { update } => xtask::golden_check::run(update),
         Cmd::GoldenStream { update } => xtask::stream_check::run(update),
+        Cmd::GoldenDefrag { update } => xtask::defrag_check::run(update),
+        Cmd::GenGoldenDefrag { out } => {
+            xtask::golden_defrag::write_defrag_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Cmd::GoldenStateful { update } => xtask::stateful_check::run(update),
         Cmd::GenGoldenStream { out } => {
             xtask::golden_stream::write_stream_pcap(&out)?;

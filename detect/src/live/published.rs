@@ -2,6 +2,7 @@
 //! metrics scrape or `status` can read them while capture runs. The packet path never
 //! touches an atomic; a batch costs a few dozen relaxed stores.
 
+use crate::defrag::DefragStats;
 use crate::flow::FlowStats;
 use crate::worker::WorkerStats;
 use capture::decode::{DecodeReason, DecodeStats};
@@ -26,6 +27,8 @@ pub struct WorkerLive {
     pub stream_pieces_segments: u64,
     /// Reassembly memory held now.
     pub stream_memory: u64,
+    /// Fragment reassembly counters and gauges.
+    pub defrag: DefragStats,
     /// Times a dispatch reader found this worker's queue full and waited (backpressure:
     /// nothing is dropped there, the socket rings fill instead).
     pub queue_full: u64,
@@ -47,6 +50,8 @@ pub(super) struct PublishedWorker {
     stream_window_segments: AtomicU64,
     stream_pieces_segments: AtomicU64,
     stream_memory: AtomicU64,
+    /// [`DefragStats`] in the order of [`defrag_fields`].
+    defrag: [AtomicU64; DEFRAG_FIELDS],
     /// Times a dispatch reader found this worker's queue full and waited.
     pub queue_full: AtomicU64,
 }
@@ -69,6 +74,9 @@ impl PublishedWorker {
         self.stream_pieces_segments
             .store(s.stream.pieces_segments, Relaxed);
         self.stream_memory.store(s.stream.memory, Relaxed);
+        for (a, v) in self.defrag.iter().zip(defrag_fields(&s.defrag)) {
+            a.store(v, Relaxed);
+        }
     }
 
     pub(super) fn load(&self) -> WorkerLive {
@@ -88,9 +96,43 @@ impl PublishedWorker {
             stream_window_segments: self.stream_window_segments.load(Relaxed),
             stream_pieces_segments: self.stream_pieces_segments.load(Relaxed),
             stream_memory: self.stream_memory.load(Relaxed),
+            defrag: {
+                let v: [u64; DEFRAG_FIELDS] = std::array::from_fn(|i| self.defrag[i].load(Relaxed));
+                DefragStats {
+                    fragments: v[0],
+                    reassembled: v[1],
+                    timeouts: v[2],
+                    expired_fragments: v[3],
+                    memcap_drops: v[4],
+                    tracker_drops: v[5],
+                    overlaps: v[6],
+                    invalid: v[7],
+                    memory: v[8],
+                    trackers: v[9],
+                    ..DefragStats::default()
+                }
+            },
             queue_full: self.queue_full.load(Relaxed),
         }
     }
+}
+
+const DEFRAG_FIELDS: usize = 10;
+
+/// The [`DefragStats`] fields a scrape shows, in a fixed order.
+fn defrag_fields(d: &DefragStats) -> [u64; DEFRAG_FIELDS] {
+    [
+        d.fragments,
+        d.reassembled,
+        d.timeouts,
+        d.expired_fragments,
+        d.memcap_drops,
+        d.tracker_drops,
+        d.overlaps,
+        d.invalid,
+        d.memory,
+        d.trackers,
+    ]
 }
 
 /// Frames of one queue that did not decode, by reason (stored by whoever decodes them).

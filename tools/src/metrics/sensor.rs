@@ -182,6 +182,55 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
         "Reassembly memory held by all workers.",
         sum(|w| w.stream_memory) as f64,
     );
+    let d = |f: fn(&detect::defrag::DefragStats) -> u64| {
+        s.workers.iter().map(|w| f(&w.defrag)).sum::<u64>()
+    };
+    e.single(
+        "tidewatch_defrag_fragments_total",
+        Kind::Counter,
+        "IPv4 and IPv6 fragments taken for reassembly.",
+        d(|x| x.fragments) as f64,
+    );
+    e.single(
+        "tidewatch_defrag_reassembled_total",
+        Kind::Counter,
+        "Datagrams rebuilt from their fragments and inspected.",
+        d(|x| x.reassembled) as f64,
+    );
+    e.single(
+        "tidewatch_defrag_timeouts_total",
+        Kind::Counter,
+        "Datagrams given up after defrag.timeout without a new fragment.",
+        d(|x| x.timeouts) as f64,
+    );
+    e.single(
+        "tidewatch_defrag_overlaps_total",
+        Kind::Counter,
+        "Fragments that overlapped data already held (the overlap policy chose the bytes).",
+        d(|x| x.overlaps) as f64,
+    );
+    e.family(
+        "tidewatch_defrag_fragments_dropped_total",
+        Kind::Counter,
+        "Fragments dropped, by reason: defrag.memcap reached, defrag.trackers reached, \
+         their datagram timed out, or malformed.",
+    )
+    .sample(&[("reason", "memcap")], d(|x| x.memcap_drops) as f64)
+    .sample(&[("reason", "trackers")], d(|x| x.tracker_drops) as f64)
+    .sample(&[("reason", "timeout")], d(|x| x.expired_fragments) as f64)
+    .sample(&[("reason", "invalid")], d(|x| x.invalid) as f64);
+    e.single(
+        "tidewatch_defrag_memory_bytes",
+        Kind::Gauge,
+        "Fragment memory held by all workers (bounded by defrag.memcap).",
+        d(|x| x.memory) as f64,
+    );
+    e.single(
+        "tidewatch_defrag_trackers",
+        Kind::Gauge,
+        "Datagrams in reassembly in all workers.",
+        d(|x| x.trackers) as f64,
+    );
     e.single(
         "tidewatch_rules_loaded",
         Kind::Gauge,
@@ -228,6 +277,10 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
         ("stream", "memcap", sum(|w| w.stream_memcap_segments)),
         ("stream", "window", sum(|w| w.stream_window_segments)),
         ("stream", "pieces", sum(|w| w.stream_pieces_segments)),
+        ("defrag", "memcap", d(|x| x.memcap_drops)),
+        ("defrag", "trackers", d(|x| x.tracker_drops)),
+        ("defrag", "timeout", d(|x| x.expired_fragments)),
+        ("defrag", "invalid", d(|x| x.invalid)),
     ] {
         e.sample(&[("stage", stage), ("reason", reason)], v as f64);
     }

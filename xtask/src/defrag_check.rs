@@ -1,0 +1,69 @@
+//! `cargo xtask golden-defrag [--update]`: run Suricata on the defrag golden pcap under
+//! each overlap policy (its default, and `host-os-policy` giving every address one
+//! policy) and store (or verify) its alerts.
+
+use crate::golden::SURICATA_YAML_PATH;
+use crate::golden_defrag::{
+    host_os_policy_yaml, write_defrag_pcap, DEFRAG_RULES_PATH, DEFRAG_VARIANTS,
+};
+use crate::stream_check::read_expected;
+use crate::suricata;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+/// Runs every variant; with `update` rewrites the expected files instead of comparing.
+pub fn run(update: bool) -> Result<()> {
+    let rules = Path::new(DEFRAG_RULES_PATH);
+    let base = std::fs::read_to_string(SURICATA_YAML_PATH)
+        .with_context(|| format!("reading {SURICATA_YAML_PATH}"))?;
+    let dir = suricata::scratch_dir("golden-defrag")?;
+    let result = run_in(&dir, rules, &base, update);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(dir: &Path, rules: &Path, base: &str, update: bool) -> Result<()> {
+    suricata::check_rules(rules, Path::new(SURICATA_YAML_PATH))?;
+    let pcap = dir.join("defrag.pcap");
+    write_defrag_pcap(&pcap)?;
+    let mut diffs = Vec::new();
+    for v in &DEFRAG_VARIANTS {
+        let yaml = dir.join(format!("suricata-{}.yaml", v.policy));
+        let text = match v.suricata_os {
+            None => base.to_string(),
+            Some(os) => format!("{base}{}", host_os_policy_yaml(os)),
+        };
+        std::fs::write(&yaml, text).with_context(|| format!("writing {}", yaml.display()))?;
+        let run = suricata::run(&pcap, rules, &yaml, true)?;
+        let _ = std::fs::remove_dir_all(&run.log_dir);
+        println!(
+            "{}: {} alerts, per sid {:?}",
+            v.policy,
+            run.alerts.len(),
+            run.counts()
+        );
+        let json = serde_json::to_string_pretty(&run.alerts)? + "\n";
+        if update {
+            std::fs::write(v.expected_path, json)
+                .with_context(|| format!("writing {}", v.expected_path))?;
+            println!("wrote {}", v.expected_path);
+            continue;
+        }
+        let stored = read_expected(v.expected_path)?;
+        if stored != run.alerts {
+            diffs.push(format!(
+                "{}: alerts differ ({} stored, {} now)",
+                v.policy,
+                stored.len(),
+                run.alerts.len()
+            ));
+        }
+    }
+    if !diffs.is_empty() {
+        bail!(
+            "defrag golden mismatch (run `cargo xtask golden-defrag --update` if intended):\n{}",
+            diffs.join("\n")
+        );
+    }
+    Ok(())
+}
