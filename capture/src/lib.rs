@@ -5,6 +5,7 @@
 
 pub mod afxdp;
 pub mod craft;
+pub mod craft_encap;
 pub mod decode;
 pub mod flowhash;
 pub mod netns;

@@ -535,6 +535,7 @@ mod tests {
             fragment: None,
             l4,
             payload: &[],
+            tunnel: None,
         }
     }
 

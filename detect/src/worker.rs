@@ -435,6 +435,7 @@ impl Worker {
                     ..TcpHeader::default()
                 }),
                 payload: &[],
+                tunnel: None,
             };
             let info = FlowInfo {
                 to_server,
