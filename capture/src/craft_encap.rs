@@ -116,6 +116,14 @@ fn as_ethernet(inner: Inner<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// An Ethernet frame (fixed MAC addresses) around an IP packet, for tunnels that carry
+/// Ethernet.
+pub fn ethernet(ip: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ip.len() + 14);
+    as_ethernet(Inner::Ip(ip), &mut out);
+    out
+}
+
 impl Encap<'_> {
     /// Clears `out` and writes one Ethernet frame carrying `inner` in this encapsulation.
     pub fn wrap(&self, inner: Inner<'_>, out: &mut Vec<u8>) {

@@ -81,6 +81,43 @@ impl From<IpAddr> for Addr {
     }
 }
 
+/// The tunnel an alert's packet arrived in (see `capture::decode::Tunnel`): the
+/// outermost IP tunnel and how many encapsulations deep the packet was.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct TunnelRecord {
+    /// `capture::decode::TunnelKind` as its `u8` value; [`tunnel_kind_name`] names it.
+    pub kind: u8,
+    /// Outer addresses; [`Addr::NONE`] for MPLS over Ethernet (no outer IP header).
+    pub src: Addr,
+    pub dst: Addr,
+    /// Outer IP protocol (47 GRE/ERSPAN, 17 VXLAN/GENEVE, 4, 41; 0 for MPLS).
+    pub proto: u8,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// VNI, GRE key, ERSPAN session id or MPLS bottom label.
+    pub id: Option<u32>,
+    /// IP-level encapsulations crossed (Suricata's `tunnel.depth`).
+    pub depth: u8,
+}
+
+/// The name of a [`TunnelRecord::kind`], as `capture::decode::TunnelKind::name` gives it
+/// (a test in `tools` keeps the two tables equal).
+pub fn tunnel_kind_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "gre",
+        1 => "erspan1",
+        2 => "erspan2",
+        3 => "erspan3",
+        4 => "vxlan",
+        5 => "geneve",
+        6 => "mpls",
+        7 => "ipip",
+        8 => "ipv6inip",
+        _ => "unknown",
+    }
+}
+
 /// One alert with its evidence. `(sensor, seq)` names it uniquely for ever: the sensor's
 /// spool persists `seq`, so a restart never reuses a number and the collector can
 /// de-duplicate resends.
@@ -113,6 +150,9 @@ pub struct AlertRecord {
     pub icmp: Option<(u8, u8)>,
     /// Outer VLAN first; at most two.
     pub vlan: Vec<u16>,
+    /// The tunnel the packet arrived in; addresses, ports and protocol above are the
+    /// inner packet's.
+    pub tunnel: Option<TunnelRecord>,
     /// Capture interface (EVE `in_iface`), or the input's name for foreign alerts.
     pub iface: String,
     /// The inspected buffer that matched, cut to the configured bound.
@@ -195,6 +235,7 @@ mod tests {
             ip_proto: 6,
             icmp: None,
             vlan: vec![10, 20],
+            tunnel: None,
             iface: "eth0".into(),
             payload: vec![0x41; 512],
             packet: vec![0x42; 600],
