@@ -448,13 +448,28 @@ mod tests {
         let mut cur = ip.clone();
         for depth in 1..=5u8 {
             ipip.wrap(Inner::Ip(&cur), &mut frame);
-            let r = decode(LinkType::Ethernet, &frame, true);
+            let p = decode(LinkType::Ethernet, &frame, true).unwrap();
             if depth <= 4 {
-                assert_eq!(r.unwrap().tunnel.unwrap().depth, depth);
+                assert_eq!(p.tunnel.unwrap().depth, depth);
+                assert_eq!(p.tunnel_error, None);
             } else {
-                assert_eq!(r.unwrap_err().reason, DecodeReason::TunnelTooDeep);
+                // The fifth tunnel is not followed: its outer packet is what is left.
+                assert_eq!(p.tunnel_error.unwrap().reason, DecodeReason::TunnelTooDeep);
+                assert_eq!((p.ip_proto, p.tunnel.unwrap().depth), (4, 4));
             }
             cur = frame[14..].to_vec();
+        }
+    }
+
+    /// The reason a tunnel was not followed; the packet is then the outer one.
+    fn malformed(frame: &[u8]) -> crate::decode::DecodeError {
+        match decode(LinkType::Ethernet, frame, false) {
+            Ok(p) => {
+                assert_eq!(p.src, outer(false).src, "the outer packet is inspected");
+                p.tunnel_error.expect("a tunnel error")
+            }
+            // MPLS has no outer IP packet to fall back to.
+            Err(e) => e,
         }
     }
 
@@ -473,7 +488,7 @@ mod tests {
         }
         .wrap(Inner::Ip(&ip), &mut frame);
         frame[at + 8] = 0;
-        let e = decode(LinkType::Ethernet, &frame, false).unwrap_err();
+        let e = malformed(&frame);
         assert_eq!(e.reason, DecodeReason::VxlanBadFlags);
         // GRE version 2.
         Encap::Gre {
@@ -484,7 +499,7 @@ mod tests {
         }
         .wrap(Inner::Ip(&ip), &mut frame);
         frame[at + 1] = 2;
-        let e = decode(LinkType::Ethernet, &frame, false).unwrap_err();
+        let e = malformed(&frame);
         assert_eq!(e.reason, DecodeReason::GreBadVersion);
         // ERSPAN II header with the type III version.
         Encap::ErspanII {
@@ -494,7 +509,7 @@ mod tests {
         }
         .wrap(Inner::Ip(&ip), &mut frame);
         frame[at + 8] = 0x20;
-        let e = decode(LinkType::Ethernet, &frame, false).unwrap_err();
+        let e = malformed(&frame);
         assert_eq!(e.reason, DecodeReason::ErspanBadVersion);
         // GENEVE whose options run past the packet.
         Encap::Geneve {
@@ -506,12 +521,12 @@ mod tests {
         }
         .wrap(Inner::Ip(&ip), &mut frame);
         frame[at + 8] = 0x3f;
-        let e = decode(LinkType::Ethernet, &frame, false).unwrap_err();
+        let e = malformed(&frame);
         assert_eq!(e.reason, DecodeReason::GeneveTruncated);
         // MPLS whose payload is neither IP nor a pseudowire.
         Encap::Mpls { labels: &[100] }.wrap(Inner::Ip(&ip), &mut frame);
         frame[18] = 0x50;
-        let e = decode(LinkType::Ethernet, &frame, false).unwrap_err();
+        let e = malformed(&frame);
         assert_eq!(e.reason, DecodeReason::MplsBadPayload);
         // A GRE packet of a protocol we do not follow is inspected as GRE.
         Encap::Gre {

@@ -536,6 +536,7 @@ mod tests {
             l4,
             payload: &[],
             tunnel: None,
+            tunnel_error: None,
         }
     }
 

@@ -438,6 +438,7 @@ impl Worker {
                 }),
                 payload: &[],
                 tunnel: None,
+                tunnel_error: None,
             };
             let info = FlowInfo {
                 to_server,

@@ -116,6 +116,11 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// The tunnel this packet arrived in; every other field describes the inner packet.
     pub tunnel: Option<Tunnel>,
+    /// Why a tunnel in this frame could not be followed (a malformed tunnel header or inner
+    /// packet, or nesting beyond [`MAX_TUNNEL_DEPTH`]): the packet is then the last IP
+    /// packet that decoded — the tunnel's outer packet — as Suricata inspects it, and the
+    /// reason is counted by [`DecodeStats::observe`].
+    pub tunnel_error: Option<DecodeError>,
 }
 
 impl<'a> Packet<'a> {
@@ -293,8 +298,14 @@ impl DecodeStats {
     #[inline]
     pub fn observe(&mut self, result: &Result<Packet<'_>, DecodeError>) {
         match result {
-            Ok(p) if p.fragment.is_some() => self.fragments += 1,
-            Ok(_) => {}
+            Ok(p) => {
+                if p.fragment.is_some() {
+                    self.fragments += 1;
+                }
+                if let Some(e) = p.tunnel_error {
+                    self.count(e.reason);
+                }
+            }
             Err(e) => self.count(e.reason),
         }
     }
@@ -364,101 +375,132 @@ pub fn decode_with<'a>(
     // The data of the packet being decoded: an inner packet never reads past its outer
     // packet's end (Ethernet padding and trailers stay outside). Offsets stay frame offsets.
     let mut bound = frame;
-    for _ in 0..tunnel::MAX_LAYERS {
-        let (l3_offset, l3) = match next {
-            Next::Ipv4(off) => (off, ipv4::parse(bound, off, verify_ip_checksum)?),
-            Next::Ipv6(off) => (off, ipv6::parse(bound, off)?),
-            Next::Ethernet(off) => {
-                let eth = ethernet::parse_at(bound, off)?;
-                // Inner tags follow the outer ones, as far as two are kept.
-                for &id in eth.vlan.iter().take(usize::from(eth.vlan_count)) {
-                    if let Some(slot) = vlan.get_mut(usize::from(vlan_count)) {
-                        *slot = id;
-                        vlan_count += 1;
+    // The last IP packet a tunnel was followed out of: what is inspected when the tunnel
+    // turns out malformed, as Suricata inspects a tunnel's outer packet whatever its
+    // inner packet is.
+    let mut outer: Option<Outer<'a>> = None;
+    let mut walk = || -> Result<(usize, L3, &'a [u8]), DecodeError> {
+        for _ in 0..tunnel::MAX_LAYERS {
+            let (l3_offset, l3) = match next {
+                Next::Ipv4(off) => (off, ipv4::parse(bound, off, verify_ip_checksum)?),
+                Next::Ipv6(off) => (off, ipv6::parse(bound, off)?),
+                Next::Ethernet(off) => {
+                    let eth = ethernet::parse_at(bound, off)?;
+                    // Inner tags follow the outer ones, as far as two are kept.
+                    for &id in eth.vlan.iter().take(usize::from(eth.vlan_count)) {
+                        if let Some(slot) = vlan.get_mut(usize::from(vlan_count)) {
+                            *slot = id;
+                            vlan_count += 1;
+                        }
                     }
+                    next = network(&eth)?;
+                    continue;
                 }
-                next = network(&eth)?;
-                continue;
-            }
-            Next::Mpls(off) => {
-                let (inner, label) = mpls::parse(bound, off)?;
-                tunnel.get_or_insert(Tunnel {
-                    kind: TunnelKind::Mpls,
-                    src: None,
-                    dst: None,
-                    proto: 0,
-                    src_port: 0,
-                    dst_port: 0,
-                    id: Some(label),
-                    depth: 0,
-                });
-                next = inner;
-                continue;
-            }
-        };
-        if l3.fragment.is_none() {
-            if let Some(layer) = tunnel::inner(bound, &l3, cfg)? {
-                let depth = tunnel.map_or(0, |t| t.depth) + 1;
-                if depth > MAX_TUNNEL_DEPTH {
-                    return Err(DecodeError {
-                        reason: DecodeReason::TunnelTooDeep,
-                        offset: l3.l4_offset,
+                Next::Mpls(off) => {
+                    let (inner, label) = mpls::parse(bound, off)?;
+                    tunnel.get_or_insert(Tunnel {
+                        kind: TunnelKind::Mpls,
+                        src: None,
+                        dst: None,
+                        proto: 0,
+                        src_port: 0,
+                        dst_port: 0,
+                        id: Some(label),
+                        depth: 0,
                     });
+                    next = inner;
+                    continue;
                 }
-                match &mut tunnel {
-                    // The outermost IP tunnel is recorded (an MPLS stack outside it is not).
-                    Some(t) if t.src.is_some() => t.depth = depth,
-                    t => {
-                        *t = Some(Tunnel {
-                            kind: layer.kind,
-                            src: Some(l3.src),
-                            dst: Some(l3.dst),
-                            proto: l3.proto,
-                            src_port: layer.src_port,
-                            dst_port: layer.dst_port,
-                            id: layer.id,
-                            depth,
-                        })
-                    }
-                }
-                bound = bound.get(..l3.end).unwrap_or(bound);
-                next = layer.next;
-                continue;
+            };
+            if l3.fragment.is_some() {
+                return Ok((l3_offset, l3, bound));
             }
+            let layer = match tunnel::inner(bound, &l3, cfg) {
+                Ok(Some(layer)) => layer,
+                Ok(None) => return Ok((l3_offset, l3, bound)),
+                Err(e) => {
+                    outer = Some((l3_offset, l3, bound, tunnel));
+                    return Err(e);
+                }
+            };
+            outer = Some((l3_offset, l3, bound, tunnel));
+            let depth = tunnel.map_or(0, |t| t.depth) + 1;
+            if depth > MAX_TUNNEL_DEPTH {
+                return Err(DecodeError {
+                    reason: DecodeReason::TunnelTooDeep,
+                    offset: l3.l4_offset,
+                });
+            }
+            match &mut tunnel {
+                // The outermost IP tunnel is recorded (an MPLS stack outside it is not).
+                Some(t) if t.src.is_some() => t.depth = depth,
+                t => {
+                    *t = Some(Tunnel {
+                        kind: layer.kind,
+                        src: Some(l3.src),
+                        dst: Some(l3.dst),
+                        proto: l3.proto,
+                        src_port: layer.src_port,
+                        dst_port: layer.dst_port,
+                        id: layer.id,
+                        depth,
+                    })
+                }
+            }
+            bound = bound.get(..l3.end).unwrap_or(bound);
+            next = layer.next;
         }
-        let (l4, payload_start, payload_end) = transport(bound, &l3)?;
-        // Offsets beyond 16 bits only arise inside tunnels of IPv6 jumbograms.
-        let (Ok(l3_off), Ok(l4_off)) = (u16::try_from(l3_offset), u16::try_from(l3.l4_offset))
-        else {
-            return Err(DecodeError {
-                reason: DecodeReason::TunnelTooDeep,
-                offset: l3_offset,
-            });
+        Err(DecodeError {
+            reason: DecodeReason::TunnelTooDeep,
+            offset: 0,
+        })
+    };
+    let walked = walk();
+    let failed = match walked {
+        Ok((off, l3, bound)) => match transport(bound, &l3) {
+            Ok(t) => Ok((off, l3, bound, tunnel, t)),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    // A malformed inner packet or tunnel header: the outer packet is what is inspected.
+    let (l3_offset, l3, bound, tunnel, (l4, payload_start, payload_end), tunnel_error) =
+        match (failed, outer) {
+            (Ok((o, l3, b, t, l4)), _) => (o, l3, b, t, l4, None),
+            (Err(e), Some((o, l3, b, t))) => (o, l3, b, t, transport(b, &l3)?, Some(e)),
+            (Err(e), None) => return Err(e),
         };
-        return Ok(Packet {
-            frame,
-            vlan,
-            vlan_count,
-            l3_offset: l3_off,
-            l4_offset: l4_off,
-            src: l3.src,
-            dst: l3.dst,
-            ip_proto: l3.proto,
-            ttl: l3.ttl,
-            ip_id: l3.id,
-            tos: l3.tos,
-            ip_options: l3.options,
-            fragment: l3.fragment,
-            l4,
-            payload: bound.get(payload_start..payload_end).unwrap_or_default(),
-            tunnel,
+    // Offsets beyond 16 bits only arise inside tunnels of IPv6 jumbograms.
+    let (Ok(l3_off), Ok(l4_off)) = (u16::try_from(l3_offset), u16::try_from(l3.l4_offset)) else {
+        return Err(DecodeError {
+            reason: DecodeReason::TunnelTooDeep,
+            offset: l3_offset,
         });
-    }
-    Err(DecodeError {
-        reason: DecodeReason::TunnelTooDeep,
-        offset: 0,
+    };
+    Ok(Packet {
+        frame,
+        vlan,
+        vlan_count,
+        l3_offset: l3_off,
+        l4_offset: l4_off,
+        src: l3.src,
+        dst: l3.dst,
+        ip_proto: l3.proto,
+        ttl: l3.ttl,
+        ip_id: l3.id,
+        tos: l3.tos,
+        ip_options: l3.options,
+        fragment: l3.fragment,
+        l4,
+        payload: bound.get(payload_start..payload_end).unwrap_or_default(),
+        tunnel,
+        tunnel_error,
     })
 }
+
+/// An IP packet a tunnel was followed out of: its offset, header, bounding data and the
+/// tunnel it itself arrived in.
+type Outer<'a> = (usize, L3, &'a [u8], Option<Tunnel>);
 
 /// Where an Ethernet frame's network layer starts, by its EtherType.
 #[inline]

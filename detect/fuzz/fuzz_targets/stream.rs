@@ -92,6 +92,7 @@ fuzz_target!(|data: &[u8]| {
             }),
             payload,
             tunnel: None,
+            tunnel_error: None,
         };
         ts += 1_000;
         w.handle_packet(ts, &p, 0, &mut sink);

@@ -287,5 +287,6 @@ pub fn test_packet(src: IpAddr, dst: IpAddr, l4: TestL4, payload: &[u8]) -> Pack
         l4,
         payload,
         tunnel: None,
+        tunnel_error: None,
     }
 }
