@@ -256,6 +256,55 @@ mod tests {
     }
 
     #[test]
+    fn tunnel_round_trips_and_prints_as_suricata_does() {
+        let mut r = sample(8);
+        r.tunnel = Some(TunnelRecord {
+            kind: 4,
+            src: "198.51.100.1".parse::<IpAddr>().unwrap().into(),
+            dst: "198.51.100.2".parse::<IpAddr>().unwrap().into(),
+            proto: 17,
+            src_port: 49152,
+            dst_port: 4789,
+            id: Some(0x1234),
+            depth: 1,
+        });
+        let bytes = r.encode().unwrap();
+        assert_eq!(decode(&bytes).unwrap(), r);
+        let v = crate::eve::record_eve(access(&bytes).unwrap());
+        let t = &v["tunnel"];
+        assert_eq!(t["src_ip"], "198.51.100.1");
+        assert_eq!(t["dest_ip"], "198.51.100.2");
+        assert_eq!(
+            (t["src_port"].as_u64(), t["dest_port"].as_u64()),
+            (Some(49152), Some(4789))
+        );
+        assert_eq!(
+            (t["proto"].as_str(), t["depth"].as_u64()),
+            (Some("UDP"), Some(1))
+        );
+        assert_eq!(
+            (t["kind"].as_str(), t["id"].as_u64()),
+            (Some("vxlan"), Some(0x1234))
+        );
+        // MPLS over Ethernet has no outer IP packet: Suricata writes no tunnel object.
+        r.tunnel = Some(TunnelRecord {
+            kind: 6,
+            src: Addr::NONE,
+            dst: Addr::NONE,
+            proto: 0,
+            src_port: 0,
+            dst_port: 0,
+            id: Some(100),
+            depth: 0,
+        });
+        let bytes = r.encode().unwrap();
+        assert_eq!(decode(&bytes).unwrap(), r);
+        assert!(crate::eve::record_eve(access(&bytes).unwrap())
+            .get("tunnel")
+            .is_none());
+    }
+
+    #[test]
     fn corrupt_bytes_are_refused_not_trusted() {
         let bytes = sample(1).encode().unwrap();
         let mut cut = rkyv::util::AlignedVec::<16>::new();

@@ -266,3 +266,21 @@ pub fn record_of(ev: &AlertEvent, sensor: &str, iface: &str) -> AlertRecord {
         packet_len: ev.packet.len() as u32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use capture::decode::TunnelKind;
+
+    /// The store names tunnel kinds by number; its table must stay capture's.
+    #[test]
+    fn tunnel_kind_names_agree_with_capture() {
+        for k in TunnelKind::ALL {
+            assert_eq!(store::record::tunnel_kind_name(k as u8), k.name());
+            assert_eq!(TunnelKind::from_u8(k as u8), Some(k));
+        }
+        assert_eq!(
+            store::record::tunnel_kind_name(TunnelKind::ALL.len() as u8),
+            "unknown"
+        );
+    }
+}
