@@ -195,7 +195,8 @@ pub enum DecodeReason {
     MplsTruncated,
     /// After the bottom label, neither IPv4, IPv6 nor an Ethernet pseudowire.
     MplsBadPayload,
-    /// More nested encapsulations than [`tunnel::MAX_TUNNEL_DEPTH`] (or layers than we walk).
+    /// More nested encapsulations than [`tunnel::MAX_TUNNEL_DEPTH`], more layers than we
+    /// walk, or an inner header beyond the 16-bit offsets a `Packet` holds.
     TunnelTooDeep,
 }
 
@@ -455,14 +456,8 @@ pub fn decode_with<'a>(
             offset: 0,
         })
     };
-    let walked = walk();
-    let failed = match walked {
-        Ok((off, l3, bound)) => match transport(bound, &l3) {
-            Ok(t) => Ok((off, l3, bound, tunnel, t)),
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let failed = walk()
+        .and_then(|(off, l3, bound)| transport(bound, &l3).map(|t| (off, l3, bound, tunnel, t)));
     // A malformed inner packet or tunnel header: the outer packet is what is inspected.
     let (l3_offset, l3, bound, tunnel, (l4, payload_start, payload_end), tunnel_error) =
         match (failed, outer) {
