@@ -357,7 +357,7 @@ pub fn decode_with<'a>(
     verify_ip_checksum: bool,
     cfg: &TunnelConfig,
 ) -> Result<Packet<'a>, DecodeError> {
-    let (mut next, mut vlan, mut vlan_count) = match link {
+    let (next, vlan, vlan_count) = match link {
         LinkType::Ethernet => {
             let eth = ethernet::parse(frame)?;
             (network(&eth)?, eth.vlan, eth.vlan_count)
@@ -372,6 +372,50 @@ pub fn decode_with<'a>(
             0,
         ),
     };
+    // Fast path: a plain IPv4/IPv6 packet (nearly all traffic) decodes straight through;
+    // only a packet that may carry a tunnel takes the layer walk.
+    let (l3_offset, l3) = match next {
+        Next::Ipv4(off) => (off, ipv4::parse(frame, off, verify_ip_checksum)?),
+        Next::Ipv6(off) => (off, ipv6::parse(frame, off)?),
+        _ => return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg),
+    };
+    if l3.fragment.is_none() && tunnel::may_carry(frame, &l3, cfg) {
+        return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg);
+    }
+    let (l4, payload_start, payload_end) = transport(frame, &l3)?;
+    Ok(Packet {
+        frame,
+        vlan,
+        vlan_count,
+        // Both offsets are bounded: L2 is at most 22 bytes, IPv4 headers 60, and the IPv6
+        // walk stops at 65535.
+        l3_offset: l3_offset as u16,
+        l4_offset: l3.l4_offset as u16,
+        src: l3.src,
+        dst: l3.dst,
+        ip_proto: l3.proto,
+        ttl: l3.ttl,
+        ip_id: l3.id,
+        tos: l3.tos,
+        ip_options: l3.options,
+        fragment: l3.fragment,
+        l4,
+        payload: frame.get(payload_start..payload_end).unwrap_or_default(),
+        tunnel: None,
+        tunnel_error: None,
+    })
+}
+
+/// The layer walk through encapsulations, from `next` (the frame's first network layer).
+#[inline(never)]
+fn decode_tunnelled<'a>(
+    frame: &'a [u8],
+    mut next: Next,
+    mut vlan: [u16; 2],
+    mut vlan_count: u8,
+    verify_ip_checksum: bool,
+    cfg: &TunnelConfig,
+) -> Result<Packet<'a>, DecodeError> {
     let mut tunnel: Option<Tunnel> = None;
     // The data of the packet being decoded: an inner packet never reads past its outer
     // packet's end (Ethernet padding and trailers stay outside). Offsets stay frame offsets.

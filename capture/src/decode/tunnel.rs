@@ -147,6 +147,20 @@ const IPPROTO_UDP: u8 = 17;
 const IPPROTO_IPV6: u8 = 41;
 const IPPROTO_GRE: u8 = 47;
 
+/// Whether an unfragmented IP packet may carry a tunnel: a cheap test on the protocol
+/// (and the UDP destination port) that keeps plain traffic off the layer walk.
+#[inline(always)]
+pub(crate) fn may_carry(frame: &[u8], l3: &L3, cfg: &TunnelConfig) -> bool {
+    match l3.proto {
+        IPPROTO_IPIP | IPPROTO_IPV6 | IPPROTO_GRE => true,
+        IPPROTO_UDP => match be16(frame, l3.l4_offset + 2) {
+            Some(0) | None => false,
+            Some(p) => cfg.vxlan_ports.contains(&p) || cfg.geneve_ports.contains(&p),
+        },
+        _ => false,
+    }
+}
+
 /// The encapsulation an unfragmented IP packet carries, if any. `Ok(None)` means the
 /// packet is not a tunnel we follow (its own transport is what gets decoded); an error
 /// means it is one, and its tunnel header is malformed.
