@@ -17,6 +17,15 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Tunnelled frames: the inner packet of the common tunnels, for the cost of each layer.
+    let mut g = c.benchmark_group("decode_tunnel");
+    for (name, f) in benches::tunnel_frames() {
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(name, |b| {
+            b.iter(|| decode(LinkType::Ethernet, black_box(&f), false).map(|p| p.payload.len()))
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

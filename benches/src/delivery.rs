@@ -35,6 +35,7 @@ pub fn alert(sensor: &str, seq: u64, created_ns: u64) -> AlertRecord {
         ip_proto: 6,
         icmp: None,
         vlan: vec![],
+        tunnel: None,
         iface: "eth0".into(),
         payload: (0..512u32).map(|i| (i as u64 ^ seq) as u8).collect(),
         packet: vec![0x45; 128],

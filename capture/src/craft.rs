@@ -562,7 +562,7 @@ fn pseudo_header_sum(ip: &IpSpec<'_>, l4_proto: u8, l4_len: usize) -> u32 {
 
 /// Adds `data` as big-endian 16-bit words (odd tail padded with zero) to a running sum,
 /// folding as it goes so the sum never overflows.
-fn ones_add(mut sum: u32, data: &[u8]) -> u32 {
+pub(crate) fn ones_add(mut sum: u32, data: &[u8]) -> u32 {
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
         sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
@@ -579,7 +579,7 @@ fn ones_add(mut sum: u32, data: &[u8]) -> u32 {
     sum
 }
 
-fn fold(mut sum: u32) -> u16 {
+pub(crate) fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

@@ -5,6 +5,7 @@
 
 pub mod afxdp;
 pub mod craft;
+pub mod craft_encap;
 pub mod craft_frag;
 pub mod decode;
 pub mod flowhash;

@@ -535,6 +535,8 @@ mod tests {
             fragment: None,
             l4,
             payload: &[],
+            tunnel: None,
+            tunnel_error: None,
         }
     }
 

@@ -7,7 +7,7 @@ use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
 use crate::threshold::{AlertGate, Decision, FilterStats};
-use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, L4};
+use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, Tunnel, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -80,6 +80,8 @@ pub struct AlertEvent {
     /// ICMP/ICMPv6 type and code, when the packet is ICMP.
     pub icmp: Option<(u8, u8)>,
     pub vlan: Vec<u16>,
+    /// The tunnel the packet arrived in (addresses and ports above are the inner ones).
+    pub tunnel: Option<Tunnel>,
     /// The packet's payload, or for a match on the reassembled stream the run of stream
     /// bytes that matched.
     pub payload: Vec<u8>,
@@ -355,7 +357,20 @@ impl Worker {
         let mut buf = std::mem::take(&mut self.rebuilt);
         if let Some(link) = self.defrag.insert(p, ts_ns, &mut buf) {
             match decode::decode(link, &buf, false) {
-                Ok(rp) => self.inspect(ts_ns, &rp, pcap_cnt, sink),
+                Ok(rp) => {
+                    // Rebuilt as raw IP when tunneled (see defrag): the tunnel and VLANs
+                    // are the fragments'.
+                    let rp = match p.tunnel {
+                        Some(_) => Packet {
+                            tunnel: p.tunnel,
+                            vlan: p.vlan,
+                            vlan_count: p.vlan_count,
+                            ..rp
+                        },
+                        None => rp,
+                    };
+                    self.inspect(ts_ns, &rp, pcap_cnt, sink)
+                }
                 Err(e) => self.stats.decode.count(e.reason),
             }
         }
@@ -524,6 +539,8 @@ impl Worker {
                     ..TcpHeader::default()
                 }),
                 payload: &[],
+                tunnel: None,
+                tunnel_error: None,
             };
             let info = FlowInfo {
                 to_server,
@@ -610,6 +627,7 @@ fn alert(engine: &Arc<Engine>, rule: u32, at: &At, p: &Packet<'_>, payload: &[u8
         ip_proto: p.ip_proto,
         icmp,
         vlan: p.vlan[..(p.vlan_count as usize).min(2)].to_vec(),
+        tunnel: p.tunnel,
         payload: payload.to_vec(),
         packet: p.frame.to_vec(),
         pcap_cnt: at.pcap_cnt,

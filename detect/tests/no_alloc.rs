@@ -240,3 +240,93 @@ fn flowbit_rule(sid: u32, content: &[u8], cmd: detect::rules::FlowbitCmd) -> det
     });
     r
 }
+
+/// Following tunnels (GRE, ERSPAN, VXLAN, GENEVE, MPLS, IP-in-IP, nested, and one whose
+/// VXLAN header is malformed) allocates nothing: inner headers are offsets into the frame.
+#[test]
+fn tunnel_decode_does_not_allocate() {
+    use capture::craft::{FrameSpec, L4Spec, TcpSpec};
+    use capture::craft_encap::{Encap, Inner, Outer};
+    use capture::decode::{decode, LinkType};
+    let mut inner = Vec::new();
+    FrameSpec::ip(
+        ip("10.77.0.1"),
+        ip("10.77.0.2"),
+        L4Spec::Tcp(TcpSpec::new(40000, 8080, ACK | PSH)),
+    )
+    .payload(b"tunnelled payload")
+    .raw_ip()
+    .write(&mut inner);
+    let outer = Outer {
+        src: ip("198.51.100.1"),
+        dst: ip("198.51.100.2"),
+    };
+    let encaps = [
+        Encap::Gre {
+            outer,
+            checksum: true,
+            key: Some(1),
+            seq: Some(2),
+        },
+        Encap::ErspanI { outer },
+        Encap::ErspanII {
+            outer,
+            session: 1,
+            seq: 1,
+        },
+        Encap::ErspanIII {
+            outer,
+            session: 1,
+            seq: 1,
+        },
+        Encap::Vxlan {
+            outer,
+            src_port: 1,
+            dst_port: 4789,
+            vni: 1,
+        },
+        Encap::Geneve {
+            outer,
+            src_port: 1,
+            dst_port: 6081,
+            vni: 1,
+            option_words: 2,
+        },
+        Encap::Mpls { labels: &[16, 17] },
+        Encap::IpInIp { outer },
+    ];
+    let mut frames: Vec<Vec<u8>> = encaps
+        .iter()
+        .map(|e| {
+            let mut f = Vec::new();
+            e.wrap(Inner::Ip(&inner), &mut f);
+            f
+        })
+        .collect();
+    let mut nested = Vec::new();
+    encaps[0].wrap(Inner::Ip(&frames[4][14..]), &mut nested);
+    frames.push(nested);
+    let mut bad = frames[4].clone();
+    bad[14 + 20 + 8] = 0; // VXLAN without the I flag
+    frames.push(bad);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let mut tunnelled = 0;
+    for _ in 0..100 {
+        for f in &frames {
+            let p = decode(LinkType::Ethernet, f, true).expect("crafted frame decodes");
+            tunnelled += usize::from(p.tunnel.is_some());
+        }
+    }
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(
+        tunnelled,
+        100 * (frames.len() - 1),
+        "all but the malformed one"
+    );
+    assert_eq!(
+        ALLOCS.load(Ordering::Relaxed) - before,
+        0,
+        "tunnel decoding allocated"
+    );
+}

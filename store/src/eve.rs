@@ -2,7 +2,7 @@
 //! Suricata's EVE read ours unchanged. Lives in `store` because both the live sensor
 //! (through `tools`) and the collector's outputs (`route`) print alerts the same way.
 
-use crate::record::{ArchivedAction, ArchivedAlertRecord};
+use crate::record::{tunnel_kind_name, Addr, ArchivedAction, ArchivedAlertRecord, TunnelRecord};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -14,6 +14,8 @@ pub fn proto_name(p: u8) -> String {
         1 => "ICMP".into(),
         6 => "TCP".into(),
         17 => "UDP".into(),
+        4 => "IP-in-IP".into(),
+        41 => "IPv6".into(),
         58 => "IPv6-ICMP".into(),
         47 => "GRE".into(),
         132 => "SCTP".into(),
@@ -122,6 +124,8 @@ pub struct EveFields<'a> {
     pub to_server: Option<bool>,
     pub payload: &'a [u8],
     pub packet: &'a [u8],
+    /// The tunnel the packet arrived in (EVE `tunnel`, written when it has outer addresses).
+    pub tunnel: Option<TunnelRecord>,
 }
 
 /// The EVE object for plain fields, with Suricata's field names and order.
@@ -182,6 +186,9 @@ pub fn eve_object(a: &EveFields<'_>) -> Value {
         alert.insert("metadata".into(), json!(md));
     }
     o.insert("alert".into(), Value::Object(alert));
+    if let Some(t) = a.tunnel.as_ref().and_then(|t| tunnel_object(t, a.pcap_cnt)) {
+        o.insert("tunnel".into(), t);
+    }
     if let Some(ts) = a.to_server {
         o.insert(
             "direction".into(),
@@ -192,6 +199,32 @@ pub fn eve_object(a: &EveFields<'_>) -> Value {
     o.insert("packet".into(), json!(B64.encode(a.packet)));
     o.insert("stream".into(), json!(0));
     Value::Object(o)
+}
+
+/// Suricata 7's `tunnel` object (the outermost tunnel packet: addresses, ports, protocol,
+/// depth, capture position) plus tidewatch's `kind` and `id` (VNI, GRE key, ERSPAN
+/// session). `None` for an MPLS-only path, which Suricata does not treat as a tunnel.
+fn tunnel_object(t: &TunnelRecord, pcap_cnt: u64) -> Option<Value> {
+    let (src, dst) = (t.src.to_ip()?, t.dst.to_ip()?);
+    let mut o = Map::new();
+    o.insert("src_ip".into(), json!(src.to_string()));
+    o.insert("src_port".into(), json!(t.src_port));
+    o.insert("dest_ip".into(), json!(dst.to_string()));
+    o.insert("dest_port".into(), json!(t.dst_port));
+    o.insert("proto".into(), json!(proto_name(t.proto)));
+    o.insert("depth".into(), json!(t.depth));
+    if pcap_cnt > 0 {
+        o.insert("pcap_cnt".into(), json!(pcap_cnt));
+    }
+    o.insert(
+        "pkt_src".into(),
+        json!(if pcap_cnt > 0 { "wire/pcap" } else { "wire" }),
+    );
+    o.insert("kind".into(), json!(tunnel_kind_name(t.kind)));
+    if let Some(id) = t.id {
+        o.insert("id".into(), json!(id));
+    }
+    Some(Value::Object(o))
 }
 
 /// Formats nanoseconds since the epoch as UTC with microseconds, as Suricata writes it.
@@ -279,6 +312,22 @@ pub fn record_eve(r: &ArchivedAlertRecord) -> serde_json::Value {
         to_server: None,
         payload: &r.payload,
         packet: &r.packet,
+        tunnel: r.tunnel.as_ref().map(|t| TunnelRecord {
+            kind: t.kind,
+            src: Addr {
+                family: t.src.family,
+                octets: t.src.octets,
+            },
+            dst: Addr {
+                family: t.dst.family,
+                octets: t.dst.octets,
+            },
+            proto: t.proto,
+            src_port: t.src_port.to_native(),
+            dst_port: t.dst_port.to_native(),
+            id: t.id.as_ref().map(|i| i.to_native()),
+            depth: t.depth,
+        }),
     })
 }
 

@@ -17,7 +17,7 @@ pub mod shipper;
 pub mod spool;
 pub mod testkit;
 
-pub use record::{AlertRecord, ArchivedAlertRecord, RecordError};
+pub use record::{AlertRecord, ArchivedAlertRecord, RecordError, TunnelRecord};
 pub mod collector;
 pub mod db;
 pub mod link;

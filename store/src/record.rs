@@ -81,6 +81,43 @@ impl From<IpAddr> for Addr {
     }
 }
 
+/// The tunnel an alert's packet arrived in (see `capture::decode::Tunnel`): the
+/// outermost IP tunnel and how many encapsulations deep the packet was.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct TunnelRecord {
+    /// `capture::decode::TunnelKind` as its `u8` value; [`tunnel_kind_name`] names it.
+    pub kind: u8,
+    /// Outer addresses; [`Addr::NONE`] for MPLS over Ethernet (no outer IP header).
+    pub src: Addr,
+    pub dst: Addr,
+    /// Outer IP protocol (47 GRE/ERSPAN, 17 VXLAN/GENEVE, 4, 41; 0 for MPLS).
+    pub proto: u8,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// VNI, GRE key, ERSPAN session id or MPLS bottom label.
+    pub id: Option<u32>,
+    /// IP-level encapsulations crossed (Suricata's `tunnel.depth`).
+    pub depth: u8,
+}
+
+/// The name of a [`TunnelRecord::kind`], as `capture::decode::TunnelKind::name` gives it
+/// (a test in `tools` keeps the two tables equal).
+pub fn tunnel_kind_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "gre",
+        1 => "erspan1",
+        2 => "erspan2",
+        3 => "erspan3",
+        4 => "vxlan",
+        5 => "geneve",
+        6 => "mpls",
+        7 => "ipip",
+        8 => "ipv6inip",
+        _ => "unknown",
+    }
+}
+
 /// One alert with its evidence. `(sensor, seq)` names it uniquely for ever: the sensor's
 /// spool persists `seq`, so a restart never reuses a number and the collector can
 /// de-duplicate resends.
@@ -113,6 +150,9 @@ pub struct AlertRecord {
     pub icmp: Option<(u8, u8)>,
     /// Outer VLAN first; at most two.
     pub vlan: Vec<u16>,
+    /// The tunnel the packet arrived in; addresses, ports and protocol above are the
+    /// inner packet's.
+    pub tunnel: Option<TunnelRecord>,
     /// Capture interface (EVE `in_iface`), or the input's name for foreign alerts.
     pub iface: String,
     /// The inspected buffer that matched, cut to the configured bound.
@@ -195,6 +235,7 @@ mod tests {
             ip_proto: 6,
             icmp: None,
             vlan: vec![10, 20],
+            tunnel: None,
             iface: "eth0".into(),
             payload: vec![0x41; 512],
             packet: vec![0x42; 600],
@@ -212,6 +253,55 @@ mod tests {
         assert_eq!(a.src.to_ip(), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(a.dst.to_ip(), Some("2001:db8::1".parse().unwrap()));
         assert_eq!(decode(&bytes).unwrap(), r);
+    }
+
+    #[test]
+    fn tunnel_round_trips_and_prints_as_suricata_does() {
+        let mut r = sample(8);
+        r.tunnel = Some(TunnelRecord {
+            kind: 4,
+            src: "198.51.100.1".parse::<IpAddr>().unwrap().into(),
+            dst: "198.51.100.2".parse::<IpAddr>().unwrap().into(),
+            proto: 17,
+            src_port: 49152,
+            dst_port: 4789,
+            id: Some(0x1234),
+            depth: 1,
+        });
+        let bytes = r.encode().unwrap();
+        assert_eq!(decode(&bytes).unwrap(), r);
+        let v = crate::eve::record_eve(access(&bytes).unwrap());
+        let t = &v["tunnel"];
+        assert_eq!(t["src_ip"], "198.51.100.1");
+        assert_eq!(t["dest_ip"], "198.51.100.2");
+        assert_eq!(
+            (t["src_port"].as_u64(), t["dest_port"].as_u64()),
+            (Some(49152), Some(4789))
+        );
+        assert_eq!(
+            (t["proto"].as_str(), t["depth"].as_u64()),
+            (Some("UDP"), Some(1))
+        );
+        assert_eq!(
+            (t["kind"].as_str(), t["id"].as_u64()),
+            (Some("vxlan"), Some(0x1234))
+        );
+        // MPLS over Ethernet has no outer IP packet: Suricata writes no tunnel object.
+        r.tunnel = Some(TunnelRecord {
+            kind: 6,
+            src: Addr::NONE,
+            dst: Addr::NONE,
+            proto: 0,
+            src_port: 0,
+            dst_port: 0,
+            id: Some(100),
+            depth: 0,
+        });
+        let bytes = r.encode().unwrap();
+        assert_eq!(decode(&bytes).unwrap(), r);
+        assert!(crate::eve::record_eve(access(&bytes).unwrap())
+            .get("tunnel")
+            .is_none());
     }
 
     #[test]

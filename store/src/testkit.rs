@@ -33,6 +33,7 @@ pub fn alert(seq: u64, payload_len: usize) -> AlertRecord {
         ip_proto: 6,
         icmp: None,
         vlan: vec![],
+        tunnel: None,
         iface: "eth0".into(),
         payload: (0..payload_len).map(|i| (i as u64 ^ seq) as u8).collect(),
         packet: vec![],

@@ -39,6 +39,7 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
         ip_proto: 6,
         icmp: None,
         vlan: vec![],
+        tunnel: None,
         iface: "eth0".into(),
         payload: vec![0x41; 512],
         packet: vec![0x42; 64],

@@ -34,6 +34,7 @@ fn record(sensor: &str, seq: u64) -> AlertRecord {
         ip_proto: 17,
         icmp: None,
         vlan: vec![],
+        tunnel: None,
         iface: String::new(),
         payload: vec![1; 100],
         packet: vec![2; 100],

@@ -220,6 +220,21 @@ fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The stored form of a decoded packet's tunnel.
+pub fn tunnel_record(t: &capture::decode::Tunnel) -> store::TunnelRecord {
+    let addr = |a: Option<std::net::IpAddr>| a.map_or(store::record::Addr::NONE, Into::into);
+    store::TunnelRecord {
+        kind: t.kind as u8,
+        src: addr(t.src),
+        dst: addr(t.dst),
+        proto: t.proto,
+        src_port: t.src_port,
+        dst_port: t.dst_port,
+        id: t.id,
+        depth: t.depth,
+    }
+}
+
 /// The record for one alert, with payload and packet cut to [`MAX_EVIDENCE`].
 pub fn record_of(ev: &AlertEvent, sensor: &str, iface: &str) -> AlertRecord {
     let rule = ev.rule();
@@ -244,9 +259,28 @@ pub fn record_of(ev: &AlertEvent, sensor: &str, iface: &str) -> AlertRecord {
         ip_proto: ev.ip_proto,
         icmp: ev.icmp,
         vlan: ev.vlan.clone(),
+        tunnel: ev.tunnel.as_ref().map(tunnel_record),
         iface: iface.to_string(),
         payload: ev.payload[..ev.payload.len().min(MAX_EVIDENCE)].to_vec(),
         packet: ev.packet[..ev.packet.len().min(MAX_EVIDENCE)].to_vec(),
         packet_len: ev.packet.len() as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use capture::decode::TunnelKind;
+
+    /// The store names tunnel kinds by number; its table must stay capture's.
+    #[test]
+    fn tunnel_kind_names_agree_with_capture() {
+        for k in TunnelKind::ALL {
+            assert_eq!(store::record::tunnel_kind_name(k as u8), k.name());
+            assert_eq!(TunnelKind::from_u8(k as u8), Some(k));
+        }
+        assert_eq!(
+            store::record::tunnel_kind_name(TunnelKind::ALL.len() as u8),
+            "unknown"
+        );
     }
 }

@@ -32,5 +32,6 @@ pub fn alert_json(a: &AlertEvent, in_iface: Option<&str>) -> Value {
         to_server: Some(a.to_server),
         payload: &a.payload,
         packet: &a.packet,
+        tunnel: a.tunnel.as_ref().map(crate::deliver::tunnel_record),
     })
 }

@@ -110,6 +110,7 @@ fn suricata_alert(i: u32) -> AlertRecord {
         dst_port: 443,
         ip_proto: 6,
         vlan: vec![100],
+        tunnel: None,
         payload: format!("payload of alert {i}").into_bytes(),
         packet: vec![0x45, i as u8, 0, 40],
         packet_len: 4,

@@ -43,6 +43,18 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata on each tunnel golden pcap (GRE, ERSPAN, VXLAN, GENEVE, MPLS,
+    /// IP-in-IP, nested) and compare with (or, with --update, rewrite)
+    /// xtask/golden/encap/expected.json.
+    GoldenEncap {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the tunnel golden pcaps, one per scenario, into a directory.
+    GenGoldenEncap {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write the stream golden pcap.
     GenGoldenStream {
         #[arg(long)]
@@ -98,6 +110,16 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::GoldenStateful { update } => xtask::stateful_check::run(update),
+        Cmd::GoldenEncap { update } => xtask::encap_check::run(update),
+        Cmd::GenGoldenEncap { out } => {
+            std::fs::create_dir_all(&out)?;
+            for sc in xtask::golden_encap::Scenario::ALL {
+                let path = out.join(format!("{}.pcap", sc.name()));
+                xtask::golden_encap::write_scenario_pcap(sc, &path)?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Cmd::GenGoldenStream { out } => {
             xtask::golden_stream::write_stream_pcap(&out)?;
             println!("wrote {}", out.display());

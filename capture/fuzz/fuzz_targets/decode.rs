@@ -1,9 +1,11 @@
 //! Decodes arbitrary bytes as an Ethernet frame and as raw IP, with and without the IPv4
 //! header checksum check, and verifies transport checksums of whatever decodes. The
-//! decoder must never panic, and a decoded packet's views must lie inside the frame.
+//! decoder must never panic, a decoded packet's views must lie inside the frame, and a
+//! tunnel is never deeper than the limit. Seeds with every encapsulation are in
+//! `fuzz/seeds/decode/`, tunnel header tokens in `fuzz/decode.dict`.
 #![no_main]
 
-use capture::decode::{decode, transport_checksum_ok, DecodeStats, LinkType};
+use capture::decode::{decode, transport_checksum_ok, DecodeStats, LinkType, MAX_TUNNEL_DEPTH};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
                 assert!(start >= frame && start + p.payload.len() <= frame + data.len());
                 assert!(p.l3_offset <= p.l4_offset && usize::from(p.l4_offset) <= data.len());
                 let _ = transport_checksum_ok(&p);
+                if let Some(t) = p.tunnel {
+                    assert!(t.depth <= MAX_TUNNEL_DEPTH);
+                }
             }
         }
     }

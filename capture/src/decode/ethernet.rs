@@ -6,6 +6,8 @@ use super::{DecodeError, DecodeReason};
 
 pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_MPLS: u16 = 0x8847;
+pub(crate) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
@@ -32,13 +34,19 @@ fn is_vlan(ethertype: u16) -> bool {
 /// Parses the MAC header and VLAN tags; the EtherType returned is never a VLAN type.
 #[inline]
 pub(crate) fn parse(frame: &[u8]) -> Result<Ethernet, DecodeError> {
-    let Some(mut ethertype) = be16(frame, 12) else {
+    parse_at(frame, 0)
+}
+
+/// [`parse`] for an Ethernet header at `at` (inside a tunnel); offsets stay frame offsets.
+#[inline]
+pub(crate) fn parse_at(frame: &[u8], at: usize) -> Result<Ethernet, DecodeError> {
+    let Some(mut ethertype) = be16(frame, at + 12) else {
         return Err(DecodeError {
             reason: DecodeReason::EthernetTruncated,
-            offset: 0,
+            offset: at,
         });
     };
-    let mut off = HEADER_LEN;
+    let mut off = at + HEADER_LEN;
     let mut vlan = [0u16; 2];
     let mut vlan_count = 0u8;
     while is_vlan(ethertype) {

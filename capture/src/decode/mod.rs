@@ -8,6 +8,8 @@
 //! reads. Implementation lives in the submodules.
 
 use std::net::IpAddr;
+use tunnel::Next;
+pub use tunnel::{Tunnel, TunnelConfig, TunnelKind, MAX_TUNNEL_DEPTH};
 
 /// How a captured frame starts; pcap link types 1 (Ethernet) and 101/228/229 (raw IP).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +114,13 @@ pub struct Packet<'a> {
     /// Application payload: the bytes after the transport header, clipped to the IP total
     /// length (Ethernet padding excluded). For `L4::Other`, the bytes after the IP header.
     pub payload: &'a [u8],
+    /// The tunnel this packet arrived in; every other field describes the inner packet.
+    pub tunnel: Option<Tunnel>,
+    /// Why a tunnel in this frame could not be followed (a malformed tunnel header or inner
+    /// packet, or nesting beyond [`MAX_TUNNEL_DEPTH`]): the packet is then the last IP
+    /// packet that decoded — the tunnel's outer packet — as Suricata inspects it, and the
+    /// reason is counted by [`DecodeStats::observe`].
+    pub tunnel_error: Option<DecodeError>,
 }
 
 impl<'a> Packet<'a> {
@@ -166,10 +175,33 @@ pub enum DecodeReason {
     UdpBadLength,
     IcmpTruncated,
     Icmpv6Truncated,
+    /// A GRE header cut short (flags, protocol, or the optional checksum/key/sequence).
+    GreTruncated,
+    /// GRE version above 1.
+    GreBadVersion,
+    /// GRE with the routing bit (the deprecated source-route list), which we do not walk.
+    GreBadFlags,
+    ErspanTruncated,
+    /// An ERSPAN header whose version does not match its type (II: 1, III: 2).
+    ErspanBadVersion,
+    VxlanTruncated,
+    /// VXLAN without the I (valid VNI) flag, or with reserved bits set.
+    VxlanBadFlags,
+    /// A GENEVE header or its options cut short.
+    GeneveTruncated,
+    GeneveBadVersion,
+    /// A GENEVE protocol type other than Ethernet, IPv4 or IPv6.
+    GeneveBadProtocol,
+    MplsTruncated,
+    /// After the bottom label, neither IPv4, IPv6 nor an Ethernet pseudowire.
+    MplsBadPayload,
+    /// More nested encapsulations than [`tunnel::MAX_TUNNEL_DEPTH`], more layers than we
+    /// walk, or an inner header beyond the 16-bit offsets a `Packet` holds.
+    TunnelTooDeep,
 }
 
 impl DecodeReason {
-    pub const ALL: [DecodeReason; 19] = [
+    pub const ALL: [DecodeReason; 32] = [
         DecodeReason::EthernetTruncated,
         DecodeReason::VlanTruncated,
         DecodeReason::VlanTooDeep,
@@ -189,6 +221,19 @@ impl DecodeReason {
         DecodeReason::UdpBadLength,
         DecodeReason::IcmpTruncated,
         DecodeReason::Icmpv6Truncated,
+        DecodeReason::GreTruncated,
+        DecodeReason::GreBadVersion,
+        DecodeReason::GreBadFlags,
+        DecodeReason::ErspanTruncated,
+        DecodeReason::ErspanBadVersion,
+        DecodeReason::VxlanTruncated,
+        DecodeReason::VxlanBadFlags,
+        DecodeReason::GeneveTruncated,
+        DecodeReason::GeneveBadVersion,
+        DecodeReason::GeneveBadProtocol,
+        DecodeReason::MplsTruncated,
+        DecodeReason::MplsBadPayload,
+        DecodeReason::TunnelTooDeep,
     ];
 
     /// Stable snake_case name used in summaries and metric labels.
@@ -213,6 +258,19 @@ impl DecodeReason {
             DecodeReason::UdpBadLength => "udp_bad_length",
             DecodeReason::IcmpTruncated => "icmp_truncated",
             DecodeReason::Icmpv6Truncated => "icmpv6_truncated",
+            DecodeReason::GreTruncated => "gre_truncated",
+            DecodeReason::GreBadVersion => "gre_bad_version",
+            DecodeReason::GreBadFlags => "gre_bad_flags",
+            DecodeReason::ErspanTruncated => "erspan_truncated",
+            DecodeReason::ErspanBadVersion => "erspan_bad_version",
+            DecodeReason::VxlanTruncated => "vxlan_truncated",
+            DecodeReason::VxlanBadFlags => "vxlan_bad_flags",
+            DecodeReason::GeneveTruncated => "geneve_truncated",
+            DecodeReason::GeneveBadVersion => "geneve_bad_version",
+            DecodeReason::GeneveBadProtocol => "geneve_bad_protocol",
+            DecodeReason::MplsTruncated => "mpls_truncated",
+            DecodeReason::MplsBadPayload => "mpls_bad_payload",
+            DecodeReason::TunnelTooDeep => "tunnel_too_deep",
         }
     }
 }
@@ -241,8 +299,14 @@ impl DecodeStats {
     #[inline]
     pub fn observe(&mut self, result: &Result<Packet<'_>, DecodeError>) {
         match result {
-            Ok(p) if p.fragment.is_some() => self.fragments += 1,
-            Ok(_) => {}
+            Ok(p) => {
+                if p.fragment.is_some() {
+                    self.fragments += 1;
+                }
+                if let Some(e) = p.tunnel_error {
+                    self.count(e.reason);
+                }
+            }
             Err(e) => self.count(e.reason),
         }
     }
@@ -268,40 +332,56 @@ impl DecodeStats {
 ///
 /// IPv4 header checksums are verified only when `verify_ip_checksum` is set (Suricata's
 /// `checksum-checks`); transport checksums are checked separately with
-/// [`transport_checksum_ok`] because only some callers want to pay for them.
+/// [`transport_checksum_ok`] because only some callers want to pay for them. Tunnels are
+/// followed with Suricata 7's default ports ([`TunnelConfig::DEFAULT`]).
 #[inline]
 pub fn decode(
     link: LinkType,
     frame: &[u8],
     verify_ip_checksum: bool,
 ) -> Result<Packet<'_>, DecodeError> {
-    let (l3_offset, vlan, vlan_count, v4) = match link {
+    decode_with(link, frame, verify_ip_checksum, &TunnelConfig::DEFAULT)
+}
+
+/// [`decode`] with explicit tunnel settings.
+///
+/// Encapsulations (GRE, ERSPAN, VXLAN, GENEVE, MPLS, IP-in-IP) are followed in place: the
+/// returned packet's addresses, transport and payload are the innermost packet's, its
+/// `l3_offset`/`l4_offset` point at the inner headers in the same frame, and
+/// [`Packet::tunnel`] describes the outermost tunnel. Fragmented outer packets are not
+/// followed (their inner headers may be in another fragment); they decode as themselves.
+#[inline]
+pub fn decode_with<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    verify_ip_checksum: bool,
+    cfg: &TunnelConfig,
+) -> Result<Packet<'a>, DecodeError> {
+    let (next, vlan, vlan_count) = match link {
         LinkType::Ethernet => {
             let eth = ethernet::parse(frame)?;
-            let v4 = match eth.ethertype {
-                ethernet::ETHERTYPE_IPV4 => true,
-                ethernet::ETHERTYPE_IPV6 => false,
-                _ => {
-                    return Err(DecodeError {
-                        reason: DecodeReason::UnsupportedEtherType,
-                        offset: eth.l3_offset - 2,
-                    })
-                }
-            };
-            (eth.l3_offset, eth.vlan, eth.vlan_count, v4)
+            (network(&eth)?, eth.vlan, eth.vlan_count)
         }
         LinkType::RawIp => (
-            0,
+            if matches!(frame.first(), Some(b) if b >> 4 == 6) {
+                Next::Ipv6(0)
+            } else {
+                Next::Ipv4(0)
+            },
             [0; 2],
             0,
-            !matches!(frame.first(), Some(b) if b >> 4 == 6),
         ),
     };
-    let l3 = if v4 {
-        ipv4::parse(frame, l3_offset, verify_ip_checksum)?
-    } else {
-        ipv6::parse(frame, l3_offset)?
+    // Fast path: a plain IPv4/IPv6 packet (nearly all traffic) decodes straight through;
+    // only a packet that may carry a tunnel takes the layer walk.
+    let (l3_offset, l3) = match next {
+        Next::Ipv4(off) => (off, ipv4::parse(frame, off, verify_ip_checksum)?),
+        Next::Ipv6(off) => (off, ipv6::parse(frame, off)?),
+        _ => return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg),
     };
+    if l3.fragment.is_none() && tunnel::may_carry(frame, &l3, cfg) {
+        return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg);
+    }
     let (l4, payload_start, payload_end) = transport(frame, &l3)?;
     Ok(Packet {
         frame,
@@ -321,7 +401,160 @@ pub fn decode(
         fragment: l3.fragment,
         l4,
         payload: frame.get(payload_start..payload_end).unwrap_or_default(),
+        tunnel: None,
+        tunnel_error: None,
     })
+}
+
+/// The layer walk through encapsulations, from `next` (the frame's first network layer).
+#[inline(never)]
+fn decode_tunnelled<'a>(
+    frame: &'a [u8],
+    mut next: Next,
+    mut vlan: [u16; 2],
+    mut vlan_count: u8,
+    verify_ip_checksum: bool,
+    cfg: &TunnelConfig,
+) -> Result<Packet<'a>, DecodeError> {
+    let mut tunnel: Option<Tunnel> = None;
+    // The data of the packet being decoded: an inner packet never reads past its outer
+    // packet's end (Ethernet padding and trailers stay outside). Offsets stay frame offsets.
+    let mut bound = frame;
+    // The last IP packet a tunnel was followed out of: what is inspected when the tunnel
+    // turns out malformed, as Suricata inspects a tunnel's outer packet whatever its
+    // inner packet is.
+    let mut outer: Option<Outer<'a>> = None;
+    let mut walk = || -> Result<(usize, L3, &'a [u8]), DecodeError> {
+        for _ in 0..tunnel::MAX_LAYERS {
+            let (l3_offset, l3) = match next {
+                Next::Ipv4(off) => (off, ipv4::parse(bound, off, verify_ip_checksum)?),
+                Next::Ipv6(off) => (off, ipv6::parse(bound, off)?),
+                Next::Ethernet(off) => {
+                    let eth = ethernet::parse_at(bound, off)?;
+                    // Inner tags follow the outer ones, as far as two are kept.
+                    for &id in eth.vlan.iter().take(usize::from(eth.vlan_count)) {
+                        if let Some(slot) = vlan.get_mut(usize::from(vlan_count)) {
+                            *slot = id;
+                            vlan_count += 1;
+                        }
+                    }
+                    next = network(&eth)?;
+                    continue;
+                }
+                Next::Mpls(off) => {
+                    let (inner, label) = mpls::parse(bound, off)?;
+                    tunnel.get_or_insert(Tunnel {
+                        kind: TunnelKind::Mpls,
+                        src: None,
+                        dst: None,
+                        proto: 0,
+                        src_port: 0,
+                        dst_port: 0,
+                        id: Some(label),
+                        depth: 0,
+                    });
+                    next = inner;
+                    continue;
+                }
+            };
+            if l3.fragment.is_some() {
+                return Ok((l3_offset, l3, bound));
+            }
+            let layer = match tunnel::inner(bound, &l3, cfg) {
+                Ok(Some(layer)) => layer,
+                Ok(None) => return Ok((l3_offset, l3, bound)),
+                Err(e) => {
+                    outer = Some((l3_offset, l3, bound, tunnel));
+                    return Err(e);
+                }
+            };
+            outer = Some((l3_offset, l3, bound, tunnel));
+            let depth = tunnel.map_or(0, |t| t.depth) + 1;
+            if depth > MAX_TUNNEL_DEPTH {
+                return Err(DecodeError {
+                    reason: DecodeReason::TunnelTooDeep,
+                    offset: l3.l4_offset,
+                });
+            }
+            match &mut tunnel {
+                // The outermost IP tunnel is recorded (an MPLS stack outside it is not).
+                Some(t) if t.src.is_some() => t.depth = depth,
+                t => {
+                    *t = Some(Tunnel {
+                        kind: layer.kind,
+                        src: Some(l3.src),
+                        dst: Some(l3.dst),
+                        proto: l3.proto,
+                        src_port: layer.src_port,
+                        dst_port: layer.dst_port,
+                        id: layer.id,
+                        depth,
+                    })
+                }
+            }
+            bound = bound.get(..l3.end).unwrap_or(bound);
+            next = layer.next;
+        }
+        Err(DecodeError {
+            reason: DecodeReason::TunnelTooDeep,
+            offset: 0,
+        })
+    };
+    let failed = walk()
+        .and_then(|(off, l3, bound)| transport(bound, &l3).map(|t| (off, l3, bound, tunnel, t)));
+    // A malformed inner packet or tunnel header: the outer packet is what is inspected.
+    let (l3_offset, l3, bound, tunnel, (l4, payload_start, payload_end), tunnel_error) =
+        match (failed, outer) {
+            (Ok((o, l3, b, t, l4)), _) => (o, l3, b, t, l4, None),
+            (Err(e), Some((o, l3, b, t))) => (o, l3, b, t, transport(b, &l3)?, Some(e)),
+            (Err(e), None) => return Err(e),
+        };
+    // Offsets beyond 16 bits only arise inside tunnels of IPv6 jumbograms.
+    let (Ok(l3_off), Ok(l4_off)) = (u16::try_from(l3_offset), u16::try_from(l3.l4_offset)) else {
+        return Err(DecodeError {
+            reason: DecodeReason::TunnelTooDeep,
+            offset: l3_offset,
+        });
+    };
+    Ok(Packet {
+        frame,
+        vlan,
+        vlan_count,
+        l3_offset: l3_off,
+        l4_offset: l4_off,
+        src: l3.src,
+        dst: l3.dst,
+        ip_proto: l3.proto,
+        ttl: l3.ttl,
+        ip_id: l3.id,
+        tos: l3.tos,
+        ip_options: l3.options,
+        fragment: l3.fragment,
+        l4,
+        payload: bound.get(payload_start..payload_end).unwrap_or_default(),
+        tunnel,
+        tunnel_error,
+    })
+}
+
+/// An IP packet a tunnel was followed out of: its offset, header, bounding data and the
+/// tunnel it itself arrived in.
+type Outer<'a> = (usize, L3, &'a [u8], Option<Tunnel>);
+
+/// Where an Ethernet frame's network layer starts, by its EtherType.
+#[inline]
+fn network(eth: &ethernet::Ethernet) -> Result<Next, DecodeError> {
+    match eth.ethertype {
+        ethernet::ETHERTYPE_IPV4 => Ok(Next::Ipv4(eth.l3_offset)),
+        ethernet::ETHERTYPE_IPV6 => Ok(Next::Ipv6(eth.l3_offset)),
+        ethernet::ETHERTYPE_MPLS | ethernet::ETHERTYPE_MPLS_MULTICAST => {
+            Ok(Next::Mpls(eth.l3_offset))
+        }
+        _ => Err(DecodeError {
+            reason: DecodeReason::UnsupportedEtherType,
+            offset: eth.l3_offset - 2,
+        }),
+    }
 }
 
 /// Decodes the transport header after `l3`; returns it and the payload range.
@@ -432,11 +665,17 @@ pub(crate) struct L3 {
 
 mod bytes;
 mod checksum;
+mod erspan;
 mod ethernet;
+mod geneve;
+mod gre;
 mod icmp;
 mod ipv4;
 mod ipv6;
+mod mpls;
 mod tcp;
 #[cfg(test)]
 mod tests;
+pub mod tunnel;
 mod udp;
+mod vxlan;

@@ -325,12 +325,13 @@ fn valid_cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "ipv4 unknown protocol (GRE) keeps IP payload",
+            name: "ipv4 GRE of a protocol not followed (PPP) keeps IP payload",
             link: LinkType::Ethernet,
-            frame: eth(0x0800, &ipv4(47, &[0, 0, 0x08, 0x00, 1, 2])),
+            frame: eth(0x0800, &ipv4(47, &[0, 0, 0x88, 0x0b, 1, 2])),
             check: |p| {
                 assert_eq!((p.l4, p.ip_proto, p.l4_offset), (L4::Other, 47, 34));
-                assert_eq!(p.payload, &[0, 0, 0x08, 0x00, 1, 2]);
+                assert_eq!(p.payload, &[0, 0, 0x88, 0x0b, 1, 2]);
+                assert_eq!(p.tunnel, None);
             },
         },
         Case {
@@ -946,6 +947,119 @@ fn error_cases() -> Vec<(&'static str, LinkType, Vec<u8>, DecodeReason, usize)> 
             Icmpv6Truncated,
             54,
         ),
+        (
+            "gre cut",
+            E,
+            eth(0x0800, &ipv4(47, &[0, 0, 8])),
+            GreTruncated,
+            34,
+        ),
+        (
+            "gre key cut",
+            E,
+            eth(0x0800, &ipv4(47, &[0x20, 0, 8, 0, 1])),
+            GreTruncated,
+            34,
+        ),
+        (
+            "gre version 2",
+            E,
+            eth(0x0800, &ipv4(47, &[0, 2, 8, 0])),
+            GreBadVersion,
+            35,
+        ),
+        (
+            "gre routing",
+            E,
+            eth(0x0800, &ipv4(47, &[0x40, 0, 8, 0, 0, 0, 0, 0])),
+            GreBadFlags,
+            34,
+        ),
+        (
+            "erspan ii header cut",
+            E,
+            eth(
+                0x0800,
+                &ipv4(47, &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1, 0x10, 0]),
+            ),
+            ErspanTruncated,
+            42,
+        ),
+        (
+            "erspan ii with version 2",
+            E,
+            eth(
+                0x0800,
+                &ipv4(
+                    47,
+                    &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1, 0x20, 0, 0, 0, 0, 0, 0, 0],
+                ),
+            ),
+            ErspanBadVersion,
+            42,
+        ),
+        (
+            "vxlan cut",
+            E,
+            eth(0x0800, &ipv4(17, &udp(1, 4789, &[8, 0, 0]))),
+            VxlanTruncated,
+            42,
+        ),
+        (
+            "vxlan without the I flag",
+            E,
+            eth(0x0800, &ipv4(17, &udp(1, 4789, &[0; 8]))),
+            VxlanBadFlags,
+            42,
+        ),
+        (
+            "geneve cut",
+            E,
+            eth(0x0800, &ipv4(17, &udp(1, 6081, &[0, 0, 0x65]))),
+            GeneveTruncated,
+            42,
+        ),
+        (
+            "geneve version 1",
+            E,
+            eth(
+                0x0800,
+                &ipv4(17, &udp(1, 6081, &[0x40, 0, 0x65, 0x58, 0, 0, 0, 0])),
+            ),
+            GeneveBadVersion,
+            42,
+        ),
+        (
+            "geneve unknown protocol",
+            E,
+            eth(
+                0x0800,
+                &ipv4(17, &udp(1, 6081, &[0, 0, 0x12, 0x34, 0, 0, 0, 0])),
+            ),
+            GeneveBadProtocol,
+            44,
+        ),
+        ("mpls cut", E, eth(0x8847, &[0, 0, 1]), MplsTruncated, 14),
+        (
+            "mpls payload neither ip nor pseudowire",
+            E,
+            eth(0x8847, &[0, 1, 1, 64, 0x50, 0, 0, 0]),
+            MplsBadPayload,
+            18,
+        ),
+        (
+            "ip-in-ip five deep",
+            E,
+            eth(
+                0x0800,
+                &ipv4(
+                    4,
+                    &ipv4(4, &ipv4(4, &ipv4(4, &ipv4(4, &ipv4(17, &udp(1, 2, b"x")))))),
+                ),
+            ),
+            TunnelTooDeep,
+            114,
+        ),
     ]
 }
 
@@ -953,8 +1067,13 @@ fn error_cases() -> Vec<(&'static str, LinkType, Vec<u8>, DecodeReason, usize)> 
 fn every_reason_has_a_failing_input() {
     let mut seen = HashSet::new();
     for (name, link, frame, reason, offset) in error_cases() {
+        // A tunnel that cannot be followed leaves its outer packet to inspect, with the
+        // reason beside it.
         let e = match decode(link, &frame, true) {
-            Ok(p) => panic!("{name}: decoded unexpectedly: {p:?}"),
+            Ok(p) => match p.tunnel_error {
+                Some(e) => e,
+                None => panic!("{name}: decoded unexpectedly: {p:?}"),
+            },
             Err(e) => e,
         };
         assert_eq!((e.reason, e.offset), (reason, offset), "{name}");

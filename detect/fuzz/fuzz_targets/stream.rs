@@ -91,6 +91,8 @@ fuzz_target!(|data: &[u8]| {
                 ..TcpHeader::default()
             }),
             payload,
+            tunnel: None,
+            tunnel_error: None,
         };
         ts += 1_000;
         w.handle_packet(ts, &p, 0, &mut sink);

@@ -324,6 +324,10 @@ fn parse<'a>(p: &Packet<'a>) -> Option<(Key, NewFrag<'a>)> {
     let frame = p.frame;
     let l3 = usize::from(p.l3_offset);
     let vlan = [p.vlan[0], p.vlan[1]];
+    // A fragment inside a tunnel keeps only its own IP header: the outer headers' lengths
+    // would not fit the rebuilt datagram, so it is rebuilt as raw IP and the caller puts the
+    // tunnel back on it.
+    let base = if p.tunnel.is_some() { l3 } else { 0 };
     let be16 = |at: usize| {
         frame
             .get(at..at + 2)
@@ -365,9 +369,9 @@ fn parse<'a>(p: &Packet<'a>) -> Option<(Key, NewFrag<'a>)> {
             offset: f.offset,
             more: f.more,
             data,
-            head: &frame[..off],
-            patch: Some((named_at, proto)),
-            l3,
+            head: &frame[base..off],
+            patch: Some((named_at - base, proto)),
+            l3: l3 - base,
         };
         Some((key, nf))
     } else {
@@ -391,9 +395,9 @@ fn parse<'a>(p: &Packet<'a>) -> Option<(Key, NewFrag<'a>)> {
             offset: f.offset,
             more: f.more,
             data,
-            head: &frame[..l3 + hlen],
+            head: &frame[base..l3 + hlen],
             patch: None,
-            l3,
+            l3: l3 - base,
         };
         Some((key, nf))
     }

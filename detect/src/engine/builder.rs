@@ -286,5 +286,7 @@ pub fn test_packet(src: IpAddr, dst: IpAddr, l4: TestL4, payload: &[u8]) -> Pack
         fragment: None,
         l4,
         payload,
+        tunnel: None,
+        tunnel_error: None,
     }
 }

@@ -66,6 +66,7 @@ pub(crate) fn foreign_record(origin: Origin) -> AlertRecord {
         ip_proto: 0,
         icmp: None,
         vlan: Vec::new(),
+        tunnel: None,
         iface: String::new(),
         payload: Vec::new(),
         packet: Vec::new(),

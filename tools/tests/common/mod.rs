@@ -249,6 +249,7 @@ pub fn sample_record(seq: u64) -> store::AlertRecord {
         ip_proto: 6,
         icmp: None,
         vlan: vec![],
+        tunnel: None,
         iface: "eth0".into(),
         payload: format!("GET /{seq} HTTP/1.1\r\n").into_bytes(),
         packet: {
