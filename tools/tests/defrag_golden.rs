@@ -10,33 +10,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
-use std::net::IpAddr;
 use xtask::golden_defrag::{write_defrag_pcap, DEFRAG_RULES_PATH, DEFRAG_VARIANTS};
-use xtask::stream_check::read_expected;
-
-/// (timestamp, sid, src, sport, dst, dport), addresses parsed.
-type Tuple = (String, u64, IpAddr, u16, IpAddr, u16);
-
-fn ours(alerts: &[Value]) -> Vec<Tuple> {
-    let mut v: Vec<Tuple> = alerts
-        .iter()
-        .map(|a| {
-            let ip = |f: &str| a[f].as_str().unwrap().parse::<IpAddr>().unwrap();
-            let port = |f: &str| a[f].as_u64().unwrap_or(0) as u16;
-            (
-                a["timestamp"].as_str().unwrap().to_string(),
-                a["alert"]["signature_id"].as_u64().unwrap(),
-                ip("src_ip"),
-                port("src_port"),
-                ip("dest_ip"),
-                port("dest_port"),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn defrag_golden_alerts_equal_suricatas_under_each_policy() {
@@ -45,21 +19,7 @@ fn defrag_golden_alerts_equal_suricatas_under_each_policy() {
     write_defrag_pcap(&pcap).unwrap();
     let mut policies_differ = std::collections::BTreeSet::new();
     for v in &DEFRAG_VARIANTS {
-        let mut theirs: Vec<Tuple> = read_expected(v.expected_path)
-            .unwrap()
-            .into_iter()
-            .map(|a| {
-                (
-                    a.timestamp,
-                    a.sid,
-                    a.src_ip.parse().unwrap(),
-                    a.src_port,
-                    a.dest_ip.parse().unwrap(),
-                    a.dest_port,
-                )
-            })
-            .collect();
-        theirs.sort();
+        let theirs = expected_tuples(v.expected_path);
         assert!(
             theirs.len() >= 17,
             "{}: the reference covers the cases",
@@ -85,7 +45,7 @@ fn defrag_golden_alerts_equal_suricatas_under_each_policy() {
                 .arg(&eve)
                 .args(["--set", &format!("defrag.policy={}", v.policy)]);
             let out = run_ok(&mut cmd);
-            let got = ours(&eve_lines(&eve));
+            let got = eve_tuples(&eve_lines(&eve));
             // Known gap with several workers: fragments are spread by addresses alone
             // (no ports until reassembly), so a datagram rebuilt in one worker may
             // belong to a flow another worker tracks. The TCP case's handshake and

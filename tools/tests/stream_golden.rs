@@ -8,32 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::net::IpAddr;
 use xtask::golden_stream::{write_stream_pcap, STREAM_RULES_PATH, STREAM_VARIANTS};
-use xtask::stream_check::read_expected;
-
-/// (timestamp, sid, src, sport, dst, dport), addresses parsed.
-type Tuple = (String, u64, IpAddr, u16, IpAddr, u16);
-
-fn ours(alerts: &[Value]) -> Vec<Tuple> {
-    let mut v: Vec<Tuple> = alerts
-        .iter()
-        .map(|a| {
-            let ip = |f: &str| a[f].as_str().unwrap().parse::<IpAddr>().unwrap();
-            let port = |f: &str| a[f].as_u64().unwrap() as u16;
-            (
-                a["timestamp"].as_str().unwrap().to_string(),
-                a["alert"]["signature_id"].as_u64().unwrap(),
-                ip("src_ip"),
-                port("src_port"),
-                ip("dest_ip"),
-                port("dest_port"),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn b64(a: &Value, field: &str) -> Vec<u8> {
     use base64::Engine as _;
@@ -48,21 +23,7 @@ fn stream_golden_alerts_equal_suricatas() {
     let pcap = dir.join("stream.pcap");
     write_stream_pcap(&pcap).unwrap();
     for v in &STREAM_VARIANTS {
-        let mut theirs: Vec<Tuple> = read_expected(v.expected_path)
-            .unwrap()
-            .into_iter()
-            .map(|a| {
-                (
-                    a.timestamp,
-                    a.sid,
-                    a.src_ip.parse().unwrap(),
-                    a.src_port,
-                    a.dest_ip.parse().unwrap(),
-                    a.dest_port,
-                )
-            })
-            .collect();
-        theirs.sort();
+        let theirs = expected_tuples(v.expected_path);
         assert!(
             theirs.len() > 25,
             "{}: the reference covers the cases",
@@ -80,7 +41,7 @@ fn stream_golden_alerts_equal_suricatas() {
             }
             run_ok(&mut cmd);
             let alerts = eve_lines(&eve);
-            let got = ours(&alerts);
+            let got = eve_tuples(&alerts);
             let missing: Vec<_> = theirs.iter().filter(|t| !got.contains(t)).collect();
             let extra: Vec<_> = got.iter().filter(|t| !theirs.contains(t)).collect();
             assert!(

@@ -6,7 +6,7 @@ use crate::golden::SURICATA_YAML_PATH;
 use crate::golden_defrag::{
     host_os_policy_yaml, write_defrag_pcap, DEFRAG_RULES_PATH, DEFRAG_VARIANTS,
 };
-use crate::stream_check::read_expected;
+use crate::stream_check::record_or_compare;
 use crate::suricata;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -35,29 +35,7 @@ fn run_in(dir: &Path, rules: &Path, base: &str, update: bool) -> Result<()> {
         };
         std::fs::write(&yaml, text).with_context(|| format!("writing {}", yaml.display()))?;
         let run = suricata::run(&pcap, rules, &yaml, true)?;
-        let _ = std::fs::remove_dir_all(&run.log_dir);
-        println!(
-            "{}: {} alerts, per sid {:?}",
-            v.policy,
-            run.alerts.len(),
-            run.counts()
-        );
-        let json = serde_json::to_string_pretty(&run.alerts)? + "\n";
-        if update {
-            std::fs::write(v.expected_path, json)
-                .with_context(|| format!("writing {}", v.expected_path))?;
-            println!("wrote {}", v.expected_path);
-            continue;
-        }
-        let stored = read_expected(v.expected_path)?;
-        if stored != run.alerts {
-            diffs.push(format!(
-                "{}: alerts differ ({} stored, {} now)",
-                v.policy,
-                stored.len(),
-                run.alerts.len()
-            ));
-        }
+        record_or_compare(v.policy, &run, v.expected_path, update, &mut diffs)?;
     }
     if !diffs.is_empty() {
         bail!(

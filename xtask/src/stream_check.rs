@@ -26,29 +26,7 @@ pub fn run(update: bool) -> Result<()> {
                 return Err(e);
             }
         };
-        let _ = std::fs::remove_dir_all(&run.log_dir);
-        println!(
-            "{}: {} alerts, per sid {:?}",
-            v.name,
-            run.alerts.len(),
-            run.counts()
-        );
-        let json = serde_json::to_string_pretty(&run.alerts)? + "\n";
-        if update {
-            std::fs::write(v.expected_path, json)
-                .with_context(|| format!("writing {}", v.expected_path))?;
-            println!("wrote {}", v.expected_path);
-            continue;
-        }
-        let stored = read_expected(v.expected_path)?;
-        if stored != run.alerts {
-            diffs.push(format!(
-                "{}: alerts differ ({} stored, {} now)",
-                v.name,
-                stored.len(),
-                run.alerts.len()
-            ));
-        }
+        record_or_compare(v.name, &run, v.expected_path, update, &mut diffs)?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     if !diffs.is_empty() {
@@ -64,4 +42,36 @@ pub fn run(update: bool) -> Result<()> {
 pub fn read_expected(path: &str) -> Result<Vec<AlertTuple>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {path}"))
+}
+
+/// Prints one variant's Suricata run, then stores it as the expected file (`update`) or
+/// compares it with the stored one, adding a line to `diffs` when they differ.
+pub fn record_or_compare(
+    name: &str,
+    run: &suricata::SuricataRun,
+    expected_path: &str,
+    update: bool,
+    diffs: &mut Vec<String>,
+) -> Result<()> {
+    let _ = std::fs::remove_dir_all(&run.log_dir);
+    println!(
+        "{name}: {} alerts, per sid {:?}",
+        run.alerts.len(),
+        run.counts()
+    );
+    if update {
+        let json = serde_json::to_string_pretty(&run.alerts)? + "\n";
+        std::fs::write(expected_path, json).with_context(|| format!("writing {expected_path}"))?;
+        println!("wrote {expected_path}");
+        return Ok(());
+    }
+    let stored = read_expected(expected_path)?;
+    if stored != run.alerts {
+        diffs.push(format!(
+            "{name}: alerts differ ({} stored, {} now)",
+            stored.len(),
+            run.alerts.len()
+        ));
+    }
+    Ok(())
 }

@@ -391,3 +391,48 @@ pub fn samples(text: &str) -> BTreeMap<String, f64> {
         })
         .collect()
 }
+
+/// (timestamp, sid, src, sport, dst, dport) with addresses parsed: how the golden tests
+/// compare our alerts with Suricata's (its IPv6 text differs from ours, the addresses not).
+pub type Tuple = (String, u64, std::net::IpAddr, u16, std::net::IpAddr, u16);
+
+/// Our EVE alerts as sorted tuples; ports are 0 where the protocol has none.
+pub fn eve_tuples(alerts: &[Value]) -> Vec<Tuple> {
+    let mut v: Vec<Tuple> = alerts
+        .iter()
+        .map(|a| {
+            let ip = |f: &str| a[f].as_str().unwrap().parse().unwrap();
+            let port = |f: &str| a[f].as_u64().unwrap_or(0) as u16;
+            (
+                a["timestamp"].as_str().unwrap().to_string(),
+                a["alert"]["signature_id"].as_u64().unwrap(),
+                ip("src_ip"),
+                port("src_port"),
+                ip("dest_ip"),
+                port("dest_port"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Suricata's alerts for a golden variant (`xtask/golden/...json`) as sorted tuples.
+pub fn expected_tuples(path: &str) -> Vec<Tuple> {
+    let mut v: Vec<Tuple> = xtask::stream_check::read_expected(path)
+        .unwrap()
+        .into_iter()
+        .map(|a| {
+            (
+                a.timestamp,
+                a.sid,
+                a.src_ip.parse().unwrap(),
+                a.src_port,
+                a.dest_ip.parse().unwrap(),
+                a.dest_port,
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
