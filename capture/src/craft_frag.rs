@@ -171,24 +171,13 @@ pub fn fragment(
             f[l.l3 + 6..l.l3 + 8].copy_from_slice(&field.to_be_bytes());
             f[l.l3 + 10] = 0;
             f[l.l3 + 11] = 0;
-            let sum = ipv4_header_checksum(&f[l.l3..l.unfrag_end]);
+            let sum = crate::decode::internet_checksum(&f[l.l3..l.unfrag_end]);
             f[l.l3 + 10..l.l3 + 12].copy_from_slice(&sum.to_be_bytes());
         }
         f.extend_from_slice(data);
         out.push(f);
     }
     Ok(out)
-}
-
-fn ipv4_header_checksum(h: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in h.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]

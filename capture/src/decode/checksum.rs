@@ -27,6 +27,12 @@ pub(crate) fn sum(data: &[u8], initial: u64) -> u64 {
     acc
 }
 
+/// The Internet checksum of `data` (for an IPv4 header: with its checksum field zeroed),
+/// for code that writes headers: frame crafting and the rebuilt datagrams of defrag.
+pub fn internet_checksum(data: &[u8]) -> u16 {
+    !fold(sum(data, 0))
+}
+
 /// Folds an unfolded sum to 16 bits (end-around carry).
 #[inline]
 pub(crate) fn fold(mut acc: u64) -> u16 {

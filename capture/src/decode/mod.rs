@@ -7,6 +7,7 @@
 //! INTERFACE CONTRACT (shared with detect/): the field names below are what the matcher
 //! reads. Implementation lives in the submodules.
 
+pub use checksum::internet_checksum;
 use std::net::IpAddr;
 use tunnel::Next;
 pub use tunnel::{Tunnel, TunnelConfig, TunnelKind, MAX_TUNNEL_DEPTH};

@@ -383,7 +383,7 @@ impl Tracker {
             out[l3 + 7] = 0;
             out[l3 + 10] = 0;
             out[l3 + 11] = 0;
-            let sum = ipv4_checksum(&out[l3..frag_start]);
+            let sum = capture::decode::internet_checksum(&out[l3..frag_start]);
             out[l3 + 10..l3 + 12].copy_from_slice(&sum.to_be_bytes());
         }
         Ok(())
@@ -392,16 +392,4 @@ impl Tracker {
 
 fn clamp16(v: u32) -> u16 {
     v.min(u32::from(u16::MAX)) as u16
-}
-
-/// The IPv4 header checksum of `h` (its checksum field zeroed).
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut sum = 0u32;
-    for c in h.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
