@@ -288,6 +288,12 @@ impl Worker {
     /// Inspects a decoded packet (in dispatch mode the reader decodes). A fragment goes
     /// to the defragmenter, and the datagram it completes is inspected as one packet,
     /// stamped with the fragment's time.
+    /// Warms the flow table for a packet that [`Worker::handle_packet`] will see soon.
+    #[inline]
+    pub fn prefetch(&self, p: &Packet<'_>) {
+        self.flows.prefetch(p);
+    }
+
     pub fn handle_packet(
         &mut self,
         ts_ns: u64,

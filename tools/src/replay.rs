@@ -167,6 +167,15 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
         secs,
         workers
     );
+    let cpu: f64 = report.worker_cpu.iter().map(|d| d.as_secs_f64()).sum();
+    if cpu > 0.0 {
+        eprintln!(
+            "worker CPU: {:.3}s ({:.3} Gbit/s per worker-CPU-second); reader CPU: {:.3}s",
+            cpu,
+            t.bytes as f64 * 8.0 / cpu / 1e9,
+            report.reader_cpu.as_secs_f64()
+        );
+    }
     // Detection is done; the summary above is final. Now wait for the collector.
     if let Some(d) = delivery {
         eprintln!("{}", d.finish(None));
