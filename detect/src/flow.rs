@@ -202,7 +202,7 @@ fn addr_bits(a: &IpAddr) -> u128 {
 
 /// A hint to load the line holding `ptr` into cache; never faults, so any address is fine.
 #[inline(always)]
-fn prefetch<T>(ptr: *const T) {
+pub(crate) fn prefetch<T>(ptr: *const T) {
     // SAFETY: prefetch is a hint that reads nothing architecturally and cannot fault, for
     // any address; SSE, which it needs, is part of the x86_64 baseline.
     #[cfg(target_arch = "x86_64")]

@@ -28,6 +28,9 @@ pub enum ChecksumMode {
 /// Packets sampled by [`ChecksumMode::Auto`] before deciding.
 const CHECKSUM_SAMPLE: u64 = 1000;
 
+/// Cache lines of a coming packet's payload [`Worker::prefetch`] asks for.
+const PREFETCH_PAYLOAD_LINES: usize = 4;
+
 /// Counters of one worker, merged into the run summary.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerStats {
@@ -292,6 +295,10 @@ impl Worker {
     #[inline]
     pub fn prefetch(&self, p: &Packet<'_>) {
         self.flows.prefetch(p);
+        // The payload's first lines: the stream copy and the prefilter read it next.
+        for line in p.payload.chunks(64).take(PREFETCH_PAYLOAD_LINES) {
+            crate::flow::prefetch(line.as_ptr());
+        }
     }
 
     pub fn handle_packet(
