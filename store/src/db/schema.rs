@@ -8,11 +8,20 @@
 
 use redb::TableDefinition;
 
-/// id → the archived record as the sensor sent it.
-pub const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
-/// (sensor no, seq) as one u128 → id: de-duplication and the per-sensor index.
-pub const BY_SEQ: TableDefinition<u128, u64> = TableDefinition::new("by_seq");
-/// (ts_ns, id) as one u128 → index row (sid, sensor no, src, dst).
+/// The on-disk layout this code reads and writes, kept in META under [`FORMAT`]. Files
+/// without it are layout 1 (one ALERTS row and one BY_SEQ row per alert); they are
+/// refused, never read with this layout's tables.
+pub const FORMAT_VERSION: u64 = 2;
+
+/// first id of a segment → up to 64 archived records of one sensor from one commit, with
+/// consecutive ids (see [`super::segment`]).
+pub const SEGMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("segments");
+/// (sensor no, first seq of a segment) as one u128 → (first id, last seq, cover):
+/// de-duplication and the per-sensor index, one row per segment. `cover` is at least the
+/// highest last seq of every row of the sensor at or below this key, so a look-up walking
+/// down from a seq stops as soon as nothing lower can span it.
+pub const BY_SEQ: TableDefinition<u128, (u64, u64, u64)> = TableDefinition::new("seq_segments");
+/// (ts_ns, id) as one u128 → index row (sid, sensor no, src, dst); one per alert.
 pub const BY_TIME: TableDefinition<u128, &[u8]> = TableDefinition::new("by_time");
 /// (sid, ts_ns, id), only with `Indexes::PerField`.
 pub const BY_SID: TableDefinition<(u32, u64, u64), ()> = TableDefinition::new("by_sid");
@@ -22,11 +31,14 @@ pub const BY_DST: TableDefinition<([u8; 17], u64, u64), ()> = TableDefinition::n
 /// sensor name ↔ number (numbers keep index keys short).
 pub const SENSORS: TableDefinition<&str, u32> = TableDefinition::new("sensors");
 pub const SENSOR_NAMES: TableDefinition<u32, &str> = TableDefinition::new("sensor_names");
-/// Counters: next id, bytes of records held.
+/// Counters: next id, bytes of records held, alerts held; the index layout and the
+/// on-disk format.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const NEXT_ID: &str = "next_id";
 pub const BYTES: &str = "bytes";
+pub const COUNT: &str = "count";
 pub const LAYOUT: &str = "layout";
+pub const FORMAT: &str = "format";
 
 pub const ROW: usize = 42;
 
