@@ -5,13 +5,14 @@
 //! - Records are kept in segments: one SEGMENTS value holds up to 64 records of one sensor
 //!   from one commit (consecutive ids; key = first id), and BY_SEQ has one row per segment.
 //!   The per-alert layout before it (format 1) made three inserts per alert — ALERTS
-//!   id → bytes, BY_SEQ (sensor, seq) → id, BY_TIME — and committed 0.64x a plain
-//!   one-table, one-insert-per-record redb table in the same run (70.9k alerts/s with
-//!   512-byte payloads; 0.80x, 114.6k/s in the run before this layout). An experiment
-//!   with 64 records per value and only the time row per record measured 1.85x that
-//!   plain table; the real layout commits 1.88x it (302.5k alerts/s against 160.7k, 5,000
-//!   records per commit, `benches/benches/delivery.rs` `store_commit_covering`), and over
-//!   TLS from a sensor 1.02x (163k/s, from 0.43x).
+//!   id → bytes, BY_SEQ (sensor, seq) → id, BY_TIME — and committed 0.73x-0.80x a plain
+//!   one-table, one-insert-per-record redb table in the same run (5,000 records per
+//!   commit, 512-byte payloads, `benches/benches/delivery.rs` `store_commit_covering`;
+//!   0.43x-0.52x over TLS from a sensor, `tls_to_redb_covering`, 61k-109k alerts/s). An
+//!   experiment with 64 records per value and only the time row per record measured
+//!   1.85x that plain table when first run (1.16x-1.26x in these runs). With segments the store commits 1.32x-1.88x it
+//!   (228k-303k alerts/s) and 1.02x-1.20x over TLS (163k-208k/s); two runs each on a
+//!   loaded 2-core machine.
 //! - Only indexes whose keys grow with time are per alert by default: (ts, id), whose
 //!   value is a 42-byte row with the other filter fields, so a sid/address/sensor filter
 //!   is a scan of that compact row sequence, never a read of the records.
