@@ -223,3 +223,254 @@ fn a_store_held_by_one_process_is_reported_busy() {
         .expect("second open must fail");
     assert!(matches!(err, store::db::StoreError::Busy(_)), "{err}");
 }
+
+/// (sensor, seq) of every alert held, by asking for all of them newest first.
+fn held(store: &Store) -> Vec<(String, u64)> {
+    let mut v = ids(store, Query::default());
+    v.sort();
+    v
+}
+
+fn seqs(sensor: &str, s: impl IntoIterator<Item = u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = s.into_iter().map(|q| (sensor.to_string(), q)).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn duplicates_are_found_across_segments_and_in_a_resend_that_overlaps_partly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("d.redb"), Indexes::Covering).unwrap();
+    // 200 records: segments of 64, 64, 64 and 8.
+    assert_eq!(commit(&s, "x", 1..=200).stored, 200);
+    // Overlaps the third and fourth segments partly, then goes past everything held.
+    let c = commit(&s, "x", 150..=260);
+    assert_eq!((c.stored, c.duplicates), (60, 51));
+    // Everything again, with 40 new at the end.
+    let c = commit(&s, "x", 1..=300);
+    assert_eq!((c.stored, c.duplicates), (40, 260));
+    // Two batches of one sensor in one commit, the second repeating part of the first.
+    let (f1, f2) = (frame("x", 301..=340), frame("x", 320..=350));
+    let c = s
+        .commit(&[
+            Incoming {
+                sensor: "x",
+                batch: Batch::parse(&f1, &Limits::default()).unwrap(),
+            },
+            Incoming {
+                sensor: "x",
+                batch: Batch::parse(&f2, &Limits::default()).unwrap(),
+            },
+        ])
+        .unwrap();
+    assert_eq!((c.stored, c.duplicates), (50, 21));
+    // Another sensor's seqs are its own.
+    assert_eq!(commit(&s, "y", 100..=110).stored, 11);
+    assert_eq!(s.max_seq("x").unwrap(), Some(350));
+    assert_eq!(s.max_seq("y").unwrap(), Some(110));
+    let mut want = seqs("x", 1..=350);
+    want.extend(seqs("y", 100..=110));
+    want.sort();
+    assert_eq!(held(&s), want);
+    assert_eq!(s.counts().unwrap().0, 361);
+    // Ids are consecutive in commit order across segment boundaries, and `max` holds.
+    assert_eq!(s.last_id().unwrap(), 361);
+    let some = s.alerts_in(60, 130, 10).unwrap();
+    assert_eq!(
+        some.iter().map(|a| a.id).collect::<Vec<_>>(),
+        (60..70).collect::<Vec<_>>()
+    );
+    let all = s.alerts_in(1, 361, 1000).unwrap();
+    assert_eq!(all.len(), 361);
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(a.id, i as u64 + 1);
+        let r = a.record().unwrap();
+        let want = if a.id <= 350 {
+            ("x", a.id)
+        } else {
+            ("y", a.id - 351 + 100)
+        };
+        assert_eq!((r.sensor.as_str(), r.seq.to_native()), want, "id {}", a.id);
+    }
+}
+
+#[test]
+fn a_hole_inside_a_held_segments_seq_span_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.redb"), Indexes::PerField).unwrap();
+    // Odd seqs 1..=127: one segment whose seq span [1, 127] has 63 holes.
+    let odd = (0..64).map(|i| 2 * i + 1);
+    assert_eq!(commit(&s, "x", odd.clone()).stored, 64);
+    // 1..=10: the evens are holes (stored), the odds are held.
+    let c = commit(&s, "x", 1..=10);
+    assert_eq!((c.stored, c.duplicates), (5, 5));
+    // Again: now all held, the evens in their own segments nested in the first's span.
+    let c = commit(&s, "x", 1..=10);
+    assert_eq!((c.stored, c.duplicates), (0, 10));
+    // The last BY_SEQ row now starts at 10 but the highest held is still 127.
+    assert_eq!(s.max_seq("x").unwrap(), Some(127));
+    // A hole next to a filled one, and seqs past everything.
+    let c = commit(&s, "x", [11, 12, 13, 126, 127, 128, 129].into_iter());
+    assert_eq!((c.stored, c.duplicates), (4, 3));
+    // Below the highest held but in no segment's span: stored, then held.
+    assert_eq!(commit(&s, "x", 200..=201).stored, 2);
+    let c = commit(&s, "x", [150, 199, 200].into_iter());
+    assert_eq!((c.stored, c.duplicates), (2, 1));
+    let c = commit(&s, "x", [150, 199].into_iter());
+    assert_eq!((c.stored, c.duplicates), (0, 2));
+    assert_eq!(s.max_seq("x").unwrap(), Some(201));
+    let mut want: Vec<u64> = odd.collect();
+    want.extend([2, 4, 6, 8, 10, 12, 126, 128, 129, 200, 201, 150, 199]);
+    assert_eq!(held(&s), seqs("x", want.iter().copied()));
+    assert_eq!(s.counts().unwrap().0, want.len() as u64);
+    // A hole's record is found by id and by the per-field indexes like any other.
+    assert_eq!(
+        ids(
+            &s,
+            Query {
+                sid: Some(100 + (126 % 5) as u32),
+                since_ns: Some(record("x", 126).ts_ns),
+                until_ns: Some(record("x", 126).ts_ns + 1),
+                ..Default::default()
+            }
+        ),
+        vec![("x".to_string(), 126)]
+    );
+}
+
+#[test]
+fn retention_removes_whole_segments_and_their_index_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.redb");
+    let s = Store::open(&path, Indexes::PerField).unwrap();
+    // Segments: ids 1-64, 65-100 (first commit), 101-150 (second).
+    commit(&s, "x", 1..=100);
+    commit(&s, "x", 101..=150);
+    let (_, bytes) = s.counts().unwrap();
+    let per = bytes / 150;
+    // Down to 86 records: exactly the first segment goes.
+    let r = Retention {
+        max_age: None,
+        max_bytes: Some(per * 86),
+    };
+    assert_eq!(s.enforce_retention(&r, store::db::now_ns()).unwrap(), 64);
+    assert_eq!(s.counts().unwrap(), (86, per * 86));
+    assert!(s.alerts_in(1, 64, 100).unwrap().is_empty());
+    let left: Vec<u64> = s
+        .alerts_in(1, 150, 1000)
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(left, (65..=150).collect::<Vec<_>>());
+    // Down to 80: the next segment loses its first 6 and keeps the rest.
+    let r = Retention {
+        max_age: None,
+        max_bytes: Some(per * 80),
+    };
+    assert_eq!(s.enforce_retention(&r, store::db::now_ns()).unwrap(), 6);
+    assert_eq!(held(&s), seqs("x", 71..=150));
+    // The removed seqs are no longer held, so they would be stored again; the kept ones
+    // of the shortened segment still are.
+    let c = commit(&s, "x", 69..=72);
+    assert_eq!((c.stored, c.duplicates), (2, 2));
+    // Everything that arrived before a minute from now is too old: all segments go.
+    let zero = Retention {
+        max_age: Some(Duration::ZERO),
+        max_bytes: None,
+    };
+    assert_eq!(
+        s.enforce_retention(&zero, store::db::now_ns() + 60_000_000_000)
+            .unwrap(),
+        82
+    );
+    assert_eq!(s.counts().unwrap(), (0, 0));
+    assert_eq!(s.max_seq("x").unwrap(), None);
+    assert_eq!(s.last_id().unwrap(), 152, "ids are never reused");
+    drop(s);
+    // No index row of a removed alert is left in the file.
+    let raw = redb::Database::open(&path).unwrap();
+    let tx = raw.begin_read().unwrap();
+    use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition};
+    let n = |name: &str| {
+        tx.open_untyped_table(TableDefinition::<u64, ()>::new(name))
+            .unwrap()
+            .len()
+            .unwrap()
+    };
+    for t in [
+        "segments",
+        "seq_segments",
+        "by_time",
+        "by_sid",
+        "by_src",
+        "by_dst",
+    ] {
+        assert_eq!(n(t), 0, "{t}");
+    }
+}
+
+#[test]
+fn a_store_of_the_older_layout_is_refused_with_a_clear_error() {
+    use redb::{ReadableDatabase, TableDefinition};
+    const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+    const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
+    const BY_SEQ: TableDefinition<u128, u64> = TableDefinition::new("by_seq");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.redb");
+    // What the per-alert layout wrote: layout and counters in META, a row per alert.
+    {
+        let db = redb::Database::create(&path).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut meta = tx.open_table(META).unwrap();
+            meta.insert("layout", 0).unwrap();
+            meta.insert("next_id", 2).unwrap();
+            meta.insert("bytes", 3).unwrap();
+            tx.open_table(ALERTS)
+                .unwrap()
+                .insert(1, [1u8, 2, 3].as_slice())
+                .unwrap();
+            tx.open_table(BY_SEQ)
+                .unwrap()
+                .insert((1u128 << 64) | 7, 1)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let err = Store::open(&path, Indexes::Covering)
+        .err()
+        .expect("an old layout must be refused");
+    assert!(
+        matches!(
+            err,
+            store::db::StoreError::OldLayout {
+                found: 1,
+                want: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    for part in ["older tidewatch", "layout 1", "move it aside", "old.redb"] {
+        assert!(msg.contains(part), "{part:?} not in {msg:?}");
+    }
+    // Refused, not changed: still the old file.
+    let db = redb::Database::open(&path).unwrap();
+    let tx = db.begin_read().unwrap();
+    assert!(tx
+        .open_table(META)
+        .unwrap()
+        .get("format")
+        .unwrap()
+        .is_none());
+    assert!(tx.open_table(ALERTS).unwrap().get(1).unwrap().is_some());
+    drop((tx, db));
+    // A store of this layout opens again as itself.
+    let fresh = dir.path().join("new.redb");
+    commit(&Store::open(&fresh, Indexes::Covering).unwrap(), "x", 1..=3);
+    let again = Store::open(&fresh, Indexes::PerField).unwrap();
+    assert_eq!(again.indexes(), Indexes::Covering);
+    assert_eq!(again.counts().unwrap().0, 3);
+}

@@ -7,6 +7,7 @@ mod cidr;
 mod query;
 mod retention;
 mod schema;
+mod segment;
 
 pub use cidr::{Cidr, CidrError};
 pub use query::{Query, StoredAlert};
@@ -49,6 +50,17 @@ pub enum StoreError {
     },
     #[error("alert store: {0}")]
     Invalid(String),
+    #[error(
+        "alert store {path} was written by an older tidewatch (on-disk layout {found}; this \
+         version reads layout {want}, records kept in segments). It is not read or changed: \
+         move it aside or delete it to start an empty store at this path, or read it with \
+         the older tidewatch"
+    )]
+    OldLayout {
+        path: PathBuf,
+        found: u64,
+        want: u64,
+    },
 }
 
 pub(crate) fn db<E: Into<redb::Error>>(e: E) -> StoreError {
@@ -91,18 +103,43 @@ impl Store {
         let layout = {
             let mut meta = tx.open_table(META).map_err(db)?;
             let existing = meta.get(LAYOUT).map_err(db)?.map(|v| v.value());
-            match existing {
-                Some(1) => Indexes::PerField,
-                Some(_) => Indexes::Covering,
-                None => {
+            let format = meta.get(FORMAT).map_err(db)?.map(|v| v.value());
+            // Every file has LAYOUT from its creation; layout 1 had no FORMAT. The
+            // transaction is dropped uncommitted, so a refused file is left as it was.
+            match (existing, format) {
+                (Some(_), None) => {
+                    return Err(StoreError::OldLayout {
+                        path: path.into(),
+                        found: 1,
+                        want: FORMAT_VERSION,
+                    })
+                }
+                (_, Some(f)) if f < FORMAT_VERSION => {
+                    return Err(StoreError::OldLayout {
+                        path: path.into(),
+                        found: f,
+                        want: FORMAT_VERSION,
+                    })
+                }
+                (_, Some(f)) if f > FORMAT_VERSION => {
+                    return Err(StoreError::Invalid(format!(
+                        "{} has on-disk layout {f}, newer than this tidewatch reads \
+                         ({FORMAT_VERSION}); use the newer tidewatch",
+                        path.display()
+                    )))
+                }
+                (Some(1), _) => Indexes::PerField,
+                (Some(_), _) => Indexes::Covering,
+                (None, _) => {
                     meta.insert(LAYOUT, (indexes == Indexes::PerField) as u64)
                         .map_err(db)?;
+                    meta.insert(FORMAT, FORMAT_VERSION).map_err(db)?;
                     indexes
                 }
             }
         };
         tx.open_table(BY_TIME).map_err(db)?;
-        tx.open_table(ALERTS).map_err(db)?;
+        tx.open_table(SEGMENTS).map_err(db)?;
         tx.open_table(BY_SEQ).map_err(db)?;
         tx.open_table(SENSORS).map_err(db)?;
         tx.open_table(SENSOR_NAMES).map_err(db)?;
@@ -134,60 +171,81 @@ impl Store {
     /// Commits batches in one durable transaction, storing each (sensor, seq) once:
     /// a record already held is counted as a duplicate and skipped. When this returns Ok,
     /// every record in `batches` is in the store (now or before) and may be acknowledged.
+    ///
+    /// Records go into segments of up to 64 (one SEGMENTS value and one BY_SEQ row each);
+    /// only the time index (and per-field indexes) get a row per alert. A record whose seq
+    /// is above everything held from its sensor is new without a look-up, which is the
+    /// steady state; any other seq is looked up exactly (a resend is a duplicate, a hole
+    /// inside a held segment's seq span is stored) and, when new, stored as a segment of
+    /// its own, which keeps segment seq spans nested or disjoint (see [`seq_held`]).
     pub fn commit(&self, batches: &[Incoming<'_>]) -> Result<Committed, StoreError> {
         let database = self.read();
         let tx = database.begin_write().map_err(db)?;
         let mut done = Committed::default();
         {
-            let mut alerts = tx.open_table(ALERTS).map_err(db)?;
-            let mut by_seq = tx.open_table(BY_SEQ).map_err(db)?;
-            let mut by_time = tx.open_table(BY_TIME).map_err(db)?;
             let mut meta = tx.open_table(META).map_err(db)?;
-            let mut per_field = match self.indexes {
-                Indexes::PerField => Some((
-                    tx.open_table(BY_SID).map_err(db)?,
-                    tx.open_table(BY_SRC).map_err(db)?,
-                    tx.open_table(BY_DST).map_err(db)?,
-                )),
-                Indexes::Covering => None,
-            };
             let first_id = meta.get(NEXT_ID).map_err(db)?.map_or(1, |v| v.value());
-            let mut next_id = first_id;
-            let mut bytes = meta.get(BYTES).map_err(db)?.map_or(0, |v| v.value());
+            let mut w = SegmentWriter {
+                segments: tx.open_table(SEGMENTS).map_err(db)?,
+                by_seq: tx.open_table(BY_SEQ).map_err(db)?,
+                by_time: tx.open_table(BY_TIME).map_err(db)?,
+                per_field: match self.indexes {
+                    Indexes::PerField => Some((
+                        tx.open_table(BY_SID).map_err(db)?,
+                        tx.open_table(BY_SRC).map_err(db)?,
+                        tx.open_table(BY_DST).map_err(db)?,
+                    )),
+                    Indexes::Covering => None,
+                },
+                buf: Vec::with_capacity(segment::MAX * 600),
+                held: HashMap::new(),
+                pending: Vec::with_capacity(segment::MAX),
+                pending_sensor: 0,
+                pending_first: first_id,
+                next_id: first_id,
+                bytes: meta.get(BYTES).map_err(db)?.map_or(0, |v| v.value()),
+            };
             for inc in batches {
                 let sensor = self.sensor_no(&tx, inc.sensor)?;
+                // Each incoming batch ends with its pending records flushed.
+                w.pending_sensor = sensor;
+                let mut held = match w.held.get(&sensor) {
+                    Some(&h) => h,
+                    None => max_seq_of(&w.by_seq, sensor)?,
+                };
                 for e in inc.batch.entries() {
                     let e = e.map_err(|e| StoreError::Invalid(e.to_string()))?;
-                    let id = next_id;
-                    let key = pair(sensor as u64, e.seq);
-                    // One B-tree walk instead of a lookup and an insert: resends are rare,
-                    // so put the new id and restore the old one when it was a resend.
-                    let prev = by_seq.insert(key, id).map_err(db)?.map(|v| v.value());
-                    if let Some(old) = prev {
-                        by_seq.insert(key, old).map_err(db)?;
-                        done.duplicates += 1;
-                        continue;
+                    let top = w.pending.last().map(|p| p.0).or(held);
+                    if top.is_none_or(|t| e.seq > t) {
+                        // Above everything held and pending: new, no look-up.
+                        w.row(sensor, &e)?;
+                        w.pending.push((e.seq, e.bytes));
+                        if w.pending.len() == segment::MAX {
+                            held = w.flush()?.or(held);
+                        }
+                    } else {
+                        // Make the table exact first: the pending records may be what
+                        // this one repeats.
+                        held = w.flush()?.or(held);
+                        let (is_held, below) = seq_held(&w.by_seq, &w.segments, sensor, e.seq)?;
+                        if is_held {
+                            done.duplicates += 1;
+                            continue;
+                        }
+                        w.row(sensor, &e)?;
+                        w.pending.push((e.seq, e.bytes));
+                        w.flush_with_cover(below.max(e.seq))?;
                     }
-                    next_id += 1;
-                    let r = e.record;
-                    let ts = r.ts_ns.to_native();
-                    let row = row_of(r, sensor);
-                    alerts.insert(id, e.bytes).map_err(db)?;
-                    by_time
-                        .insert(pair(ts, id), row.encode().as_slice())
-                        .map_err(db)?;
-                    if let Some((sid, src, dst)) = per_field.as_mut() {
-                        sid.insert((row.sid, ts, id), ()).map_err(db)?;
-                        src.insert((row.src, ts, id), ()).map_err(db)?;
-                        dst.insert((row.dst, ts, id), ()).map_err(db)?;
-                    }
-                    bytes += e.bytes.len() as u64;
                     done.stored += 1;
                 }
+                let held = w.flush()?.or(held);
+                w.held.insert(sensor, held);
             }
-            if next_id != first_id {
-                meta.insert(NEXT_ID, next_id).map_err(db)?;
-                meta.insert(BYTES, bytes).map_err(db)?;
+            if w.next_id != first_id {
+                let count = meta.get(COUNT).map_err(db)?.map_or(0, |v| v.value());
+                meta.insert(NEXT_ID, w.next_id).map_err(db)?;
+                meta.insert(BYTES, w.bytes).map_err(db)?;
+                meta.insert(COUNT, count + done.stored).map_err(db)?;
                 retention::note_commit(&tx, first_id)?;
             }
         }
@@ -242,29 +300,18 @@ impl Store {
         else {
             return Ok(None);
         };
-        let t = tx.open_table(BY_SEQ).map_err(db)?;
-        let last = t
-            .range(pair(no as u64, 0)..=pair(no as u64, u64::MAX))
-            .map_err(db)?
-            .next_back();
-        Ok(match last {
-            Some(kv) => Some(unpair(kv.map_err(db)?.0.value()).1),
-            None => None,
-        })
+        max_seq_of(&tx.open_table(BY_SEQ).map_err(db)?, no)
     }
 
     /// Alerts held and bytes of records held.
     pub fn counts(&self) -> Result<(u64, u64), StoreError> {
         let database = self.read();
         let tx = database.begin_read().map_err(db)?;
-        let n = tx.open_table(ALERTS).map_err(db)?.len().map_err(db)?;
-        let bytes = tx
-            .open_table(META)
-            .map_err(db)?
-            .get(BYTES)
-            .map_err(db)?
-            .map_or(0, |v| v.value());
-        Ok((n, bytes))
+        let meta = tx.open_table(META).map_err(db)?;
+        let get = |k| -> Result<u64, StoreError> {
+            Ok(meta.get(k).map_err(db)?.map_or(0, |v| v.value()))
+        };
+        Ok((get(COUNT)?, get(BYTES)?))
     }
 
     /// Rewrites the file to release pages freed by retention. Blocks the writer and
@@ -286,4 +333,145 @@ pub(crate) fn row_of(r: &ArchivedAlertRecord, sensor: u32) -> Row {
         src: addr_key(&r.src),
         dst: addr_key(&r.dst),
     }
+}
+
+type PerFieldTables<'t> = (
+    redb::Table<'t, (u32, u64, u64), ()>,
+    redb::Table<'t, ([u8; 17], u64, u64), ()>,
+    redb::Table<'t, ([u8; 17], u64, u64), ()>,
+);
+
+/// One commit's tables and the segment being filled (records of `pending_sensor` with
+/// ids from `pending_first`, seqs ascending and above everything that sensor has held).
+struct SegmentWriter<'t, 'b> {
+    segments: redb::Table<'t, u64, &'static [u8]>,
+    by_seq: redb::Table<'t, u128, (u64, u64, u64)>,
+    by_time: redb::Table<'t, u128, &'static [u8]>,
+    per_field: Option<PerFieldTables<'t>>,
+    buf: Vec<u8>,
+    /// Highest seq held per sensor after each of its batches in this commit.
+    held: HashMap<u32, Option<u64>>,
+    pending: Vec<(u64, &'b [u8])>,
+    pending_sensor: u32,
+    pending_first: u64,
+    next_id: u64,
+    bytes: u64,
+}
+
+impl<'b> SegmentWriter<'_, 'b> {
+    /// Gives `e` the next id and writes its per-alert index rows.
+    fn row(&mut self, sensor: u32, e: &crate::wire::Entry<'b>) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            self.pending_first = self.next_id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let r = e.record;
+        let ts = r.ts_ns.to_native();
+        let row = row_of(r, sensor);
+        self.by_time
+            .insert(pair(ts, id), row.encode().as_slice())
+            .map_err(db)?;
+        if let Some((sid, src, dst)) = self.per_field.as_mut() {
+            sid.insert((row.sid, ts, id), ()).map_err(db)?;
+            src.insert((row.src, ts, id), ()).map_err(db)?;
+            dst.insert((row.dst, ts, id), ()).map_err(db)?;
+        }
+        self.bytes += e.bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the pending records as a segment above everything held (cover = its own
+    /// last seq); returns that last seq, `None` when nothing was pending.
+    fn flush(&mut self) -> Result<Option<u64>, StoreError> {
+        match self.pending.last() {
+            Some(&(last, _)) => self.flush_with_cover(last).map(|()| Some(last)),
+            None => Ok(None),
+        }
+    }
+
+    fn flush_with_cover(&mut self, cover: u64) -> Result<(), StoreError> {
+        let (Some(&(first_seq, _)), Some(&(last_seq, _))) =
+            (self.pending.first(), self.pending.last())
+        else {
+            return Ok(());
+        };
+        segment::encode(
+            &mut self.buf,
+            self.pending_sensor,
+            self.pending.iter().copied(),
+        );
+        self.segments
+            .insert(self.pending_first, self.buf.as_slice())
+            .map_err(db)?;
+        self.by_seq
+            .insert(
+                pair(self.pending_sensor as u64, first_seq),
+                (self.pending_first, last_seq, cover),
+            )
+            .map_err(db)?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// The highest seq held from sensor `no`: the last BY_SEQ row's last seq, unless a
+/// lower row spans higher (a hole filled after a later segment), which its cover says.
+fn max_seq_of(
+    by_seq: &impl ReadableTable<u128, (u64, u64, u64)>,
+    no: u32,
+) -> Result<Option<u64>, StoreError> {
+    let mut best: Option<u64> = None;
+    for kv in by_seq
+        .range(pair(no as u64, 0)..=pair(no as u64, u64::MAX))
+        .map_err(db)?
+        .rev()
+    {
+        let (_, last, cover) = kv.map_err(db)?.1.value();
+        best = best.max(Some(last));
+        if Some(cover) <= best {
+            break;
+        }
+    }
+    Ok(best)
+}
+
+/// Whether (sensor `no`, `seq`) is held, and the cover of the row just below `seq` (0
+/// when none; a new singleton segment at `seq` takes the larger of that and `seq`).
+///
+/// Segment seq spans are nested or disjoint, and a nested one lies in a gap between two
+/// records of the outer one (segments above everything are appended; anything else is
+/// stored alone, at a seq no segment holds; retention only shrinks a segment). So the
+/// innermost span holding `seq` decides: walking down from `seq`, the first row whose
+/// span reaches `seq` is checked record by record, and the walk stops as soon as a row's
+/// cover is below `seq` (nothing lower reaches it). In the common case that is one row.
+fn seq_held(
+    by_seq: &impl ReadableTable<u128, (u64, u64, u64)>,
+    segments: &impl ReadableTable<u64, &'static [u8]>,
+    no: u32,
+    seq: u64,
+) -> Result<(bool, u64), StoreError> {
+    let mut below = None;
+    for kv in by_seq
+        .range(pair(no as u64, 0)..=pair(no as u64, seq))
+        .map_err(db)?
+        .rev()
+    {
+        let (first_id, last, cover) = kv.map_err(db)?.1.value();
+        let below = *below.get_or_insert(cover);
+        if cover < seq {
+            return Ok((false, below));
+        }
+        if last >= seq {
+            let v = segments
+                .get(first_id)
+                .map_err(db)?
+                .ok_or_else(|| StoreError::Invalid(format!("segment {first_id} is missing")))?;
+            let held = segment::Segment::parse(v.value())
+                .ok_or_else(|| StoreError::Invalid(format!("segment {first_id} is damaged")))?
+                .holds(seq);
+            return Ok((held, below));
+        }
+    }
+    Ok((false, below.unwrap_or(0)))
 }

@@ -1,6 +1,8 @@
 //! Queries: the filters of `tidewatch alerts`, newest first.
 
+use super::by_id::{aligned, damaged};
 use super::schema::*;
+use super::segment::Segment;
 use super::{db, Cidr, Indexes, Store, StoreError};
 use crate::record::{self, ArchivedAlertRecord};
 use redb::ReadableDatabase;
@@ -196,13 +198,31 @@ impl Store {
                 }
             }
         }
-        let alerts = tx.open_table(ALERTS).map_err(db)?;
+        // Ids come newest first by capture time, mostly neighbours: keep the last segment.
+        let segments = tx.open_table(SEGMENTS).map_err(db)?;
+        let mut seg: Option<(u64, redb::AccessGuard<'_, &[u8]>)> = None;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(v) = alerts.get(id).map_err(db)? {
-                let mut bytes = AlignedVec::<16>::with_capacity(v.value().len());
-                bytes.extend_from_slice(v.value());
-                out.push(StoredAlert { id, bytes });
+            let held = seg.as_ref().and_then(|(first, v)| {
+                let s = Segment::parse(v.value())?;
+                (id >= *first && id - first < s.len() as u64).then_some(())
+            });
+            if held.is_none() {
+                seg = match segments.range(..=id).map_err(db)?.next_back() {
+                    Some(kv) => {
+                        let (k, v) = kv.map_err(db)?;
+                        Some((k.value(), v))
+                    }
+                    None => None,
+                };
+            }
+            let Some((first, v)) = &seg else { continue };
+            let s = Segment::parse(v.value()).ok_or_else(|| damaged(*first))?;
+            if let Some(i) = id.checked_sub(*first).filter(|i| *i < s.len() as u64) {
+                out.push(StoredAlert {
+                    id,
+                    bytes: aligned(s.record(i as usize)),
+                });
             }
         }
         Ok(out)
