@@ -156,6 +156,13 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
             t.bad_checksum
         );
     }
+    let f = report.fragments;
+    if f.held > 0 || f.unrouted > 0 {
+        eprintln!(
+            "fragments held for their first fragment: {}; sent by addresses (first fragment never came): {}",
+            f.held, f.unrouted
+        );
+    }
     if t.passed > 0 {
         eprintln!("passed (pass rules): {}", t.passed);
     }
