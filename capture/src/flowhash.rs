@@ -1,7 +1,6 @@
 //! Symmetric flow hashing: both directions of a flow map to the same value, so a reader
 //! can spread flows over workers and each worker sees whole conversations.
 
-use crate::decode::Packet;
 use std::net::IpAddr;
 
 fn addr_word(a: &IpAddr) -> u64 {
@@ -31,18 +30,6 @@ pub fn symmetric_hash(src: &IpAddr, dst: &IpAddr, src_port: u16, dst_port: u16, 
     let b = addr_word(dst) << 16 | dst_port as u64;
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     mix(mix(lo) ^ hi.rotate_left(29) ^ (proto as u64) << 56)
-}
-
-/// [`symmetric_hash`] of a decoded packet. Fragments hash on addresses alone so every
-/// fragment of a datagram reaches the same worker (not on the protocol either: an IPv6
-/// first fragment names the transport after its extension headers, a later one the
-/// header that follows the fragment header).
-#[inline]
-pub fn packet_hash(p: &Packet<'_>) -> u64 {
-    if p.fragment.is_some() {
-        return symmetric_hash(&p.src, &p.dst, 0, 0, 0);
-    }
-    symmetric_hash(&p.src, &p.dst, p.src_port(), p.dst_port(), p.ip_proto)
 }
 
 #[cfg(test)]

@@ -71,6 +71,39 @@ impl<T> FragmentRouter<T> {
         }
     }
 
+    /// The worker for fragment `p` without holding it, for readers that cannot keep
+    /// frames back (live capture returns each frame to the NIC's ring in order): the
+    /// first fragment's flow, or addresses (counted) for fragments before their first.
+    pub(crate) fn pick(&mut self, p: &Packet<'_>, ts_ns: u64) -> usize {
+        let Some(f) = p.fragment else {
+            return flow_worker(p, self.workers);
+        };
+        let d = Datagram {
+            src: p.src,
+            dst: p.dst,
+            id: f.id,
+        };
+        if f.offset == 0 {
+            let w = flow_worker(p, self.workers);
+            self.remember(d, w, ts_ns, &mut |_, _| {});
+            return w;
+        }
+        match self.owners.get(&d) {
+            Some(&(w, _)) => w,
+            None => {
+                self.stats.unrouted += 1;
+                address_worker(&d, self.workers)
+            }
+        }
+    }
+
+    fn remember(&mut self, d: Datagram, w: usize, ts_ns: u64, send: &mut impl FnMut(usize, T)) {
+        if self.owners.len() >= MAX_OWNERS && !self.owners.contains_key(&d) {
+            self.sweep(ts_ns, send);
+        }
+        self.owners.insert(d, (w, ts_ns));
+    }
+
     /// Routes fragment `item` (decoded as `p`, captured at `ts_ns`): `send` gets it, and
     /// any fragments it frees, each with its worker, in arrival order.
     pub(crate) fn route(
@@ -92,10 +125,7 @@ impl<T> FragmentRouter<T> {
         if f.offset == 0 {
             // The first fragment: its ports name the flow the datagram belongs to.
             let w = flow_worker(p, self.workers);
-            if self.owners.len() >= MAX_OWNERS && !self.owners.contains_key(&d) {
-                self.sweep(ts_ns, &mut send);
-            }
-            self.owners.insert(d, (w, ts_ns));
+            self.remember(d, w, ts_ns, &mut send);
             if let Some((_, early)) = self.waiting.remove(&d) {
                 self.held_now -= early.len();
                 for e in early {
@@ -233,6 +263,37 @@ mod tests {
             RouteStats {
                 held: 1,
                 unrouted: 0
+            }
+        );
+    }
+
+    /// Without holding: fragments after their first follow it, earlier ones go by
+    /// addresses and are counted.
+    #[test]
+    fn pick_follows_the_first_fragment_without_holding() {
+        let workers = 5;
+        let mut r: FragmentRouter<()> = FragmentRouter::new(workers, 60_000_000_000);
+        let ports = (1..u16::MAX)
+            .map(|s| (s, 443u16))
+            .find(|&p| {
+                let d = Datagram {
+                    src: frag(0, 0, true, None).src,
+                    dst: frag(0, 0, true, None).dst,
+                    id: 4,
+                };
+                flow_worker(&frag(4, 0, true, Some(p)), workers) != address_worker(&d, workers)
+            })
+            .unwrap();
+        let w = flow_worker(&frag(4, 0, true, Some(ports)), workers);
+        let early = r.pick(&frag(4, 16, false, None), 0);
+        assert_ne!(early, w, "before its first fragment: by addresses");
+        assert_eq!(r.pick(&frag(4, 0, true, Some(ports)), 1), w);
+        assert_eq!(r.pick(&frag(4, 8, true, None), 2), w);
+        assert_eq!(
+            r.stats,
+            RouteStats {
+                held: 0,
+                unrouted: 1
             }
         );
     }

@@ -12,7 +12,7 @@
 //! buffers are allocated once at start. One handoff per packet cost a cross-core cache miss
 //! and a locked compare-exchange on each side, about a fifth of a worker's time.
 
-mod fragments;
+pub(crate) mod fragments;
 
 pub use fragments::RouteStats;
 

@@ -5,11 +5,12 @@
 
 use super::run::{now_ns, pin_to, push_alert, read_until_stopped, IDLE_SPINS};
 use super::{LiveConfig, Shared};
+use crate::defrag;
+use crate::dispatch::fragments::{flow_worker, FragmentRouter};
 use crate::engine::Engine;
 use crate::worker::{AlertEvent, Worker, WorkerConfig, WorkerStats};
 use capture::afxdp::{FrameDesc, RxSocket};
 use capture::decode::{self, DecodeStats, LinkType, Packet};
-use capture::flowhash::packet_hash;
 use crossbeam_queue::ArrayQueue;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,6 +142,10 @@ pub(super) fn run_dispatch(
                             (0..n).map(|_| VecDeque::with_capacity(depth)).collect();
                         let mut returned = vec![0u64; n];
                         let mut release: Vec<FrameDesc> = Vec::with_capacity(batch * 4);
+                        // Fragments follow their first fragment's flow; frames cannot be
+                        // held back here, so ones that come before it go by addresses.
+                        let mut fragments: FragmentRouter<()> =
+                            FragmentRouter::new(n, wcfg.defrag.timeout_ns);
                         let reclaim =
                             |in_flight: &mut Vec<VecDeque<FrameDesc>>,
                              returned: &mut Vec<u64>,
@@ -174,8 +179,10 @@ pub(super) fn run_dispatch(
                                 };
                                 let w = if n == 1 {
                                     0
+                                } else if defrag::is_fragment(&pkt) {
+                                    fragments.pick(&pkt, ts)
                                 } else {
-                                    (packet_hash(&pkt) % n as u64) as usize
+                                    flow_worker(&pkt, n)
                                 };
                                 let mut item = LiveDesc { ts_ns: ts, pkt };
                                 let mut spins = 0u32;
