@@ -26,6 +26,19 @@ struct Datagram {
     id: u32,
 }
 
+impl Datagram {
+    /// The datagram of fragment `p`, and whether `p` is its first fragment.
+    fn of(p: &Packet<'_>) -> Option<(Datagram, bool)> {
+        let f = p.fragment?;
+        let d = Datagram {
+            src: p.src,
+            dst: p.dst,
+            id: f.id,
+        };
+        Some((d, f.offset == 0))
+    }
+}
+
 /// What the router did, for the run summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RouteStats {
@@ -75,15 +88,10 @@ impl<T> FragmentRouter<T> {
     /// frames back (live capture returns each frame to the NIC's ring in order): the
     /// first fragment's flow, or addresses (counted) for fragments before their first.
     pub(crate) fn pick(&mut self, p: &Packet<'_>, ts_ns: u64) -> usize {
-        let Some(f) = p.fragment else {
+        let Some((d, first)) = Datagram::of(p) else {
             return flow_worker(p, self.workers);
         };
-        let d = Datagram {
-            src: p.src,
-            dst: p.dst,
-            id: f.id,
-        };
-        if f.offset == 0 {
+        if first {
             let w = flow_worker(p, self.workers);
             self.remember(d, w, ts_ns, &mut |_, _| {});
             return w;
@@ -113,16 +121,11 @@ impl<T> FragmentRouter<T> {
         item: T,
         mut send: impl FnMut(usize, T),
     ) {
-        let Some(f) = p.fragment else {
+        let Some((d, first)) = Datagram::of(p) else {
             send(flow_worker(p, self.workers), item);
             return;
         };
-        let d = Datagram {
-            src: p.src,
-            dst: p.dst,
-            id: f.id,
-        };
-        if f.offset == 0 {
+        if first {
             // The first fragment: its ports name the flow the datagram belongs to.
             let w = flow_worker(p, self.workers);
             self.remember(d, w, ts_ns, &mut send);
