@@ -153,6 +153,14 @@ fn both_layouts_answer_every_filter_alike_newest_first() {
     }
 }
 
+/// Retention by age alone.
+fn by_age(max_age: Duration) -> Retention {
+    Retention {
+        max_age: Some(max_age),
+        max_bytes: None,
+    }
+}
+
 fn key(a: &store::record::Addr) -> [u8; 17] {
     let mut k = [0u8; 17];
     k[0] = a.family;
@@ -192,15 +200,9 @@ fn retention_removes_the_oldest_by_size_and_by_age_and_compaction_runs() {
     .all(|(_, q)| *q > 180));
     assert_eq!(s.max_seq("x").unwrap(), Some(300));
     // Nothing arrived a day ago; seen from a minute ahead, everything is older than zero.
-    let day = Retention {
-        max_age: Some(Duration::from_secs(86_400)),
-        max_bytes: None,
-    };
+    let day = by_age(Duration::from_secs(86_400));
     assert_eq!(s.enforce_retention(&day, store::db::now_ns()).unwrap(), 0);
-    let zero = Retention {
-        max_age: Some(Duration::ZERO),
-        max_bytes: None,
-    };
+    let zero = by_age(Duration::ZERO);
     assert_eq!(
         s.enforce_retention(&zero, store::db::now_ns() + 60_000_000_000)
             .unwrap(),
@@ -375,10 +377,7 @@ fn retention_removes_whole_segments_and_their_index_rows() {
     let c = commit(&s, "x", 69..=72);
     assert_eq!((c.stored, c.duplicates), (2, 2));
     // Everything that arrived before a minute from now is too old: all segments go.
-    let zero = Retention {
-        max_age: Some(Duration::ZERO),
-        max_bytes: None,
-    };
+    let zero = by_age(Duration::ZERO);
     assert_eq!(
         s.enforce_retention(&zero, store::db::now_ns() + 60_000_000_000)
             .unwrap(),

@@ -71,6 +71,7 @@ pub(super) fn aligned(bytes: &[u8]) -> AlignedVec<16> {
     b
 }
 
+/// A segment that is missing where its index row points, or does not parse.
 pub(super) fn damaged(first: u64) -> StoreError {
-    StoreError::Invalid(format!("segment {first} is damaged"))
+    StoreError::Invalid(format!("segment {first} is missing or damaged"))
 }

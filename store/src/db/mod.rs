@@ -106,14 +106,9 @@ impl Store {
             let format = meta.get(FORMAT).map_err(db)?.map(|v| v.value());
             // Every file has LAYOUT from its creation; layout 1 had no FORMAT. The
             // transaction is dropped uncommitted, so a refused file is left as it was.
+            // A file with LAYOUT but no FORMAT is layout 1.
+            let format = format.or(existing.map(|_| 1));
             match (existing, format) {
-                (Some(_), None) => {
-                    return Err(StoreError::OldLayout {
-                        path: path.into(),
-                        found: 1,
-                        want: FORMAT_VERSION,
-                    })
-                }
                 (_, Some(f)) if f < FORMAT_VERSION => {
                     return Err(StoreError::OldLayout {
                         path: path.into(),
@@ -466,9 +461,9 @@ fn seq_held(
             let v = segments
                 .get(first_id)
                 .map_err(db)?
-                .ok_or_else(|| StoreError::Invalid(format!("segment {first_id} is missing")))?;
+                .ok_or_else(|| by_id::damaged(first_id))?;
             let held = segment::Segment::parse(v.value())
-                .ok_or_else(|| StoreError::Invalid(format!("segment {first_id} is damaged")))?
+                .ok_or_else(|| by_id::damaged(first_id))?
                 .holds(seq);
             return Ok((held, below));
         }

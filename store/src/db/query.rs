@@ -200,30 +200,36 @@ impl Store {
         }
         // Ids come newest first by capture time, mostly neighbours: keep the last segment.
         let segments = tx.open_table(SEGMENTS).map_err(db)?;
-        let mut seg: Option<(u64, redb::AccessGuard<'_, &[u8]>)> = None;
+        // (first id, records, value) of the segment last read.
+        let mut seg: Option<(u64, u64, redb::AccessGuard<'_, &[u8]>)> = None;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let held = seg.as_ref().and_then(|(first, v)| {
-                let s = Segment::parse(v.value())?;
-                (id >= *first && id - first < s.len() as u64).then_some(())
-            });
-            if held.is_none() {
+            if !seg
+                .as_ref()
+                .is_some_and(|(first, n, _)| (*first..first + n).contains(&id))
+            {
                 seg = match segments.range(..=id).map_err(db)?.next_back() {
                     Some(kv) => {
                         let (k, v) = kv.map_err(db)?;
-                        Some((k.value(), v))
+                        let first = k.value();
+                        let n = Segment::parse(v.value())
+                            .ok_or_else(|| damaged(first))?
+                            .len();
+                        Some((first, n as u64, v))
                     }
                     None => None,
                 };
             }
-            let Some((first, v)) = &seg else { continue };
-            let s = Segment::parse(v.value()).ok_or_else(|| damaged(*first))?;
-            if let Some(i) = id.checked_sub(*first).filter(|i| *i < s.len() as u64) {
-                out.push(StoredAlert {
-                    id,
-                    bytes: aligned(s.record(i as usize)),
-                });
+            let Some((first, n, v)) = &seg else { continue };
+            if !(*first..first + n).contains(&id) {
+                // Removed by retention.
+                continue;
             }
+            let s = Segment::parse(v.value()).ok_or_else(|| damaged(*first))?;
+            out.push(StoredAlert {
+                id,
+                bytes: aligned(s.record((id - first) as usize)),
+            });
         }
         Ok(out)
     }
