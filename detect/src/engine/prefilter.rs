@@ -1,7 +1,8 @@
-//! The per-group multi-pattern prefilter: aho-corasick automatons over the distinct fast
-//! patterns of the group's rules, one for exact patterns and one for `nocase` patterns
-//! (searched in a lowercased copy of the payload). Each distinct pattern lists the rules
-//! it proposes and fires once per packet.
+//! The per-group multi-pattern prefilter: aho-corasick searchers over the distinct fast
+//! patterns of the group's rules. `nocase` patterns are searched in a lowercased copy of
+//! the payload, together with the exact ones when all fit one Teddy searcher, else apart
+//! (see [`Side`]). Each distinct pattern lists the rules it proposes and fires once per
+//! packet.
 
 use std::collections::HashMap;
 
@@ -144,23 +145,37 @@ fn chop(c: &ContentMatch) -> Result<FastPattern, String> {
     })
 }
 
-/// One automaton and what its patterns propose. A group has up to two: exact patterns
-/// searched in the payload as it is, and `nocase` patterns (lowercased) searched in a
-/// lowercased copy. Keeping them apart lets both use aho-corasick's SIMD (Teddy)
-/// searcher, which ASCII case-insensitive automatons cannot; on the 100-rule benchmark
-/// that was 2.4x faster than one case-insensitive DFA.
+/// One searcher and what its patterns propose. A group has one or two: when its exact and
+/// `nocase` patterns together fit Teddy, one searcher over the lowercased payload holds
+/// them all (an exact pattern's hit is confirmed against the payload as it is); otherwise
+/// exact patterns are searched in the payload and `nocase` ones in a lowercased copy.
+/// Either way every search can use aho-corasick's SIMD (Teddy) searcher, which ASCII
+/// case-insensitive automatons cannot; on the 100-rule benchmark two sides were 2.4x
+/// faster than one case-insensitive DFA, and one merged side saves a second pass over
+/// every stream byte.
 #[derive(Clone, Debug)]
 struct Side {
     searcher: Searcher,
-    /// Per pattern: range into `prefix_ids` of the other patterns that are its proper
-    /// prefixes, reported with it because a leftmost-longest search only returns the
-    /// longest pattern at a position.
+    /// Searches the lowercased payload.
+    folded: bool,
+    /// Per searched pattern: range into `prefix_ids` of the other searched patterns that
+    /// are its proper prefixes, reported with it because a leftmost-longest search only
+    /// returns the longest pattern at a position.
     prefix_ranges: Box<[(u32, u32)]>,
     prefix_ids: Box<[u32]>,
-    /// Per pattern: range into `Prefilter::ranks` of the rules it proposes.
-    rules: Box<[(u32, u32)]>,
-    /// Index of this side's first pattern in the per-packet `VariantSeen` bits.
-    base: u32,
+    /// Per searched pattern: range into `variants` of the rules' patterns it stands for.
+    variant_ranges: Box<[(u32, u32)]>,
+    variants: Box<[Variant]>,
+}
+
+/// A distinct rule pattern (bytes and case) behind a searched pattern.
+#[derive(Clone, Debug)]
+struct Variant {
+    /// Index in the per-packet `VariantSeen` bits and into `Prefilter::rules`.
+    id: u32,
+    /// An exact pattern with letters searched in a folded side: its bytes, which the
+    /// payload must hold as they are where the searched pattern was found.
+    exact: Option<Box<[u8]>>,
 }
 
 /// How a side finds its leftmost-longest match at or after a position.
@@ -201,13 +216,13 @@ impl Searcher {
     }
 }
 
-/// One group's automatons and the rule ranks each of their patterns proposes.
+/// One group's searchers and the rule ranks each distinct pattern proposes.
 #[derive(Clone, Debug)]
 pub(crate) struct Prefilter {
-    exact: Option<Side>,
-    nocase: Option<Side>,
+    sides: Vec<Side>,
+    /// Per variant id: range into `ranks` of the rules it proposes.
+    rules: Box<[(u32, u32)]>,
     ranks: Box<[u32]>,
-    patterns: usize,
 }
 
 /// Per-scratch state of a scan: which patterns already fired for this packet, and the
@@ -254,21 +269,54 @@ impl VariantSeen {
     }
 }
 
+/// A distinct rule pattern while building: bytes as searched when alone (lowercased for
+/// `nocase`), its case, and the ranks it proposes.
+struct Distinct {
+    bytes: Vec<u8>,
+    nocase: bool,
+    ranks: Vec<u32>,
+}
+
 impl Side {
+    /// A side searching for `members` (indexes into `all`, whose position is the variant
+    /// id), folded or not.
     fn build(
-        patterns: &[Vec<u8>],
-        rules: &[Vec<u32>],
-        base: usize,
-        ranks: &mut Vec<u32>,
+        all: &[Distinct],
+        members: &[usize],
+        folded: bool,
     ) -> Result<Option<Side>, aho_corasick::BuildError> {
-        if patterns.is_empty() {
+        if members.is_empty() {
             return Ok(None);
+        }
+        // Searched patterns and, per pattern, its variants.
+        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut by_pattern: Vec<Vec<Variant>> = Vec::new();
+        for &m in members {
+            let d = &all[m];
+            let searched = if folded {
+                d.bytes.to_ascii_lowercase()
+            } else {
+                d.bytes.clone()
+            };
+            // Only an exact pattern with letters can differ from what a folded search found.
+            let confirm = folded && !d.nocase && d.bytes.iter().any(u8::is_ascii_alphabetic);
+            let variant = Variant {
+                id: m as u32,
+                exact: confirm.then(|| d.bytes.clone().into_boxed_slice()),
+            };
+            let at = *index.entry(searched.clone()).or_insert_with(|| {
+                patterns.push(searched);
+                by_pattern.push(Vec::new());
+                patterns.len() - 1
+            });
+            by_pattern[at].push(variant);
         }
         // For each pattern, the patterns that are its proper prefixes. Quadratic in the
         // group's patterns, done once at build time.
         let mut prefix_ranges = Vec::with_capacity(patterns.len());
         let mut prefix_ids = Vec::new();
-        for p in patterns {
+        for p in &patterns {
             let start = prefix_ids.len() as u32;
             for (qi, q) in patterns.iter().enumerate() {
                 if q.len() < p.len() && p.starts_with(q) {
@@ -277,18 +325,20 @@ impl Side {
             }
             prefix_ranges.push((start, prefix_ids.len() as u32));
         }
-        let mut rule_ranges = Vec::with_capacity(rules.len());
-        for rs in rules {
-            let start = ranks.len() as u32;
-            ranks.extend(rs.iter().copied());
-            rule_ranges.push((start, ranks.len() as u32));
+        let mut variant_ranges = Vec::with_capacity(patterns.len());
+        let mut variants = Vec::with_capacity(members.len());
+        for vs in by_pattern {
+            let start = variants.len() as u32;
+            variants.extend(vs);
+            variant_ranges.push((start, variants.len() as u32));
         }
         Ok(Some(Side {
-            searcher: Searcher::build(patterns)?,
+            searcher: Searcher::build(&patterns)?,
+            folded,
             prefix_ranges: prefix_ranges.into_boxed_slice(),
             prefix_ids: prefix_ids.into_boxed_slice(),
-            rules: rule_ranges.into_boxed_slice(),
-            base: base as u32,
+            variant_ranges: variant_ranges.into_boxed_slice(),
+            variants: variants.into_boxed_slice(),
         }))
     }
 
@@ -296,11 +346,14 @@ impl Side {
     /// position where some pattern starts; any other pattern starting there is a prefix
     /// of the longest one, so reporting the match's prefix patterns too finds every
     /// occurrence. Unlike an overlapping walk, leftmost searches can use SIMD prefilters.
+    /// `hay` is what the side searches, `raw` the payload as it is (the same bytes for an
+    /// unfolded side).
     #[inline]
     fn scan(
         &self,
         hay: &[u8],
-        ranks: &[u32],
+        raw: &[u8],
+        pf: &Prefilter,
         seen: &mut VariantSeen,
         propose: &mut impl FnMut(u32),
     ) {
@@ -310,91 +363,126 @@ impl Side {
                 break;
             };
             let pid = m.pattern().as_usize();
-            self.report(pid, ranks, seen, propose);
+            self.report(pid, raw, m.start(), pf, seen, propose);
             if let Some(&(a, b)) = self.prefix_ranges.get(pid) {
                 for &q in self.prefix_ids.get(a as usize..b as usize).unwrap_or(&[]) {
-                    self.report(q as usize, ranks, seen, propose);
+                    self.report(q as usize, raw, m.start(), pf, seen, propose);
                 }
             }
             pos = m.start() + 1;
         }
     }
 
+    /// Proposes the rules of searched pattern `pid`'s variants that occur at `at`.
     #[inline]
     fn report(
         &self,
         pid: usize,
-        ranks: &[u32],
+        raw: &[u8],
+        at: usize,
+        pf: &Prefilter,
         seen: &mut VariantSeen,
         propose: &mut impl FnMut(u32),
     ) {
-        if !seen.mark(self.base + pid as u32) {
+        let Some(&(a, b)) = self.variant_ranges.get(pid) else {
             return;
-        }
-        if let Some(&(a, b)) = self.rules.get(pid) {
-            if let Some(rs) = ranks.get(a as usize..b as usize) {
-                rs.iter().for_each(|&r| propose(r));
+        };
+        for v in self.variants.get(a as usize..b as usize).unwrap_or(&[]) {
+            if let Some(e) = &v.exact {
+                if raw.get(at..at + e.len()) != Some(&e[..]) {
+                    continue;
+                }
+            }
+            if !seen.mark(v.id) {
+                continue;
+            }
+            if let Some(&(ra, rb)) = pf.rules.get(v.id as usize) {
+                if let Some(rs) = pf.ranks.get(ra as usize..rb as usize) {
+                    rs.iter().for_each(|&r| propose(r));
+                }
             }
         }
     }
 }
 
 impl Prefilter {
-    /// Builds the automatons over `(rank, fast pattern)` pairs; `None` for an empty list.
+    /// Builds the searchers over `(rank, fast pattern)` pairs; `None` for an empty list.
     pub(crate) fn build(
         items: &[(u32, &FastPattern)],
     ) -> Result<Option<Prefilter>, aho_corasick::BuildError> {
         if items.is_empty() {
             return Ok(None);
         }
-        // (bytes as searched, nocase) -> pattern id within its side
+        // (bytes as searched alone, nocase) -> variant id
         let mut ids: HashMap<(Vec<u8>, bool), usize> = HashMap::new();
-        let mut exact: (Vec<Vec<u8>>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
-        let mut nocase: (Vec<Vec<u8>>, Vec<Vec<u32>>) = (Vec::new(), Vec::new());
+        let mut all: Vec<Distinct> = Vec::new();
         for &(rank, fp) in items {
             let bytes = if fp.nocase {
                 fp.bytes.to_ascii_lowercase()
             } else {
                 fp.bytes.clone()
             };
-            let side = if fp.nocase { &mut nocase } else { &mut exact };
             let id = *ids.entry((bytes.clone(), fp.nocase)).or_insert_with(|| {
-                side.0.push(bytes);
-                side.1.push(Vec::new());
-                side.0.len() - 1
+                all.push(Distinct {
+                    bytes,
+                    nocase: fp.nocase,
+                    ranks: Vec::new(),
+                });
+                all.len() - 1
             });
-            side.1[id].push(rank);
+            all[id].ranks.push(rank);
         }
+        let (nocase, exact): (Vec<usize>, Vec<usize>) =
+            (0..all.len()).partition(|&i| all[i].nocase);
+        let merged: std::collections::HashSet<Vec<u8>> =
+            all.iter().map(|d| d.bytes.to_ascii_lowercase()).collect();
+        let sides = if nocase.is_empty() || exact.is_empty() || merged.len() <= TEDDY_MAX_PATTERNS {
+            let every: Vec<usize> = (0..all.len()).collect();
+            vec![Side::build(&all, &every, !nocase.is_empty())?]
+        } else {
+            vec![
+                Side::build(&all, &exact, false)?,
+                Side::build(&all, &nocase, true)?,
+            ]
+        };
+        let mut rules = Vec::with_capacity(all.len());
         let mut ranks = Vec::with_capacity(items.len());
-        let exact_side = Side::build(&exact.0, &exact.1, 0, &mut ranks)?;
-        let nocase_side = Side::build(&nocase.0, &nocase.1, exact.0.len(), &mut ranks)?;
+        for d in &all {
+            let start = ranks.len() as u32;
+            ranks.extend_from_slice(&d.ranks);
+            rules.push((start, ranks.len() as u32));
+        }
         Ok(Some(Prefilter {
-            exact: exact_side,
-            nocase: nocase_side,
+            sides: sides.into_iter().flatten().collect(),
+            rules: rules.into_boxed_slice(),
             ranks: ranks.into_boxed_slice(),
-            patterns: exact.0.len() + nocase.0.len(),
         }))
     }
 
     /// Number of distinct patterns, for sizing [`VariantSeen`].
     pub(crate) fn variant_count(&self) -> usize {
-        self.patterns
+        self.rules.len()
     }
 
     /// Calls `propose` with the rank of every rule whose fast pattern occurs in `hay`
     /// (a rule may be proposed more than once when several of its patterns occur).
     #[inline]
     pub(crate) fn scan(&self, hay: &[u8], seen: &mut VariantSeen, mut propose: impl FnMut(u32)) {
-        if let Some(side) = &self.exact {
-            side.scan(hay, &self.ranks, seen, &mut propose);
+        let mut folded = std::mem::take(&mut seen.folded);
+        let mut have_folded = false;
+        for side in &self.sides {
+            if side.folded {
+                if !have_folded {
+                    folded.clear();
+                    folded.extend(hay.iter().map(u8::to_ascii_lowercase));
+                    have_folded = true;
+                }
+                side.scan(&folded, hay, self, seen, &mut propose);
+            } else {
+                side.scan(hay, hay, self, seen, &mut propose);
+            }
         }
-        if let Some(side) = &self.nocase {
-            let mut folded = std::mem::take(&mut seen.folded);
-            folded.clear();
-            folded.extend(hay.iter().map(u8::to_ascii_lowercase));
-            side.scan(&folded, &self.ranks, seen, &mut propose);
-            seen.folded = folded;
-        }
+        seen.folded = folded;
         seen.reset();
     }
 }
@@ -460,7 +548,16 @@ mod tests {
             x
         };
         let mut kinds = (0, 0);
-        for (count, min_len) in [(3, 1), (20, 3), (TEDDY_MAX_PATTERNS, 1), (60, 4), (300, 1)] {
+        // Groups with both cases: searched as one folded side, and as two.
+        let mut sides = (0, 0);
+        for (count, min_len) in [
+            (3, 1),
+            (20, 3),
+            (TEDDY_MAX_PATTERNS, 1),
+            (60, 4),
+            (90, 3),
+            (300, 1),
+        ] {
             let pats: Vec<FastPattern> = (0..count)
                 .map(|_| {
                     let len = min_len + (next() % 5) as usize;
@@ -471,7 +568,13 @@ mod tests {
                 })
                 .collect();
             let pf = ranked(&pats);
-            for side in [&pf.exact, &pf.nocase].into_iter().flatten() {
+            let mixed = pats.iter().any(|p| p.nocase) && pats.iter().any(|p| !p.nocase);
+            match (mixed, pf.sides.len()) {
+                (true, 1) => sides.0 += 1,
+                (true, _) => sides.1 += 1,
+                _ => {}
+            }
+            for side in &pf.sides {
                 match side.searcher {
                     Searcher::Teddy(_) => kinds.0 += 1,
                     Searcher::Automaton(_) => kinds.1 += 1,
@@ -505,6 +608,10 @@ mod tests {
             }
         }
         assert!(kinds.0 > 0 && kinds.1 > 0, "both searchers ran: {kinds:?}");
+        assert!(
+            sides.0 > 0 && sides.1 > 0,
+            "merged and split sides ran: {sides:?}"
+        );
     }
 
     #[test]
