@@ -311,8 +311,8 @@ impl FlowTable {
         }
         let recovery = config.emergency_recovery.min(100) as usize;
         Ok(FlowTable {
-            slots: vec![Flow::default(); cap].into_boxed_slice(),
-            tags: vec![0; cap].into_boxed_slice(),
+            slots: crate::hugepage::boxed(cap, Flow::default()),
+            tags: crate::hugepage::boxed(cap, 0),
             mask: cap - 1,
             timeouts: config.timeouts,
             emergency_timeouts: config.emergency_timeouts,
@@ -395,8 +395,14 @@ impl FlowTable {
     pub fn prefetch(&self, p: &Packet<'_>) {
         let (key, _) = FlowKey::of(p);
         let base = key.hash() as usize & self.mask;
-        prefetch(self.tags.as_ptr().wrapping_add(base));
-        prefetch(self.slots.as_ptr().wrapping_add(base));
+        // The window's tags and the first slot (where most flows live, and where a new
+        // one is placed) can each straddle two lines: warm both ends.
+        let tags = self.tags.as_ptr().wrapping_add(base);
+        prefetch(tags);
+        prefetch(tags.wrapping_add(WINDOW - 1));
+        let slot = self.slots.as_ptr().wrapping_add(base);
+        prefetch(slot);
+        prefetch((slot as *const u8).wrapping_add(std::mem::size_of::<Flow>() - 1));
     }
 
     pub fn update(&mut self, p: &Packet<'_>, ts_ns: u64) -> FlowView {

@@ -7,6 +7,7 @@ pub mod defrag;
 pub mod dispatch;
 pub mod engine;
 pub mod flow;
+mod hugepage;
 pub mod live;
 pub mod rules;
 pub mod stream;

@@ -154,7 +154,7 @@ impl Worker {
         Ok(Worker {
             scratch: engine.scratch(),
             streams: StreamTable::new(&config.stream, flows.capacity()),
-            flowbits: vec![0; flows.capacity() * words].into_boxed_slice(),
+            flowbits: crate::hugepage::boxed(flows.capacity() * words, 0),
             words,
             gate: AlertGate::new(crate::threshold::DEFAULT_ENTRIES),
             defrag: Defrag::new(config.defrag),
@@ -205,7 +205,7 @@ impl Worker {
         let words = engine.flowbit_words();
         if words != self.words || words > 0 {
             self.words = words;
-            self.flowbits = vec![0; self.flows.capacity() * words].into_boxed_slice();
+            self.flowbits = crate::hugepage::boxed(self.flows.capacity() * words, 0);
         }
         self.engine = engine;
     }

@@ -116,11 +116,9 @@ impl StreamTable {
 
     /// One session per flow slot, with `config.memcap` for this worker's buffers.
     pub fn new(config: &StreamConfig, slots: usize) -> StreamTable {
-        let mut sessions = Vec::with_capacity(slots);
-        sessions.resize_with(slots, Session::default);
         StreamTable {
-            sessions: sessions.into_boxed_slice(),
-            endpoints: vec![None; slots].into_boxed_slice(),
+            sessions: crate::hugepage::boxed_with(slots, Session::default),
+            endpoints: crate::hugepage::boxed(slots, None),
             pool: Pool::with_capacity(1024),
             mem: Memcap::new(config.memcap),
             stats: StreamStats::default(),
