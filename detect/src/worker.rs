@@ -292,9 +292,14 @@ impl Worker {
     /// to the defragmenter, and the datagram it completes is inspected as one packet,
     /// stamped with the fragment's time.
     /// Warms the flow table for a packet that [`Worker::handle_packet`] will see soon.
+    /// `flow_hash` is the packet's [`crate::flow::flow_hash`].
     #[inline]
-    pub fn prefetch(&self, p: &Packet<'_>) {
-        self.flows.prefetch(p);
+    pub fn prefetch(&self, p: &Packet<'_>, flow_hash: u64) {
+        self.flows.prefetch_hashed(flow_hash);
+        // The session line of the flow's home slot, where most flows live.
+        if matches!(p.l4, L4::Tcp(_)) {
+            self.streams.prefetch(self.flows.home_slot(flow_hash));
+        }
         // The payload's first lines: the stream copy and the prefilter read it next.
         for line in p.payload.chunks(64).take(PREFETCH_PAYLOAD_LINES) {
             crate::flow::prefetch(line.as_ptr());
@@ -308,6 +313,19 @@ impl Worker {
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
+        self.handle_hashed(ts_ns, p, crate::flow::flow_hash(p), pcap_cnt, sink);
+    }
+
+    /// [`Worker::handle_packet`] for a packet whose [`crate::flow::flow_hash`] the caller
+    /// computed (dispatch's reader does, beside the worker).
+    pub fn handle_hashed(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        flow_hash: u64,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
         self.stats.packets += 1;
         self.stats.bytes += p.frame.len() as u64;
         if p.fragment.is_some() {
@@ -317,7 +335,7 @@ impl Worker {
                 return;
             }
         }
-        self.inspect(ts_ns, p, pcap_cnt, sink);
+        self.inspect(ts_ns, p, flow_hash, pcap_cnt, sink);
     }
 
     /// Adds a fragment to its datagram and inspects the datagram once it is whole.
@@ -382,7 +400,7 @@ impl Worker {
                         },
                         None => rp,
                     };
-                    self.inspect(ts_ns, &rp, pcap_cnt, sink)
+                    self.inspect(ts_ns, &rp, crate::flow::flow_hash(&rp), pcap_cnt, sink)
                 }
                 Err(e) => self.stats.decode.count(e.reason),
             }
@@ -395,11 +413,12 @@ impl Worker {
         &mut self,
         ts_ns: u64,
         p: &Packet<'_>,
+        flow_hash: u64,
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
         self.check_checksum(p);
-        let view = self.flows.update(p, ts_ns);
+        let view = self.flows.update_hashed(p, flow_hash, ts_ns);
         if view.created {
             // The slot's previous flow ended (timed out or evicted): inspect what it left.
             self.flush_slot(view.slot, ts_ns, sink);

@@ -88,6 +88,8 @@ impl<E> DispatchReport<E> {
 struct Desc<'a> {
     ts_ns: u64,
     pcap_cnt: u64,
+    /// [`crate::flow::flow_hash`], computed by the reader.
+    flow_hash: u64,
     pkt: Packet<'a>,
 }
 
@@ -231,13 +233,19 @@ where
                                 Some(mut batch) => {
                                     backoff.reset();
                                     for d in batch.iter().take(PREFETCH) {
-                                        w.prefetch(&d.pkt);
+                                        w.prefetch(&d.pkt, d.flow_hash);
                                     }
                                     for (i, d) in batch.iter().enumerate() {
                                         if let Some(ahead) = batch.get(i + PREFETCH) {
-                                            w.prefetch(&ahead.pkt);
+                                            w.prefetch(&ahead.pkt, ahead.flow_hash);
                                         }
-                                        w.handle_packet(d.ts_ns, &d.pkt, d.pcap_cnt, &mut push);
+                                        w.handle_hashed(
+                                            d.ts_ns,
+                                            &d.pkt,
+                                            d.flow_hash,
+                                            d.pcap_cnt,
+                                            &mut push,
+                                        );
                                     }
                                     batch.clear();
                                     // Cannot fail: every buffer came from `free`.
@@ -327,6 +335,7 @@ where
             let d = Desc {
                 ts_ns: frame.ts_ns,
                 pcap_cnt: report.reader_frames,
+                flow_hash: crate::flow::flow_hash(&pkt),
                 pkt,
             };
             let waits = &mut report.queue_full_waits;

@@ -126,6 +126,12 @@ impl StreamTable {
         }
     }
 
+    /// Starts loading `slot`'s session line (a hint; any slot number is fine).
+    #[inline]
+    pub fn prefetch(&self, slot: u32) {
+        crate::flow::prefetch(self.sessions.as_ptr().wrapping_add(slot as usize));
+    }
+
     pub fn stats(&self) -> StreamStats {
         let mut s = self.stats;
         s.memory = self.mem.used();
