@@ -288,11 +288,9 @@ impl Worker {
         }
     }
 
-    /// Inspects a decoded packet (in dispatch mode the reader decodes). A fragment goes
-    /// to the defragmenter, and the datagram it completes is inspected as one packet,
-    /// stamped with the fragment's time.
-    /// Warms the flow table for a packet that [`Worker::handle_packet`] will see soon.
-    /// `flow_hash` is the packet's [`crate::flow::flow_hash`].
+    /// Warms the flow table, session and payload lines for a packet that
+    /// [`Worker::handle_packet`] will see soon. `flow_hash` is the packet's
+    /// [`crate::flow::flow_hash`].
     #[inline]
     pub fn prefetch(&self, p: &Packet<'_>, flow_hash: u64) {
         self.flows.prefetch_hashed(flow_hash);
@@ -306,6 +304,9 @@ impl Worker {
         }
     }
 
+    /// Inspects a decoded packet (in dispatch mode the reader decodes). A fragment goes
+    /// to the defragmenter, and the datagram it completes is inspected as one packet,
+    /// stamped with the fragment's time.
     pub fn handle_packet(
         &mut self,
         ts_ns: u64,
