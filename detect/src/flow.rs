@@ -267,7 +267,7 @@ impl FlowKey {
 
 /// The hash [`FlowTable`] places `p`'s flow by (the same for both directions). Dispatch's
 /// reader computes it while the worker is busy, so the worker's prefetch and lookup do not
-/// each redo it: three dependent multiplies per call were 5-8% of a worker's time.
+/// each redo it (worker CPU on the 100-rule bench: 1.06 s against 1.17 s).
 #[inline]
 pub fn flow_hash(p: &Packet<'_>) -> u64 {
     FlowKey::of(p).0.hash()
@@ -414,7 +414,7 @@ impl FlowTable {
     /// [`FlowTable::prefetch`] for a packet whose [`flow_hash`] is known.
     #[inline]
     pub fn prefetch_hashed(&self, hash: u64) {
-        let base = hash as usize & self.mask;
+        let base = self.home_slot(hash) as usize;
         // The window's tags and the first slot (where most flows live, and where a new
         // one is placed) can each straddle two lines: warm both ends.
         let tags = self.tags.as_ptr().wrapping_add(base);
