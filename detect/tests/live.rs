@@ -150,6 +150,54 @@ fn dispatch_mode_with_two_queues_and_three_workers_counts_exactly() {
     assert_eq!(sids.lock().unwrap().len(), 1200);
 }
 
+/// A UDP datagram to port 53 from `src_port`, carrying `evil` past its first fragment, cut
+/// into three fragments.
+fn fragmented(src_port: u16, id: u32) -> Vec<Vec<u8>> {
+    use capture::craft_frag::{even, fragment, fragmentable_len};
+    use capture::decode::LinkType;
+    let mut payload = vec![b'.'; 1200];
+    payload[900..904].copy_from_slice(b"evil");
+    let mut whole = Vec::new();
+    FrameSpec::ipv4(
+        Ipv4Addr::new(10, 8, 0, 7),
+        Ipv4Addr::new(10, 9, 0, 1),
+        L4Spec::Udp {
+            src_port,
+            dst_port: 53,
+        },
+    )
+    .payload(&payload)
+    .write(&mut whole);
+    let len = fragmentable_len(LinkType::Ethernet, &whole).expect("fragmentable");
+    fragment(LinkType::Ethernet, &whole, id, &even(len, 408)).expect("fragments")
+}
+
+#[test]
+fn dispatch_mode_counts_fragments_that_come_before_their_first() {
+    let lab = VethLab::new("lf", 1).expect("veth lab (root needed)");
+    let (sensor, _sids) = start(&lab, 1, Some(2), EVIL);
+    assert!(sensor.dispatch());
+    // One datagram in order: its fragments follow the first fragment's flow.
+    let in_order = fragmented(40_001, 0x1111);
+    assert_eq!(in_order.len(), 3);
+    // One whose first fragment comes last: the two before it go by addresses.
+    let mut late_first = fragmented(40_002, 0x2222);
+    late_first.rotate_left(1);
+    let frames: Vec<Vec<u8>> = in_order.into_iter().chain(late_first).collect();
+    assert_eq!(lab.send(&frames).unwrap(), 6);
+    let r = finish(sensor);
+    assert_exact(&r, 6);
+    assert_eq!(r.status.fragments_unrouted, 2, "{:?}", r.status);
+    assert_eq!(r.totals().decode.fragments, 6);
+    // The in-order datagram was rebuilt in its flow's worker and alerted; the other one
+    // only if the addresses picked that worker too.
+    assert!(
+        (1..=2).contains(&r.status.alerts),
+        "alerts {}",
+        r.status.alerts
+    );
+}
+
 #[test]
 fn reload_mid_traffic_loses_no_frame_and_new_rules_take_effect() {
     let lab = VethLab::new("lr", 1).expect("veth lab (root needed)");

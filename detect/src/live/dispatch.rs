@@ -209,6 +209,8 @@ pub(super) fn run_dispatch(
                             release.clear();
                             if !descs.is_empty() {
                                 shared.decode[r].store(&undecoded);
+                                shared.unrouted[r]
+                                    .store(fragments.stats.unrouted, Ordering::Relaxed);
                             }
                         });
                         // Stopped: wait (bounded) for the workers to finish our frames so

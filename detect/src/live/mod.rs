@@ -104,10 +104,20 @@ struct Shared {
     counters: Vec<LiveCounters>,
     /// Undecodable frames per queue, as of the last batch.
     decode: Vec<PublishedDecode>,
+    /// Per queue in dispatch mode: fragments sent to a worker by addresses alone.
+    unrouted: Vec<AtomicU64>,
     workers_left: AtomicU64,
 }
 
 impl Shared {
+    /// Fragments the dispatch readers sent by addresses alone, as of their last batch.
+    fn unrouted(&self) -> u64 {
+        self.unrouted
+            .iter()
+            .map(|u| u.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// The engine to use when `seen` is stale, with its generation.
     fn engine_if_newer(&self, seen: u64) -> Option<(Arc<Engine>, u64)> {
         let g = self.generation.load(Ordering::Acquire);
@@ -140,6 +150,10 @@ pub struct LiveStatus {
     pub workers: Vec<WorkerLive>,
     /// Frames that did not decode, all queues, as of the last batch.
     pub decode: DecodeStats,
+    /// Dispatch mode: fragments that came before their datagram's first fragment and went
+    /// to a worker by addresses alone (a reader cannot hold frames back). Their datagram
+    /// is whole only if that worker is also its flow's, as with one worker.
+    pub fragments_unrouted: u64,
 }
 
 impl LiveStatus {
@@ -220,6 +234,7 @@ impl Sensor {
             decode: (0..cfg.queues)
                 .map(|_| PublishedDecode::default())
                 .collect(),
+            unrouted: (0..cfg.queues).map(|_| AtomicU64::new(0)).collect(),
             workers_left: AtomicU64::new(n_workers as u64),
         });
         let alert_queues: Arc<Vec<ArrayQueue<AlertEvent>>> = Arc::new(
@@ -397,6 +412,7 @@ impl Sensor {
                     d.merge(&q.load());
                     d
                 }),
+            fragments_unrouted: self.shared.unrouted(),
         }
     }
 
@@ -471,6 +487,7 @@ impl Sensor {
             .iter()
             .map(|c| c.alert_waits.load(Ordering::Relaxed))
             .sum();
+        report.status.fragments_unrouted = self.shared.unrouted();
         report
     }
 }

@@ -220,6 +220,14 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     .sample(&[("reason", "timeout")], d(|x| x.expired_fragments) as f64)
     .sample(&[("reason", "invalid")], d(|x| x.invalid) as f64);
     e.single(
+        "tidewatch_defrag_fragments_unrouted_total",
+        Kind::Counter,
+        "Fragments that came before their datagram's first fragment, sent to a worker by \
+         addresses alone (dispatch mode): with several workers their datagram may not be \
+         whole in the worker of its flow.",
+        s.fragments_unrouted as f64,
+    );
+    e.single(
         "tidewatch_defrag_memory_bytes",
         Kind::Gauge,
         "Fragment memory held by all workers (bounded by defrag.memcap).",
