@@ -394,16 +394,6 @@ impl FlowTable {
         f.in_use && now.saturating_sub(f.last_ts) > self.timeout(f)
     }
 
-    /// Finds or creates the packet's flow, updates its state with this packet and says
-    /// what detection needs to know. Packet time drives timeouts, as in offline replay.
-    /// Starts loading the cache lines [`FlowTable::update`] will read for `p`: a worker
-    /// calls it a few packets ahead, so the table's misses overlap other packets' work
-    /// instead of stalling on each lookup in turn.
-    #[inline]
-    pub fn prefetch(&self, p: &Packet<'_>) {
-        self.prefetch_hashed(flow_hash(p));
-    }
-
     /// The slot a flow of `hash` takes when its window's first slot is free: where most
     /// flows live, so per-slot state elsewhere can be warmed by it.
     #[inline]
@@ -411,9 +401,11 @@ impl FlowTable {
         (hash as usize & self.mask) as u32
     }
 
-    /// [`FlowTable::prefetch`] for a packet whose [`flow_hash`] is known.
+    /// Starts loading the cache lines [`FlowTable::update`] will read for a packet whose
+    /// [`flow_hash`] is `hash`: a worker calls it a few packets ahead, so the table's misses
+    /// overlap other packets' work instead of stalling on each lookup in turn.
     #[inline]
-    pub fn prefetch_hashed(&self, hash: u64) {
+    pub fn prefetch(&self, hash: u64) {
         let base = self.home_slot(hash) as usize;
         // The window's tags and the first slot (where most flows live, and where a new
         // one is placed) can each straddle two lines: warm both ends.
@@ -425,14 +417,30 @@ impl FlowTable {
         prefetch((slot as *const u8).wrapping_add(std::mem::size_of::<Flow>() - 1));
     }
 
+    /// Finds or creates the packet's flow, updates its state with this packet and says
+    /// what detection needs to know. Packet time drives timeouts, as in offline replay.
     pub fn update(&mut self, p: &Packet<'_>, ts_ns: u64) -> FlowView {
-        self.update_hashed(p, flow_hash(p), ts_ns)
+        let (key, src_is_lo) = FlowKey::of(p);
+        let h = key.hash();
+        self.update_keyed(p, key, src_is_lo, h, ts_ns)
     }
 
     /// [`FlowTable::update`] for a packet whose [`flow_hash`] is `h`.
     pub fn update_hashed(&mut self, p: &Packet<'_>, h: u64, ts_ns: u64) -> FlowView {
         let (key, src_is_lo) = FlowKey::of(p);
         debug_assert_eq!(h, key.hash(), "a flow hash from another packet");
+        self.update_keyed(p, key, src_is_lo, h, ts_ns)
+    }
+
+    #[inline]
+    fn update_keyed(
+        &mut self,
+        p: &Packet<'_>,
+        key: FlowKey,
+        src_is_lo: bool,
+        h: u64,
+        ts_ns: u64,
+    ) -> FlowView {
         let tag = (h >> 32) as u32 | 1;
         let base = h as usize & self.mask;
         // Pass 1, the common case: a tag line read, then one entry compared.

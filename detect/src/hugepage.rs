@@ -1,7 +1,8 @@
 //! Per-worker tables (flow slots, stream sessions, flowbits) backed by transparent huge
 //! pages where the kernel allows it (`enabled` set to `madvise` or `always`). Lookups land
-//! on random slots of tables tens of megabytes large; with 4 KiB pages nearly every one
-//! also missed the TLB. Measured on the 100-rule benchmark: about 4% of worker time.
+//! on random slots of tables several megabytes large; with 4 KiB pages nearly every one
+//! also missed the TLB. Measured on the 100-rule benchmark: about 2% of worker time
+//! (the system setting `never` against `madvise`, medians of 5 runs).
 
 /// Bytes of one x86_64 huge page; ranges inside the allocation aligned to it get one.
 const HUGE_PAGE: usize = 2 << 20;

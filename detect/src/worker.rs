@@ -293,7 +293,7 @@ impl Worker {
     /// [`crate::flow::flow_hash`].
     #[inline]
     pub fn prefetch(&self, p: &Packet<'_>, flow_hash: u64) {
-        self.flows.prefetch_hashed(flow_hash);
+        self.flows.prefetch(flow_hash);
         // The session line of the flow's home slot, where most flows live.
         if matches!(p.l4, L4::Tcp(_)) {
             self.streams.prefetch(self.flows.home_slot(flow_hash));
@@ -314,7 +314,7 @@ impl Worker {
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
-        self.handle_hashed(ts_ns, p, crate::flow::flow_hash(p), pcap_cnt, sink);
+        self.handle(ts_ns, p, None, pcap_cnt, sink);
     }
 
     /// [`Worker::handle_packet`] for a packet whose [`crate::flow::flow_hash`] the caller
@@ -324,6 +324,18 @@ impl Worker {
         ts_ns: u64,
         p: &Packet<'_>,
         flow_hash: u64,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
+        self.handle(ts_ns, p, Some(flow_hash), pcap_cnt, sink);
+    }
+
+    /// Without a flow hash the flow table computes it with the key it needs anyway.
+    fn handle(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        flow_hash: Option<u64>,
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
@@ -401,7 +413,7 @@ impl Worker {
                         },
                         None => rp,
                     };
-                    self.inspect(ts_ns, &rp, crate::flow::flow_hash(&rp), pcap_cnt, sink)
+                    self.inspect(ts_ns, &rp, None, pcap_cnt, sink)
                 }
                 Err(e) => self.stats.decode.count(e.reason),
             }
@@ -414,12 +426,15 @@ impl Worker {
         &mut self,
         ts_ns: u64,
         p: &Packet<'_>,
-        flow_hash: u64,
+        flow_hash: Option<u64>,
         pcap_cnt: u64,
         sink: &mut impl FnMut(AlertEvent),
     ) {
         self.check_checksum(p);
-        let view = self.flows.update_hashed(p, flow_hash, ts_ns);
+        let view = match flow_hash {
+            Some(h) => self.flows.update_hashed(p, h, ts_ns),
+            None => self.flows.update(p, ts_ns),
+        };
         if view.created {
             // The slot's previous flow ended (timed out or evicted): inspect what it left.
             self.flush_slot(view.slot, ts_ns, sink);
