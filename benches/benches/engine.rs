@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
         let pkt = decode(LinkType::Ethernet, &frame, false).expect("decodes");
         g.throughput(Throughput::Bytes(payload.len() as u64));
         g.bench_function(format!("prefilter/{name}"), |b| {
-            b.iter(|| engine.prefilter(&pkt, &mut scratch))
+            b.iter(|| engine.prefilter(&pkt, true, &mut scratch))
         });
         g.bench_function(format!("inspect/{name}"), |b| {
             b.iter(|| {

@@ -446,7 +446,7 @@ impl Worker {
             return;
         }
         let outcome = if matches!(p.l4, L4::Tcp(_)) {
-            let keep = !p.payload.is_empty() && self.engine.wants_stream(p);
+            let keep = !p.payload.is_empty() && self.engine.wants_stream(p, view.to_server);
             self.streams
                 .on_packet(view.slot, view.id, view.to_server, keep, p)
         } else {
@@ -472,7 +472,7 @@ impl Worker {
             } = self;
             let lookback = engine.max_pattern_len().saturating_sub(1);
             streams.prefilter_new(view.slot, view.to_server, lookback, |hay, out| {
-                engine.prefilter_stream(p, hay, scratch, out)
+                engine.prefilter_stream(p, view.to_server, hay, scratch, out)
             });
         }
         self.scratch.begin_packet();

@@ -1,10 +1,15 @@
-//! Rule groups: per transport class (TCP, UDP, ICMP incl. ICMPv6, other) and IP version,
-//! and for TCP/UDP per destination port, the list of rule ranks a packet must consider.
-//! Rules whose ports are `any` (or too broad to enumerate) sit in every port group of
-//! their protocol, so a packet maps to exactly one group and one prefilter scan.
+//! Rule groups: per flow direction, transport class (TCP, UDP, ICMP incl. ICMPv6, other)
+//! and IP version, and for TCP/UDP per destination port, the list of rule ranks a packet
+//! must consider. Rules whose ports are `any` (or too broad to enumerate) sit in every port
+//! group of their protocol, so a packet maps to exactly one group and one prefilter scan.
 //! As in Suricata's port grouping, only the busiest ports get a group of their own; the
 //! other ports that have port-specific rules share one "misc" group (the header check
 //! filters the ports exactly).
+//!
+//! As Suricata keeps one group head per flow direction, a rule with `flow:to_server`
+//! is only in the to-server groups and one with `flow:to_client` only in the to-client
+//! ones: a direction no rule inspects is neither scanned nor, for the stream, buffered.
+//! The header check still tests the direction, so this only narrows what is tried.
 
 use std::collections::HashMap;
 
@@ -93,47 +98,62 @@ fn rule_ports(rule: &Rule) -> Option<Vec<u16>> {
     Some(v)
 }
 
-/// Packet -> group id lookup tables.
+/// Packet -> group id lookup tables. Ids are 16 bits (a build makes at most a few
+/// hundred groups) so a port table is 128 KiB.
 #[derive(Clone, Debug)]
 pub(crate) struct Tables {
-    /// `[tcp, udp][v4, v6]`: group id per destination port.
-    by_port: [[Box<[u32]>; 2]; 2],
-    /// `[icmp, other][v4, v6]`.
-    single: [[u32; 2]; 2],
+    /// `[to server, to client][tcp, udp][v4, v6]`: group id per destination port.
+    by_port: [[[Box<[u16]>; 2]; 2]; 2],
+    /// `[to server, to client][icmp, other][v4, v6]`.
+    single: [[[u16; 2]; 2]; 2],
 }
 
 impl Tables {
+    /// The group of a packet going `to_server` (or to the client) in its flow.
     #[inline]
-    pub(crate) fn lookup(&self, pkt: &Packet<'_>) -> u32 {
+    pub(crate) fn lookup(&self, pkt: &Packet<'_>, to_server: bool) -> u32 {
         let v = pkt.is_ipv6() as usize;
-        match packet_class(pkt) {
-            Class::Tcp => self.by_port[0][v]
+        let d = usize::from(!to_server);
+        let id = match packet_class(pkt) {
+            Class::Tcp => self.by_port[d][0][v]
                 .get(pkt.dst_port() as usize)
                 .copied()
                 .unwrap_or(0),
-            Class::Udp => self.by_port[1][v]
+            Class::Udp => self.by_port[d][1][v]
                 .get(pkt.dst_port() as usize)
                 .copied()
                 .unwrap_or(0),
-            Class::Icmp => self.single[0][v],
-            Class::Other => self.single[1][v],
-        }
+            Class::Icmp => self.single[d][0][v],
+            Class::Other => self.single[d][1][v],
+        };
+        u32::from(id)
+    }
+}
+
+/// Flow directions a rule can match in (bit 0: to server, bit 1: to client).
+fn rule_directions(rule: &Rule) -> u8 {
+    match rule.flow.to_server {
+        Some(true) => 0b01,
+        Some(false) => 0b10,
+        None => 0b11,
     }
 }
 
 /// Deduplicates groups by their (sorted) rank list.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Vec<u32>, u32>,
+    ids: HashMap<Vec<u32>, u16>,
     groups: Vec<Vec<u32>>,
 }
 
 impl Interner {
-    fn intern(&mut self, list: Vec<u32>) -> u32 {
+    fn intern(&mut self, list: Vec<u32>) -> u16 {
         if let Some(&id) = self.ids.get(&list) {
             return id;
         }
-        let id = self.groups.len() as u32;
+        // At most (MAX_PORT_GROUPS + 2) lists per port table and one per single entry.
+        debug_assert!(self.groups.len() < usize::from(u16::MAX));
+        let id = self.groups.len() as u16;
         self.groups.push(list.clone());
         self.ids.insert(list, id);
         id
@@ -151,55 +171,72 @@ fn merged(a: &[u32], b: &[u32]) -> Vec<u32> {
 /// rank order; app-layer rules (no scope) are in no group.
 pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
     let scopes: Vec<Option<(u8, u8)>> = ranked.iter().map(|r| rule_scope(&r.proto)).collect();
+    let dirs: Vec<u8> = ranked.iter().map(|r| rule_directions(r)).collect();
     let ports: Vec<Option<Vec<u16>>> = ranked.iter().map(|r| rule_ports(r)).collect();
     let mut interner = Interner::default();
-    let members = |class: Class, ver: usize| {
-        scopes.iter().enumerate().filter_map(move |(rank, s)| {
-            s.filter(|&(c, v)| c & (1 << class as u8) != 0 && v & (1 << ver) != 0)
+    let members = |dir: usize, class: Class, ver: usize| {
+        scopes
+            .iter()
+            .zip(&dirs)
+            .enumerate()
+            .filter_map(move |(rank, (s, d))| {
+                s.filter(|&(c, v)| {
+                    d & (1 << dir) != 0 && c & (1 << class as u8) != 0 && v & (1 << ver) != 0
+                })
                 .map(|_| rank)
-        })
+            })
     };
-    let empty: Box<[u32]> = Box::new([]);
-    let mut by_port = [[empty.clone(), empty.clone()], [empty.clone(), empty]];
-    let mut single = [[0u32; 2]; 2];
-    for class in CLASSES {
-        for ver in 0..2 {
-            match class {
-                Class::Tcp | Class::Udp => {
-                    let mut any = Vec::new();
-                    let mut per_port: HashMap<u16, Vec<u32>> = HashMap::new();
-                    for rank in members(class, ver) {
-                        match &ports[rank] {
-                            None => any.push(rank as u32),
-                            Some(ps) => ps
-                                .iter()
-                                .for_each(|&p| per_port.entry(p).or_default().push(rank as u32)),
-                        }
+    let mut by_port: [[[Box<[u16]>; 2]; 2]; 2] = Default::default();
+    let mut single = [[[0u16; 2]; 2]; 2];
+    for dir in 0..2 {
+        for class in CLASSES {
+            for ver in 0..2 {
+                match class {
+                    Class::Tcp | Class::Udp => {
+                        by_port[dir][class as usize][ver] =
+                            port_table(members(dir, class, ver), &ports, &mut interner);
                     }
-                    let mut busy: Vec<(u16, Vec<u32>)> = per_port.into_iter().collect();
-                    busy.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-                    let rest = busy.split_off(busy.len().min(MAX_PORT_GROUPS));
-                    let any_id = interner.intern(any.clone());
-                    let mut table = vec![any_id; 65536].into_boxed_slice();
-                    for (port, list) in &busy {
-                        table[*port as usize] = interner.intern(merged(&any, list));
+                    Class::Icmp | Class::Other => {
+                        let list: Vec<u32> = members(dir, class, ver).map(|r| r as u32).collect();
+                        single[dir][class as usize - 2][ver] = interner.intern(list);
                     }
-                    if !rest.is_empty() {
-                        let misc: Vec<u32> =
-                            rest.iter().flat_map(|(_, l)| l.iter().copied()).collect();
-                        let misc_id = interner.intern(merged(&any, &misc));
-                        for (port, _) in &rest {
-                            table[*port as usize] = misc_id;
-                        }
-                    }
-                    by_port[class as usize][ver] = table;
-                }
-                Class::Icmp | Class::Other => {
-                    let list: Vec<u32> = members(class, ver).map(|r| r as u32).collect();
-                    single[class as usize - 2][ver] = interner.intern(list);
                 }
             }
         }
     }
     (Tables { by_port, single }, interner.groups)
+}
+
+/// The destination-port table of one (direction, class, version) from its member ranks.
+fn port_table(
+    members: impl Iterator<Item = usize>,
+    ports: &[Option<Vec<u16>>],
+    interner: &mut Interner,
+) -> Box<[u16]> {
+    let mut any = Vec::new();
+    let mut per_port: HashMap<u16, Vec<u32>> = HashMap::new();
+    for rank in members {
+        match &ports[rank] {
+            None => any.push(rank as u32),
+            Some(ps) => ps
+                .iter()
+                .for_each(|&p| per_port.entry(p).or_default().push(rank as u32)),
+        }
+    }
+    let mut busy: Vec<(u16, Vec<u32>)> = per_port.into_iter().collect();
+    busy.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let rest = busy.split_off(busy.len().min(MAX_PORT_GROUPS));
+    let any_id = interner.intern(any.clone());
+    let mut table = vec![any_id; 65536].into_boxed_slice();
+    for (port, list) in &busy {
+        table[*port as usize] = interner.intern(merged(&any, list));
+    }
+    if !rest.is_empty() {
+        let misc: Vec<u32> = rest.iter().flat_map(|(_, l)| l.iter().copied()).collect();
+        let misc_id = interner.intern(merged(&any, &misc));
+        for (port, _) in &rest {
+            table[*port as usize] = misc_id;
+        }
+    }
+    table
 }

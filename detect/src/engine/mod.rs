@@ -512,19 +512,20 @@ impl Engine {
             && payload::inspect(&c.steps, payload)
     }
 
-    /// Runs only the packet's group lookup and prefilter, leaving the sorted candidate
-    /// ranks in the scratch; returns how many rules the prefilter proposed (for benchmarks
-    /// of the prefilter alone).
-    pub fn prefilter(&self, pkt: &Packet<'_>, scratch: &mut Scratch) -> usize {
-        self.candidates(pkt, pkt.payload, false, None, scratch)
+    /// Runs only the group lookup and prefilter of a packet going `to_server` (or to the
+    /// client), leaving the sorted candidate ranks in the scratch; returns how many rules
+    /// the prefilter proposed (for benchmarks of the prefilter alone).
+    pub fn prefilter(&self, pkt: &Packet<'_>, to_server: bool, scratch: &mut Scratch) -> usize {
+        self.candidates(pkt, to_server, pkt.payload, false, None, scratch)
             .map_or(0, |_| scratch.cands.len())
     }
 
-    /// Whether any rule that `pkt`'s stream inspection would consider looks at the
-    /// stream: without one, the bytes of its direction need no reassembly.
-    pub fn wants_stream(&self, pkt: &Packet<'_>) -> bool {
+    /// Whether any rule that the stream inspection of `pkt` (going `to_server` or to the
+    /// client) would consider looks at the stream: without one, the bytes of its direction
+    /// need no reassembly.
+    pub fn wants_stream(&self, pkt: &Packet<'_>, to_server: bool) -> bool {
         self.groups
-            .get(self.tables.lookup(pkt) as usize)
+            .get(self.tables.lookup(pkt, to_server) as usize)
             .is_some_and(|g| g.stream_rules)
     }
 
@@ -533,18 +534,23 @@ impl Engine {
         self.max_pattern
     }
 
-    /// Prefilters stream bytes as they arrive (hot in cache), for `pkt`'s group: adds the
-    /// ranks of rules whose fast pattern occurs in `hay` to `out`, for a later
-    /// [`Engine::inspect_stream_with`]. `hay` must start `max_pattern_len() - 1` bytes
-    /// before the new bytes (or at the stream window's start) so no occurrence is cut.
+    /// Prefilters stream bytes as they arrive (hot in cache), for the group of `pkt` going
+    /// `to_server` (or to the client): adds the ranks of rules whose fast pattern occurs
+    /// in `hay` to `out`, for a later [`Engine::inspect_stream_with`]. `hay` must start
+    /// `max_pattern_len() - 1` bytes before the new bytes (or at the stream window's
+    /// start) so no occurrence is cut.
     pub fn prefilter_stream(
         &self,
         pkt: &Packet<'_>,
+        to_server: bool,
         hay: &[u8],
         scratch: &mut Scratch,
         out: &mut Vec<u32>,
     ) {
-        if self.candidates(pkt, hay, false, None, scratch).is_some() {
+        if self
+            .candidates(pkt, to_server, hay, false, None, scratch)
+            .is_some()
+        {
             out.extend_from_slice(&scratch.cands);
         }
     }
@@ -555,6 +561,7 @@ impl Engine {
     fn candidates(
         &self,
         pkt: &Packet<'_>,
+        to_server: bool,
         payload: &[u8],
         stream_took_it: bool,
         pre: Option<&[u32]>,
@@ -569,7 +576,9 @@ impl Engine {
         } = scratch;
         matches.clear();
         cands.clear();
-        let group = self.groups.get(self.tables.lookup(pkt) as usize)?;
+        let group = self
+            .groups
+            .get(self.tables.lookup(pkt, to_server) as usize)?;
         if let Some(pre) = pre {
             // Prefiltered as the bytes arrived.
             cands.extend_from_slice(pre);
@@ -667,7 +676,7 @@ impl Engine {
         if cands.is_empty()
             && !self
                 .groups
-                .get(self.tables.lookup(pkt) as usize)
+                .get(self.tables.lookup(pkt, flow.to_server) as usize)
                 .is_some_and(|g| g.stream_always)
         {
             // Nothing to verify: no fast pattern occurred and every stream rule has one.
@@ -688,7 +697,9 @@ impl Engine {
     ) -> Verdict {
         let tcp = matches!(pkt.l4, capture::decode::L4::Tcp(_));
         let stream_took_it = matches!(pass, Pass::Packet { in_stream: true }) && tcp;
-        let Some(group) = self.candidates(pkt, payload, stream_took_it, pre, scratch) else {
+        let Some(group) =
+            self.candidates(pkt, flow.to_server, payload, stream_took_it, pre, scratch)
+        else {
             return Verdict::Inspected;
         };
         let Scratch {

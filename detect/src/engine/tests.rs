@@ -1110,9 +1110,38 @@ fn engine_is_shareable_and_prefilter_reports_candidates() {
     ])
     .expect("builds");
     let mut s = engine.scratch();
-    assert_eq!(engine.prefilter(&tcp_pkt(b"abc abd"), &mut s), 2);
-    assert_eq!(engine.prefilter(&tcp_pkt(b"abd"), &mut s), 1);
-    assert_eq!(engine.prefilter(&tcp_pkt(b"xyz"), &mut s), 0);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abc abd"), true, &mut s), 2);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"abd"), true, &mut s), 1);
+    assert_eq!(engine.prefilter(&tcp_pkt(b"xyz"), true, &mut s), 0);
+}
+
+#[test]
+fn direction_groups_leave_out_rules_of_the_other_direction() {
+    let engine = Engine::build(vec![
+        t(1).content(b"abc").flow(Some(true), None).build(),
+        t(2).content(b"abd").flow(Some(false), None).build(),
+        t(3).content(b"abe").build(),
+    ])
+    .expect("builds");
+    let mut s = engine.scratch();
+    let p = tcp_pkt(b"abc abd abe");
+    // Each direction's group proposes its own rule and the one without a direction.
+    assert_eq!(engine.prefilter(&p, true, &mut s), 2);
+    assert_eq!(engine.prefilter(&p, false, &mut s), 2);
+    for (to_server, want) in [(true, [0, 2]), (false, [1, 2])] {
+        let info = FlowInfo {
+            to_server,
+            ..first_packet()
+        };
+        engine.inspect(&p, &info, &mut s);
+        assert_eq!(s.matches(), want, "to_server {to_server}");
+    }
+    // Only to-server stream rules: the client's direction needs no reassembly.
+    let one_way =
+        Engine::build(vec![t(1).content(b"abc").flow(Some(true), None).build()]).expect("builds");
+    assert!(one_way.wants_stream(&p, true));
+    assert!(!one_way.wants_stream(&p, false));
+    assert_eq!(one_way.prefilter(&p, false, &mut one_way.scratch()), 0);
 }
 
 #[test]
