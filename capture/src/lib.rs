@@ -11,4 +11,5 @@ pub mod decode;
 pub mod flowhash;
 pub mod netns;
 pub mod pcap;
+pub mod prefetch;
 pub mod xdp;

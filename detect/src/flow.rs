@@ -7,6 +7,7 @@
 //! construction and nothing is shared, so the packet path stays lock-free.
 
 use capture::decode::{tcp_flags, Packet, L4};
+pub(crate) use capture::prefetch::prefetch;
 use std::net::IpAddr;
 
 /// Slots probed per lookup: large enough that a table at 90% load rarely evicts early,
@@ -198,19 +199,6 @@ fn addr_bits(a: &IpAddr) -> u128 {
         IpAddr::V4(v4) => u32::from(*v4) as u128,
         IpAddr::V6(v6) => u128::from(*v6),
     }
-}
-
-/// A hint to load the line holding `ptr` into cache; never faults, so any address is fine.
-#[inline(always)]
-pub(crate) fn prefetch<T>(ptr: *const T) {
-    // SAFETY: prefetch is a hint that reads nothing architecturally and cannot fault, for
-    // any address; SSE, which it needs, is part of the x86_64 baseline.
-    #[cfg(target_arch = "x86_64")]
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }
 
 #[inline]
