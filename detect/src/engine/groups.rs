@@ -115,16 +115,11 @@ impl Tables {
         let v = pkt.is_ipv6() as usize;
         let d = usize::from(!to_server);
         let id = match packet_class(pkt) {
-            Class::Tcp => self.by_port[d][0][v]
+            c @ (Class::Tcp | Class::Udp) => self.by_port[d][c as usize][v]
                 .get(pkt.dst_port() as usize)
                 .copied()
                 .unwrap_or(0),
-            Class::Udp => self.by_port[d][1][v]
-                .get(pkt.dst_port() as usize)
-                .copied()
-                .unwrap_or(0),
-            Class::Icmp => self.single[d][0][v],
-            Class::Other => self.single[d][1][v],
+            c @ (Class::Icmp | Class::Other) => self.single[d][c as usize - 2][v],
         };
         u32::from(id)
     }
