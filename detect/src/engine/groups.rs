@@ -98,12 +98,24 @@ fn rule_ports(rule: &Rule) -> Option<Vec<u16>> {
     Some(v)
 }
 
-/// Packet -> group id lookup tables. Ids are 16 bits (a build makes at most a few
-/// hundred groups) so a port table is 128 KiB.
+/// One (direction, class, version)'s destination-port -> group id table. Ids are 16
+/// bits (a build makes at most a few hundred groups) so a table is 128 KiB; where every
+/// port has the same group (no port-specific rule, as in a direction only `any`-port
+/// rules inspect) there is no table, and the lookup reads no memory: a to-client packet's
+/// random client port would otherwise miss the cache on a line of its own.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PortTable {
+    /// The group of ports without a port-specific rule.
+    pub(crate) any: u16,
+    /// Group per port, or empty when every port is in `any`.
+    pub(crate) ports: Box<[u16]>,
+}
+
+/// Packet -> group id lookup tables.
 #[derive(Clone, Debug)]
 pub(crate) struct Tables {
     /// `[to server, to client][tcp, udp][v4, v6]`: group id per destination port.
-    by_port: [[[Box<[u16]>; 2]; 2]; 2],
+    pub(crate) by_port: [[[PortTable; 2]; 2]; 2],
     /// `[to server, to client][icmp, other][v4, v6]`.
     single: [[[u16; 2]; 2]; 2],
 }
@@ -115,10 +127,13 @@ impl Tables {
         let v = pkt.is_ipv6() as usize;
         let d = usize::from(!to_server);
         let id = match packet_class(pkt) {
-            c @ (Class::Tcp | Class::Udp) => self.by_port[d][c as usize][v]
-                .get(pkt.dst_port() as usize)
-                .copied()
-                .unwrap_or(0),
+            c @ (Class::Tcp | Class::Udp) => {
+                let t = &self.by_port[d][c as usize][v];
+                t.ports
+                    .get(pkt.dst_port() as usize)
+                    .copied()
+                    .unwrap_or(t.any)
+            }
             c @ (Class::Icmp | Class::Other) => self.single[d][c as usize - 2][v],
         };
         u32::from(id)
@@ -181,7 +196,7 @@ pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
                 .map(|_| rank)
             })
     };
-    let mut by_port: [[[Box<[u16]>; 2]; 2]; 2] = Default::default();
+    let mut by_port: [[[PortTable; 2]; 2]; 2] = Default::default();
     let mut single = [[[0u16; 2]; 2]; 2];
     for dir in 0..2 {
         for class in CLASSES {
@@ -207,7 +222,7 @@ fn port_table(
     members: impl Iterator<Item = usize>,
     ports: &[Option<Vec<u16>>],
     interner: &mut Interner,
-) -> Box<[u16]> {
+) -> PortTable {
     let mut any = Vec::new();
     let mut per_port: HashMap<u16, Vec<u32>> = HashMap::new();
     for rank in members {
@@ -222,6 +237,12 @@ fn port_table(
     busy.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
     let rest = busy.split_off(busy.len().min(MAX_PORT_GROUPS));
     let any_id = interner.intern(any.clone());
+    if busy.is_empty() {
+        return PortTable {
+            any: any_id,
+            ports: Box::default(),
+        };
+    }
     let mut table = vec![any_id; 65536].into_boxed_slice();
     for (port, list) in &busy {
         table[*port as usize] = interner.intern(merged(&any, list));
@@ -233,5 +254,8 @@ fn port_table(
             table[*port as usize] = misc_id;
         }
     }
-    table
+    PortTable {
+        any: any_id,
+        ports: table,
+    }
 }

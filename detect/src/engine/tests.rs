@@ -1199,3 +1199,41 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     );
     assert!(s.matches().is_empty(), "pass rules are not reported");
 }
+
+#[test]
+fn a_direction_without_port_rules_has_no_port_table_and_still_finds_its_group() {
+    let engine = Engine::build(vec![
+        t(1).content(b"abc")
+            .flow(Some(true), None)
+            .dst_ports(&[(80, 80)], &[])
+            .build(),
+        t(2).content(b"abd").flow(Some(false), None).build(),
+    ])
+    .expect("builds");
+    let to_server = &engine.tables.by_port[0][groups::Class::Tcp as usize][0];
+    let to_client = &engine.tables.by_port[1][groups::Class::Tcp as usize][0];
+    assert_eq!(
+        to_server.ports.len(),
+        65536,
+        "port 80 has a rule of its own"
+    );
+    assert!(
+        to_client.ports.is_empty(),
+        "only an any-port rule goes to the client"
+    );
+    let p = tcp_pkt(b"abc abd");
+    assert_eq!(engine.prefilter(&p, true, &mut engine.scratch()), 1);
+    assert_eq!(engine.prefilter(&p, false, &mut engine.scratch()), 1);
+    let mut other_port = tcp_pkt(b"abc abd");
+    if let capture::decode::L4::Tcp(t) = &mut other_port.l4 {
+        t.dst_port = 8080;
+    }
+    assert_eq!(
+        engine.prefilter(&other_port, true, &mut engine.scratch()),
+        0
+    );
+    assert_eq!(
+        engine.prefilter(&other_port, false, &mut engine.scratch()),
+        1
+    );
+}
