@@ -157,7 +157,7 @@ impl Worker {
             flowbits: crate::hugepage::boxed(flows.capacity() * words, 0),
             words,
             gate: AlertGate::new(crate::threshold::DEFAULT_ENTRIES),
-            defrag: Defrag::new(config.defrag),
+            defrag: Defrag::new(config.defrag.clone()),
             rebuilt: Vec::new(),
             engine,
             flows,

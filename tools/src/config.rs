@@ -297,7 +297,9 @@ impl StreamConfig {
 }
 
 /// `defrag.*`: IPv4/IPv6 fragment reassembly (Suricata's keys and defaults; the overlap
-/// policy, which Suricata takes from `host-os-policy`, is one setting here).
+/// policy, which Suricata takes from its top-level `host-os-policy`, is `policy` for every
+/// host and `host-os-policy` per network here, because only the defragmenter follows it:
+/// the stream engine keeps Suricata's default overlap handling).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DefragConfig {
@@ -308,9 +310,39 @@ pub struct DefragConfig {
     pub trackers: u64,
     /// Seconds of packet time a datagram waits for its next fragment.
     pub timeout: u64,
-    /// Overlap policy: bsd (Suricata's default), bsd-right, linux, windows, solaris,
-    /// first, last.
+    /// Overlap policy of hosts `host-os-policy` does not name: bsd (Suricata's default),
+    /// bsd-right, linux, windows, solaris, first, last.
     pub policy: String,
+    /// Overlap policy per destination network, Suricata's `host-os-policy`: an OS or
+    /// policy name to its networks (`windows = ["10.1.0.0/16", "2001:db8::/32"]`, or
+    /// Suricata's `"[10.1.0.0/16, 2001:db8::/32]"`); the most specific network wins.
+    #[serde(rename = "host-os-policy", alias = "host_os_policy")]
+    pub host_os_policy: BTreeMap<String, HostList>,
+}
+
+/// The networks of one `defrag.host-os-policy` entry: a TOML list or one string in
+/// Suricata's bracketed form.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum HostList {
+    List(Vec<String>),
+    One(String),
+}
+
+impl HostList {
+    fn nets(&self) -> Vec<String> {
+        match self {
+            HostList::List(v) => v.clone(),
+            HostList::One(s) => s
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(|w| w.trim().to_string())
+                .filter(|w| !w.is_empty())
+                .collect(),
+        }
+    }
 }
 
 impl Default for DefragConfig {
@@ -321,6 +353,7 @@ impl Default for DefragConfig {
             trackers: d.max_trackers as u64,
             timeout: d.timeout_ns / 1_000_000_000,
             policy: d.policy.name().into(),
+            host_os_policy: BTreeMap::new(),
         }
     }
 }
@@ -335,7 +368,19 @@ impl DefragConfig {
             max_trackers: (self.trackers / w).max(1) as usize,
             timeout_ns: self.timeout.saturating_mul(1_000_000_000),
             policy: detect::defrag::Policy::parse(&self.policy).unwrap_or_default(),
+            hosts: self.hosts().unwrap_or_default(),
         }
+    }
+
+    /// The parsed `host-os-policy`; `Err` names the entry.
+    pub fn hosts(&self) -> Result<detect::defrag::HostPolicies> {
+        let lists: Vec<(&str, Vec<String>)> = self
+            .host_os_policy
+            .iter()
+            .map(|(os, l)| (os.as_str(), l.nets()))
+            .collect();
+        detect::defrag::HostPolicies::parse(lists.iter().map(|(os, l)| (*os, l.as_slice())))
+            .map_err(|e| anyhow!("config key defrag.host-os-policy: {e}"))
     }
 }
 
@@ -494,6 +539,7 @@ impl Config {
                 self.defrag.policy
             );
         }
+        self.defrag.hosts()?;
         if self.defrag.timeout == 0 || self.defrag.timeout > 86_400 {
             bail!(
                 "config key defrag.timeout: {} must be 1 to 86400 seconds",
@@ -554,6 +600,45 @@ mod tests {
         assert!(e.to_string().contains("defrag.policy"), "{e}");
         let e = Config::load(None, &["defrag.memcap=lots".into()]).unwrap_err();
         assert!(format!("{e:#}").contains("not a size"), "{e:#}");
+    }
+
+    #[test]
+    fn defrag_host_os_policy_takes_lists_and_suricatas_bracketed_form() {
+        let c = Config::load(
+            None,
+            &[
+                r#"defrag.host-os-policy.windows=["10.0.0.0/8", "2001:db8::/32"]"#.into(),
+                "defrag.host-os-policy.linux=[10.1.0.0/16, 10.2.0.1]".into(),
+            ],
+        )
+        .unwrap();
+        let d = c.defrag.to_detect(1);
+        let policy = |a: &str| d.hosts.lookup(&a.parse().unwrap());
+        use detect::defrag::Policy::*;
+        assert_eq!(policy("10.1.2.3"), Some(Linux));
+        assert_eq!(policy("10.2.0.1"), Some(Linux));
+        assert_eq!(policy("10.3.0.1"), Some(Windows));
+        assert_eq!(policy("2001:db8::1"), Some(Windows));
+        assert_eq!(policy("192.0.2.1"), None);
+        let text = "[defrag.host-os-policy]\nsolaris = \"[192.0.2.0/24]\"\n";
+        let dir = std::env::temp_dir().join(format!("tw-hostos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load(Some(&path), &[]).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = c.defrag.to_detect(1);
+        assert_eq!(d.hosts.lookup(&"192.0.2.9".parse().unwrap()), Some(Solaris));
+        for (set, names) in [
+            ("defrag.host-os-policy.beos=[10.0.0.0/8]", "`beos`"),
+            ("defrag.host-os-policy.linux=[10.0.0.0/40]", "10.0.0.0/40"),
+        ] {
+            let e = Config::load(None, &[set.into()]).unwrap_err().to_string();
+            assert!(
+                e.contains("defrag.host-os-policy") && e.contains(names),
+                "{e}"
+            );
+        }
     }
 
     #[test]

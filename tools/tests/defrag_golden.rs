@@ -82,3 +82,43 @@ fn defrag_golden_alerts_equal_suricatas_under_each_policy() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Per-host policies (`defrag.host-os-policy`, Suricata's `host-os-policy`): the same
+/// overlap shapes sent to a host of a /32 (Linux) inside a /24 (Windows), to another host
+/// of the /24, and to a host in neither (the default, BSD) are rebuilt as each host's
+/// policy says, alert by alert as Suricata's.
+#[test]
+fn defrag_host_os_policy_picks_each_destinations_policy_as_suricata() {
+    use xtask::golden_defrag::{write_host_policy_pcap, HOSTS, HOSTS_EXPECTED_PATH, HOSTS_SETS};
+    let dir = scratch_dir("defrag-hosts");
+    let pcap = dir.join("hosts.pcap");
+    write_host_policy_pcap(&pcap).unwrap();
+    let theirs = expected_tuples(HOSTS_EXPECTED_PATH);
+    // Each host's winners differ from the others' (else the map would not be tested).
+    let per_host: std::collections::BTreeSet<Vec<u64>> = HOSTS
+        .iter()
+        .map(|h| {
+            theirs
+                .iter()
+                .filter(|t| t.4 == std::net::IpAddr::V4(*h))
+                .map(|t| t.1)
+                .collect()
+        })
+        .collect();
+    assert_eq!(per_host.len(), 3, "{per_host:?}");
+    for workers in ["1", "2"] {
+        let eve = dir.join(format!("eve-{workers}.json"));
+        let mut cmd = tidewatch();
+        cmd.arg("replay")
+            .arg(&pcap)
+            .args(["--rules", DEFRAG_RULES_PATH, "--workers", workers, "--eve"])
+            .arg(&eve);
+        for set in HOSTS_SETS {
+            cmd.args(["--set", set]);
+        }
+        run_ok(&mut cmd);
+        let got = eve_tuples(&eve_lines(&eve));
+        assert_eq!(got, theirs, "{workers} worker(s)");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

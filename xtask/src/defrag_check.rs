@@ -1,10 +1,12 @@
 //! `cargo xtask golden-defrag [--update]`: run Suricata on the defrag golden pcap under
 //! each overlap policy (its default, and `host-os-policy` giving every address one
-//! policy) and store (or verify) its alerts.
+//! policy), and on the per-host pcap under a `host-os-policy` of several networks, and
+//! store (or verify) its alerts.
 
 use crate::golden::SURICATA_YAML_PATH;
 use crate::golden_defrag::{
-    host_os_policy_yaml, write_defrag_pcap, DEFRAG_RULES_PATH, DEFRAG_VARIANTS,
+    host_os_policy_yaml, write_defrag_pcap, write_host_policy_pcap, DEFRAG_RULES_PATH,
+    DEFRAG_VARIANTS, HOSTS_EXPECTED_PATH, HOSTS_SURICATA_YAML,
 };
 use crate::stream_check::record_or_compare;
 use crate::suricata;
@@ -37,6 +39,14 @@ fn run_in(dir: &Path, rules: &Path, base: &str, update: bool) -> Result<()> {
         let run = suricata::run(&pcap, rules, &yaml, true)?;
         record_or_compare(v.policy, &run, v.expected_path, update, &mut diffs)?;
     }
+    // Per-host policies: the overlap shapes to hosts of different policies.
+    let pcap = dir.join("hosts.pcap");
+    write_host_policy_pcap(&pcap)?;
+    let yaml = dir.join("suricata-hosts.yaml");
+    std::fs::write(&yaml, format!("{base}{HOSTS_SURICATA_YAML}"))
+        .with_context(|| format!("writing {}", yaml.display()))?;
+    let run = suricata::run(&pcap, rules, &yaml, true)?;
+    record_or_compare("hosts", &run, HOSTS_EXPECTED_PATH, update, &mut diffs)?;
     if !diffs.is_empty() {
         bail!(
             "defrag golden mismatch (run `cargo xtask golden-defrag --update` if intended):\n{}",

@@ -106,14 +106,21 @@ impl Gen {
         }
     }
 
-    /// One overlap shape: held bytes `old` at `old_at`, then the header, then `new` at
+    /// One overlap shape to `dst`: held bytes `old` at `old_at`, then the header, then `new` at
     /// `new_at`, then the rest; every piece covers whole 8-byte units of a 56-byte
     /// fragmentable part (UDP header and 48 payload bytes).
-    fn overlap(&mut self, old: &[u8; 16], old_at: usize, new: &[u8; 16], new_at: usize) {
+    fn overlap(
+        &mut self,
+        dst: Ipv4Addr,
+        old: &[u8; 16],
+        old_at: usize,
+        new: &[u8; 16],
+        new_at: usize,
+    ) {
         let (sport, id) = self.next_id();
         let whole = udp_frame(
             IpAddr::V4(CLIENT),
-            IpAddr::V4(SERVER),
+            IpAddr::V4(dst),
             sport,
             &[b'.'; 48],
             None,
@@ -284,14 +291,72 @@ pub fn defrag_frames() -> Vec<(u64, Vec<u8>)> {
     // 12-14. Overlap shapes (see `detect::defrag`): the new fragment starts before the
     //        held one (1121 held bytes win, 1122 new bytes win), at its offset with its
     //        length (1131, 1132), inside it and past its end (1141, 1142).
-    g.overlap(b"S1OLDxxxS1OLDyyy", 24, b"S1NEWxxxS1NEWyyy", 16);
-    g.overlap(b"S2OLDxxxS2OLDyyy", 16, b"S2NEWxxxS2NEWyyy", 16);
-    g.overlap(b"S3OLDxxxS3OLDyyy", 8, b"S3NEWxxxS3NEWyyy", 16);
+    overlap_shapes(&mut g, SERVER);
     // 15. After a pause longer than the timeout (the train of case 10 times out), one
     //     more datagram in order (1015).
     g.ts += LATE_NS;
     g.udp4(&padded(b"FRAG-AFTER-PAUSE", 100), |n| even(n, 40));
     g.frames
+}
+
+/// The three overlap shapes (sids 1121-1142) to `dst`.
+fn overlap_shapes(g: &mut Gen, dst: Ipv4Addr) {
+    g.overlap(dst, b"S1OLDxxxS1OLDyyy", 24, b"S1NEWxxxS1NEWyyy", 16);
+    g.overlap(dst, b"S2OLDxxxS2OLDyyy", 16, b"S2NEWxxxS2NEWyyy", 16);
+    g.overlap(dst, b"S3OLDxxxS3OLDyyy", 8, b"S3NEWxxxS3NEWyyy", 16);
+}
+
+/// The per-host policy golden: `host-os-policy` gives 203.0.113.0/24 Windows and, more
+/// specifically, 203.0.113.61 Linux; 198.51.100.9 is in no network (the default, BSD).
+pub const HOSTS_SURICATA_YAML: &str =
+    "\nhost-os-policy:\n  windows: [203.0.113.0/24]\n  linux: [203.0.113.61/32]\n";
+/// The same map as tidewatch `--set`s.
+pub const HOSTS_SETS: [&str; 2] = [
+    "defrag.host-os-policy.windows=[203.0.113.0/24]",
+    "defrag.host-os-policy.linux=[203.0.113.61/32]",
+];
+/// Suricata's alerts on [`host_policy_frames`] under [`HOSTS_SURICATA_YAML`].
+pub const HOSTS_EXPECTED_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/golden/defrag/expected_hosts.json"
+);
+/// The destinations of [`host_policy_frames`]: Linux, Windows, the default.
+pub const HOSTS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(203, 0, 113, 61),
+    Ipv4Addr::new(203, 0, 113, 62),
+    Ipv4Addr::new(198, 51, 100, 9),
+];
+
+/// The overlap shapes sent to each of [`HOSTS`]: which bytes win depends on the
+/// destination's policy.
+pub fn host_policy_frames() -> Vec<(u64, Vec<u8>)> {
+    let mut g = Gen {
+        frames: Vec::new(),
+        ts: START_NS,
+        n: 0,
+    };
+    for dst in HOSTS {
+        overlap_shapes(&mut g, dst);
+    }
+    g.frames
+}
+
+/// Writes frames as an Ethernet pcap to `path`.
+fn write_frames(path: &Path, frames: &[(u64, Vec<u8>)]) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = PcapWriter::new(BufWriter::new(file), LinkType::Ethernet)?;
+    for (ts, f) in frames {
+        w.write_frame(*ts, f)?;
+    }
+    w.into_inner()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the per-host policy golden pcap to `path`.
+pub fn write_host_policy_pcap(path: impl AsRef<Path>) -> Result<()> {
+    write_frames(path.as_ref(), &host_policy_frames())
 }
 
 /// Writes the defrag golden pcap into any sink; returns the number of frames.

@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
             max_trackers: 4,
             timeout_ns: 1_000_000,
             policy: POLICIES[usize::from(first) % POLICIES.len()],
+            ..DefragConfig::default()
         },
         ..WorkerConfig::default()
     };

@@ -15,7 +15,10 @@ mod tracker;
 use capture::decode::{LinkType, Packet};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use tracker::{NewFrag, Tracker};
+
+use crate::rules::IpNet;
 
 /// Which bytes win where fragments overlap: Suricata's `host-os-policy` names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,8 +66,59 @@ impl Policy {
     }
 }
 
+/// Overlap policies per destination host, as Suricata's `host-os-policy` gives them to
+/// its defragmenter: a network reassembles the way the OS of the hosts in it would, so
+/// what the sensor inspects is what the target rebuilds. The most specific network that
+/// holds a datagram's destination decides; a destination in none gets the default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostPolicies {
+    /// Longest prefix first, so the first network that holds an address is its best match.
+    nets: Arc<[(IpNet, Policy)]>,
+}
+
+impl HostPolicies {
+    /// From `(OS or policy name, networks)` pairs as Suricata writes them
+    /// (`windows: [10.0.0.0/8, "2001:db8::/32"]`). `Err` names the bad name or network; a
+    /// network named twice keeps the later name, as Suricata's radix tree does.
+    pub fn parse<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a [String])>,
+    ) -> Result<HostPolicies, String> {
+        let mut nets: Vec<(IpNet, Policy)> = Vec::new();
+        for (name, list) in entries {
+            let policy = Policy::parse(name).ok_or_else(|| {
+                format!(
+                    "`{name}` is not an OS or policy name (bsd, bsd-right, linux, old-linux, \
+                     windows, vista, windows2k3, solaris, old-solaris, first, last, macos, \
+                     hpux10, hpux11, irix)"
+                )
+            })?;
+            for word in list {
+                let net = crate::rules::vars::parse_net(word.trim().trim_matches('"'))
+                    .map_err(|e| format!("{name}: {e}"))?;
+                nets.retain(|(n, _)| *n != net);
+                nets.push((net, policy));
+            }
+        }
+        // Stable: equal prefixes keep their order (they are disjoint, or the same network).
+        nets.sort_by_key(|n| std::cmp::Reverse(n.0.prefix));
+        Ok(HostPolicies { nets: nets.into() })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    /// The policy of the most specific network holding `dst`, if any.
+    pub fn lookup(&self, dst: &IpAddr) -> Option<Policy> {
+        self.nets
+            .iter()
+            .find(|(n, _)| n.contains(dst))
+            .map(|&(_, p)| p)
+    }
+}
+
 /// `defrag.*` settings of one worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefragConfig {
     /// Bytes of held fragments and trackers (the config's `defrag.memcap` is the total;
     /// the caller gives each worker its share).
@@ -73,7 +127,10 @@ pub struct DefragConfig {
     pub max_trackers: usize,
     /// Packet time a datagram may wait for its next fragment, in nanoseconds.
     pub timeout_ns: u64,
+    /// The policy of destinations `hosts` does not name.
     pub policy: Policy,
+    /// Per-destination policies (Suricata's `host-os-policy`).
+    pub hosts: HostPolicies,
 }
 
 impl Default for DefragConfig {
@@ -84,6 +141,7 @@ impl Default for DefragConfig {
             max_trackers: 65535,
             timeout_ns: 60_000_000_000,
             policy: Policy::Bsd,
+            hosts: HostPolicies::default(),
         }
     }
 }
@@ -255,7 +313,13 @@ impl Defrag {
             self.memory += TRACKER_COST;
         }
         t.expires_ns = ts_ns.saturating_add(self.config.timeout_ns);
-        let r = t.insert(self.config.policy, &nf);
+        // A datagram's fragments share their destination, so each gets the same policy.
+        let policy = self
+            .config
+            .hosts
+            .lookup(&p.dst)
+            .unwrap_or(self.config.policy);
+        let r = t.insert(policy, &nf);
         self.stats.overlaps += u64::from(r.overlap);
         self.stats.discarded += u64::from(r.removed) + u64::from(r.stored.is_none());
         self.stats.held_fragments -= u64::from(r.removed);

@@ -95,6 +95,14 @@ fn in_order_reversed_and_duplicated_trains_rebuild_the_datagram() {
 /// (2), or inside A and past its end (3). Returns, per shape, which bytes the rebuilt
 /// datagram has where they overlap.
 fn overlap_winners(policy: Policy) -> [u8; 3] {
+    overlap_winners_with(&DefragConfig {
+        policy,
+        ..DefragConfig::default()
+    })
+}
+
+/// [`overlap_winners`] under a whole configuration (the datagrams go to 10.0.0.2).
+fn overlap_winners_with(config: &DefragConfig) -> [u8; 3] {
     let whole = udp_v4(&payload(32));
     let a = [b'A'; 16];
     let b = [b'B'; 16];
@@ -114,12 +122,9 @@ fn overlap_winners(policy: Policy) -> [u8; 3] {
         pieces.push(Piece::bytes(*bo, &b).more(true));
         pieces.push(Piece::span(rest[1].0, rest[1].1));
         let frames = fragment(LinkType::Ethernet, &whole, 0, &pieces).unwrap();
-        let mut d = Defrag::new(DefragConfig {
-            policy,
-            ..DefragConfig::default()
-        });
+        let mut d = Defrag::new(config.clone());
         let got = feed_checked(&mut d, &frames, false);
-        assert_eq!(got.len(), 1, "{policy:?} shape {}", k + 1);
+        assert_eq!(got.len(), 1, "{config:?} shape {}", k + 1);
         // Payload byte i is fragment byte i + 8 (after the UDP header).
         won[k] = got[0][check - 8];
         assert_eq!(d.stats().overlaps, 1);
@@ -133,6 +138,43 @@ fn policies_choose_the_bytes_suricata_does() {
     assert_eq!(&overlap_winners(Policy::Linux), b"BBA");
     assert_eq!(&overlap_winners(Policy::First), b"AAA");
     assert_eq!(&overlap_winners(Policy::Last), b"BBB");
+}
+
+#[test]
+fn the_most_specific_host_network_picks_the_policy_and_others_get_the_default() {
+    let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (broad, exact, v6) = (
+        list(&["10.0.0.0/8"]),
+        list(&["\"10.0.0.2\""]),
+        list(&["::/0"]),
+    );
+    let config = |entries: &[(&str, &Vec<String>)]| DefragConfig {
+        policy: Policy::Bsd,
+        hosts: HostPolicies::parse(entries.iter().map(|(n, l)| (*n, l.as_slice()))).unwrap(),
+        ..DefragConfig::default()
+    };
+    // The /32 beats the /8 whichever is written first.
+    for entries in [
+        [("linux", &broad), ("first", &exact)],
+        [("first", &exact), ("linux", &broad)],
+    ] {
+        assert_eq!(&overlap_winners_with(&config(&entries)), b"AAA");
+    }
+    assert_eq!(&overlap_winners_with(&config(&[("linux", &broad)])), b"BBA");
+    // An IPv6 network never holds an IPv4 destination: the default (BSD) applies.
+    assert_eq!(&overlap_winners_with(&config(&[("last", &v6)])), b"BAA");
+    // OS names map as Suricata's do; a bad name or network is an error naming it.
+    assert_eq!(
+        HostPolicies::parse([("vista", exact.as_slice())])
+            .unwrap()
+            .lookup(&"10.0.0.2".parse().unwrap()),
+        Some(Policy::Windows)
+    );
+    let bad_os = HostPolicies::parse([("beos", exact.as_slice())]).unwrap_err();
+    assert!(bad_os.contains("`beos`"), "{bad_os}");
+    let bad_net = list(&["10.0.0.0/33"]);
+    let e = HostPolicies::parse([("linux", bad_net.as_slice())]).unwrap_err();
+    assert!(e.starts_with("linux: ") && e.contains("10.0.0.0/33"), "{e}");
 }
 
 #[test]

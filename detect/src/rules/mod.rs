@@ -21,7 +21,7 @@ mod lexer;
 mod load;
 mod parse;
 mod values;
-mod vars;
+pub(crate) mod vars;
 
 pub use ast::*;
 pub use classify::{Classification, Classifications};
