@@ -769,16 +769,19 @@ impl Engine {
     }
 }
 
-/// Suricata's IP-only signatures: no payload, flow or per-packet header keyword, and for
-/// TCP/UDP no port restriction. `ip_proto` does not count: Suricata folds it into the
-/// rule's protocol set. Such rules are matched once per flow direction.
+/// Suricata's IP-only signatures: no payload, flow, flowbits or per-packet header keyword.
+/// `ip_proto` does not count (Suricata folds it into the rule's protocol set), and nor do
+/// ports: Suricata 7 matches `alert tcp any any -> any 8003 (sid:1;)` like an IP-only rule
+/// (the golden pcap's scenario P, and a `pass` of that shape passes the whole UDP or TCP
+/// flow). A flow's addresses and ports are the same on each of its packets one way, so
+/// such rules are matched once per flow direction, on its first packet.
 pub fn is_ip_only(r: &Rule) -> bool {
-    let no_keywords = r.payload.is_empty()
+    r.payload.is_empty()
         && r.flow == crate::rules::FlowMatch::default()
         && r.dsize.is_none()
         && r.ttl.is_none()
         && r.itype.is_none()
         && r.icode.is_none()
-        && r.flags.is_none();
-    no_keywords && r.src_ports.is_any() && r.dst_ports.is_any()
+        && r.flags.is_none()
+        && r.flowbits.is_empty()
 }

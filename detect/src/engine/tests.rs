@@ -1154,9 +1154,21 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
         .dst_ports(&[(53, 53)], &[])
         .build();
     let with_ttl = RuleBuilder::new(Proto::Ip, 3).ttl(NumMatch::Eq(64)).build();
+    // Ports do not count (Suricata 7, the golden pcap's scenario P); flowbits do.
+    let with_bits = RuleBuilder::new(Proto::Udp, 4)
+        .dst_ports(&[(53, 53)], &[])
+        .build();
+    let with_bits = Rule {
+        flowbits: vec![Flowbit {
+            cmd: FlowbitCmd::IsSet,
+            names: vec!["x".into()],
+        }],
+        ..with_bits
+    };
     assert!(is_ip_only(&ip_only));
-    assert!(!is_ip_only(&with_port));
+    assert!(is_ip_only(&with_port));
     assert!(!is_ip_only(&with_ttl));
+    assert!(!is_ip_only(&with_bits));
 
     let udp = test_packet(
         ip("10.0.0.1"),
@@ -1176,7 +1188,7 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     engine.inspect(&udp, &FlowInfo::default(), &mut s);
     let mut later: Vec<usize> = s.matches().to_vec();
     later.sort_unstable();
-    assert_eq!(later, vec![1, 2], "the IP-only rule is not evaluated again");
+    assert_eq!(later, vec![2], "the IP-only rules are not evaluated again");
 
     // pass on UDP covers the packet only; on TCP (or an IP-only pass) the whole flow.
     let pass_udp = RuleBuilder::new(Proto::Udp, 10)
@@ -1198,6 +1210,16 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
         Verdict::Pass
     );
     assert!(s.matches().is_empty(), "pass rules are not reported");
+    // A pass of ports alone is IP-only: it passes the whole UDP flow, as in Suricata.
+    let pass_port = RuleBuilder::new(Proto::Udp, 12)
+        .action(Action::Pass)
+        .dst_ports(&[(53, 53)], &[])
+        .build();
+    let engine = Engine::build(vec![pass_port]).unwrap();
+    assert_eq!(
+        engine.inspect(&udp, &first_packet(), &mut engine.scratch()),
+        Verdict::Pass
+    );
 }
 
 #[test]
