@@ -148,7 +148,8 @@ struct Flow {
     /// True when the lower endpoint of the key is the client (the side that opened it).
     client_is_lo: bool,
     tcp: TcpState,
-    /// TCP: the handshake was seen; other protocols: packets seen both ways.
+    /// TCP: the handshake was seen, or a reset closed the session; other protocols:
+    /// packets seen both ways.
     established: bool,
     pkts_to_server: u64,
     pkts_to_client: u64,
@@ -472,14 +473,22 @@ impl FlowTable {
         } else {
             f.pkts_to_client += 1;
         }
-        match p.l4 {
-            L4::Tcp(t) => advance_tcp(f, t.flags, to_server),
+        // As Suricata flags a TCP packet by its session's state before the packet: the
+        // ACK that completes the handshake is not yet `flow:established`, the packets
+        // after it are. Other protocols are established from the first reply on.
+        let established = match p.l4 {
+            L4::Tcp(t) => {
+                let before = f.established;
+                advance_tcp(f, t.flags, to_server);
+                before
+            }
             _ => {
                 if f.pkts_to_server > 0 && f.pkts_to_client > 0 {
                     f.established = true;
                 }
+                f.established
             }
-        }
+        };
         let first = if to_server {
             f.pkts_to_server == 1
         } else {
@@ -487,7 +496,7 @@ impl FlowTable {
         };
         FlowView {
             to_server,
-            established: f.established,
+            established,
             passed: f.passed,
             id: f.id,
             slot: idx as u32,
@@ -559,7 +568,12 @@ fn advance_tcp(f: &mut Flow, flags: u8, to_server: bool) {
         (TcpState::Closing, _) if fin => TcpState::Closed,
         (s, _) => s,
     };
-    if f.tcp == TcpState::Established {
+    // Suricata orders its closed session states after ESTABLISHED, so a session a reset
+    // closed (even in its handshake) flags its later packets established too.
+    if matches!(
+        f.tcp,
+        TcpState::Established | TcpState::Closing | TcpState::Closed
+    ) {
         f.established = true;
     }
 }
@@ -616,7 +630,8 @@ mod tests {
         let steps: [(Packet, bool, bool); 6] = [
             (tcp(c, 40000, s, 80, SYN), true, false),
             (tcp(s, 80, c, 40000, SYN | ACK), false, false),
-            (tcp(c, 40000, s, 80, ACK), true, true),
+            // Established by this ACK, flagged so from the next packet on (Suricata).
+            (tcp(c, 40000, s, 80, ACK), true, false),
             (tcp(c, 40000, s, 80, ACK | PSH), true, true),
             (tcp(s, 80, c, 40000, ACK | PSH), false, true),
             (tcp(s, 80, c, 40000, ACK | FIN), false, true),

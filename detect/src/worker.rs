@@ -454,7 +454,13 @@ impl Worker {
         };
         let info = FlowInfo {
             to_server: view.to_server,
-            established: view.established,
+            // TCP: the session's state (it knows midstream pickups and resets); other
+            // protocols: the flow's (a reply seen).
+            established: if matches!(p.l4, L4::Tcp(_)) {
+                outcome.was_established
+            } else {
+                view.established
+            },
             first_in_direction: view.first_in_direction,
         };
         let at = At {

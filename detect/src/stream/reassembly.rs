@@ -93,6 +93,11 @@ pub struct Outcome {
     pub ready: bool,
     /// The session is established (handshake seen or picked up).
     pub established: bool,
+    /// The session was established before this packet: Suricata's `flow:established` for
+    /// it (`ssn->state >= TCP_ESTABLISHED` when the packet arrives, so not the ACK that
+    /// completes the handshake nor a midstream pickup's first packet, and every packet
+    /// after a FIN or a reset closed an established or even a half-open session).
+    pub was_established: bool,
 }
 
 /// The stream sessions of one worker, one per flow slot.
@@ -265,6 +270,7 @@ impl StreamTable {
             in_stream,
             ready,
             established,
+            was_established: before >= SsnState::Established,
         }
     }
 
