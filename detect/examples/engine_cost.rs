@@ -64,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         to_server: true,
         established: true,
         first_in_direction: true,
+        flowless: false,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

@@ -8,7 +8,7 @@
 
 use capture::decode::{tcp_flags, Packet, L4};
 pub(crate) use capture::prefetch::prefetch;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Slots probed per lookup: large enough that a table at 90% load rarely evicts early,
 /// small enough to stay in two or three cache lines of keys.
@@ -211,14 +211,68 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 33)
 }
 
+/// ICMPv4 error types (Suricata's `ICMPV4_IS_ERROR_MSG`): destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem.
+const ICMP4_ERRORS: [u8; 5] = [3, 4, 5, 11, 12];
+
+/// The flow an ICMPv4 error quotes: the embedded packet's `(src, sport, dst, dport, proto)`.
+pub type Quoted = (IpAddr, u16, IpAddr, u16, u8);
+
+/// How an ICMPv4 error relates to flows, as in Suricata 7 (checked against 7.0.10, see
+/// `tools/tests/golden.rs`, scenario Q). `None`: not an error, the packet has a flow of
+/// its own (by addresses). `Some(None)`: an error Suricata gives no flow (it never starts
+/// one for an error): inspected alone. `Some(Some(q))`: a destination unreachable whose
+/// quoted IPv4 packet carries a UDP header or a whole TCP header: it belongs to that flow
+/// when the flow exists. Ports are read 20 bytes into the quote, as Suricata does.
+pub fn icmp_error(p: &Packet<'_>) -> Option<Option<Quoted>> {
+    let L4::Icmp(h) = p.l4 else {
+        return None;
+    };
+    if !ICMP4_ERRORS.contains(&h.icmp_type) {
+        return None;
+    }
+    // Codes past 15 are unknown to Suricata, which then reads no quote.
+    if h.icmp_type != 3 || h.code > 15 {
+        return Some(None);
+    }
+    let q = p.payload;
+    let need = match (q.first().map(|b| b >> 4), q.get(9)) {
+        (Some(4), Some(6)) => 40,
+        (Some(4), Some(17)) => 28,
+        _ => return Some(None),
+    };
+    let Some(q) = q.get(..need) else {
+        return Some(None);
+    };
+    let addr = |i: usize| IpAddr::V4(Ipv4Addr::new(q[i], q[i + 1], q[i + 2], q[i + 3]));
+    let port = |i: usize| u16::from_be_bytes([q[i], q[i + 1]]);
+    Some(Some((addr(12), port(20), addr(16), port(22), q[9])))
+}
+
 impl FlowKey {
     fn of(p: &Packet<'_>) -> (FlowKey, bool) {
+        if let Some(Some((src, sp, dst, dp, proto))) = icmp_error(p) {
+            return FlowKey::of_tuple(p, &src, sp, &dst, dp, proto);
+        }
         let (sp, dp) = match p.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
             L4::Udp(u) => (u.src_port, u.dst_port),
             _ => (0, 0),
         };
-        let (s, d) = (addr_bits(&p.src), addr_bits(&p.dst));
+        FlowKey::of_tuple(p, &p.src, sp, &p.dst, dp, p.ip_proto)
+    }
+
+    /// The key of a flow between `(src, sp)` and `(dst, dp)` over `proto`, on `p`'s VLANs.
+    #[inline]
+    fn of_tuple(
+        p: &Packet<'_>,
+        src: &IpAddr,
+        sp: u16,
+        dst: &IpAddr,
+        dp: u16,
+        proto: u8,
+    ) -> (FlowKey, bool) {
+        let (s, d) = (addr_bits(src), addr_bits(dst));
         let src_is_lo = (s, sp) <= (d, dp);
         let (addr_lo, port_lo, addr_hi, port_hi) = if src_is_lo {
             (s, sp, d, dp)
@@ -234,7 +288,7 @@ impl FlowKey {
                 addr_hi,
                 port_lo,
                 port_hi,
-                proto: p.ip_proto,
+                proto,
                 v6: p.is_ipv6(),
                 vlan,
             },
@@ -430,17 +484,8 @@ impl FlowTable {
         h: u64,
         ts_ns: u64,
     ) -> FlowView {
-        let tag = (h >> 32) as u32 | 1;
-        let base = h as usize & self.mask;
-        // Pass 1, the common case: a tag line read, then one entry compared.
-        let mut found = None;
-        for i in 0..WINDOW {
-            let idx = (base + i) & self.mask;
-            if self.tags[idx] == tag && self.slots[idx].key == key {
-                found = Some(idx);
-                break;
-            }
-        }
+        let (tag, base) = ((h >> 32) as u32 | 1, h as usize & self.mask);
+        let found = self.find(&key, tag, base);
         let mut created = false;
         let idx = match found {
             Some(idx) if !self.expired(&self.slots[idx], ts_ns) => idx,
@@ -503,6 +548,56 @@ impl FlowTable {
             created,
             first_in_direction: first || !matches!(p.ip_proto, 1 | 6 | 17 | 50 | 58 | 132),
         }
+    }
+
+    /// Pass 1 of a lookup, the common case: a tag line read, then one entry compared.
+    #[inline]
+    fn find(&self, key: &FlowKey, tag: u32, base: usize) -> Option<usize> {
+        (0..WINDOW)
+            .map(|i| (base + i) & self.mask)
+            .find(|&idx| self.tags[idx] == tag && self.slots[idx].key == *key)
+    }
+
+    /// An ICMPv4 error quoting a packet of a live flow (see [`icmp_error`]): counted in
+    /// that flow, in the direction its sender has there (Suricata compares the sender with
+    /// the flow's client, so a router's error goes to the client). `None` when no such
+    /// flow is live: Suricata never starts a flow for an error, which is then inspected
+    /// without one.
+    pub fn attach(&mut self, p: &Packet<'_>, ts_ns: u64) -> Option<FlowView> {
+        let (key, _) = FlowKey::of(p);
+        let h = key.hash();
+        let idx = self.find(&key, (h >> 32) as u32 | 1, h as usize & self.mask)?;
+        if self.expired(&self.slots[idx], ts_ns) {
+            return None;
+        }
+        let f = &mut self.slots[idx];
+        f.last_ts = f.last_ts.max(ts_ns);
+        let client = if f.client_is_lo {
+            key.addr_lo
+        } else {
+            key.addr_hi
+        };
+        let to_server = addr_bits(&p.src) == client;
+        let first = if to_server {
+            f.pkts_to_server += 1;
+            f.pkts_to_server == 1
+        } else {
+            f.pkts_to_client += 1;
+            f.pkts_to_client == 1
+        };
+        // A TCP flow's state is its session's; others are established by a reply.
+        if key.proto != 6 && f.pkts_to_server > 0 && f.pkts_to_client > 0 {
+            f.established = true;
+        }
+        Some(FlowView {
+            to_server,
+            established: f.established,
+            passed: f.passed,
+            id: f.id,
+            slot: idx as u32,
+            created: false,
+            first_in_direction: first,
+        })
     }
 
     fn release(&mut self, idx: usize) {
@@ -746,5 +841,99 @@ mod tests {
         p.vlan_count = 1;
         t.update(&p, 0);
         assert_eq!(t.stats().created, 2);
+    }
+
+    /// An IPv4 header (no options) quoting `proto` from `src` to `dst`, then `l4` bytes.
+    fn quote(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut q = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+        q.extend_from_slice(&src);
+        q.extend_from_slice(&dst);
+        q.extend_from_slice(l4);
+        q
+    }
+
+    fn icmp<'a>(src: &str, dst: &str, t: u8, c: u8, payload: &'a [u8]) -> Packet<'a> {
+        Packet {
+            payload,
+            ..pkt(
+                src,
+                dst,
+                L4::Icmp(capture::decode::IcmpHeader {
+                    icmp_type: t,
+                    code: c,
+                }),
+                1,
+            )
+        }
+    }
+
+    #[test]
+    fn icmp_errors_join_the_flow_they_quote_or_have_none() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let udp = |src, sp, dst, dp| {
+            pkt(
+                src,
+                dst,
+                L4::Udp(UdpHeader {
+                    src_port: sp,
+                    dst_port: dp,
+                    ..UdpHeader::default()
+                }),
+                17,
+            )
+        };
+        let (c, s, r) = ([10, 0, 0, 1], [10, 0, 0, 2], "10.0.0.254");
+        let flow = t.update(&udp("10.0.0.1", 5000, "10.0.0.2", 9999), 0);
+        let ports = [0x13, 0x88, 0x27, 0x0f, 0, 13, 0, 0]; // 5000 -> 9999
+        let q = quote(c, s, 17, &ports);
+        let from_server = icmp("10.0.0.2", "10.0.0.1", 3, 3, &q);
+        assert_eq!(
+            icmp_error(&from_server),
+            Some(Some((
+                "10.0.0.1".parse().unwrap(),
+                5000,
+                "10.0.0.2".parse().unwrap(),
+                9999,
+                17
+            )))
+        );
+        let v = t.attach(&from_server, S).expect("the quoted flow is live");
+        assert_eq!(
+            (v.id, v.to_server, v.first_in_direction),
+            (flow.id, false, true)
+        );
+        assert!(
+            v.established,
+            "a reply (even an error) establishes a UDP flow"
+        );
+        // A router is not the client either; the client's own error goes to the server.
+        assert!(
+            !t.attach(&icmp(r, "10.0.0.2", 3, 3, &q), S)
+                .unwrap()
+                .to_server
+        );
+        assert!(
+            t.attach(&icmp("10.0.0.1", "10.0.0.2", 3, 3, &q), S)
+                .unwrap()
+                .to_server
+        );
+        // A flow never seen: no flow (Suricata starts none for an error).
+        let other = quote(c, s, 17, &[0x1b, 0x58, 0x27, 0x0f, 0, 13, 0, 0]);
+        assert!(t
+            .attach(&icmp("10.0.0.2", "10.0.0.1", 3, 3, &other), S)
+            .is_none());
+        // Errors Suricata ties to no flow: not an unreachable, an unknown code, a quote
+        // too short for the TCP header, an IPv6 quote.
+        let tcp8 = quote(c, s, 6, &ports);
+        let v6 = [0x60u8; 28];
+        for (t_, c_, payload) in [(11, 0, &q[..]), (3, 16, &q), (3, 3, &tcp8), (3, 3, &v6)] {
+            assert_eq!(
+                icmp_error(&icmp("10.0.0.2", "10.0.0.1", t_, c_, payload)),
+                Some(None)
+            );
+        }
+        // Echo has flows of its own.
+        assert_eq!(icmp_error(&icmp("10.0.0.1", "10.0.0.2", 8, 0, &q)), None);
+        assert_eq!(t.stats().created, 1);
     }
 }

@@ -371,33 +371,7 @@ impl Worker {
             payload: &[],
             ..*p
         };
-        let info = FlowInfo {
-            to_server: true,
-            established: false,
-            first_in_direction: true,
-        };
-        let at = At {
-            ts_ns,
-            flow_id: 0,
-            to_server: true,
-            pcap_cnt,
-        };
-        self.scratch.begin_packet();
-        if self.words > 0 {
-            self.scratch.flowbits_mut().fill(0);
-        }
-        self.engine
-            .inspect_packet(&bare, &info, false, &mut self.scratch);
-        let Worker {
-            engine,
-            scratch,
-            stats,
-            gate,
-            ..
-        } = self;
-        for &rule in scratch.matches() {
-            raise(engine, gate, stats, rule as u32, &at, &bare, &[], sink);
-        }
+        self.inspect_flowless(ts_ns, &bare, pcap_cnt, sink);
         let mut buf = std::mem::take(&mut self.rebuilt);
         if let Some(link) = self.defrag.insert(p, ts_ns, &mut buf) {
             match decode::decode(link, &buf, false) {
@@ -421,6 +395,48 @@ impl Worker {
         self.rebuilt = buf;
     }
 
+    /// Rule inspection of a packet Suricata gives no flow (a fragment, an ICMP error): it
+    /// goes to the server, is the first of its direction (IP-only rules are evaluated),
+    /// and has no flowbits; `flow:established` and `flow:not_established` do not match.
+    #[cold]
+    fn inspect_flowless(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
+        let info = FlowInfo {
+            to_server: true,
+            established: false,
+            first_in_direction: true,
+            flowless: true,
+        };
+        let at = At {
+            ts_ns,
+            flow_id: 0,
+            to_server: true,
+            pcap_cnt,
+        };
+        self.scratch.begin_packet();
+        if self.words > 0 {
+            self.scratch.flowbits_mut().fill(0);
+        }
+        // A pass verdict has no flow to mark: it covers this packet alone.
+        self.engine
+            .inspect_packet(p, &info, false, &mut self.scratch);
+        let Worker {
+            engine,
+            scratch,
+            stats,
+            gate,
+            ..
+        } = self;
+        for &rule in scratch.matches() {
+            raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
+        }
+    }
+
     /// Flow, stream and rule inspection of one whole packet.
     fn inspect(
         &mut self,
@@ -431,9 +447,15 @@ impl Worker {
         sink: &mut impl FnMut(AlertEvent),
     ) {
         self.check_checksum(p);
-        let view = match flow_hash {
-            Some(h) => self.flows.update_hashed(p, h, ts_ns),
-            None => self.flows.update(p, ts_ns),
+        let view = match crate::flow::icmp_error(p) {
+            None => match flow_hash {
+                Some(h) => self.flows.update_hashed(p, h, ts_ns),
+                None => self.flows.update(p, ts_ns),
+            },
+            Some(quoted) => match quoted.and_then(|_| self.flows.attach(p, ts_ns)) {
+                Some(view) => view,
+                None => return self.inspect_flowless(ts_ns, p, pcap_cnt, sink),
+            },
         };
         if view.created {
             // The slot's previous flow ended (timed out or evicted): inspect what it left.
@@ -462,6 +484,7 @@ impl Worker {
                 view.established
             },
             first_in_direction: view.first_in_direction,
+            flowless: false,
         };
         let at = At {
             ts_ns,
@@ -600,6 +623,7 @@ impl Worker {
                 to_server,
                 established: self.streams.established(slot),
                 first_in_direction: false,
+                flowless: false,
             };
             let at = At {
                 ts_ns,

@@ -113,6 +113,7 @@ fn inspect_does_not_allocate_when_warm() {
         to_server: true,
         established: true,
         first_in_direction: true,
+        flowless: false,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;

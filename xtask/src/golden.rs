@@ -103,6 +103,7 @@ pub fn golden_frames() -> Vec<Vec<u8>> {
     scenario_j(&mut g);
     scenario_k(&mut g);
     scenario_l(&mut g);
+    scenario_q(&mut g);
     g.frames
 }
 
@@ -115,6 +116,9 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 const SERVER2: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 8);
 const EXT2: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 20);
 const DNS: Ipv4Addr = Ipv4Addr::new(8, 8, 8, 8);
+const HOME_Q: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 1);
+const SERVER_Q: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 50);
+const ROUTER_Q: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 254);
 const V6_CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
 const V6_SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x20);
 
@@ -552,6 +556,58 @@ fn scenario_l(g: &mut Gen) {
         (C, b"nothing"),
     ];
     g.twice(v4(CLIENT), (v4(SERVER), 8041), &script);
+}
+
+/// Scenario Q: ICMPv4 errors and flows. A UDP flow and a TCP SYN between HOME_Q and
+/// SERVER_Q, then destination unreachables quoting them: from the server (to the client
+/// in that flow), from a router (also to the client), from the client about the server's
+/// reply (to the server), quoting only 8 bytes of the TCP header (no flow), quoting it
+/// whole (the TCP flow), quoting a flow never seen, and with an unknown code (no flow);
+/// and time exceededs (no flow: Suricata ties only destination unreachables to flows).
+fn scenario_q(g: &mut Gen) {
+    let (home, server, router) = (HOME_Q, SERVER_Q, ROUTER_Q);
+    let udp = |src, sp, dst, dp, payload: &'static [u8]| {
+        FrameSpec::ipv4(
+            src,
+            dst,
+            L4Spec::Udp {
+                src_port: sp,
+                dst_port: dp,
+            },
+        )
+        .payload(payload)
+    };
+    let request = udp(home, 5000, server, 9999, b"Q-REQUEST");
+    let reply = udp(server, 9999, home, 5000, b"Q-REPLY");
+    let unseen = udp(home, 7000, server, 9999, b"Q-UNSEEN");
+    let syn = FrameSpec::ipv4(home, server, L4Spec::Tcp(TcpSpec::new(6000, 7777, F::SYN)));
+    // The IPv4 packet of a frame (past its 14-byte Ethernet header), cut to `n` bytes.
+    let quote = |spec: &FrameSpec<'_>, n: usize| {
+        let mut f = Vec::new();
+        spec.write(&mut f);
+        f[14..14 + n].to_vec()
+    };
+    let (req_q, reply_q, unseen_q) = (quote(&request, 28), quote(&reply, 28), quote(&unseen, 28));
+    let (syn8, syn20) = (quote(&syn, 28), quote(&syn, 40));
+    g.push(request);
+    g.push(reply);
+    g.push(syn);
+    let error = |t: u8, c: u8| L4Spec::Icmp {
+        icmp_type: t,
+        code: c,
+        id: 0,
+        seq: 0,
+    };
+    for _ in 0..2 {
+        g.push(FrameSpec::ipv4(server, home, error(3, 3)).payload(&req_q));
+        g.push(FrameSpec::ipv4(router, server, error(3, 3)).payload(&req_q));
+        g.push(FrameSpec::ipv4(home, server, error(3, 3)).payload(&reply_q));
+        g.push(FrameSpec::ipv4(server, home, error(3, 3)).payload(&syn8));
+        g.push(FrameSpec::ipv4(server, home, error(3, 3)).payload(&syn20));
+        g.push(FrameSpec::ipv4(server, home, error(3, 3)).payload(&unseen_q));
+        g.push(FrameSpec::ipv4(server, home, error(3, 20)).payload(&req_q));
+        g.push(FrameSpec::ipv4(router, home, error(11, 0)).payload(&req_q));
+    }
 }
 
 #[cfg(test)]

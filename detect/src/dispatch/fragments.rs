@@ -49,9 +49,13 @@ pub struct RouteStats {
     pub unrouted: u64,
 }
 
-/// The worker for a packet's flow: what the worker's flow table will key it by.
+/// The worker for a packet's flow: what the worker's flow table will key it by (for an
+/// ICMP error that belongs to the flow it quotes, that flow's tuple).
 pub(crate) fn flow_worker(p: &Packet<'_>, workers: usize) -> usize {
-    let h = symmetric_hash(&p.src, &p.dst, p.src_port(), p.dst_port(), p.ip_proto);
+    let h = match crate::flow::icmp_error(p) {
+        Some(Some((src, sp, dst, dp, proto))) => symmetric_hash(&src, &dst, sp, dp, proto),
+        _ => symmetric_hash(&p.src, &p.dst, p.src_port(), p.dst_port(), p.ip_proto),
+    };
     (h % workers as u64) as usize
 }
 

@@ -37,7 +37,8 @@ pub(crate) fn flags(f: &FlagsMatch, pkt_flags: u8) -> bool {
 
 fn flow(f: &FlowMatch, info: &FlowInfo) -> bool {
     f.to_server.is_none_or(|ts| ts == info.to_server)
-        && f.established.is_none_or(|e| e == info.established)
+        && f.established
+            .is_none_or(|e| !info.flowless && e == info.established)
 }
 
 /// Every non-payload keyword of the rule, addresses and ports included.

@@ -51,6 +51,10 @@ pub struct FlowInfo {
     /// no flows (GRE, ...). Suricata evaluates IP-only rules (addresses, `any` ports and
     /// `ip_proto` alone) only on such packets, so they alert once per flow direction.
     pub first_in_direction: bool,
+    /// The packet has no flow (a fragment, an ICMP error Suricata ties to none): it counts
+    /// as going to the server, and neither `flow:established` nor `flow:not_established`
+    /// matches it (Suricata 7).
+    pub flowless: bool,
 }
 
 /// The outcome of inspecting one packet.

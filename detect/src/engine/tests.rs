@@ -663,6 +663,7 @@ fn header_keywords() {
         to_server: true,
         established: true,
         first_in_direction: true,
+        flowless: false,
     };
     let no = first_packet();
     let r = |p: Proto| RuleBuilder::new(p, 1);
