@@ -249,6 +249,56 @@ pub fn icmp_error(p: &Packet<'_>) -> Option<Option<Quoted>> {
     Some(Some((addr(12), port(20), addr(16), port(22), q[9])))
 }
 
+/// An ICMP packet's flow "ports", as Suricata keys ICMP flows: its type, and the type of
+/// the message answering it (an echo request's reply), so a request and its answer share
+/// a flow while other ICMP messages between the same hosts (an echo and a timestamp, or
+/// ICMPv6 errors of different types) do not. The code does not count (checked against
+/// Suricata 7.0.10: an echo with code 3 joins the code-0 echo flow).
+fn icmp_ports(icmp_type: u8, counterpart: u8) -> (u16, u16) {
+    (u16::from(icmp_type), u16::from(counterpart))
+}
+
+/// Suricata's `ICMPv4GetCounterpart` (0 where there is none): echo, router discovery,
+/// timestamp, information, address mask.
+fn icmp4_counterpart(t: u8) -> u8 {
+    match t {
+        8 => 0,
+        0 => 8,
+        9 => 10,
+        10 => 9,
+        13 => 14,
+        14 => 13,
+        15 => 16,
+        16 => 15,
+        17 => 18,
+        18 => 17,
+        _ => 0,
+    }
+}
+
+/// Suricata's `ICMPv6GetCounterpart` (0 where there is none): echo, multicast listener,
+/// router and neighbor discovery, node information, home agent address discovery,
+/// mobile prefix.
+fn icmp6_counterpart(t: u8) -> u8 {
+    match t {
+        128 => 129,
+        129 => 128,
+        130 => 131,
+        131 => 130,
+        133 => 134,
+        134 => 133,
+        135 => 136,
+        136 => 135,
+        139 => 140,
+        140 => 139,
+        144 => 145,
+        145 => 144,
+        146 => 147,
+        147 => 146,
+        _ => 0,
+    }
+}
+
 impl FlowKey {
     fn of(p: &Packet<'_>) -> (FlowKey, bool) {
         if let Some(Some((src, sp, dst, dp, proto))) = icmp_error(p) {
@@ -257,7 +307,9 @@ impl FlowKey {
         let (sp, dp) = match p.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
             L4::Udp(u) => (u.src_port, u.dst_port),
-            _ => (0, 0),
+            L4::Icmp(h) => icmp_ports(h.icmp_type, icmp4_counterpart(h.icmp_type)),
+            L4::Icmpv6(h) => icmp_ports(h.icmp_type, icmp6_counterpart(h.icmp_type)),
+            L4::Other => (0, 0),
         };
         FlowKey::of_tuple(p, &p.src, sp, &p.dst, dp, p.ip_proto)
     }
@@ -935,5 +987,42 @@ mod tests {
         // Echo has flows of its own.
         assert_eq!(icmp_error(&icmp("10.0.0.1", "10.0.0.2", 8, 0, &q)), None);
         assert_eq!(t.stats().created, 1);
+    }
+
+    #[test]
+    fn icmp_flows_pair_a_message_with_its_answer_by_type() {
+        let mut t = FlowTable::new(&FlowConfig::default(), 0);
+        let v4 = |src, dst, ty, code| icmp(src, dst, ty, code, &[]);
+        let v6 = |src, dst, ty| Packet {
+            l4: L4::Icmpv6(capture::decode::IcmpHeader {
+                icmp_type: ty,
+                code: 0,
+            }),
+            ..pkt(src, dst, L4::Other, 58)
+        };
+        let (a, b) = ("10.0.0.1", "10.0.0.2");
+        let echo = t.update(&v4(a, b, 8, 0), 0);
+        let reply = t.update(&v4(b, a, 0, 0), 1);
+        assert_eq!((reply.id, reply.to_server), (echo.id, false));
+        assert_eq!(
+            t.update(&v4(a, b, 8, 3), 2).id,
+            echo.id,
+            "the code does not count"
+        );
+        assert_ne!(
+            t.update(&v4(a, b, 13, 0), 3).id,
+            echo.id,
+            "a timestamp is another flow"
+        );
+        let (c, s) = ("2001:db8::1", "2001:db8::2");
+        let unreach = t.update(&v6(s, c, 1), 4);
+        assert_eq!(t.update(&v6(s, c, 1), 5).id, unreach.id);
+        assert_ne!(t.update(&v6(s, c, 2), 6).id, unreach.id, "errors by type");
+        let query = t.update(&v6(c, s, 130), 7);
+        assert_eq!(
+            t.update(&v6(s, c, 131), 8).id,
+            query.id,
+            "MLD query and report"
+        );
     }
 }

@@ -119,6 +119,8 @@ const DNS: Ipv4Addr = Ipv4Addr::new(8, 8, 8, 8);
 const HOME_Q: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 1);
 const SERVER_Q: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 50);
 const ROUTER_Q: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 254);
+const Q6_CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x20, 0, 0, 0, 0, 1);
+const Q6_SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x20, 0, 0, 0, 0, 2);
 const V6_CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
 const V6_SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x20);
 
@@ -564,6 +566,7 @@ fn scenario_l(g: &mut Gen) {
 /// reply (to the server), quoting only 8 bytes of the TCP header (no flow), quoting it
 /// whole (the TCP flow), quoting a flow never seen, and with an unknown code (no flow);
 /// and time exceededs (no flow: Suricata ties only destination unreachables to flows).
+/// Then ICMP flows of their own (echo, timestamp) and ICMPv6 errors and messages.
 fn scenario_q(g: &mut Gen) {
     let (home, server, router) = (HOME_Q, SERVER_Q, ROUTER_Q);
     let udp = |src, sp, dst, dp, payload: &'static [u8]| {
@@ -607,6 +610,42 @@ fn scenario_q(g: &mut Gen) {
         g.push(FrameSpec::ipv4(server, home, error(3, 3)).payload(&unseen_q));
         g.push(FrameSpec::ipv4(server, home, error(3, 20)).payload(&req_q));
         g.push(FrameSpec::ipv4(router, home, error(11, 0)).payload(&req_q));
+    }
+    // ICMP flows of their own are keyed by type and the answering type: an echo and a
+    // timestamp exchange are two flows; an echo with another code joins the echo flow.
+    // ICMPv6 errors have flows (by type), whatever they quote; multicast listener query
+    // and report answer each other.
+    let (h4, s4) = (v4(home), v4(server));
+    let (c6, s6) = (IpAddr::V6(Q6_CLIENT), IpAddr::V6(Q6_SERVER));
+    for (src, dst, t, c) in [
+        (h4, s4, 8, 0),
+        (s4, h4, 0, 0),
+        (h4, s4, 13, 0),
+        (s4, h4, 14, 0),
+        (h4, s4, 8, 3),
+        (s6, c6, 1, 4),
+        (s6, c6, 1, 4),
+        (s6, c6, 2, 0),
+        (c6, s6, 130, 0),
+        (s6, c6, 131, 0),
+    ] {
+        let (icmp_type, code, id, seq) = (t, c, 0x51, 1);
+        let l4 = if src.is_ipv4() {
+            L4Spec::Icmp {
+                icmp_type,
+                code,
+                id,
+                seq,
+            }
+        } else {
+            L4Spec::Icmpv6 {
+                icmp_type,
+                code,
+                id,
+                seq,
+            }
+        };
+        g.push(FrameSpec::ip(src, dst, l4).payload(b"Q-ICMP"));
     }
 }
 
