@@ -67,3 +67,40 @@ fn et_open_loads_and_replays_with_a_summary() {
         assert_eq!(a["event_type"], "alert");
     }
 }
+
+/// With the whole ET Open ruleset (what it enforces), tidewatch raises on the 50 MB bench
+/// pcap exactly the alerts Suricata 7 raises with the rules tidewatch enforces
+/// (`cargo xtask golden-et-open`): same sids, addresses, ports and packet times.
+#[test]
+fn et_open_alerts_equal_suricatas_on_the_bench_pcap() {
+    use xtask::et_open_check::{ET_OPEN_EXPECTED_PATH, ET_OPEN_PCAP_MB};
+    let Some(dir) = et_open_dir() else {
+        eprintln!("ET Open not found beside the checkout: skipped");
+        return;
+    };
+    let theirs = expected_tuples(ET_OPEN_EXPECTED_PATH);
+    assert!(theirs.len() > 100, "the reference has alerts");
+    let work = scratch_dir("et_open_golden");
+    let pcap = work.join("bench50.pcap");
+    xtask::benchgen::write_bench_pcap(&pcap, ET_OPEN_PCAP_MB).unwrap();
+    let eve = work.join("eve.json");
+    run_ok(
+        tidewatch()
+            .arg("replay")
+            .arg(&pcap)
+            .arg("--rules")
+            .arg(dir.join("et-open.rules"))
+            .arg("--eve")
+            .arg(&eve),
+    );
+    let got = eve_tuples(&eve_lines(&eve));
+    let missing: Vec<_> = theirs.iter().filter(|t| !got.contains(t)).take(5).collect();
+    let extra: Vec<_> = got.iter().filter(|t| !theirs.contains(t)).take(5).collect();
+    assert!(
+        got == theirs,
+        "{} alerts against Suricata's {}: missing {missing:?}, extra {extra:?}",
+        got.len(),
+        theirs.len()
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

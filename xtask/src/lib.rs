@@ -8,6 +8,7 @@ pub mod criterion_cmp;
 pub mod defrag_check;
 pub mod demo;
 pub mod encap_check;
+pub mod et_open_check;
 pub mod golden;
 pub mod golden_check;
 pub mod golden_defrag;

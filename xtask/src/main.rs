@@ -43,6 +43,12 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata with the ET Open rules tidewatch enforces on the 50 MB bench pcap and
+    /// compare with (or, with --update, rewrite) xtask/golden/et_open/expected_bench50.json.
+    GoldenEtOpen {
+        #[arg(long)]
+        update: bool,
+    },
     /// Run Suricata on each tunnel golden pcap (GRE, ERSPAN, VXLAN, GENEVE, MPLS,
     /// IP-in-IP, nested) and compare with (or, with --update, rewrite)
     /// xtask/golden/encap/expected.json.
@@ -110,6 +116,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::GoldenStateful { update } => xtask::stateful_check::run(update),
+        Cmd::GoldenEtOpen { update } => xtask::et_open_check::run(update),
         Cmd::GoldenEncap { update } => xtask::encap_check::run(update),
         Cmd::GenGoldenEncap { out } => {
             std::fs::create_dir_all(&out)?;

@@ -22,14 +22,9 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     d
 }
 
-pub fn et_open_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("TIDEWATCH_ET_OPEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/rules/et-open")
-        });
-    d.join("et-open.rules").exists().then_some(d)
-}
+/// ET Open beside the checkout (one definition, in xtask).
+#[allow(unused_imports)]
+pub use xtask::et_open_check::et_open_dir;
 
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("running tidewatch");
