@@ -8,18 +8,55 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 
+/// Suricata 7's names in EVE `proto` (its table of IANA keywords, with `IP-in-IP` for 4;
+/// the protocols IANA names "any ..." it calls `Any`). Others are written as numbers.
+const PROTO_NAMES: [(u8, &str); 24] = [
+    (0, "HOPOPT"),
+    (1, "ICMP"),
+    (2, "IGMP"),
+    (4, "IP-in-IP"),
+    (6, "TCP"),
+    (17, "UDP"),
+    (33, "DCCP"),
+    (41, "IPv6"),
+    (43, "IPv6-Route"),
+    (44, "IPv6-Frag"),
+    (46, "RSVP"),
+    (47, "GRE"),
+    (50, "ESP"),
+    (51, "AH"),
+    (58, "IPv6-ICMP"),
+    (59, "IPv6-NoNxt"),
+    (60, "IPv6-Opts"),
+    (61, "Any"),
+    (63, "Any"),
+    (68, "Any"),
+    (99, "Any"),
+    (114, "Any"),
+    (132, "SCTP"),
+    (137, "MPLS-in-IP"),
+];
+
 /// Suricata's protocol names in `proto`.
 pub fn proto_name(p: u8) -> String {
-    match p {
-        1 => "ICMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        4 => "IP-in-IP".into(),
-        41 => "IPv6".into(),
-        58 => "IPv6-ICMP".into(),
-        47 => "GRE".into(),
-        132 => "SCTP".into(),
-        n => n.to_string(),
+    match PROTO_NAMES.iter().find(|(n, _)| *n == p) {
+        Some((_, name)) => (*name).into(),
+        None => p.to_string(),
+    }
+}
+
+/// The protocol number of a Suricata `proto` name (any case), or of a number. `Any`
+/// stands for several numbers and reads as the first (61); unknown names are `None`.
+pub fn proto_number(name: &str) -> Option<u8> {
+    if let Some((n, _)) = PROTO_NAMES
+        .iter()
+        .find(|(_, s)| s.eq_ignore_ascii_case(name))
+    {
+        return Some(*n);
+    }
+    match name.to_ascii_uppercase().as_str() {
+        "ICMPV6" => Some(58),
+        other => other.parse().ok(),
     }
 }
 
@@ -334,6 +371,31 @@ pub fn record_eve(r: &ArchivedAlertRecord) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_names_are_suricatas_and_read_back() {
+        for (n, name) in [
+            (50, "ESP"),
+            (41, "IPv6"),
+            (4, "IP-in-IP"),
+            (99, "Any"),
+            (58, "IPv6-ICMP"),
+        ] {
+            assert_eq!(proto_name(n), name);
+        }
+        assert_eq!(proto_name(253), "253");
+        for (name, n) in [
+            ("esp", 50),
+            ("IPV6", 41),
+            ("ICMPv6", 58),
+            ("gre", 47),
+            ("200", 200),
+        ] {
+            assert_eq!(proto_number(name), Some(n), "{name}");
+        }
+        assert_eq!(proto_number("Any"), Some(61));
+        assert_eq!(proto_number("NOPE"), None);
+    }
 
     #[test]
     fn known_instants() {

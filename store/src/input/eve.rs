@@ -138,15 +138,7 @@ fn base64(s: Option<&str>, field: &str) -> Result<Vec<u8>, LineError> {
 
 /// Suricata's `proto` names (any case), or a number in a string.
 fn proto_number(n: &str) -> Option<u8> {
-    Some(match n.to_ascii_uppercase().as_str() {
-        "ICMP" => 1,
-        "TCP" => 6,
-        "UDP" => 17,
-        "IPV6-ICMP" | "ICMPV6" => 58,
-        "GRE" => 47,
-        "SCTP" => 132,
-        other => return other.parse().ok(),
-    })
+    crate::eve::proto_number(n)
 }
 
 fn digits(s: &[u8]) -> Option<u64> {
