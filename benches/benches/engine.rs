@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
         established: true,
         first_in_direction: false,
         flowless: false,
+        header_only: false,
     };
     let filler: Vec<u8> = (0..1400u32)
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789 /.-=&?"[(i * 7 % 43) as usize])

@@ -415,25 +415,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn nesting_is_followed_to_the_limit_and_no_further() {
-        let ip = inner_tcp(false);
+    /// `ip` in VXLAN (outer(false), VNI 5) in GRE (outer(true)).
+    fn vxlan_in_gre(ip: &[u8]) -> Vec<u8> {
         let mut frame = Vec::new();
-        let gre = Encap::Gre {
-            outer: outer(true),
-            checksum: false,
-            key: None,
-            seq: None,
-        };
-        let vx = Encap::Vxlan {
+        Encap::Vxlan {
             outer: outer(false),
             src_port: 1,
             dst_port: 4789,
             vni: 5,
-        };
-        vx.wrap(Inner::Ip(&ip), &mut frame);
+        }
+        .wrap(Inner::Ip(ip), &mut frame);
         let once = frame.clone();
-        gre.wrap(Inner::Ip(&once[14..]), &mut frame);
+        Encap::Gre {
+            outer: outer(true),
+            checksum: false,
+            key: None,
+            seq: None,
+        }
+        .wrap(Inner::Ip(&once[14..]), &mut frame);
+        frame
+    }
+
+    #[test]
+    fn nesting_is_followed_to_the_limit_and_no_further() {
+        let ip = inner_tcp(false);
+        let mut frame = vxlan_in_gre(&ip);
         let p = decode(LinkType::Ethernet, &frame, true).unwrap();
         let t = p.tunnel.unwrap();
         assert_eq!(
@@ -459,6 +465,30 @@ mod tests {
             }
             cur = frame[14..].to_vec();
         }
+    }
+
+    #[test]
+    fn each_outer_packet_of_a_nested_tunnel_decodes_on_its_own() {
+        use crate::decode::{decode_outer, TunnelConfig};
+        let ip = inner_tcp(false);
+        let frame = vxlan_in_gre(&ip);
+        let p = decode(LinkType::Ethernet, &frame, true).unwrap();
+        let cfg = TunnelConfig::DEFAULT;
+        // Depth 0: the outer GRE packet, with no payload and no tunnel around it.
+        let gre = decode_outer(&p, 0, true, &cfg).unwrap().unwrap();
+        assert_eq!((gre.ip_proto, gre.src), (47, outer(true).src));
+        assert!(gre.payload.is_empty() && gre.tunnel.is_none());
+        // Depth 1: the VXLAN UDP packet inside, with its payload, in the GRE tunnel.
+        let udp = decode_outer(&p, 1, true, &cfg).unwrap().unwrap();
+        assert_eq!((udp.src, udp.dst_port()), (outer(false).src, 4789));
+        assert_eq!(udp.payload.len(), 8 + 14 + ip.len());
+        let t = udp.tunnel.unwrap();
+        assert_eq!((t.kind, t.depth), (TunnelKind::Gre, 1));
+        // Depth 2 is the inner packet itself: not an outer one.
+        assert!(decode_outer(&p, 2, true, &cfg).is_none());
+        // A packet without a tunnel has no outer packet.
+        let plain = decode(LinkType::RawIp, &ip, true).unwrap();
+        assert!(decode_outer(&plain, 0, true, &cfg).is_none());
     }
 
     /// The reason a tunnel was not followed; the packet is then the outer one.

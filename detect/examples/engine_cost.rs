@@ -65,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         established: true,
         first_in_direction: true,
         flowless: false,
+        header_only: false,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

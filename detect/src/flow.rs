@@ -171,8 +171,8 @@ pub struct FlowView {
     pub slot: u32,
     /// This packet started the flow (in a slot that may have held an earlier one).
     pub created: bool,
-    /// First packet of the flow in this direction, or a protocol without flows in
-    /// Suricata's sense (anything but TCP, UDP, ICMP, ICMPv6, SCTP, ESP).
+    /// First packet of the flow in this direction, or a packet Suricata gives no flow
+    /// ([`has_flow`]).
     pub first_in_direction: bool,
 }
 
@@ -249,6 +249,37 @@ pub fn icmp_error(p: &Packet<'_>) -> Option<Option<Quoted>> {
     Some(Some((addr(12), port(20), addr(16), port(22), q[9])))
 }
 
+/// Whether Suricata 7 gives the packet a flow (checked against 7.0.10 on crafted pcaps):
+/// TCP, UDP, ICMP, ICMPv6 and SCTP packets have one; ESP too (see [`esp_spi`]), and IPv6
+/// carried in IPv4 (6in4, protocol 41: the outer packet of that tunnel). Any other
+/// protocol (GRE, IPv4 or IPv6 in IPv6, IGMP, ...) has none: its packets are inspected
+/// flow-less, so an IP-only rule alerts on each of them and flowbits never match.
+pub fn has_flow(p: &Packet<'_>) -> bool {
+    match p.ip_proto {
+        1 | 6 | 17 | 58 | 132 => true,
+        50 => esp_spi(p).is_some(),
+        41 => !p.is_ipv6(),
+        _ => false,
+    }
+}
+
+/// An ESP packet's SPI, when its header is whole (Suricata's decoder wants the 8 bytes
+/// of SPI and sequence number before it gives the packet a flow). ESP flows are one-way:
+/// Suricata keys them by source, destination and SPI.
+fn esp_spi(p: &Packet<'_>) -> Option<u32> {
+    if p.ip_proto != 50 || p.fragment.is_some() || p.payload.len() < 8 {
+        return None;
+    }
+    let b = p.payload.get(..4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Protocols whose flows tell the client from the server (by ports or ICMP type);
+/// Suricata sends every packet of any other flow to the server.
+fn has_directions(proto: u8) -> bool {
+    matches!(proto, 1 | 6 | 17 | 58 | 132)
+}
+
 /// An ICMP packet's flow "ports", as Suricata keys ICMP flows: its type, and the type of
 /// the message answering it (an echo request's reply), so a request and its answer share
 /// a flow while other ICMP messages between the same hosts (an echo and a timestamp, or
@@ -304,6 +335,19 @@ impl FlowKey {
         if let Some(Some((src, sp, dst, dp, proto))) = icmp_error(p) {
             return FlowKey::of_tuple(p, &src, sp, &dst, dp, proto);
         }
+        if let Some(spi) = esp_spi(p) {
+            // One flow per direction and SPI (an IPsec SA is one-way), all to the server.
+            let (key, _) = FlowKey::of_tuple(p, &p.src, 0, &p.dst, 0, p.ip_proto);
+            let (s, d) = (addr_bits(&p.src), addr_bits(&p.dst));
+            let key = FlowKey {
+                addr_lo: s,
+                addr_hi: d,
+                port_lo: (spi >> 16) as u16,
+                port_hi: spi as u16,
+                ..key
+            };
+            return (key, true);
+        }
         let (sp, dp) = match p.l4 {
             L4::Tcp(t) => (t.src_port, t.dst_port),
             L4::Udp(u) => (u.src_port, u.dst_port),
@@ -311,7 +355,10 @@ impl FlowKey {
             L4::Icmpv6(h) => icmp_ports(h.icmp_type, icmp6_counterpart(h.icmp_type)),
             L4::Other => (0, 0),
         };
-        FlowKey::of_tuple(p, &p.src, sp, &p.dst, dp, p.ip_proto)
+        let (key, src_is_lo) = FlowKey::of_tuple(p, &p.src, sp, &p.dst, dp, p.ip_proto);
+        // Suricata gives a flow of a port-less protocol no direction: every packet goes to
+        // the server, and it never becomes established.
+        (key, src_is_lo || !has_directions(p.ip_proto))
     }
 
     /// The key of a flow between `(src, sp)` and `(dst, dp)` over `proto`, on `p`'s VLANs.
@@ -598,7 +645,7 @@ impl FlowTable {
             id: f.id,
             slot: idx as u32,
             created,
-            first_in_direction: first || !matches!(p.ip_proto, 1 | 6 | 17 | 50 | 58 | 132),
+            first_in_direction: first || !has_flow(p),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
 use crate::threshold::{AlertGate, Decision, FilterStats};
-use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, Tunnel, L4};
+use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, Tunnel, TunnelConfig, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -39,6 +39,8 @@ pub struct WorkerStats {
     pub alerts: u64,
     /// Packets not inspected because their flow was passed by a `pass` rule.
     pub passed: u64,
+    /// Outer packets of tunnels inspected beside the packets inside them.
+    pub outer_packets: u64,
     /// Packets whose transport checksum was wrong (while checksum checks were on).
     pub bad_checksum: u64,
     pub decode: DecodeStats,
@@ -57,6 +59,7 @@ impl WorkerStats {
         self.alerts += o.alerts;
         self.passed += o.passed;
         self.bad_checksum += o.bad_checksum;
+        self.outer_packets += o.outer_packets;
         self.decode.merge(&o.decode);
         self.flows.merge(&o.flows);
         self.stream.merge(&o.stream);
@@ -341,6 +344,9 @@ impl Worker {
     ) {
         self.stats.packets += 1;
         self.stats.bytes += p.frame.len() as u64;
+        if p.tunnel.is_some_and(|t| t.depth > 0) {
+            self.inspect_outers(ts_ns, p, pcap_cnt, sink);
+        }
         if p.fragment.is_some() {
             self.stats.decode.fragments += 1;
             if defrag::is_fragment(p) {
@@ -348,7 +354,35 @@ impl Worker {
                 return;
             }
         }
-        self.inspect(ts_ns, p, flow_hash, pcap_cnt, sink);
+        self.inspect(ts_ns, p, flow_hash, pcap_cnt, false, sink);
+    }
+
+    /// Inspects each outer packet of `p`'s tunnel, outermost first, as Suricata 7 does
+    /// (checked on the tunnel golden pcaps): header rules only ([`FlowInfo::header_only`]).
+    /// A VXLAN or GENEVE outer packet belongs to a UDP flow of its own, as does an IPv4
+    /// packet carrying IPv6; GRE and IP-in-IP outer packets have no flow
+    /// ([`crate::flow::has_flow`]).
+    #[cold]
+    fn inspect_outers(
+        &mut self,
+        ts_ns: u64,
+        p: &Packet<'_>,
+        pcap_cnt: u64,
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
+        let depth = p.tunnel.map_or(0, |t| t.depth);
+        for k in 0..depth {
+            // The frame decoded this deep once already, so this cannot fail; were it to,
+            // the layer is counted and skipped.
+            match decode::decode_outer(p, k, false, &TunnelConfig::DEFAULT) {
+                Some(Ok(outer)) => {
+                    self.stats.outer_packets += 1;
+                    self.inspect(ts_ns, &outer, None, pcap_cnt, true, sink);
+                }
+                Some(Err(e)) => self.stats.decode.count(e.reason),
+                None => {}
+            }
+        }
     }
 
     /// Adds a fragment to its datagram and inspects the datagram once it is whole.
@@ -371,7 +405,7 @@ impl Worker {
             payload: &[],
             ..*p
         };
-        self.inspect_flowless(ts_ns, &bare, pcap_cnt, sink);
+        self.inspect_flowless(ts_ns, &bare, pcap_cnt, false, sink);
         let mut buf = std::mem::take(&mut self.rebuilt);
         if let Some(link) = self.defrag.insert(p, ts_ns, &mut buf) {
             match decode::decode(link, &buf, false) {
@@ -387,7 +421,7 @@ impl Worker {
                         },
                         None => rp,
                     };
-                    self.inspect(ts_ns, &rp, None, pcap_cnt, sink)
+                    self.inspect(ts_ns, &rp, None, pcap_cnt, false, sink)
                 }
                 Err(e) => self.stats.decode.count(e.reason),
             }
@@ -395,7 +429,8 @@ impl Worker {
         self.rebuilt = buf;
     }
 
-    /// Rule inspection of a packet Suricata gives no flow (a fragment, an ICMP error): it
+    /// Rule inspection of a packet Suricata gives no flow (a fragment, an ICMP error, a
+    /// protocol without flows, see [`crate::flow::has_flow`]): it
     /// goes to the server, is the first of its direction (IP-only rules are evaluated),
     /// and has no flowbits; `flow:established` and `flow:not_established` do not match.
     #[cold]
@@ -404,6 +439,7 @@ impl Worker {
         ts_ns: u64,
         p: &Packet<'_>,
         pcap_cnt: u64,
+        header_only: bool,
         sink: &mut impl FnMut(AlertEvent),
     ) {
         let info = FlowInfo {
@@ -411,6 +447,7 @@ impl Worker {
             established: false,
             first_in_direction: true,
             flowless: true,
+            header_only,
         };
         let at = At {
             ts_ns,
@@ -437,16 +474,23 @@ impl Worker {
         }
     }
 
-    /// Flow, stream and rule inspection of one whole packet.
+    /// Flow, stream and rule inspection of one whole packet (`header_only`: a tunnel's
+    /// outer packet, see [`FlowInfo::header_only`]).
     fn inspect(
         &mut self,
         ts_ns: u64,
         p: &Packet<'_>,
         flow_hash: Option<u64>,
         pcap_cnt: u64,
+        header_only: bool,
         sink: &mut impl FnMut(AlertEvent),
     ) {
-        self.check_checksum(p);
+        if !header_only {
+            self.check_checksum(p);
+        }
+        if !crate::flow::has_flow(p) {
+            return self.inspect_flowless(ts_ns, p, pcap_cnt, header_only, sink);
+        }
         let view = match crate::flow::icmp_error(p) {
             None => match flow_hash {
                 Some(h) => self.flows.update_hashed(p, h, ts_ns),
@@ -454,7 +498,7 @@ impl Worker {
             },
             Some(quoted) => match quoted.and_then(|_| self.flows.attach(p, ts_ns)) {
                 Some(view) => view,
-                None => return self.inspect_flowless(ts_ns, p, pcap_cnt, sink),
+                None => return self.inspect_flowless(ts_ns, p, pcap_cnt, header_only, sink),
             },
         };
         if view.created {
@@ -467,7 +511,7 @@ impl Worker {
             self.stats.passed += 1;
             return;
         }
-        let outcome = if matches!(p.l4, L4::Tcp(_)) {
+        let outcome = if matches!(p.l4, L4::Tcp(_)) && !header_only {
             let keep = !p.payload.is_empty() && self.engine.wants_stream(p, view.to_server);
             self.streams
                 .on_packet(view.slot, view.id, view.to_server, keep, p)
@@ -485,6 +529,7 @@ impl Worker {
             },
             first_in_direction: view.first_in_direction,
             flowless: false,
+            header_only,
         };
         let at = At {
             ts_ns,
@@ -624,6 +669,7 @@ impl Worker {
                 established: self.streams.established(slot),
                 first_in_direction: false,
                 flowless: false,
+                header_only: false,
             };
             let at = At {
                 ts_ns,

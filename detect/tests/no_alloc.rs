@@ -114,6 +114,7 @@ fn inspect_does_not_allocate_when_warm() {
         established: true,
         first_in_direction: true,
         flowless: false,
+        header_only: false,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;

@@ -166,6 +166,12 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     if t.passed > 0 {
         eprintln!("passed (pass rules): {}", t.passed);
     }
+    if t.outer_packets > 0 {
+        eprintln!(
+            "tunnel outer packets inspected (header rules only): {}",
+            t.outer_packets
+        );
+    }
     eprintln!("alerts: {}", t.alerts);
     eprintln!(
         "throughput: {:.3} Gbit/s, {:.3} Mpps over {:.3}s with {} worker(s)",

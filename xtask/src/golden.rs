@@ -104,6 +104,7 @@ pub fn golden_frames() -> Vec<Vec<u8>> {
     scenario_k(&mut g);
     scenario_l(&mut g);
     scenario_q(&mut g);
+    scenario_r(&mut g);
     g.frames
 }
 
@@ -121,6 +122,10 @@ const SERVER_Q: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 50);
 const ROUTER_Q: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 254);
 const Q6_CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x20, 0, 0, 0, 0, 1);
 const Q6_SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x20, 0, 0, 0, 0, 2);
+const HOME_R: Ipv4Addr = Ipv4Addr::new(10, 21, 0, 1);
+const PEER_R: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 60);
+const R6_HOME: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x21, 0, 0, 0, 0, 1);
+const R6_PEER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0x21, 0, 0, 0, 0, 2);
 const V6_CLIENT: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
 const V6_SERVER: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x20);
 
@@ -646,6 +651,39 @@ fn scenario_q(g: &mut Gen) {
             }
         };
         g.push(FrameSpec::ip(src, dst, l4).payload(b"Q-ICMP"));
+    }
+}
+
+/// Scenario R: flows of protocols without ports. ESP over IPv4 and IPv6: one flow per
+/// direction and SPI (two SAs one way, one back), every packet to the server; an ESP
+/// packet too short for its header has no flow. Protocol 99 has no flow at all.
+fn scenario_r(g: &mut Gen) {
+    let (h4, p4) = (IpAddr::V4(HOME_R), IpAddr::V4(PEER_R));
+    let (h6, p6) = (IpAddr::V6(R6_HOME), IpAddr::V6(R6_PEER));
+    const SA1: &[u8] = b"\x00\x00\x10\x01\x00\x00\x00\x01R-ESP-DATA";
+    const SA1_NEXT: &[u8] = b"\x00\x00\x10\x01\x00\x00\x00\x02R-ESP-DATA";
+    const SA2: &[u8] = b"\x00\x00\x20\x02\x00\x00\x00\x01R-ESP-DATA";
+    const SA3: &[u8] = b"\x00\x00\x30\x03\x00\x00\x00\x01R-ESP-DATA";
+    const SHORT: &[u8] = b"\x00\x00\x10\x01";
+    let esp = L4Spec::Raw { proto: 50 };
+    let other = L4Spec::Raw { proto: 99 };
+    for (src, dst, l4, payload) in [
+        (h4, p4, esp, SA1),
+        (h4, p4, esp, SA1_NEXT),
+        (p4, h4, esp, SA2),
+        (p4, h4, esp, SA2),
+        (h4, p4, esp, SA3),
+        (h4, p4, esp, SHORT),
+        (h6, p6, esp, SA1),
+        (p6, h6, esp, SA2),
+        (h6, p6, esp, SA1_NEXT),
+        (h4, p4, other, b"R-OTHER".as_slice()),
+        (p4, h4, other, b"R-OTHER"),
+        (h4, p4, other, b"R-OTHER"),
+        (h6, p6, other, b"R-OTHER"),
+        (p6, h6, other, b"R-OTHER"),
+    ] {
+        g.push(FrameSpec::ip(src, dst, l4).payload(payload));
     }
 }
 

@@ -375,13 +375,24 @@ pub fn decode_with<'a>(
     };
     // Fast path: a plain IPv4/IPv6 packet (nearly all traffic) decodes straight through;
     // only a packet that may carry a tunnel takes the layer walk.
+    let walk = || {
+        decode_tunnelled(
+            frame,
+            next,
+            vlan,
+            vlan_count,
+            verify_ip_checksum,
+            cfg,
+            u8::MAX,
+        )
+    };
     let (l3_offset, l3) = match next {
         Next::Ipv4(off) => (off, ipv4::parse(frame, off, verify_ip_checksum)?),
         Next::Ipv6(off) => (off, ipv6::parse(frame, off)?),
-        _ => return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg),
+        _ => return walk(),
     };
     if l3.fragment.is_none() && tunnel::may_carry(frame, &l3, cfg) {
-        return decode_tunnelled(frame, next, vlan, vlan_count, verify_ip_checksum, cfg);
+        return walk();
     }
     let (l4, payload_start, payload_end) = transport(frame, &l3)?;
     Ok(Packet {
@@ -416,6 +427,7 @@ fn decode_tunnelled<'a>(
     mut vlan_count: u8,
     verify_ip_checksum: bool,
     cfg: &TunnelConfig,
+    stop: u8,
 ) -> Result<Packet<'a>, DecodeError> {
     let mut tunnel: Option<Tunnel> = None;
     // The data of the packet being decoded: an inner packet never reads past its outer
@@ -453,12 +465,14 @@ fn decode_tunnelled<'a>(
                         dst_port: 0,
                         id: Some(label),
                         depth: 0,
+                        outer_l3: 0,
+                        outer_vlans: 0,
                     });
                     next = inner;
                     continue;
                 }
             };
-            if l3.fragment.is_some() {
+            if l3.fragment.is_some() || ip_depth(&tunnel) >= stop {
                 return Ok((l3_offset, l3, bound));
             }
             let layer = match tunnel::inner(bound, &l3, cfg) {
@@ -490,6 +504,9 @@ fn decode_tunnelled<'a>(
                         dst_port: layer.dst_port,
                         id: layer.id,
                         depth,
+                        // Bounded as `l3_offset` below: tunnels start within 64 KiB.
+                        outer_l3: u16::try_from(l3_offset).unwrap_or(u16::MAX),
+                        outer_vlans: vlan_count,
                     })
                 }
             }
@@ -536,6 +553,39 @@ fn decode_tunnelled<'a>(
         tunnel,
         tunnel_error,
     })
+}
+
+/// IP-level encapsulations crossed so far (an MPLS stack does not count).
+fn ip_depth(t: &Option<Tunnel>) -> u8 {
+    t.filter(|t| t.src.is_some()).map_or(0, |t| t.depth)
+}
+
+/// The packet `depth` IP encapsulations into `p`'s tunnel, 0 being the outermost IP
+/// packet; `None` when `p` has no IP tunnel that deep. Suricata inspects each such outer
+/// packet too (header keywords only: its payload is the packet inside, inspected on its
+/// own). As there, an outer packet whose transport is the tunnel itself (GRE, IP in IP)
+/// has no payload; a VXLAN or GENEVE outer packet keeps its UDP payload, for `dsize`.
+/// Its `tunnel` is the tunnel it arrived in (`None` for the outermost).
+pub fn decode_outer<'a>(
+    p: &Packet<'a>,
+    depth: u8,
+    verify_ip_checksum: bool,
+    cfg: &TunnelConfig,
+) -> Option<Result<Packet<'a>, DecodeError>> {
+    let t = p.tunnel.filter(|t| t.src.is_some() && depth < t.depth)?;
+    let off = usize::from(t.outer_l3);
+    let next = match p.frame.get(off)? >> 4 {
+        6 => Next::Ipv6(off),
+        _ => Next::Ipv4(off),
+    };
+    let mut vlan = [0u16; 2];
+    let n = usize::from(t.outer_vlans).min(2);
+    vlan[..n].copy_from_slice(&p.vlan[..n]);
+    let r = decode_tunnelled(p.frame, next, vlan, n as u8, verify_ip_checksum, cfg, depth);
+    Some(r.map(|q| match q.l4 {
+        L4::Other => Packet { payload: &[], ..q },
+        _ => q,
+    }))
 }
 
 /// An IP packet a tunnel was followed out of: its offset, header, bounding data and the

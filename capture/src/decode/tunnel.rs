@@ -99,6 +99,11 @@ pub struct Tunnel {
     /// IP-level encapsulations crossed to reach the inner packet (1 for one tunnel; MPLS
     /// label stacks do not count, as in Suricata, so an MPLS-only packet has depth 0).
     pub depth: u8,
+    /// Where the outermost tunnel's IP header starts in the frame, and how many of the
+    /// packet's VLAN tags lie outside it: what [`crate::decode::decode_outer`] re-reads
+    /// (0 and 0 for MPLS over Ethernet).
+    pub outer_l3: u16,
+    pub outer_vlans: u8,
 }
 
 /// Which tunnels are decoded, with Suricata 7's defaults (`decoder.vxlan.ports`,

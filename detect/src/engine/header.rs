@@ -4,7 +4,7 @@
 use capture::decode::{Packet, L4};
 
 use super::FlowInfo;
-use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, Rule};
+use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, NumMatch, Rule};
 
 /// Addresses and ports in the rule's direction, or the other way round for `<>`. The
 /// engine normalized every rule's address sets when it was built.
@@ -41,15 +41,25 @@ fn flow(f: &FlowMatch, info: &FlowInfo) -> bool {
             .is_none_or(|e| !info.flowless && e == info.established)
 }
 
+/// Whether Suricata 7 counts a `dsize` as a payload keyword (`SIG_MASK_REQUIRE_PAYLOAD`:
+/// `!=`, `>`, `>=`, a range, or `=` above 0). Such a rule never matches a packet whose
+/// payload is not inspected.
+fn dsize_needs_payload(m: NumMatch) -> bool {
+    match m {
+        NumMatch::Ne(_) | NumMatch::Gt(_) | NumMatch::Ge(_) | NumMatch::Between(..) => true,
+        NumMatch::Eq(n) => n > 0,
+        NumMatch::Lt(_) | NumMatch::Le(_) => false,
+    }
+}
+
 /// Every non-payload keyword of the rule, addresses and ports included.
 pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     if !addresses_ports(rule, pkt) || !flow(&rule.flow, info) {
         return false;
     }
-    if rule
-        .dsize
-        .is_some_and(|m| !m.matches(pkt.payload.len() as u64))
-    {
+    if rule.dsize.is_some_and(|m| {
+        !m.matches(pkt.payload.len() as u64) || (info.header_only && dsize_needs_payload(m))
+    }) {
         return false;
     }
     if rule.ttl.is_some_and(|m| !m.matches(pkt.ttl as u64)) {

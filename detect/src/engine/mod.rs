@@ -55,6 +55,10 @@ pub struct FlowInfo {
     /// as going to the server, and neither `flow:established` nor `flow:not_established`
     /// matches it (Suricata 7).
     pub flowless: bool,
+    /// The packet is a tunnel's outer packet, whose payload is the packet inside (itself
+    /// inspected on its own): as in Suricata, no payload keyword runs on it, nor a `dsize`
+    /// that needs a payload, so only header rules can match.
+    pub header_only: bool,
 }
 
 /// The outcome of inspecting one packet.
@@ -644,9 +648,10 @@ impl Engine {
         in_stream: bool,
         scratch: &mut Scratch,
     ) -> Verdict {
+        let payload = if flow.header_only { &[] } else { pkt.payload };
         self.run(
             pkt,
-            pkt.payload,
+            payload,
             Pass::Packet { in_stream },
             flow,
             None,
@@ -745,7 +750,8 @@ impl Engine {
             if stream_bits.get(w).is_some_and(|x| x & b != 0) {
                 continue;
             }
-            if c.bits.has_checks() && !c.bits.check(flowbits) {
+            // Without a flow there are no bits: Suricata's isset and isnotset both fail.
+            if c.bits.has_checks() && (flow.flowless || !c.bits.check(flowbits)) {
                 continue;
             }
             if !self.verify(rank, pkt, payload, flow) {

@@ -664,6 +664,7 @@ fn header_keywords() {
         established: true,
         first_in_direction: true,
         flowless: false,
+        header_only: false,
     };
     let no = first_packet();
     let r = |p: Proto| RuleBuilder::new(p, 1);
