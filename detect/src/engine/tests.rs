@@ -667,6 +667,11 @@ fn header_keywords() {
         header_only: false,
     };
     let no = first_packet();
+    let outer = FlowInfo {
+        header_only: true,
+        ..first_packet()
+    };
+    let empty = |l4: TestL4| test_packet(ip("10.0.0.1"), ip("10.0.0.2"), l4, b"");
     let r = |p: Proto| RuleBuilder::new(p, 1);
     let net = |s: &str, p: u8| (ip(s), p);
     let rows: Vec<(&str, RuleBuilder, Packet<'_>, FlowInfo, bool)> = vec![
@@ -798,6 +803,41 @@ fn header_keywords() {
             r(Proto::Tcp).dsize(NumMatch::Between(2, 4)),
             v4(tcp),
             no,
+            true,
+        ),
+        (
+            "dsize not 5 on a payload",
+            r(Proto::Udp).dsize(NumMatch::Ne(5)),
+            v4(udp),
+            no,
+            true,
+        ),
+        (
+            "dsize not 5 needs a payload (Suricata's payload mask)",
+            r(Proto::Udp).dsize(NumMatch::Ne(5)),
+            empty(udp),
+            no,
+            false,
+        ),
+        (
+            "dsize below 5 needs none",
+            r(Proto::Udp).dsize(NumMatch::Lt(5)),
+            empty(udp),
+            no,
+            true,
+        ),
+        (
+            "dsize on a tunnel's outer packet",
+            r(Proto::Udp).dsize(NumMatch::Gt(0)),
+            v4(udp),
+            outer,
+            false,
+        ),
+        (
+            "dsize 0 or less on an outer packet",
+            r(Proto::Udp).dsize(NumMatch::Le(3)),
+            v4(udp),
+            outer,
             true,
         ),
         (

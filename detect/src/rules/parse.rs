@@ -1029,7 +1029,8 @@ pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
         Ok(NumMatch::Lt(num(r)?))
     } else if let Some(r) = v.strip_prefix('>') {
         Ok(NumMatch::Gt(num(r)?))
-    } else if let Some(r) = v.strip_prefix('!') {
+    } else if let Some(r) = v.strip_prefix("!=").or_else(|| v.strip_prefix('!')) {
+        // Suricata 7 takes both `!5` and `!=5`.
         Ok(NumMatch::Ne(num(r)?))
     } else if let Some(r) = v.strip_prefix('=') {
         Ok(NumMatch::Eq(num(r)?))

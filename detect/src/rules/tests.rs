@@ -630,6 +630,7 @@ fn header_keywords() {
         ("<5", NumMatch::Lt(5)),
         (">=5", NumMatch::Ge(5)),
         ("!5", NumMatch::Ne(5)),
+        ("!=5", NumMatch::Ne(5)),
         ("5<>10", NumMatch::Between(5, 10)),
         ("5-10", NumMatch::Between(5, 10)),
     ];
