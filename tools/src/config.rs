@@ -71,6 +71,7 @@ pub struct DetectConfig {
     pub workers: usize,
     /// `auto`, `all` or `none` (Suricata's `checksum-checks`).
     pub checksum_checks: String,
+    /// Packets waiting per replay worker (see `DispatchConfig::queue_depth`).
     pub queue_depth: usize,
     pub pin_workers: bool,
 }
@@ -80,7 +81,7 @@ impl Default for DetectConfig {
         DetectConfig {
             workers: 1,
             checksum_checks: "auto".into(),
-            queue_depth: 8192,
+            queue_depth: 1024,
             pin_workers: true,
         }
     }
