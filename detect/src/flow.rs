@@ -256,10 +256,9 @@ pub fn icmp_error(p: &Packet<'_>) -> Option<Option<Quoted>> {
 /// flow-less, so an IP-only rule alerts on each of them and flowbits never match.
 pub fn has_flow(p: &Packet<'_>) -> bool {
     match p.ip_proto {
-        1 | 6 | 17 | 58 | 132 => true,
         50 => esp_spi(p).is_some(),
         41 => !p.is_ipv6(),
-        _ => false,
+        proto => has_directions(proto),
     }
 }
 
@@ -336,16 +335,10 @@ impl FlowKey {
             return FlowKey::of_tuple(p, &src, sp, &dst, dp, proto);
         }
         if let Some(spi) = esp_spi(p) {
-            // One flow per direction and SPI (an IPsec SA is one-way), all to the server.
-            let (key, _) = FlowKey::of_tuple(p, &p.src, 0, &p.dst, 0, p.ip_proto);
+            // One flow per direction and SPI (an IPsec SA is one-way), all to the server:
+            // the key keeps the packet's own order, and the SPI stands in for the ports.
             let (s, d) = (addr_bits(&p.src), addr_bits(&p.dst));
-            let key = FlowKey {
-                addr_lo: s,
-                addr_hi: d,
-                port_lo: (spi >> 16) as u16,
-                port_hi: spi as u16,
-                ..key
-            };
+            let key = FlowKey::ordered(p, (s, (spi >> 16) as u16), (d, spi as u16), p.ip_proto);
             return (key, true);
         }
         let (sp, dp) = match p.l4 {
@@ -371,28 +364,27 @@ impl FlowKey {
         dp: u16,
         proto: u8,
     ) -> (FlowKey, bool) {
-        let (s, d) = (addr_bits(src), addr_bits(dst));
-        let src_is_lo = (s, sp) <= (d, dp);
-        let (addr_lo, port_lo, addr_hi, port_hi) = if src_is_lo {
-            (s, sp, d, dp)
-        } else {
-            (d, dp, s, sp)
-        };
+        let (s, d) = ((addr_bits(src), sp), (addr_bits(dst), dp));
+        let src_is_lo = s <= d;
+        let (lo, hi) = if src_is_lo { (s, d) } else { (d, s) };
+        (FlowKey::ordered(p, lo, hi, proto), src_is_lo)
+    }
+
+    /// The key with `lo` and `hi` (address bits, port) in the order given, on `p`'s VLANs.
+    #[inline]
+    fn ordered(p: &Packet<'_>, lo: (u128, u16), hi: (u128, u16), proto: u8) -> FlowKey {
         let mut vlan = [0u16; 2];
         let n = (p.vlan_count as usize).min(2);
         vlan[..n].copy_from_slice(&p.vlan[..n]);
-        (
-            FlowKey {
-                addr_lo,
-                addr_hi,
-                port_lo,
-                port_hi,
-                proto,
-                v6: p.is_ipv6(),
-                vlan,
-            },
-            src_is_lo,
-        )
+        FlowKey {
+            addr_lo: lo.0,
+            addr_hi: hi.0,
+            port_lo: lo.1,
+            port_hi: hi.1,
+            proto,
+            v6: p.is_ipv6(),
+            vlan,
+        }
     }
 
     fn hash(&self) -> u64 {
