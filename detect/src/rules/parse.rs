@@ -1002,10 +1002,17 @@ struct ByteCommon {
     bitmask: Option<u32>,
 }
 
-/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `N<>M`, `N-M` with every number at most `max`.
+/// `N`, `!N`, `<N`, `>N`, `<=N`, `>=N`, `N<>M`, `N-M` with every number decimal and at
+/// most `max`. As in Suricata 7 (checked with `suricata -T`), a comparison that always or
+/// never holds (`>=0`, `<0`, `>max`, `<=max`) and a range with no number strictly inside
+/// it (`4<>5`) are errors, not rules that silently match everything or nothing.
 pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
     let v = v.trim();
     let num = |s: &str| -> Result<u64, String> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!("bad number in '{v}' (decimal digits expected)"));
+        }
         match parse_u64(s) {
             Some(n) if n <= max => Ok(n),
             Some(n) => Err(format!("{n} is larger than {max}")),
@@ -1019,16 +1026,37 @@ pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
                 "range '{v}' is empty: the first number must be smaller"
             ));
         }
+        if a + 1 == b {
+            return Err(format!(
+                "range '{v}' is empty: no number lies strictly between {a} and {b}"
+            ));
+        }
         Ok(NumMatch::Between(a, b))
     };
+    let always = || -> Result<NumMatch, String> {
+        Err(format!("'{v}' always matches: leave the keyword out"))
+    };
+    let never = || -> Result<NumMatch, String> { Err(format!("'{v}' never matches")) };
     if let Some(r) = v.strip_prefix("<=") {
-        Ok(NumMatch::Le(num(r)?))
+        match num(r)? {
+            n if n == max => always(),
+            n => Ok(NumMatch::Le(n)),
+        }
     } else if let Some(r) = v.strip_prefix(">=") {
-        Ok(NumMatch::Ge(num(r)?))
+        match num(r)? {
+            0 => always(),
+            n => Ok(NumMatch::Ge(n)),
+        }
     } else if let Some(r) = v.strip_prefix('<') {
-        Ok(NumMatch::Lt(num(r)?))
+        match num(r)? {
+            0 => never(),
+            n => Ok(NumMatch::Lt(n)),
+        }
     } else if let Some(r) = v.strip_prefix('>') {
-        Ok(NumMatch::Gt(num(r)?))
+        match num(r)? {
+            n if n == max => never(),
+            n => Ok(NumMatch::Gt(n)),
+        }
     } else if let Some(r) = v.strip_prefix("!=").or_else(|| v.strip_prefix('!')) {
         // Suricata 7 takes both `!5` and `!=5`.
         Ok(NumMatch::Ne(num(r)?))

@@ -757,6 +757,13 @@ fn error_messages() {
         ("alert tcp any any -> any any (dsize:70000; sid:1;)", "t.rules:7:37: dsize: 70000 is larger than 65535"),
         ("alert tcp any any -> any any (dsize:10<>5; sid:1;)", "t.rules:7:37: dsize: range '10<>5' is empty: the first number must be smaller"),
         ("alert tcp any any -> any any (ttl:300; sid:1;)", "t.rules:7:35: ttl: 300 is larger than 255"),
+        // Suricata 7 rejects comparisons that always or never hold, and empty ranges.
+        ("alert tcp any any -> any any (dsize:>=0; sid:1;)", "t.rules:7:37: dsize: '>=0' always matches: leave the keyword out"),
+        ("alert tcp any any -> any any (dsize:<=65535; sid:1;)", "t.rules:7:37: dsize: '<=65535' always matches: leave the keyword out"),
+        ("alert tcp any any -> any any (ttl:<0; sid:1;)", "t.rules:7:35: ttl: '<0' never matches"),
+        ("alert tcp any any -> any any (icode:>255; sid:1;)", "t.rules:7:37: icode: '>255' never matches"),
+        ("alert tcp any any -> any any (itype:4<>5; sid:1;)", "t.rules:7:37: itype: range '4<>5' is empty: no number lies strictly between 4 and 5"),
+        ("alert tcp any any -> any any (dsize:0x10; sid:1;)", "t.rules:7:37: dsize: bad number in '0x10' (decimal digits expected)"),
         ("alert tcp any any -> any any (flags:X; sid:1;)", "t.rules:7:37: flags: unknown TCP flag 'X'"),
         ("alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", "t.rules:7:36: flow: 'to_client' conflicts with an earlier flow option"),
         ("alert tcp any any -> any any (ip_proto:6; sid:1;)", "t.rules:7:31: ip_proto: ip_proto can only be used in 'ip' rules"),
@@ -1035,4 +1042,65 @@ fn selection_disables_and_enables_by_sid_and_file() {
     };
     assert_eq!(load(&sel), (vec![1, 2, 3, 4, 5], 0, 0, 2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Numeric forms of `dsize`, `ttl`, `itype` and `icode`: which Suricata 7.0.10 accepts
+/// and which it rejects (`suricata -T`, one rule per form), so a rule loads here exactly
+/// when it loads there.
+#[test]
+fn number_forms_load_as_in_suricata() {
+    let table: &[(&str, &[&str], &[&str])] = &[
+        (">=0", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("<0", &[], &["dsize", "icode", "itype", "ttl"]),
+        (">0", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("<=0", &["dsize", "icode", "itype", "ttl"], &[]),
+        (">65535", &[], &["dsize"]),
+        ("<=65535", &[], &["dsize"]),
+        (">=65535", &["dsize"], &[]),
+        ("<65535", &["dsize"], &[]),
+        ("5<>5", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("4<>5", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("4<>6", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("5-6", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("4-6", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("!=0", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("!65535", &["dsize"], &[]),
+        ("0", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("65535", &["dsize"], &[]),
+        ("=3", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("0<>1", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("0<>65535", &["dsize"], &[]),
+        ("65534<>65535", &[], &["dsize"]),
+        ("> 3", &["dsize", "icode", "itype", "ttl"], &[]),
+        (" > 3", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("3 <> 6", &["dsize", "icode", "itype", "ttl"], &[]),
+        ("0x10", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("<>5", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("5<>", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("!>3", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("+3", &[], &["dsize", "icode", "itype", "ttl"]),
+        ("-3", &[], &["dsize", "icode", "itype", "ttl"]),
+        (">255", &[], &["icode", "itype", "ttl"]),
+        ("<=255", &[], &["icode", "itype", "ttl"]),
+        (">=255", &["icode", "itype", "ttl"], &[]),
+        ("<255", &["icode", "itype", "ttl"], &[]),
+        ("!255", &["icode", "itype", "ttl"], &[]),
+        ("255", &["icode", "itype", "ttl"], &[]),
+        ("0<>255", &["icode", "itype", "ttl"], &[]),
+        ("254<>255", &[], &["icode", "itype", "ttl"]),
+    ];
+    for (form, accepted, rejected) in table {
+        for (kws, ok) in [(accepted, true), (rejected, false)] {
+            for kw in kws.iter() {
+                let proto = match *kw {
+                    "dsize" => "udp",
+                    "ttl" => "ip",
+                    _ => "icmp",
+                };
+                let text =
+                    format!("alert {proto} any any -> any any (msg:\"x\"; {kw}:{form}; sid:1;)");
+                assert_eq!(parse(&text).is_ok(), ok, "{text}");
+            }
+        }
+    }
 }
