@@ -83,6 +83,25 @@ fn unclosed_quote(v: &str) -> bool {
     }
 }
 
+/// Whether the quoted value starting at `vstart`, still open at the ';' at `at`, ends
+/// before a later unescaped ';' (before `end`).
+fn closes_later(text: &str, vstart: usize, at: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let mut i = at + 1;
+    while i < end.min(b.len()) {
+        match b[i] {
+            b'\\' => {
+                i = i.saturating_add(2);
+                continue;
+            }
+            b';' if !unclosed_quote(&text[vstart..i]) => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 fn options(text: &str, start: usize, end: usize) -> PResult<Vec<RawOpt<'_>>> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -126,39 +145,39 @@ fn options(text: &str, start: usize, end: usize) -> PResult<Vec<RawOpt<'_>>> {
                     i += 1;
                 }
                 let vstart = i;
-                // Values end at the first unescaped ';' (as in Suricata), except that a
-                // quoted value whose closing quote is not reached yet takes the ';' in.
-                let mut quoted_open = false;
-                loop {
-                    while i < end {
-                        match b[i] {
-                            b'\\' => {
-                                i = i.saturating_add(2);
-                                continue;
-                            }
-                            b';' => break,
-                            _ => {}
+                // Values end at the first unescaped ';', quoted or not, as in Suricata 7:
+                // a ';' inside quotes must be written '\;'.
+                while i < end {
+                    match b[i] {
+                        b'\\' => {
+                            i = i.saturating_add(2);
+                            continue;
                         }
-                        i += 1;
-                    }
-                    if i >= end {
-                        break;
-                    }
-                    quoted_open = unclosed_quote(&text[vstart..i]);
-                    if !quoted_open {
-                        break;
+                        b';' => break,
+                        _ => {}
                     }
                     i += 1;
                 }
-                if i >= end {
+                let open = unclosed_quote(&text[vstart..i.min(end).min(text.len())]);
+                let never_closed = open && !closes_later(text, vstart, i, end);
+                if i >= end || never_closed {
                     return Err(PErr::new(
                         name_start,
                         Some(name.text),
-                        if quoted_open || unclosed_quote(&text[vstart..end.min(text.len())]) {
+                        if open {
                             "unterminated quoted value"
                         } else {
                             "missing ';' after the option"
                         },
+                    ));
+                }
+                // A quote still open at the ';' that closes later in the rule: Suricata
+                // cuts the value at the ';'.
+                if open {
+                    return Err(PErr::new(
+                        i,
+                        Some(name.text),
+                        "unescaped ';' inside a quoted value: write it as '\\;'",
                     ));
                 }
                 let v = text[vstart..i].trim_end();

@@ -253,6 +253,10 @@ impl Builder {
                     .parse::<u32>()
                     .or_else(|_| err(vpos, kw, format!("bad number '{v}'")))?;
                 if kw == "rev" {
+                    // Suricata 7's bounds: revisions start at 1, and u32::MAX is refused.
+                    if n == 0 || n == u32::MAX {
+                        return err(vpos, kw, format!("rev {n} is not in 1..=4294967294"));
+                    }
                     self.rule.rev = n;
                 } else {
                     self.rule.gid = n;
@@ -630,6 +634,12 @@ impl Builder {
             None => (false, v),
         };
         let inner = unquote(v).or_else(|m| err(vpos, kw, m))?;
+        // Suricata takes the negation inside the quotes too: `pcre:"!/x/"`.
+        let (negated, inner) = match inner.strip_prefix('!') {
+            Some(r) if !negated => (true, r),
+            Some(_) => return err(vpos, kw, "negated twice ('!' before and inside the quotes)"),
+            None => (negated, inner),
+        };
         let Some(body) = inner.strip_prefix('/') else {
             return err(vpos, kw, "expected \"/regex/flags\"");
         };
@@ -1124,7 +1134,8 @@ fn flags(v: &str) -> Result<FlagsMatch, String> {
         None => (v.trim(), None),
     };
     let bit = |c: char| -> Option<u8> {
-        Some(match c.to_ascii_uppercase() {
+        // Upper case only, as Suricata 7 has it (`flags:s` is an error there).
+        Some(match c {
             'F' => 0x01,
             'S' => 0x02,
             'R' => 0x04,
@@ -1149,7 +1160,10 @@ fn flags(v: &str) -> Result<FlagsMatch, String> {
             '!' => m.modifier = FlagsModifier::Not,
             '0' => any = true,
             c => {
-                m.flags |= bit(c).ok_or_else(|| format!("unknown TCP flag '{c}'"))?;
+                m.flags |= bit(c).ok_or_else(|| match c.is_ascii_lowercase() {
+                    true => format!("unknown TCP flag '{c}' (flags are upper case)"),
+                    false => format!("unknown TCP flag '{c}'"),
+                })?;
                 any = true;
             }
         }

@@ -423,7 +423,7 @@ fn content_and_modifiers() {
         (r#"content:"abc";"#, base(b"abc")),
         (r#"content:"a|20 0d0A|b";"#, base(b"a \r\nb")),
         (r#"content:"a\"b\;c\\d\:e";"#, base(b"a\"b;c\\d:e")),
-        (r#"content:"a;b";"#, base(b"a;b")),
+        (r#"content:"a\;b";"#, base(b"a;b")),
         (
             r#"content:!"abc";"#,
             ContentMatch {
@@ -598,6 +598,15 @@ fn pcre_flags() {
         panic!()
     };
     assert_eq!(p.regex.find(b"abcbc").unwrap().unwrap().as_bytes(), b"abc");
+    // Suricata takes the negation inside the quotes as well as before them.
+    for o in [r#"pcre:"!/abc/i";"#, r#"pcre:!"/abc/i";"#] {
+        let r = rule(&opts(o));
+        let PayloadMatch::Pcre(p) = &r.payload[0] else {
+            panic!()
+        };
+        assert!(p.negated, "{o}");
+        assert!(p.regex.is_match(b"ABC").unwrap(), "{o}");
+    }
 }
 
 #[test]
@@ -757,6 +766,10 @@ fn error_messages() {
         ("alert tcp any any -> any any (dsize:70000; sid:1;)", "t.rules:7:37: dsize: 70000 is larger than 65535"),
         ("alert tcp any any -> any any (dsize:10<>5; sid:1;)", "t.rules:7:37: dsize: range '10<>5' is empty: the first number must be smaller"),
         ("alert tcp any any -> any any (ttl:300; sid:1;)", "t.rules:7:35: ttl: 300 is larger than 255"),
+        ("alert tcp any any -> any any (content:\"a;b\"; sid:1;)", "t.rules:7:41: content: unescaped ';' inside a quoted value: write it as '\\;'"),
+        ("alert tcp any any -> any any (flags:s; sid:1;)", "t.rules:7:37: flags: unknown TCP flag 's' (flags are upper case)"),
+        ("alert tcp any any -> any any (rev:0; sid:1;)", "t.rules:7:35: rev: rev 0 is not in 1..=4294967294"),
+        ("alert tcp any any -> any any (pcre:!\"!/a/\"; sid:1;)", "t.rules:7:36: pcre: negated twice ('!' before and inside the quotes)"),
         // Suricata 7 rejects comparisons that always or never hold, and empty ranges.
         ("alert tcp any any -> any any (dsize:>=0; sid:1;)", "t.rules:7:37: dsize: '>=0' always matches: leave the keyword out"),
         ("alert tcp any any -> any any (dsize:<=65535; sid:1;)", "t.rules:7:37: dsize: '<=65535' always matches: leave the keyword out"),
