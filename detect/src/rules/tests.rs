@@ -113,6 +113,28 @@ fn address_forms() {
                 exclude: vec![],
             },
         ),
+        // Suricata's IPv4 ranges, as the CIDR blocks covering exactly them.
+        (
+            "1.2.3.4-1.2.3.9",
+            AddrSet {
+                include: vec![net("1.2.3.4/30"), net("1.2.3.8/31")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "0.0.0.0-255.255.255.255",
+            AddrSet {
+                include: vec![net("0.0.0.0/0")],
+                exclude: vec![],
+            },
+        ),
+        (
+            "[10.0.0.0/8,!10.0.0.255-10.0.1.0,]",
+            AddrSet {
+                include: vec![net("10.0.0.0/8")],
+                exclude: vec![net("10.0.0.255/32"), net("10.0.1.0/32")],
+            },
+        ),
         (
             "10.0.0.0/255.0.0.0",
             AddrSet {
@@ -236,6 +258,24 @@ fn address_errors() {
         ("$NOPE", "undefined address variable $NOPE"),
         ("[1.2.3.4", "expected ',' or ']' in list"),
         ("[]", "bad address ''"),
+        ("[1.2.3.4, ]", "bad address ''"),
+        ("[1.2.3.4,,5.6.7.8]", "bad address ''"),
+        (
+            "!0.0.0.0/0",
+            "the negation covers a complete address family or port space",
+        ),
+        (
+            "[!::/0,::1]",
+            "the negation covers a complete address family or port space",
+        ),
+        (
+            "1.2.3.9-1.2.3.4",
+            "address range '1.2.3.9-1.2.3.4' is reversed",
+        ),
+        (
+            "::1-::5",
+            "bad address range '::1-::5' (IPv4 'first-last' expected)",
+        ),
     ];
     for (text, msg) in cases {
         let e = v.parse_addresses(text).unwrap_err();
@@ -340,6 +380,13 @@ fn port_forms() {
                 exclude: vec![],
             },
         ),
+        (
+            "[80,81,]",
+            PortSet {
+                include: vec![(80, 80), (81, 81)],
+                exclude: vec![],
+            },
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(v.parse_ports(text), Ok(want), "{text}");
@@ -353,6 +400,11 @@ fn port_forms() {
             "[80,!80]",
             "nothing left after removing the negated entries",
         ),
+        (
+            "!0:",
+            "the negation covers a complete address family or port space",
+        ),
+        ("[80,,81]", "bad port ''"),
     ];
     for (text, msg) in errors {
         assert_eq!(v.parse_ports(text).unwrap_err().message, msg, "{text}");

@@ -170,11 +170,16 @@ impl<T> Default for Items<T> {
 
 trait Covers: Copy {
     fn covered_by(&self, other: &Self) -> bool;
+    /// Whether this one entry is a whole address family or every port.
+    fn complete(&self) -> bool;
 }
 
 impl Covers for IpNet {
     fn covered_by(&self, other: &Self) -> bool {
         other.prefix <= self.prefix && other.contains(&self.addr)
+    }
+    fn complete(&self) -> bool {
+        self.prefix == 0
     }
 }
 
@@ -182,12 +187,22 @@ impl Covers for (u16, u16) {
     fn covered_by(&self, other: &Self) -> bool {
         other.0 <= self.0 && self.1 <= other.1
     }
+    fn complete(&self) -> bool {
+        *self == (0, u16::MAX)
+    }
 }
 
 impl<T: Covers> Items<T> {
     fn negate(self, pos: usize) -> Result<Self, HeaderError> {
         if self.any && self.exclude.is_empty() {
             return Err(HeaderError::at(pos, "'!any' negates the complete space"));
+        }
+        // Suricata 7 refuses `!0.0.0.0/0`, `!::/0` and `!0:65535` as it refuses `!any`.
+        if self.include.iter().any(Covers::complete) {
+            return Err(HeaderError::at(
+                pos,
+                "the negation covers a complete address family or port space",
+            ));
         }
         if self.any || self.include.is_empty() {
             // !(any - E) = E
@@ -335,6 +350,11 @@ fn parse_elem(
                 merge(&mut acc, g);
                 p.skip_ws();
                 match p.peek() {
+                    // Suricata takes one trailing comma right before the ']'.
+                    Some(b',') if p.s.as_bytes().get(p.i + 1) == Some(&b']') => {
+                        p.i += 2;
+                        break;
+                    }
                     Some(b',') => p.i += 1,
                     Some(b']') => {
                         p.i += 1;
@@ -367,10 +387,14 @@ fn parse_elem(
             } else {
                 match kind {
                     Kind::Addr(_) => {
-                        let net = parse_net(word).map_err(|m| HeaderError::at(start, m))?;
+                        let include = match word.split_once('-') {
+                            Some((a, b)) => parse_v4_range(word, a, b),
+                            None => parse_net(word).map(|n| vec![n]),
+                        }
+                        .map_err(|m| HeaderError::at(start, m))?;
                         Ok(Group::Addr(Items {
                             any: false,
-                            include: vec![net],
+                            include,
                             exclude: Vec::new(),
                         }))
                     }
@@ -449,6 +473,38 @@ pub(crate) fn parse_net(word: &str) -> Result<IpNet, String> {
         }
     };
     Ok(IpNet { addr, prefix })
+}
+
+/// `1.2.3.4-1.2.3.9`: an IPv4 range (Suricata has no IPv6 ones), as the fewest CIDR
+/// blocks that cover exactly it.
+fn parse_v4_range(word: &str, a: &str, b: &str) -> Result<Vec<IpNet>, String> {
+    let bad = || format!("bad address range '{word}' (IPv4 'first-last' expected)");
+    let (a, b) = match (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>()) {
+        (Ok(a), Ok(b)) => (u64::from(u32::from(a)), u64::from(u32::from(b))),
+        _ => return Err(bad()),
+    };
+    if a > b {
+        return Err(format!("address range '{word}' is reversed"));
+    }
+    let mut nets = Vec::new();
+    let mut lo = a;
+    while lo <= b {
+        // The largest block aligned at `lo` that does not pass `b`.
+        let mut size = if lo == 0 {
+            1u64 << 32
+        } else {
+            1u64 << lo.trailing_zeros().min(32)
+        };
+        while lo + size - 1 > b {
+            size >>= 1;
+        }
+        nets.push(IpNet {
+            addr: IpAddr::V4(Ipv4Addr::from(lo as u32)),
+            prefix: 32 - size.trailing_zeros() as u8,
+        });
+        lo += size;
+    }
+    Ok(nets)
 }
 
 /// `80`, `80:90`, `1024:`, `:1023`.
