@@ -496,6 +496,13 @@ impl Builder {
             }
             "rawbytes" => {
                 no_value(value)?;
+                if c.rawbytes {
+                    return err(
+                        pos,
+                        kw,
+                        "can't use multiple rawbytes modifiers for the same content",
+                    );
+                }
                 c.rawbytes = true;
             }
             "startswith" => {
@@ -506,14 +513,8 @@ impl Builder {
                 c.startswith = true;
             }
             "endswith" => {
+                // Suricata 7 takes a repeated endswith (unlike startswith).
                 no_value(value)?;
-                if c.endswith {
-                    return err(
-                        pos,
-                        kw,
-                        "can't use multiple endswith modifiers with the same content",
-                    );
-                }
                 c.endswith = true;
             }
             "offset" | "depth" => {
@@ -1237,8 +1238,13 @@ fn flowbits(v: &str) -> Result<Fb, String> {
 #[allow(clippy::type_complexity)]
 pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec, String>, String> {
     let (mut kind, mut track, mut count, mut seconds) = (None, None, None, None);
+    let mut seen: Vec<&str> = Vec::new();
     for part in v.split(',') {
         let part = part.trim();
+        // Suricata takes empty parts after the last one.
+        if part.is_empty() && seen.len() == 4 - usize::from(detection) {
+            continue;
+        }
         let (k, val) = part
             .split_once(char::is_whitespace)
             .map(|(k, v)| (k, v.trim()))
@@ -1247,6 +1253,10 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
             s.parse::<u32>()
                 .map_err(|_| format!("bad number '{s}' for {k}"))
         };
+        if seen.contains(&k) {
+            return Err(format!("'{k}' given twice"));
+        }
+        seen.push(k);
         match k {
             "type" if !detection => {
                 kind = Some(match val {
@@ -1255,6 +1265,12 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
                     "both" => ThresholdKind::Both,
                     o => return Err(format!("unknown threshold type '{o}'")),
                 })
+            }
+            // Suricata 7's detection_filter tracks by source or destination only.
+            "track" if detection && !matches!(val, "by_src" | "by_dst") => {
+                return Err(format!(
+                    "detection_filter tracks by_src or by_dst, not '{val}'"
+                ));
             }
             "track" => {
                 track = Some(match parse_track(val)? {
@@ -1278,8 +1294,11 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
         count: count.ok_or("missing 'count'")?,
         seconds: seconds.ok_or("missing 'seconds'")?,
     };
-    if spec.count == 0 && kind != ThresholdKind::Detection {
+    if spec.count == 0 {
         return Err("count must be at least 1".into());
+    }
+    if detection && spec.seconds == 0 {
+        return Err("seconds must be at least 1".into());
     }
     Ok(Ok(spec))
 }

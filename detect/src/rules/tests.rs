@@ -1042,11 +1042,16 @@ fn threshold_and_detection_filter_parse() {
             seconds: 30
         })
     );
-    let r = rule(&opts("detection_filter:track by_rule, count 0, seconds 1;"));
+    let r = rule(&opts("detection_filter:track by_dst, count 1, seconds 1;"));
     assert_eq!(
         r.filters.threshold.map(|t| (t.kind, t.track, t.count)),
-        Some((ThresholdKind::Detection, Track::ByRule, 0))
+        Some((ThresholdKind::Detection, Track::ByDst, 1))
     );
+    // Suricata's pattern takes a trailing ", ".
+    let r = rule(&opts(
+        "threshold:type limit, track by_src, count 1, seconds 60, ;",
+    ));
+    assert_eq!(r.filters.threshold.map(|t| t.seconds), Some(60));
     match parse(&opts(
         "threshold:type limit, track by_flow, count 1, seconds 1;",
     ))
@@ -1062,6 +1067,13 @@ fn threshold_and_detection_filter_parse() {
         "threshold:type sometimes, track by_src, count 1, seconds 1;",
         "threshold:type limit, track by_src, count x, seconds 1;",
         "threshold:type limit, track by_src, count 1, seconds 1; detection_filter:track by_src, count 1, seconds 1;",
+        // Refused by Suricata 7 too (suricata -T).
+        "threshold:type limit, track by_src, count 1, seconds 60, count 2;",
+        "detection_filter:track by_rule, count 5, seconds 60;",
+        "detection_filter:track by_flow, count 5, seconds 60;",
+        "detection_filter:track by_dst, count 0, seconds 60;",
+        "detection_filter:track by_src, count 1, seconds 0;",
+        "content:\"a\"; rawbytes; rawbytes;",
     ] {
         assert!(parse(&opts(bad)).is_err(), "{bad}");
     }
