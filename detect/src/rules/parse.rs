@@ -1024,10 +1024,10 @@ pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
             return Err(format!("bad number in '{v}' (decimal digits expected)"));
         }
-        match parse_u64(s) {
-            Some(n) if n <= max => Ok(n),
-            Some(n) => Err(format!("{n} is larger than {max}")),
-            None => Err(format!("bad number in '{v}'")),
+        match s.parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            Ok(n) => Err(format!("{n} is larger than {max}")),
+            Err(_) => Err(format!("{s} is larger than {max}")),
         }
     };
     let between = |a: &str, b: &str| -> Result<NumMatch, String> {

@@ -490,11 +490,7 @@ fn parse_v4_range(word: &str, a: &str, b: &str) -> Result<Vec<IpNet>, String> {
     let mut lo = a;
     while lo <= b {
         // The largest block aligned at `lo` that does not pass `b`.
-        let mut size = if lo == 0 {
-            1u64 << 32
-        } else {
-            1u64 << lo.trailing_zeros().min(32)
-        };
+        let mut size = 1u64 << lo.trailing_zeros().min(32);
         while lo + size - 1 > b {
             size >>= 1;
         }
