@@ -81,7 +81,7 @@ impl Default for DetectConfig {
         DetectConfig {
             workers: 1,
             checksum_checks: "auto".into(),
-            queue_depth: 1024,
+            queue_depth: detect::dispatch::DispatchConfig::default().queue_depth,
             pin_workers: true,
         }
     }
