@@ -270,6 +270,8 @@ pub struct Scratch {
     /// The flowbits of the packet's flow while it is inspected (see
     /// [`Scratch::flowbits_mut`]).
     flowbits: Vec<u64>,
+    /// The packet's own candidates, found by [`Engine::prefilter_stream`].
+    packet_pre: Vec<u32>,
 }
 
 impl Scratch {
@@ -476,6 +478,7 @@ impl Engine {
             stream_bits: vec![0; n.div_ceil(64)],
             stream_hits: Vec::with_capacity(n),
             flowbits: vec![0; self.flowbit_words()],
+            packet_pre: Vec::with_capacity(n),
         }
     }
 
@@ -546,21 +549,66 @@ impl Engine {
     /// `to_server` (or to the client): adds the ranks of rules whose fast pattern occurs
     /// in `hay` to `out`, for a later [`Engine::inspect_stream_with`]. `hay` must start
     /// `max_pattern_len() - 1` bytes before the new bytes (or at the stream window's
-    /// start) so no occurrence is cut.
+    /// start) so no occurrence is cut; the new bytes start at `hay[split]`.
+    ///
+    /// When those new bytes equal `pkt`'s payload and the packet's own inspection would
+    /// search it, the occurrences from `split` on are kept as that inspection's
+    /// candidates, so the payload is not lowercased and searched a second time. True when
+    /// kept: then inspect the packet with
+    /// [`Engine::inspect_packet_prefiltered`].
     pub fn prefilter_stream(
         &self,
         pkt: &Packet<'_>,
         to_server: bool,
         hay: &[u8],
+        split: usize,
         scratch: &mut Scratch,
         out: &mut Vec<u32>,
-    ) {
-        if self
-            .candidates(pkt, to_server, hay, false, None, scratch)
-            .is_some()
-        {
-            out.extend_from_slice(&scratch.cands);
+    ) -> bool {
+        let Scratch {
+            matches,
+            cands,
+            cand_bits,
+            seen,
+            packet_pre,
+            ..
+        } = scratch;
+        matches.clear();
+        cands.clear();
+        packet_pre.clear();
+        let Some(group) = self.groups.get(self.tables.lookup(pkt, to_server) as usize) else {
+            return false;
+        };
+        let Some(pf) = group.prefilter.as_ref() else {
+            return false;
+        };
+        // With `Own`, the rules found are a superset of what the packet's own prefilter
+        // would propose; verification drops the rest (they only look at the stream).
+        let keep = matches!(group.in_stream, InStreamScan::Full | InStreamScan::Own(..))
+            && !pkt.payload.is_empty()
+            && hay.get(split..) == Some(pkt.payload);
+        let split = if keep { split } else { usize::MAX };
+        pf.scan_split(hay, split, seen, |rank, anywhere, late| {
+            if anywhere {
+                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+                if let Some(word) = cand_bits.get_mut(w) {
+                    if *word & b == 0 {
+                        *word |= b;
+                        cands.push(rank);
+                    }
+                }
+            }
+            if late {
+                packet_pre.push(rank);
+            }
+        });
+        for &rank in cands.iter() {
+            if let Some(word) = cand_bits.get_mut(rank as usize / 64) {
+                *word = 0;
+            }
         }
+        out.extend_from_slice(cands);
+        keep
     }
 
     /// Group lookup and prefilter scan of `payload`: fills `scratch.cands` (sorted
@@ -657,6 +705,28 @@ impl Engine {
             None,
             scratch,
         )
+    }
+
+    /// [`Engine::inspect_packet`] of a packet the stream took, whose payload
+    /// [`Engine::prefilter_stream`] searched already (it returned true): the
+    /// candidates it kept stand in for a scan.
+    pub fn inspect_packet_prefiltered(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        let pre = std::mem::take(&mut scratch.packet_pre);
+        let verdict = self.run(
+            pkt,
+            pkt.payload,
+            Pass::Packet { in_stream: true },
+            flow,
+            Some(&pre),
+            scratch,
+        );
+        scratch.packet_pre = pre;
+        verdict
     }
 
     /// Inspects one run of reassembled stream bytes for `pkt` (the packet that triggered

@@ -229,7 +229,10 @@ pub(crate) struct Prefilter {
 /// buffer the payload is lowercased into for `nocase` patterns (sized once).
 #[derive(Debug, Default)]
 pub(crate) struct VariantSeen {
+    /// Two bits per pattern: seen anywhere (`id`), and seen from the split on
+    /// (`half + id`, see [`Prefilter::scan_split`]).
     bits: Vec<u64>,
+    half: u32,
     touched: Vec<u32>,
     folded: Vec<u8>,
 }
@@ -240,8 +243,9 @@ const FOLD_CAPACITY: usize = 65_536;
 impl VariantSeen {
     pub(crate) fn with_capacity(n: usize) -> VariantSeen {
         VariantSeen {
-            bits: vec![0; n.div_ceil(64)],
-            touched: Vec::with_capacity(n),
+            bits: vec![0; (2 * n).div_ceil(64)],
+            half: n as u32,
+            touched: Vec::with_capacity(2 * n),
             folded: Vec::with_capacity(FOLD_CAPACITY),
         }
     }
@@ -353,9 +357,10 @@ impl Side {
         &self,
         hay: &[u8],
         raw: &[u8],
+        split: usize,
         pf: &Prefilter,
         seen: &mut VariantSeen,
-        propose: &mut impl FnMut(u32),
+        propose: &mut impl FnMut(u32, bool, bool),
     ) {
         let mut pos = 0;
         while pos < hay.len() {
@@ -363,26 +368,30 @@ impl Side {
                 break;
             };
             let pid = m.pattern().as_usize();
-            self.report(pid, raw, m.start(), pf, seen, propose);
+            let late = m.start() >= split;
+            self.report(pid, raw, m.start(), late, pf, seen, propose);
             if let Some(&(a, b)) = self.prefix_ranges.get(pid) {
                 for &q in self.prefix_ids.get(a as usize..b as usize).unwrap_or(&[]) {
-                    self.report(q as usize, raw, m.start(), pf, seen, propose);
+                    self.report(q as usize, raw, m.start(), late, pf, seen, propose);
                 }
             }
             pos = m.start() + 1;
         }
     }
 
-    /// Proposes the rules of searched pattern `pid`'s variants that occur at `at`.
+    /// Proposes the rules of searched pattern `pid`'s variants that occur at `at` (`late`:
+    /// at or after the split), each variant once as seen anywhere and once as seen late.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn report(
         &self,
         pid: usize,
         raw: &[u8],
         at: usize,
+        late: bool,
         pf: &Prefilter,
         seen: &mut VariantSeen,
-        propose: &mut impl FnMut(u32),
+        propose: &mut impl FnMut(u32, bool, bool),
     ) {
         let Some(&(a, b)) = self.variant_ranges.get(pid) else {
             return;
@@ -393,12 +402,14 @@ impl Side {
                     continue;
                 }
             }
-            if !seen.mark(v.id) {
+            let anywhere = seen.mark(v.id);
+            let late = late && seen.mark(seen.half + v.id);
+            if !anywhere && !late {
                 continue;
             }
             if let Some(&(ra, rb)) = pf.rules.get(v.id as usize) {
                 if let Some(rs) = pf.ranks.get(ra as usize..rb as usize) {
-                    rs.iter().for_each(|&r| propose(r));
+                    rs.iter().for_each(|&r| propose(r, anywhere, late));
                 }
             }
         }
@@ -468,6 +479,26 @@ impl Prefilter {
     /// (a rule may be proposed more than once when several of its patterns occur).
     #[inline]
     pub(crate) fn scan(&self, hay: &[u8], seen: &mut VariantSeen, mut propose: impl FnMut(u32)) {
+        self.scan_split(hay, usize::MAX, seen, |rank, anywhere, _| {
+            if anywhere {
+                propose(rank)
+            }
+        })
+    }
+
+    /// [`Prefilter::scan`] that also tells which proposals come from an occurrence
+    /// starting at or after `split`, so one scan of stream bytes also yields what a scan
+    /// of the packet's own payload (the bytes from `split` on) would: `propose(rank,
+    /// anywhere, late)` is called for a rank's first occurrence (`anywhere`) and for its
+    /// first occurrence from `split` on (`late`), together when they are the same.
+    #[inline]
+    pub(crate) fn scan_split(
+        &self,
+        hay: &[u8],
+        split: usize,
+        seen: &mut VariantSeen,
+        mut propose: impl FnMut(u32, bool, bool),
+    ) {
         let mut folded = std::mem::take(&mut seen.folded);
         let mut have_folded = false;
         for side in &self.sides {
@@ -477,9 +508,9 @@ impl Prefilter {
                     folded.extend(hay.iter().map(u8::to_ascii_lowercase));
                     have_folded = true;
                 }
-                side.scan(&folded, hay, self, seen, &mut propose);
+                side.scan(&folded, hay, split, self, seen, &mut propose);
             } else {
-                side.scan(hay, hay, self, seen, &mut propose);
+                side.scan(hay, hay, split, self, seen, &mut propose);
             }
         }
         seen.folded = folded;
@@ -586,25 +617,46 @@ mod tests {
                 let hay: Vec<u8> = (0..len)
                     .map(|_| b"abAB\x00c"[(next() % 6) as usize])
                     .collect();
-                let folded = hay.to_ascii_lowercase();
-                let mut want: Vec<u32> = pats
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| {
-                        let (h, n) = if p.nocase {
-                            (&folded, p.bytes.to_ascii_lowercase())
-                        } else {
-                            (&hay, p.bytes.clone())
-                        };
-                        h.windows(n.len()).any(|w| w == n.as_slice())
-                    })
-                    .map(|(i, _)| i as u32)
-                    .collect();
+                let naive = |hay: &[u8]| -> Vec<u32> {
+                    let folded = hay.to_ascii_lowercase();
+                    pats.iter()
+                        .enumerate()
+                        .filter(|(_, p)| {
+                            let (h, n) = if p.nocase {
+                                (&folded[..], p.bytes.to_ascii_lowercase())
+                            } else {
+                                (hay, p.bytes.clone())
+                            };
+                            h.windows(n.len()).any(|w| w == n.as_slice())
+                        })
+                        .map(|(i, _)| i as u32)
+                        .collect()
+                };
+                let want = naive(&hay);
                 let mut got = Vec::new();
                 pf.scan(&hay, &mut seen, |r| got.push(r));
                 got.sort();
-                want.sort();
                 assert_eq!(got, want, "{count} patterns, haystack {hay:?}");
+                // One split scan: every rule once as found anywhere, and the rules found
+                // in the bytes from the split on exactly once more.
+                let split = (next() % (len as u64 + 1)) as usize;
+                let (mut any, mut late) = (Vec::new(), Vec::new());
+                pf.scan_split(&hay, split, &mut seen, |r, anywhere, is_late| {
+                    if anywhere {
+                        any.push(r);
+                    }
+                    if is_late {
+                        late.push(r);
+                    }
+                });
+                any.sort();
+                late.sort();
+                assert_eq!(any, want, "{count} patterns, haystack {hay:?}");
+                assert_eq!(
+                    late,
+                    naive(&hay[split..]),
+                    "{count} patterns, haystack {hay:?} split at {split}"
+                );
             }
         }
         assert!(kinds.0 > 0 && kinds.1 > 0, "both searchers ran: {kinds:?}");

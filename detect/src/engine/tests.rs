@@ -1301,3 +1301,90 @@ fn a_direction_without_port_rules_has_no_port_table_and_still_finds_its_group() 
         1
     );
 }
+
+/// A packet the stream took is inspected the same whether its own payload is searched
+/// again or the stream's scan of its bytes stands in (`prefilter_stream` keeping the
+/// candidates from the split on): groups whose packet scan is the full prefilter, its own
+/// smaller one (with and without a depth bound), or none, on pseudo-random payloads
+/// behind pseudo-random stream bytes.
+#[test]
+fn the_stream_scan_stands_in_for_the_packet_scan() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let pkt_rule = |sid| RuleBuilder::new(Proto::TcpPkt, sid);
+    let rule_sets: Vec<(&str, Vec<Rule>)> = vec![
+        (
+            "packet rules only (full prefilter)",
+            vec![
+                pkt_rule(1).content(b"ab").build(),
+                pkt_rule(2).content(b"Ba").nocase().build(),
+                t(3).content(b"ca").depth(4).build(),
+            ],
+        ),
+        (
+            "stream and packet rules (own prefilter)",
+            vec![
+                t(1).content(b"ab").build(),
+                pkt_rule(2).content(b"bca").build(),
+                pkt_rule(3).content(b"AC").nocase().build(),
+                t(4).content(b"cab").build(),
+                RuleBuilder::new(Proto::TcpStream, 5).content(b"bb").build(),
+            ],
+        ),
+        (
+            "own prefilter bounded by depth",
+            vec![
+                t(1).content(b"ab").build(),
+                t(2).content(b"ba").offset(1).depth(3).build(),
+            ],
+        ),
+        (
+            "stream rules only (no packet scan)",
+            vec![t(1).content(b"ab").build(), t(2).content(b"ca").build()],
+        ),
+    ];
+    let flow = FlowInfo {
+        to_server: true,
+        established: true,
+        ..FlowInfo::default()
+    };
+    let mut kept = 0;
+    for (name, rules) in rule_sets {
+        let engine = Engine::build(rules).expect("builds");
+        let mut s = engine.scratch();
+        for _ in 0..300 {
+            let gen = |n: u64, next: &mut dyn FnMut() -> u64| -> Vec<u8> {
+                let len = (next() % n) as usize;
+                (0..len).map(|_| b"abcAB"[(next() % 5) as usize]).collect()
+            };
+            let lookback = gen(4, &mut next);
+            let payload = gen(24, &mut next);
+            let pkt = tcp_pkt(&payload);
+            let hay = [&lookback[..], &payload[..]].concat();
+
+            s.begin_packet();
+            engine.inspect_packet(&pkt, &flow, true, &mut s);
+            let mut want: Vec<usize> = s.matches().to_vec();
+
+            let mut out = Vec::new();
+            let keep = engine.prefilter_stream(&pkt, true, &hay, lookback.len(), &mut s, &mut out);
+            s.begin_packet();
+            if keep {
+                kept += 1;
+                engine.inspect_packet_prefiltered(&pkt, &flow, &mut s);
+            } else {
+                engine.inspect_packet(&pkt, &flow, true, &mut s);
+            }
+            let mut got: Vec<usize> = s.matches().to_vec();
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{name}: {lookback:?} + {payload:?}");
+        }
+    }
+    assert!(kept > 500, "the stand-in ran: {kept} packets");
+}

@@ -281,7 +281,7 @@ impl StreamTable {
         slot: u32,
         to_server: bool,
         lookback: usize,
-        scan: impl FnOnce(&[u8], &mut Vec<u32>),
+        scan: impl FnOnce(&[u8], usize, &mut Vec<u32>),
     ) {
         if let Some(b) = self
             .sessions

@@ -83,11 +83,12 @@ impl SegmentBuf {
     }
 
     /// Prefilters the bytes that arrived since the last call (in order, one run held):
-    /// `scan` gets them with `lookback` bytes before them and adds candidates.
+    /// `scan` gets them with `lookback` bytes before them, and where in what it gets the
+    /// new bytes start, and adds candidates.
     pub(crate) fn prefilter_new(
         &mut self,
         lookback: usize,
-        scan: impl FnOnce(&[u8], &mut Vec<u32>),
+        scan: impl FnOnce(&[u8], usize, &mut Vec<u32>),
     ) {
         let (Some(p), false, 1) = (self.pieces.first().copied(), self.rescan, self.pieces.len())
         else {
@@ -100,7 +101,7 @@ impl SegmentBuf {
         let from = self.scanned_to.saturating_sub(lookback as u64).max(p.start);
         let (a, b) = ((from - self.base) as usize, (p.end - self.base) as usize);
         if let Some(hay) = self.data.get(a..b) {
-            scan(hay, &mut self.cands);
+            scan(hay, (self.scanned_to - from) as usize, &mut self.cands);
         }
         self.scanned_to = p.end;
         if self.cands.len() > MAX_CANDS {
