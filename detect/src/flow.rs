@@ -117,7 +117,9 @@ impl FlowStats {
     }
 }
 
+/// Packed (42 bytes, no padding) so that a [`Flow`] fits one cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C, packed(2))]
 struct FlowKey {
     /// Lower endpoint (address, port) first so both directions give one key.
     addr_lo: u128,
@@ -141,22 +143,28 @@ enum TcpState {
     Closed,
 }
 
+/// One cache line: a lookup touches one line per slot it looks at, and the table's
+/// prefetch warms one (at 96 bytes a slot straddled two, and a new flow's walk of the
+/// window touched twelve lines). A slot is in use when its tag is not 0.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
 struct Flow {
     key: FlowKey,
-    in_use: bool,
     /// True when the lower endpoint of the key is the client (the side that opened it).
     client_is_lo: bool,
     tcp: TcpState,
     /// TCP: the handshake was seen, or a reset closed the session; other protocols:
     /// packets seen both ways.
     established: bool,
-    pkts_to_server: u64,
-    pkts_to_client: u64,
+    /// A packet went to the server (to the client) in this flow.
+    seen_to_server: bool,
+    seen_to_client: bool,
+    passed: bool,
     last_ts: u64,
     id: u64,
-    passed: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Flow>() == 64);
 
 /// What a worker learns about a packet's flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -549,8 +557,9 @@ impl FlowTable {
         }
     }
 
+    /// Whether the flow in a slot in use (its tag not 0) has timed out at `now`.
     fn expired(&self, f: &Flow, now: u64) -> bool {
-        f.in_use && now.saturating_sub(f.last_ts) > self.timeout(f)
+        now.saturating_sub(f.last_ts) > self.timeout(f)
     }
 
     /// The slot a flow of `hash` takes when its window's first slot is free: where most
@@ -566,14 +575,12 @@ impl FlowTable {
     #[inline]
     pub fn prefetch(&self, hash: u64) {
         let base = self.home_slot(hash) as usize;
-        // The window's tags and the first slot (where most flows live, and where a new
-        // one is placed) can each straddle two lines: warm both ends.
+        // The window's tags can straddle two lines: warm both ends. The first slot (where
+        // most flows live, and where a new one is placed) is one line.
         let tags = self.tags.as_ptr().wrapping_add(base);
         prefetch(tags);
         prefetch(tags.wrapping_add(WINDOW - 1));
-        let slot = self.slots.as_ptr().wrapping_add(base);
-        prefetch(slot);
-        prefetch((slot as *const u8).wrapping_add(std::mem::size_of::<Flow>() - 1));
+        prefetch(self.slots.as_ptr().wrapping_add(base));
     }
 
     /// Finds or creates the packet's flow, updates its state with this packet and says
@@ -621,7 +628,6 @@ impl FlowTable {
                 self.tags[idx] = tag;
                 self.slots[idx] = Flow {
                     key,
-                    in_use: true,
                     client_is_lo: src_is_lo,
                     id: (mix(h ^ ts_ns ^ self.worker_salt)) & ((1 << 51) - 1),
                     ..Flow::default()
@@ -632,11 +638,12 @@ impl FlowTable {
         let f = &mut self.slots[idx];
         f.last_ts = f.last_ts.max(ts_ns);
         let to_server = src_is_lo == f.client_is_lo;
-        if to_server {
-            f.pkts_to_server += 1;
+        let seen = if to_server {
+            &mut f.seen_to_server
         } else {
-            f.pkts_to_client += 1;
-        }
+            &mut f.seen_to_client
+        };
+        let first = !std::mem::replace(seen, true);
         // As Suricata flags a TCP packet by its session's state before the packet: the
         // ACK that completes the handshake is not yet `flow:established`, the packets
         // after it are. Other protocols are established from the first reply on.
@@ -647,16 +654,11 @@ impl FlowTable {
                 before
             }
             _ => {
-                if f.pkts_to_server > 0 && f.pkts_to_client > 0 {
+                if f.seen_to_server && f.seen_to_client {
                     f.established = true;
                 }
                 f.established
             }
-        };
-        let first = if to_server {
-            f.pkts_to_server == 1
-        } else {
-            f.pkts_to_client == 1
         };
         FlowView {
             to_server,
@@ -697,15 +699,14 @@ impl FlowTable {
             key.addr_hi
         };
         let to_server = addr_bits(&p.src) == client;
-        let first = if to_server {
-            f.pkts_to_server += 1;
-            f.pkts_to_server == 1
+        let seen = if to_server {
+            &mut f.seen_to_server
         } else {
-            f.pkts_to_client += 1;
-            f.pkts_to_client == 1
+            &mut f.seen_to_client
         };
+        let first = !std::mem::replace(seen, true);
         // A TCP flow's state is its session's; others are established by a reply.
-        if key.proto != 6 && f.pkts_to_server > 0 && f.pkts_to_client > 0 {
+        if key.proto != 6 && f.seen_to_server && f.seen_to_client {
             f.established = true;
         }
         Some(FlowView {
@@ -720,7 +721,6 @@ impl FlowTable {
     }
 
     fn release(&mut self, idx: usize) {
-        self.slots[idx].in_use = false;
         self.tags[idx] = 0;
         self.live -= 1;
         if self.emergency && self.live <= self.recovery_at {
@@ -735,10 +735,10 @@ impl FlowTable {
         let mut oldest_ts = u64::MAX;
         for i in 0..WINDOW {
             let idx = (base + i) & self.mask;
-            let f = &self.slots[idx];
-            if !f.in_use {
+            if self.tags[idx] == 0 {
                 return idx;
             }
+            let f = &self.slots[idx];
             if self.expired(f, ts_ns) {
                 self.release(idx);
                 self.stats.timed_out += 1;
