@@ -270,10 +270,17 @@ impl Worker {
     }
 
     /// Counts a bad transport checksum; in `Auto` mode only over the first packets.
+    #[inline]
     fn check_checksum(&mut self, p: &Packet<'_>) {
+        // Inline so that, once `auto` has sampled its packets, the check costs no call.
         if self.checksums == ChecksumMode::None || p.fragment.is_some() {
             return;
         }
+        self.verify_checksum(p);
+    }
+
+    #[inline(never)]
+    fn verify_checksum(&mut self, p: &Packet<'_>) {
         let ok = decode::transport_checksum_ok(p);
         if !ok {
             self.stats.bad_checksum += 1;
