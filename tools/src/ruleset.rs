@@ -22,6 +22,8 @@ pub struct LoadedRulesSummary {
     pub skipped: usize,
     pub errors: usize,
     pub skipped_by_keyword: Vec<(String, usize)>,
+    /// Enforced rules per classtype missing from `classification.config` (priority 3).
+    pub unknown_classtypes: Vec<(String, usize)>,
     /// Rules left out by `rules.disable_sids`, files by `rules.disable_files`.
     pub disabled: usize,
     pub disabled_files: usize,
@@ -53,6 +55,12 @@ impl LoadedRulesSummary {
                 "threshold.config: {} entries applied, {} naming no loaded rule\n",
                 self.tuning_applied, self.tuning_unmatched
             ));
+        }
+        if !self.unknown_classtypes.is_empty() {
+            s.push_str("rules naming a classtype classification.config lacks (priority 3):\n");
+            for (k, n) in &self.unknown_classtypes {
+                s.push_str(&format!("  {n:>7}  {k}\n"));
+            }
         }
         if !self.skipped_by_keyword.is_empty() {
             s.push_str("skipped rules by unsupported keyword:\n");
@@ -105,6 +113,7 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
         mut rules,
         skipped,
         skipped_by_keyword,
+        unknown_classtypes,
         errors,
         disabled,
         disabled_files,
@@ -132,6 +141,7 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
         skipped: skipped.len(),
         errors: errors.len(),
         skipped_by_keyword: by_kw,
+        unknown_classtypes: unknown_classtypes.into_iter().collect(),
         disabled,
         disabled_files,
         enabled,

@@ -186,6 +186,44 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
     assert!(!out.status.success());
 }
 
+/// A classtype missing from classification.config: the rule loads (as in Suricata 7) and
+/// the summary names the classtype; `--strict` refuses it with file, line and keyword.
+#[test]
+fn check_takes_an_unknown_classtype_and_strict_refuses_it() {
+    let dir = scratch_dir("check_classtype");
+    let rules = dir.join("c.rules");
+    std::fs::write(
+        &rules,
+        "alert udp any any -> any 53 (msg:\"ok\"; content:\"a\"; classtype:local-thing; sid:1;)\n\
+         alert udp any any -> any 53 (msg:\"ok\"; content:\"b\"; classtype:Local-Thing; sid:2;)\n",
+    )
+    .unwrap();
+    let out = run_ok(tidewatch().arg("check").arg("--rules").arg(&rules));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 enforced"), "{text}");
+    assert!(
+        text.contains("rules naming a classtype classification.config lacks (priority 3):\n        2  local-thing"),
+        "{text}"
+    );
+    let out = tidewatch()
+        .arg("check")
+        .arg("--strict")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("c.rules:1:63: classtype: unknown classtype 'local-thing'"),
+        "{err}"
+    );
+}
+
 #[test]
 fn unknown_config_keys_are_rejected_by_name() {
     let out = tidewatch()

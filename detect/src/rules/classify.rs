@@ -1,6 +1,6 @@
 //! `classification.config`: classtype name -> description and default priority.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -61,7 +61,8 @@ pub struct Classification {
     pub priority: u8,
 }
 
-/// The classtypes rules may name; an unknown classtype makes a rule broken.
+/// The classtypes rules may name. Suricata 7 takes a rule naming another classtype too,
+/// with a warning (see [`UnknownClasstypes`]); strict loading refuses it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Classifications {
     map: HashMap<String, Classification>,
@@ -148,5 +149,28 @@ impl Classifications {
     /// No classtype at all.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+/// What Suricata 7 calls a classtype missing from `classification.config` once a rule has
+/// named it.
+pub const UNKNOWN_CLASSTYPE: &str = "Unknown Classtype";
+
+/// Classtypes missing from `classification.config` that rules named so far. As in
+/// Suricata 7, such a classtype is registered on first use with priority 3 and the
+/// description [`UNKNOWN_CLASSTYPE`]: the rule that names it first gets no category (its
+/// EVE `alert.category` is empty), every later one gets that description.
+#[derive(Debug, Default)]
+pub(crate) struct UnknownClasstypes(HashSet<String>);
+
+impl UnknownClasstypes {
+    /// Priority and category a rule naming `name` (not in the configuration) gets now;
+    /// registers `name` on first use.
+    pub(crate) fn name(&mut self, name: &str) -> (u8, Option<&'static str>) {
+        if self.0.insert(name.to_ascii_lowercase()) {
+            (3, None)
+        } else {
+            (3, Some(UNKNOWN_CLASSTYPE))
+        }
     }
 }

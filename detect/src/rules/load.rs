@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::ast::{Location, Rule};
-use super::classify::Classifications;
+use super::classify::{Classifications, UnknownClasstypes};
 use super::error::{LoadError, PErr, RuleError};
-use super::parse::{parse_rule_ext, Parsed};
+use super::parse::{parse_rule_ext, Context, Parsed, ParsedExt};
 use super::vars::Vars;
 
 /// A valid rule the engine cannot enforce yet.
@@ -31,6 +31,9 @@ pub struct LoadedRules {
     pub skipped_by_keyword: BTreeMap<String, usize>,
     /// Broken rules (also duplicate sids), one error each.
     pub errors: Vec<RuleError>,
+    /// Enforced rules per classtype missing from `classification.config` (lowercased):
+    /// loaded with priority 3, as Suricata 7 does, unless the load is strict.
+    pub unknown_classtypes: BTreeMap<String, usize>,
     /// Number of files read.
     pub files: usize,
     /// Rules left out by [`Selection::disable_sids`].
@@ -94,6 +97,7 @@ pub fn load_files_selected(
 ) -> Result<LoadedRules, LoadError> {
     let mut state = State {
         sel: sel.clone(),
+        strict,
         ..State::default()
     };
     for path in paths {
@@ -120,7 +124,10 @@ pub fn load_str(
     classes: &Classifications,
     strict: bool,
 ) -> Result<LoadedRules, LoadError> {
-    let mut state = State::default();
+    let mut state = State {
+        strict,
+        ..State::default()
+    };
     state.file(text, file, vars, classes);
     finish(state, strict)
 }
@@ -166,6 +173,9 @@ struct State {
     /// (gid, sid) -> where it was first defined.
     sids: HashMap<(u32, u32), Location>,
     sel: Selection,
+    strict: bool,
+    /// Classtypes missing from the configuration that rules named so far.
+    unknown: UnknownClasstypes,
 }
 
 impl State {
@@ -228,9 +238,16 @@ impl State {
             file: file.clone(),
             line,
         };
-        let sid = match parse_rule_ext(t, &location, vars, classes) {
-            Ok((Parsed::Rule(r), _, _)) => r.sid,
-            Ok((Parsed::Unsupported { sid, .. }, _, _)) => sid,
+        // Only the sid is wanted here: classtypes first named here are not registered
+        // (the rule is parsed again below when it is taken).
+        let mut ctx = Context {
+            classes,
+            unknown: &mut UnknownClasstypes::default(),
+            strict: self.strict,
+        };
+        let sid = match parse_rule_ext(t, &location, vars, &mut ctx).map(|p| p.parsed) {
+            Ok(Parsed::Rule(r)) => r.sid,
+            Ok(Parsed::Unsupported { sid, .. }) => sid,
             // Commented-out text that is not a rule is a comment, unless the whole file
             // was asked for: then the broken rule is reported like any other.
             Err(_) if !whole_file => return,
@@ -254,7 +271,17 @@ impl State {
             file: file.clone(),
             line,
         };
-        let (parsed, gid, sid_pos) = match parse_rule_ext(text, &location, vars, classes) {
+        let mut ctx = Context {
+            classes,
+            unknown: &mut self.unknown,
+            strict: self.strict,
+        };
+        let ParsedExt {
+            parsed,
+            gid,
+            sid_pos,
+            unknown_classtypes,
+        } = match parse_rule_ext(text, &location, vars, &mut ctx) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(file = %location.file, line, error = %e, "broken rule");
@@ -283,7 +310,23 @@ impl State {
         }
         self.sids.insert((gid, sid), location.clone());
         match parsed {
-            Parsed::Rule(r) => self.out.rules.push(*r),
+            Parsed::Rule(r) => {
+                for name in unknown_classtypes {
+                    let n = self.out.unknown_classtypes.entry(name.clone()).or_insert(0);
+                    *n += 1;
+                    if *n == 1 {
+                        tracing::warn!(
+                            file = %location.file,
+                            line,
+                            sid,
+                            classtype = %name,
+                            "unknown classtype: loaded with priority 3, as Suricata does (not \
+                             repeated for this classtype); add it to classification.config"
+                        );
+                    }
+                }
+                self.out.rules.push(*r)
+            }
             Parsed::Unsupported {
                 sid,
                 location,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ast::*;
-use super::classify::Classifications;
+use super::classify::{Classifications, UnknownClasstypes};
 use super::error::{PErr, PResult, RuleError};
 use super::keywords;
 use super::lexer::{self, RawOpt, Span};
@@ -25,40 +25,66 @@ pub enum Parsed {
     },
 }
 
-/// Parse one rule (continuation lines already joined).
+/// Parse one rule (continuation lines already joined), as a non-strict load would if it
+/// were the only rule.
 pub fn parse_rule(
     text: &str,
     location: &Location,
     vars: &Vars,
     classes: &Classifications,
 ) -> Result<Parsed, RuleError> {
-    parse_rule_ext(text, location, vars, classes).map(|(p, _, _)| p)
+    let mut ctx = Context {
+        classes,
+        unknown: &mut UnknownClasstypes::default(),
+        strict: false,
+    };
+    parse_rule_ext(text, location, vars, &mut ctx).map(|p| p.parsed)
 }
 
-/// [`parse_rule`] that also returns the gid and the byte offset of the `sid` keyword, for
-/// the duplicate-sid check of the loader.
+/// What a parse needs beyond the rule's text: the classtypes, those missing from them
+/// that earlier rules named, and whether Suricata's warnings are errors.
+pub(crate) struct Context<'a> {
+    pub classes: &'a Classifications,
+    pub unknown: &'a mut UnknownClasstypes,
+    /// Refuse what Suricata 7 only warns about unless strict: a classtype missing from
+    /// the configuration, `classtype` given twice.
+    pub strict: bool,
+}
+
+/// A parsed rule with what the loader checks beside it.
+pub(crate) struct ParsedExt {
+    pub parsed: Parsed,
+    pub gid: u32,
+    /// Byte offset of the `sid` keyword, for the duplicate-sid error.
+    pub sid_pos: usize,
+    /// Classtypes the rule names that the configuration lacks (lowercased).
+    pub unknown_classtypes: Vec<String>,
+}
+
+/// [`parse_rule`] for the loader: with its classtype state and strictness, and what it
+/// checks beside the rule.
 pub(crate) fn parse_rule_ext(
     text: &str,
     location: &Location,
     vars: &Vars,
-    classes: &Classifications,
-) -> Result<(Parsed, u32, usize), RuleError> {
-    parse_inner(text, location, vars, classes).map_err(|e| e.at(text, location))
+    ctx: &mut Context<'_>,
+) -> Result<ParsedExt, RuleError> {
+    parse_inner(text, location, vars, ctx).map_err(|e| e.at(text, location))
 }
 
 fn parse_inner(
     text: &str,
     location: &Location,
     vars: &Vars,
-    classes: &Classifications,
-) -> PResult<(Parsed, u32, usize)> {
+    ctx: &mut Context<'_>,
+) -> PResult<ParsedExt> {
     let raw = lexer::split(text)?;
     let mut b = Builder::new(location.clone());
     b.header(&raw.header, vars)?;
     for opt in &raw.options {
-        b.option(opt, classes)?;
+        b.option(opt, ctx)?;
     }
-    b.finish(text, classes)
+    b.finish(text)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,6 +109,9 @@ enum Seen {
 struct Builder {
     rule: Rule,
     explicit_priority: Option<u8>,
+    /// Priority of the classtype in effect (see the `classtype` keyword).
+    class_priority: Option<u8>,
+    unknown_classtypes: Vec<String>,
     unsupported: Vec<String>,
     seen: Vec<Seen>,
     sid_pos: Option<usize>,
@@ -104,6 +133,8 @@ impl Builder {
         Builder {
             rule: Rule::new(location, Action::Alert, Proto::Ip),
             explicit_priority: None,
+            class_priority: None,
+            unknown_classtypes: Vec::new(),
             unsupported: Vec::new(),
             seen: Vec::new(),
             sid_pos: None,
@@ -213,7 +244,7 @@ impl Builder {
         }
     }
 
-    fn option(&mut self, opt: &RawOpt, classes: &Classifications) -> PResult<()> {
+    fn option(&mut self, opt: &RawOpt, ctx: &mut Context<'_>) -> PResult<()> {
         let kw = opt.name.text;
         let pos = opt.name.pos;
         let value = opt.value.map(|v| v.text);
@@ -263,14 +294,39 @@ impl Builder {
                 }
             }
             "classtype" => {
-                self.once(Seen::Classtype, pos, kw)?;
+                // Suricata 7 warns about a second classtype and keeps the one of higher
+                // priority; strict, it refuses the rule, as it does an unknown classtype.
+                if ctx.strict {
+                    self.once(Seen::Classtype, pos, kw)?;
+                }
                 let v = need(value)?;
                 let name = v.trim();
-                let Some(c) = classes.get(name) else {
-                    return err(vpos, kw, format!("unknown classtype '{name}'"));
+                let (priority, category) = match ctx.classes.get(name) {
+                    Some(c) => (c.priority, Some(c.description.as_str())),
+                    None if ctx.strict => {
+                        return err(vpos, kw, format!("unknown classtype '{name}'"));
+                    }
+                    None => {
+                        let lower = name.to_ascii_lowercase();
+                        if !self.unknown_classtypes.contains(&lower) {
+                            self.unknown_classtypes.push(lower);
+                        }
+                        ctx.unknown.name(name)
+                    }
                 };
-                self.rule.classtype = Some(name.to_owned());
-                self.rule.category = c.description.clone();
+                // The first classtype sets the class; a later one of higher priority (a
+                // smaller number) replaces its priority, and its category where it has
+                // one (an unknown classtype's first use has none).
+                let first = self.class_priority.is_none();
+                if first || self.class_priority.is_some_and(|p| priority < p) {
+                    self.class_priority = Some(priority);
+                    if first || category.is_some() {
+                        self.rule.classtype = Some(name.to_owned());
+                    }
+                    if let Some(d) = category {
+                        self.rule.category = d.to_owned();
+                    }
+                }
             }
             "priority" => {
                 self.once(Seen::Priority, pos, kw)?;
@@ -973,34 +1029,27 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(mut self, _text: &str, classes: &Classifications) -> PResult<(Parsed, u32, usize)> {
+    fn finish(mut self, _text: &str) -> PResult<ParsedExt> {
         let Some(sid_pos) = self.sid_pos else {
             return Err(PErr::new(0, Some("sid"), "rule has no sid"));
         };
-        self.rule.priority = self
-            .explicit_priority
-            .or_else(|| {
-                self.rule
-                    .classtype
-                    .as_deref()
-                    .and_then(|c| classes.get(c))
-                    .map(|c| c.priority)
-            })
-            .unwrap_or(3);
+        self.rule.priority = self.explicit_priority.or(self.class_priority).unwrap_or(3);
         let gid = self.rule.gid;
-        if self.unsupported.is_empty() {
-            Ok((Parsed::Rule(Box::new(self.rule)), gid, sid_pos))
+        let parsed = if self.unsupported.is_empty() {
+            Parsed::Rule(Box::new(self.rule))
         } else {
-            Ok((
-                Parsed::Unsupported {
-                    sid: self.rule.sid,
-                    location: self.rule.location,
-                    keywords: self.unsupported,
-                },
-                gid,
-                sid_pos,
-            ))
-        }
+            Parsed::Unsupported {
+                sid: self.rule.sid,
+                location: self.rule.location,
+                keywords: self.unsupported,
+            }
+        };
+        Ok(ParsedExt {
+            parsed,
+            gid,
+            sid_pos,
+            unknown_classtypes: self.unknown_classtypes,
+        })
     }
 }
 

@@ -792,7 +792,6 @@ fn error_messages() {
         ("alert tcp any any -> any any (sid:0;)", "t.rules:7:35: sid: sid value 0 is invalid"),
         ("alert tcp any any -> any any (sid:1; sid:2;)", "t.rules:7:38: sid: duplicated 'sid' keyword"),
         ("alert tcp any any -> any any (foobar; sid:1;)", "t.rules:7:31: foobar: unknown rule keyword 'foobar'"),
-        ("alert tcp any any -> any any (classtype:nope; sid:1;)", "t.rules:7:41: classtype: unknown classtype 'nope'"),
         ("alert tcp any any -> any any (nocase; sid:1;)", "t.rules:7:31: nocase: 'nocase' needs a preceding content"),
         ("alert tcp any any -> any any (content:\"abc\"; nocase; nocase; sid:1;)", "t.rules:7:54: nocase: can't use multiple nocase modifiers with the same content"),
         ("alert tcp any any -> any any (content:\"abcdef\"; depth:3; sid:1;)", "t.rules:7:55: depth: depth:3 smaller than content of len 6"),
@@ -951,6 +950,137 @@ fn loader_lines_comments_duplicates() {
         panic!()
     };
     assert_eq!((errors, skipped, first.len()), (2, 1, 3));
+}
+
+/// Classtypes as Suricata 7.0.10 took them (its EVE `alert.category` and `severity` for
+/// each rule, run in this order on one pcap): a classtype missing from
+/// `classification.config` loads with priority 3, without a category where a rule names it
+/// first and as "Unknown Classtype" after; of two classtypes the one of higher priority
+/// wins, its category only when it has one; `priority` wins over both. Strict loading
+/// refuses both forms, with the error Suricata's strict mode gives.
+#[test]
+fn classtypes_as_suricata_takes_them() {
+    let rows: &[(&str, u32, &str, u8)] = &[
+        ("classtype:nope-nope;", 2, "", 3),
+        ("classtype:nope-nope;", 5, "Unknown Classtype", 3),
+        ("priority:2; classtype:zzz;", 6, "", 2),
+        ("classtype:zzz;", 7, "Unknown Classtype", 3),
+        (
+            "classtype:misc-activity; classtype:trojan-activity;",
+            8,
+            "A Network Trojan was detected",
+            1,
+        ),
+        (
+            "classtype:trojan-activity; classtype:misc-activity;",
+            9,
+            "A Network Trojan was detected",
+            1,
+        ),
+        (
+            "priority:4; classtype:misc-activity; classtype:trojan-activity;",
+            10,
+            "A Network Trojan was detected",
+            4,
+        ),
+        (
+            "classtype:misc-activity; classtype:qqq;",
+            11,
+            "Misc activity",
+            3,
+        ),
+        (
+            "classtype:tcp-connection; classtype:unknown1;",
+            12,
+            "A TCP connection was detected",
+            3,
+        ),
+        (
+            "classtype:tcp-connection; classtype:nope-nope;",
+            13,
+            "Unknown Classtype",
+            3,
+        ),
+        ("classtype:unknown2; classtype:misc-activity;", 14, "", 3),
+        (
+            "classtype:unknown3; classtype:trojan-activity;",
+            15,
+            "A Network Trojan was detected",
+            1,
+        ),
+        ("classtype:unknown4; classtype:tcp-connection;", 16, "", 3),
+        (
+            "classtype:tcp-connection; priority:2; classtype:misc-activity;",
+            17,
+            "Misc activity",
+            2,
+        ),
+        (
+            "classtype:misc-activity; classtype:tcp-connection;",
+            18,
+            "Misc activity",
+            3,
+        ),
+    ];
+    let text: String = rows
+        .iter()
+        .map(|(o, sid, _, _)| format!("alert ip any any -> any any ({o} sid:{sid};)\n"))
+        .collect();
+    let classes = Classifications::default();
+    let l = load_str(&text, "c.rules", &Vars::default(), &classes, false).expect("loads");
+    assert!(l.errors.is_empty(), "{:?}", l.errors);
+    let got: Vec<(u32, &str, u8)> = l
+        .rules
+        .iter()
+        .map(|r| (r.sid, r.category.as_str(), r.priority))
+        .collect();
+    let want: Vec<(u32, &str, u8)> = rows.iter().map(|&(_, sid, c, p)| (sid, c, p)).collect();
+    assert_eq!(got, want);
+    let counted: Vec<(&str, usize)> = l
+        .unknown_classtypes
+        .iter()
+        .map(|(k, &n)| (k.as_str(), n))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            ("nope-nope", 3),
+            ("qqq", 1),
+            ("unknown1", 1),
+            ("unknown2", 1),
+            ("unknown3", 1),
+            ("unknown4", 1),
+            ("zzz", 2)
+        ]
+    );
+    // The routing key keeps the classtype the rule names (the first, or a replacement
+    // with a category).
+    let classtype = |sid| {
+        l.rules
+            .iter()
+            .find(|r| r.sid == sid)
+            .and_then(|r| r.classtype.clone())
+    };
+    assert_eq!(classtype(2).as_deref(), Some("nope-nope"));
+    assert_eq!(classtype(12).as_deref(), Some("tcp-connection"));
+    assert_eq!(classtype(13).as_deref(), Some("nope-nope"));
+
+    for (text, want) in [
+        (
+            "alert tcp any any -> any any (classtype:nope; sid:1;)",
+            "s.rules:1:41: classtype: unknown classtype 'nope'",
+        ),
+        (
+            "alert tcp any any -> any any (classtype:misc-activity; classtype:misc-attack; sid:1;)",
+            "s.rules:1:56: classtype: duplicated 'classtype' keyword",
+        ),
+    ] {
+        let e = load_str(text, "s.rules", &Vars::default(), &classes, true).unwrap_err();
+        let LoadError::Strict { errors, first, .. } = e else {
+            panic!("{text}: {e}")
+        };
+        assert_eq!((errors, first), (1, vec![want.to_owned()]), "{text}");
+    }
 }
 
 #[test]
