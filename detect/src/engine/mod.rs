@@ -288,12 +288,31 @@ impl Scratch {
 
     /// Starts a new packet: forgets which rules matched on the stream.
     pub fn begin_packet(&mut self) {
-        for &r in &self.stream_hits {
-            if let Some(w) = self.stream_bits.get_mut(r as usize / 64) {
-                *w = 0;
-            }
-        }
+        unmark(&mut self.stream_bits, &self.stream_hits);
         self.stream_hits.clear();
+    }
+}
+
+/// Adds `rank` to `list` unless `bits` marks it already (then marks it).
+#[inline]
+fn push_once(bits: &mut [u64], list: &mut Vec<u32>, rank: u32) {
+    let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+    if let Some(word) = bits.get_mut(w) {
+        if *word & b == 0 {
+            *word |= b;
+            list.push(rank);
+        }
+    }
+}
+
+/// Clears the marks [`push_once`] set for `list`, leaving `bits` all zero for the next
+/// packet without touching the words no rank of it lives in.
+#[inline]
+fn unmark(bits: &mut [u64], list: &[u32]) {
+    for &rank in list {
+        if let Some(word) = bits.get_mut(rank as usize / 64) {
+            *word = 0;
+        }
     }
 }
 
@@ -590,23 +609,13 @@ impl Engine {
         let split = if keep { split } else { usize::MAX };
         pf.scan_split(hay, split, seen, |rank, anywhere, late| {
             if anywhere {
-                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
-                if let Some(word) = cand_bits.get_mut(w) {
-                    if *word & b == 0 {
-                        *word |= b;
-                        cands.push(rank);
-                    }
-                }
+                push_once(cand_bits, cands, rank);
             }
             if late {
                 packet_pre.push(rank);
             }
         });
-        for &rank in cands.iter() {
-            if let Some(word) = cand_bits.get_mut(rank as usize / 64) {
-                *word = 0;
-            }
-        }
+        unmark(cand_bits, cands);
         out.extend_from_slice(cands);
         keep
     }
@@ -651,20 +660,8 @@ impl Engine {
             (InStreamScan::Skip, true) => (None, payload),
         };
         if let (Some(pf), false) = (pf, hay.is_empty()) {
-            pf.scan(hay, seen, |rank| {
-                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
-                if let Some(word) = cand_bits.get_mut(w) {
-                    if *word & b == 0 {
-                        *word |= b;
-                        cands.push(rank);
-                    }
-                }
-            });
-            for &rank in cands.iter() {
-                if let Some(word) = cand_bits.get_mut(rank as usize / 64) {
-                    *word = 0;
-                }
-            }
+            pf.scan(hay, seen, |rank| push_once(cand_bits, cands, rank));
+            unmark(cand_bits, cands);
             cands.sort_unstable();
         }
         Some(group)
