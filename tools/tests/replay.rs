@@ -138,6 +138,22 @@ fn truncated_capture_names_the_offset_after_inspecting_what_came_before() {
     assert!(stderr.contains("packets: 14"), "{stderr}");
 }
 
+/// `tidewatch check [--strict] --rules FILE`: whether it passed, and stdout then stderr.
+fn check(rules: &std::path::Path, strict: bool) -> (bool, String) {
+    let mut cmd = tidewatch();
+    cmd.arg("check");
+    if strict {
+        cmd.arg("--strict");
+    }
+    let out = cmd.arg("--rules").arg(rules).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 #[test]
 fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
     let dir = scratch_dir("check_broken");
@@ -150,18 +166,8 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
          alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
     )
     .unwrap();
-    let out = tidewatch()
-        .arg("check")
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = check(&rules, false);
+    assert!(!ok, "{text}");
     assert!(text.contains("bad.rules:3:"), "{text}");
     assert!(text.contains("depth"), "{text}");
     assert!(text.contains("1 enforced"), "{text}");
@@ -175,15 +181,10 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
          alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
     )
     .unwrap();
-    run_ok(tidewatch().arg("check").arg("--rules").arg(&rules));
-    let out = tidewatch()
-        .arg("check")
-        .arg("--strict")
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let (ok, text) = check(&rules, false);
+    assert!(ok, "{text}");
+    let (ok, text) = check(&rules, true);
+    assert!(!ok, "{text}");
 }
 
 /// A classtype missing from classification.config: the rule loads (as in Suricata 7) and
@@ -198,29 +199,18 @@ fn check_takes_an_unknown_classtype_and_strict_refuses_it() {
          alert udp any any -> any 53 (msg:\"ok\"; content:\"b\"; classtype:Local-Thing; sid:2;)\n",
     )
     .unwrap();
-    let out = run_ok(tidewatch().arg("check").arg("--rules").arg(&rules));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = check(&rules, false);
+    assert!(ok, "{text}");
     assert!(text.contains("2 enforced"), "{text}");
     assert!(
         text.contains("rules naming a classtype classification.config lacks (priority 3):\n        2  local-thing"),
         "{text}"
     );
-    let out = tidewatch()
-        .arg("check")
-        .arg("--strict")
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, text) = check(&rules, true);
+    assert!(!ok, "{text}");
     assert!(
-        err.contains("c.rules:1:63: classtype: unknown classtype 'local-thing'"),
-        "{err}"
+        text.contains("c.rules:1:63: classtype: unknown classtype 'local-thing'"),
+        "{text}"
     );
 }
 
