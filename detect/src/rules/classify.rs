@@ -152,25 +152,29 @@ impl Classifications {
     }
 }
 
+/// Suricata's priority for a rule with neither `priority` nor a known classtype.
+pub(crate) const DEFAULT_PRIORITY: u8 = 3;
+
 /// What Suricata 7 calls a classtype missing from `classification.config` once a rule has
 /// named it.
-pub const UNKNOWN_CLASSTYPE: &str = "Unknown Classtype";
+const UNKNOWN_CLASSTYPE: &str = "Unknown Classtype";
 
 /// Classtypes missing from `classification.config` that rules named so far. As in
-/// Suricata 7, such a classtype is registered on first use with priority 3 and the
-/// description [`UNKNOWN_CLASSTYPE`]: the rule that names it first gets no category (its
+/// Suricata 7, such a classtype is registered on first use with [`DEFAULT_PRIORITY`] and
+/// the description "Unknown Classtype": the rule that names it first gets no category (its
 /// EVE `alert.category` is empty), every later one gets that description.
 #[derive(Debug, Default)]
 pub(crate) struct UnknownClasstypes(HashSet<String>);
 
 impl UnknownClasstypes {
-    /// Priority and category a rule naming `name` (not in the configuration) gets now;
-    /// registers `name` on first use.
-    pub(crate) fn name(&mut self, name: &str) -> (u8, Option<&'static str>) {
-        if self.0.insert(name.to_ascii_lowercase()) {
-            (3, None)
+    /// Priority and category a rule naming `lower` (lowercased, not in the configuration)
+    /// gets now; registers it on first use.
+    pub(crate) fn name(&mut self, lower: &str) -> (u8, Option<&'static str>) {
+        if self.0.contains(lower) {
+            (DEFAULT_PRIORITY, Some(UNKNOWN_CLASSTYPE))
         } else {
-            (3, Some(UNKNOWN_CLASSTYPE))
+            self.0.insert(lower.to_owned());
+            (DEFAULT_PRIORITY, None)
         }
     }
 }

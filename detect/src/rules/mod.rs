@@ -24,7 +24,7 @@ mod values;
 pub(crate) mod vars;
 
 pub use ast::*;
-pub use classify::{Classification, Classifications, UNKNOWN_CLASSTYPE};
+pub use classify::{Classification, Classifications};
 pub use error::{LoadError, RuleError};
 pub use load::{load_files, load_files_selected, load_str, LoadedRules, Selection, Skipped};
 pub use parse::{parse_rule, Parsed};

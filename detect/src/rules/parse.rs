@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::ast::*;
-use super::classify::{Classifications, UnknownClasstypes};
+use super::classify::{Classifications, UnknownClasstypes, DEFAULT_PRIORITY};
 use super::error::{PErr, PResult, RuleError};
 use super::keywords;
 use super::lexer::{self, RawOpt, Span};
@@ -308,10 +308,11 @@ impl Builder {
                     }
                     None => {
                         let lower = name.to_ascii_lowercase();
+                        let seen = ctx.unknown.name(&lower);
                         if !self.unknown_classtypes.contains(&lower) {
                             self.unknown_classtypes.push(lower);
                         }
-                        ctx.unknown.name(name)
+                        seen
                     }
                 };
                 // The first classtype sets the class; a later one of higher priority (a
@@ -1033,7 +1034,10 @@ impl Builder {
         let Some(sid_pos) = self.sid_pos else {
             return Err(PErr::new(0, Some("sid"), "rule has no sid"));
         };
-        self.rule.priority = self.explicit_priority.or(self.class_priority).unwrap_or(3);
+        self.rule.priority = self
+            .explicit_priority
+            .or(self.class_priority)
+            .unwrap_or(DEFAULT_PRIORITY);
         let gid = self.rule.gid;
         let parsed = if self.unsupported.is_empty() {
             Parsed::Rule(Box::new(self.rule))
