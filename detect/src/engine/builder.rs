@@ -89,15 +89,15 @@ impl RuleBuilder {
         self
     }
     pub fn ttl(mut self, m: NumMatch) -> Self {
-        self.rule.ttl = Some(m);
+        self.rule.ttl.push(m);
         self
     }
     pub fn itype(mut self, m: NumMatch) -> Self {
-        self.rule.itype = Some(m);
+        self.rule.itype.push(m);
         self
     }
     pub fn icode(mut self, m: NumMatch) -> Self {
-        self.rule.icode = Some(m);
+        self.rule.icode.push(m);
         self
     }
     pub fn ip_proto(mut self, m: NumMatch) -> Self {
@@ -105,7 +105,7 @@ impl RuleBuilder {
         self
     }
     pub fn flags(mut self, flags: u8, ignore: u8, modifier: FlagsModifier) -> Self {
-        self.rule.flags = Some(FlagsMatch {
+        self.rule.flags.push(FlagsMatch {
             flags,
             ignore,
             modifier,

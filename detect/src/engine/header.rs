@@ -66,7 +66,7 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     }) {
         return false;
     }
-    if rule.ttl.is_some_and(|m| !m.matches(pkt.ttl as u64)) {
+    if !rule.ttl.iter().all(|m| m.matches(pkt.ttl as u64)) {
         return false;
     }
     if rule
@@ -75,21 +75,21 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     {
         return false;
     }
-    if rule.itype.is_some() || rule.icode.is_some() {
+    if !rule.itype.is_empty() || !rule.icode.is_empty() {
         let (L4::Icmp(h) | L4::Icmpv6(h)) = pkt.l4 else {
             return false;
         };
-        if rule.itype.is_some_and(|m| !m.matches(h.icmp_type as u64))
-            || rule.icode.is_some_and(|m| !m.matches(h.code as u64))
+        if !rule.itype.iter().all(|m| m.matches(h.icmp_type as u64))
+            || !rule.icode.iter().all(|m| m.matches(h.code as u64))
         {
             return false;
         }
     }
-    if let Some(f) = &rule.flags {
+    if !rule.flags.is_empty() {
         let Some(tcp) = pkt.tcp() else {
             return false;
         };
-        if !flags(f, tcp.flags) {
+        if !rule.flags.iter().all(|f| flags(f, tcp.flags)) {
             return false;
         }
     }

@@ -856,9 +856,9 @@ pub fn is_ip_only(r: &Rule) -> bool {
     r.payload.is_empty()
         && r.flow == crate::rules::FlowMatch::default()
         && r.dsize.is_none()
-        && r.ttl.is_none()
-        && r.itype.is_none()
-        && r.icode.is_none()
-        && r.flags.is_none()
+        && r.ttl.is_empty()
+        && r.itype.is_empty()
+        && r.icode.is_empty()
+        && r.flags.is_empty()
         && r.flowbits.is_empty()
 }

@@ -98,10 +98,6 @@ enum Seen {
     Target,
     Flow,
     Dsize,
-    Flags,
-    Ttl,
-    Itype,
-    Icode,
     IpProto,
     Threshold,
 }
@@ -395,18 +391,13 @@ impl Builder {
                 self.rule.dsize =
                     Some(num_match(&need(value)?, u16::MAX as u64).or_else(|m| err(vpos, kw, m))?);
             }
+            // Each may repeat (Suricata 7 loads such rules and requires every one).
             "ttl" | "itype" | "icode" => {
-                let s = match kw {
-                    "ttl" => Seen::Ttl,
-                    "itype" => Seen::Itype,
-                    _ => Seen::Icode,
-                };
-                self.once(s, pos, kw)?;
                 let m = num_match(&need(value)?, u8::MAX as u64).or_else(|m| err(vpos, kw, m))?;
                 match kw {
-                    "ttl" => self.rule.ttl = Some(m),
-                    "itype" => self.rule.itype = Some(m),
-                    _ => self.rule.icode = Some(m),
+                    "ttl" => self.rule.ttl.push(m),
+                    "itype" => self.rule.itype.push(m),
+                    _ => self.rule.icode.push(m),
                 }
             }
             "ip_proto" => {
@@ -419,8 +410,8 @@ impl Builder {
                 ));
             }
             "flags" => {
-                self.once(Seen::Flags, pos, kw)?;
-                self.rule.flags = Some(flags(&need(value)?).or_else(|m| err(vpos, kw, m))?);
+                let f = flags(&need(value)?).or_else(|m| err(vpos, kw, m))?;
+                self.rule.flags.push(f);
             }
             "flow" => {
                 self.once(Seen::Flow, pos, kw)?;

@@ -661,22 +661,46 @@ fn pcre_flags() {
     }
 }
 
+/// `ttl`, `itype`, `icode` and `flags` may repeat, as Suricata 7 loads them; each
+/// occurrence is kept, in order, and every one must match (golden sids 6013-6016,
+/// 10010-10012). `dsize` may not (Suricata refuses two).
+#[test]
+fn repeated_header_keywords_are_all_kept() {
+    let r = rule(&opts(
+        "ttl:>1; ttl:<255; itype:8; itype:>5; icode:0; icode:<3; flags:+S; flags:!A;",
+    ));
+    assert_eq!(r.ttl, vec![NumMatch::Gt(1), NumMatch::Lt(255)]);
+    assert_eq!(r.itype, vec![NumMatch::Eq(8), NumMatch::Gt(5)]);
+    assert_eq!(r.icode, vec![NumMatch::Eq(0), NumMatch::Lt(3)]);
+    assert_eq!(
+        r.flags
+            .iter()
+            .map(|f| (f.flags, f.modifier))
+            .collect::<Vec<_>>(),
+        vec![(0x02, FlagsModifier::All), (0x10, FlagsModifier::Not)]
+    );
+    let e = parse(&opts("dsize:3; dsize:4;"))
+        .expect_err("two dsize")
+        .to_string();
+    assert!(e.contains("duplicated 'dsize' keyword"), "{e}");
+}
+
 #[test]
 fn header_keywords() {
     let r = rule(&opts(
         "dsize:>100; ttl:<=64; itype:8; icode:!0; flags:SA+,12; flow:established,to_server;",
     ));
     assert_eq!(r.dsize, Some(NumMatch::Gt(100)));
-    assert_eq!(r.ttl, Some(NumMatch::Le(64)));
-    assert_eq!(r.itype, Some(NumMatch::Eq(8)));
-    assert_eq!(r.icode, Some(NumMatch::Ne(0)));
+    assert_eq!(r.ttl, vec![NumMatch::Le(64)]);
+    assert_eq!(r.itype, vec![NumMatch::Eq(8)]);
+    assert_eq!(r.icode, vec![NumMatch::Ne(0)]);
     assert_eq!(
         r.flags,
-        Some(FlagsMatch {
+        vec![FlagsMatch {
             flags: 0x12,
             ignore: 0xc0,
             modifier: FlagsModifier::All
-        })
+        }]
     );
     assert_eq!(
         r.flow,
@@ -709,11 +733,11 @@ fn header_keywords() {
     for (t, f, i, m) in flags {
         assert_eq!(
             rule(&opts(&format!("flags:{t};"))).flags,
-            Some(FlagsMatch {
+            vec![FlagsMatch {
                 flags: f,
                 ignore: i,
                 modifier: m
-            }),
+            }],
             "{t}"
         );
     }
