@@ -1338,7 +1338,10 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
         count: count.ok_or("missing 'count'")?,
         seconds: seconds.ok_or("missing 'seconds'")?,
     };
-    if spec.count == 0 {
+    // Suricata 7 takes `count 0` in a threshold (limit 0 then lets one alert through
+    // per window like limit 1, threshold 0 every match but a window's first, both 0
+    // none: what the counting below does too) but not in a detection_filter.
+    if detection && spec.count == 0 {
         return Err("count must be at least 1".into());
     }
     if detection && spec.seconds == 0 {
