@@ -32,8 +32,9 @@ fn read_window(
 /// `strtoull` consumed for strings).
 fn extract(bytes: &[u8], format: NumberFormat) -> Option<(u64, usize)> {
     match format {
+        // No bytes read the value 0, as in Suricata 7.
         NumberFormat::Binary(endian) => {
-            if bytes.is_empty() || bytes.len() > 8 {
+            if bytes.len() > 8 {
                 return None;
             }
             let mut v: u64 = 0;
@@ -232,6 +233,9 @@ mod tests {
             (bt(1, ByteTestOp::Eq, 4, 1, true, be), 2, true),
             (bt(1, ByteTestOp::Eq, 4, -1, true, be), 4, true),
             (bt(1, ByteTestOp::Eq, 1, -1, false, be), 0, false),
+            // 0 bytes read the value 0 (Suricata 7, golden sids 4028 and 4029).
+            (bt(0, ByteTestOp::Eq, 0, 3, false, be), 0, true),
+            (bt(0, ByteTestOp::Gt, 0, 3, false, be), 0, false),
             (
                 bt(3, ByteTestOp::Eq, 123, 4, false, NumberFormat::String(10)),
                 0,

@@ -840,11 +840,12 @@ impl Builder {
             }
             Ok(NumberFormat::String(st.base.unwrap_or(10)))
         } else {
-            if bytes == 0 || bytes > 8 {
+            // 0 is taken, as Suricata 7 takes it: the value read is 0.
+            if bytes > 8 {
                 return err(
                     vpos,
                     kw,
-                    format!("cannot test {bytes} bytes without \"string\" (1..=8)"),
+                    format!("cannot test {bytes} bytes without \"string\" (0..=8)"),
                 );
             }
             Ok(NumberFormat::Binary(st.endian.unwrap_or(Endian::Big)))
@@ -888,7 +889,7 @@ impl Builder {
             }
         }
         let format = self.byte_format(&st, bytes, kw, vpos)?;
-        if bytes == 0 {
+        if bytes == 0 && matches!(format, NumberFormat::String(_)) {
             self.unsupported(format!("{kw}:string-0-bytes"));
         }
         self.push(PayloadMatch::ByteTest(ByteTest {
@@ -946,7 +947,7 @@ impl Builder {
             return err(vpos, kw, "from_beginning and from_end can't be combined");
         }
         j.format = self.byte_format(&st, bytes, kw, vpos)?;
-        if bytes == 0 {
+        if bytes == 0 && matches!(j.format, NumberFormat::String(_)) {
             self.unsupported(format!("{kw}:string-0-bytes"));
         }
         j.bytes = bytes as u8;

@@ -835,7 +835,7 @@ fn error_messages() {
         ("alert tcp any any -> any any (pcre:\"/(abc/\"; sid:1;)", "t.rules:7:36: pcre: pcre2 compile of \"/(abc/\" failed: PCRE2: error compiling pattern at offset 4: missing closing parenthesis"),
         ("alert tcp any any -> any any (pcre:\"/abc/R\"; sid:1;)", "t.rules:7:31: pcre: pcre with /R (relative) needs a preceding match in the same buffer"),
         ("alert tcp any any -> any any (pcre:\"/abc/Z\"; sid:1;)", "t.rules:7:36: pcre: unknown regex modifier 'Z'"),
-        ("alert tcp any any -> any any (byte_test:9,=,1,0; sid:1;)", "t.rules:7:41: byte_test: cannot test 9 bytes without \"string\" (1..=8)"),
+        ("alert tcp any any -> any any (byte_test:9,=,1,0; sid:1;)", "t.rules:7:41: byte_test: cannot test 9 bytes without \"string\" (0..=8)"),
         ("alert tcp any any -> any any (byte_test:1,=,foo,0; sid:1;)", "t.rules:7:41: byte_test: 'foo' is neither a number nor a byte_extract variable"),
         ("alert tcp any any -> any any (byte_jump:4,0,from_beginning,from_end; sid:1;)", "t.rules:7:41: byte_jump: from_beginning and from_end can't be combined"),
         ("alert tcp any any -> any any (dsize:70000; sid:1;)", "t.rules:7:37: dsize: 70000 is larger than 65535"),
