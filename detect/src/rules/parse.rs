@@ -328,9 +328,10 @@ impl Builder {
             "priority" => {
                 self.once(Seen::Priority, pos, kw)?;
                 let v = need(value)?;
+                // Suricata 7 takes any non-negative number; alert records hold one byte.
                 match v.trim().parse::<u8>() {
-                    Ok(n) if n > 0 => self.explicit_priority = Some(n),
-                    _ => return err(vpos, kw, format!("priority '{v}' is not in 1..=255")),
+                    Ok(n) => self.explicit_priority = Some(n),
+                    _ => return err(vpos, kw, format!("priority '{v}' is not in 0..=255")),
                 }
             }
             "reference" => {

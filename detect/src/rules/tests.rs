@@ -451,6 +451,9 @@ fn priority_defaults() {
         ("classtype:misc-attack; priority:5;", 5),
         ("priority:1; classtype:tcp-connection;", 1),
         ("classtype:tcp-connection;", 4),
+        // Suricata 7 takes 0 (EVE severity 0).
+        ("priority:0;", 0),
+        ("classtype:misc-attack; priority:0;", 0),
     ];
     for (o, p) in cases {
         assert_eq!(rule(&opts(o)).priority, p, "{o}");
@@ -856,7 +859,7 @@ fn error_messages() {
         ("alert tcp any any -> any any (flow:to_server,to_client; sid:1;)", "t.rules:7:36: flow: 'to_client' conflicts with an earlier flow option"),
         ("alert tcp any any -> any any (ip_proto:6; sid:1;)", "t.rules:7:31: ip_proto: ip_proto can only be used in 'ip' rules"),
         ("alert tcp any any -> any any (target:both; sid:1;)", "t.rules:7:38: target: expected src_ip or dest_ip, not 'both'"),
-        ("alert tcp any any -> any any (priority:0; sid:1;)", "t.rules:7:40: priority: priority '0' is not in 1..=255"),
+        ("alert tcp any any -> any any (priority:256; sid:1;)", "t.rules:7:40: priority: priority '256' is not in 0..=255"),
         ("alert tcp any any -> any any (msg:\"x\"; msg:\"y\"; sid:1;)", "t.rules:7:40: msg: duplicated 'msg' keyword"),
         ("alert tcp any any -> any any (noalert:1; sid:1;)", "t.rules:7:31: noalert: takes no value"),
         ("alert tcp !any any -> any any (sid:1;)", "t.rules:7:11: address: '!any' negates the complete space"),

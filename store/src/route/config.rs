@@ -25,7 +25,8 @@
 //! ```
 //!
 //! A route matches when every condition it gives holds. An `alert_socket` output that no
-//! route names receives the priority-1 alerts (the issue's default for "high priority").
+//! route names receives the priority-1 alerts (the issue's default for "high priority"), and
+//! the priority-0 ones a rule's explicit `priority:0` gives.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -243,13 +243,14 @@ impl Router {
                     .collect(),
             })
             .collect();
-        // An alert socket no route names takes the priority-1 alerts.
+        // An alert socket no route names takes the priority-1 alerts (and priority 0,
+        // which only a rule's explicit `priority:0` gives and Suricata ranks above 1).
         for (i, o) in outputs.iter().enumerate() {
             if o.is_alert_socket && !routes.iter().any(|r| r.outputs.contains(&i)) {
                 routes.push(Route {
                     name: format!("default-high-priority:{}", o.name),
                     level: None,
-                    priority: Some(Range { lo: 1, hi: 1 }),
+                    priority: Some(Range { lo: 0, hi: 1 }),
                     classtype: vec![],
                     sids: vec![],
                     sensors: vec![],

@@ -32,10 +32,11 @@ pub fn facility_code(f: &str) -> Option<u8> {
     }
 }
 
-/// Syslog severity for an alert priority: 1 critical, 2 error, 3 warning, else notice.
+/// Syslog severity for an alert priority: 0 (a rule's explicit `priority:0`, ranked above
+/// 1 as in Suricata) and 1 critical, 2 error, 3 warning, else notice.
 pub fn severity_of(priority: u8) -> u8 {
     match priority {
-        1 => 2,
+        0 | 1 => 2,
         2 => 3,
         3 => 4,
         _ => 5,
@@ -381,6 +382,13 @@ impl Output for SyslogOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn severity_follows_priority() {
+        // 0 comes only from a rule's explicit `priority:0`, ranked above 1 by Suricata.
+        let got: Vec<u8> = (0..=4).chain([255]).map(severity_of).collect();
+        assert_eq!(got, [2, 2, 3, 4, 5, 5]);
+    }
 
     #[test]
     fn rfc5424_structured_data_is_escaped_and_prioritised() {
