@@ -206,8 +206,7 @@ fn parse_line(t: &str, vars: &Vars) -> Result<Entry, String> {
     let (gid, sid) = (num("gen_id")?, num("sig_id")?);
     let track = |v: Option<&str>| -> Result<crate::rules::Track, String> {
         let v = v.ok_or_else(|| format!("{kind}: missing 'track'"))?;
-        crate::rules::parse_track_public(v)?
-            .ok_or_else(|| format!("{kind}: track '{v}' is not supported"))
+        crate::rules::parse_track_public(v).map_err(|e| format!("{kind}: {e}"))
     };
     let what = match kind {
         "suppress" => {
@@ -254,10 +253,7 @@ fn parse_line(t: &str, vars: &Vars) -> Result<Entry, String> {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect::<Vec<_>>()
                 .join(",");
-            match crate::rules::parse_threshold_public(&text)? {
-                Ok(t) => What::Threshold(t),
-                Err(u) => return Err(format!("{kind}: {u} is not supported")),
-            }
+            What::Threshold(crate::rules::parse_threshold_public(&text)?)
         }
     };
     Ok(Entry {

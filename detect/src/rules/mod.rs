@@ -33,14 +33,12 @@ pub use vars::{HeaderError, Vars};
 #[cfg(test)]
 mod tests;
 
-/// The `threshold` keyword's value syntax, shared with `threshold.config`: `Ok(Err(name))`
-/// names a valid option not supported here.
-#[allow(clippy::type_complexity)]
-pub fn parse_threshold_public(v: &str) -> Result<Result<ThresholdSpec, String>, String> {
+/// The `threshold` keyword's value syntax, shared with `threshold.config`.
+pub fn parse_threshold_public(v: &str) -> Result<ThresholdSpec, String> {
     parse::threshold(v, false)
 }
 
-/// A `track` value: `Ok(None)` for Suricata's `by_flow` (valid, not supported).
-pub fn parse_track_public(v: &str) -> Result<Option<Track>, String> {
+/// A `track` value, shared with `threshold.config`.
+pub fn parse_track_public(v: &str) -> Result<Track, String> {
     parse::parse_track(v)
 }

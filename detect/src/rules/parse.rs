@@ -431,10 +431,7 @@ impl Builder {
                 self.seen.push(Seen::Threshold);
                 let spec = threshold(&need(value)?, kw == "detection_filter")
                     .or_else(|m| err(vpos, kw, m))?;
-                match spec {
-                    Ok(t) => self.rule.filters.threshold = Some(t),
-                    Err(unsupported) => self.unsupported(unsupported),
-                }
+                self.rule.filters.threshold = Some(spec);
             }
             "pkt_data" => {
                 none(value)?;
@@ -1280,9 +1277,8 @@ fn flowbits(v: &str) -> Result<Fb, String> {
 }
 
 /// `threshold: type T, track K, count N, seconds S` or `detection_filter: track K, count N,
-/// seconds S`. `Err(keyword)` names an option that is valid but not supported here.
-#[allow(clippy::type_complexity)]
-pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec, String>, String> {
+/// seconds S`.
+pub(crate) fn threshold(v: &str, detection: bool) -> Result<ThresholdSpec, String> {
     let (mut kind, mut track, mut count, mut seconds) = (None, None, None, None);
     let mut seen: Vec<&str> = Vec::new();
     for part in v.split(',') {
@@ -1318,12 +1314,7 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
                     "detection_filter tracks by_src or by_dst, not '{val}'"
                 ));
             }
-            "track" => {
-                track = Some(match parse_track(val)? {
-                    Some(t) => t,
-                    None => return Ok(Err(format!("threshold:track {val}"))),
-                })
-            }
+            "track" => track = Some(parse_track(val)?),
             "count" => count = Some(num(val)?),
             "seconds" => seconds = Some(num(val)?),
             o => return Err(format!("unknown option '{o}'")),
@@ -1349,18 +1340,18 @@ pub(crate) fn threshold(v: &str, detection: bool) -> Result<Result<ThresholdSpec
     if detection && spec.seconds == 0 {
         return Err("seconds must be at least 1".into());
     }
-    Ok(Ok(spec))
+    Ok(spec)
 }
 
-/// `by_src`, `by_dst`, `by_rule`, `by_both`; `None` for Suricata's `by_flow`, which is
-/// valid but not implemented.
-pub(crate) fn parse_track(v: &str) -> Result<Option<Track>, String> {
-    Ok(Some(match v {
+/// `by_src`, `by_dst`, `by_rule`, `by_both`: Suricata 7's tracks (`by_flow` came with
+/// Suricata 8, and 7 refuses it in rules and threshold.config alike).
+pub(crate) fn parse_track(v: &str) -> Result<Track, String> {
+    Ok(match v {
         "by_src" => Track::BySrc,
         "by_dst" => Track::ByDst,
         "by_rule" => Track::ByRule,
         "by_both" => Track::ByBoth,
-        "by_flow" => return Ok(None),
+        "by_flow" => return Err("track 'by_flow' is Suricata 8's, not 7's".into()),
         o => return Err(format!("unknown track '{o}'")),
-    }))
+    })
 }

@@ -1209,16 +1209,6 @@ fn threshold_and_detection_filter_parse() {
         "threshold:type limit, track by_src, count 1, seconds 60, ;",
     ));
     assert_eq!(r.filters.threshold.map(|t| t.seconds), Some(60));
-    match parse(&opts(
-        "threshold:type limit, track by_flow, count 1, seconds 1;",
-    ))
-    .unwrap()
-    {
-        Parsed::Unsupported { keywords, .. } => {
-            assert_eq!(keywords, ["threshold:track by_flow"])
-        }
-        p => panic!("{p:?}"),
-    }
     for bad in [
         "threshold:type limit, track by_src, count 1;",
         "threshold:type sometimes, track by_src, count 1, seconds 1;",
@@ -1228,6 +1218,7 @@ fn threshold_and_detection_filter_parse() {
         "threshold:type limit, track by_src, count 1, seconds 60, count 2;",
         "detection_filter:track by_rule, count 5, seconds 60;",
         "detection_filter:track by_flow, count 5, seconds 60;",
+        "threshold:type limit, track by_flow, count 1, seconds 1;",
         "detection_filter:track by_dst, count 0, seconds 60;",
         "detection_filter:track by_src, count 1, seconds 0;",
         "content:\"a\"; rawbytes; rawbytes;",
