@@ -443,6 +443,8 @@ impl Builder {
                 let v = need(value)?;
                 let parts: Vec<&str> = v.split(',').map(str::trim).collect();
                 if kw == "byte_extract" {
+                    // Not enforced, but what Suricata 7 refuses is an error here too.
+                    byte_extract_form(&parts).or_else(|m| err(vpos, kw, m))?;
                     match parts.get(2) {
                         Some(name) if !name.is_empty() => self.byte_vars.push((*name).to_owned()),
                         _ => return err(vpos, kw, "expected 'bytes,offset,name[,...]'"),
@@ -1274,6 +1276,34 @@ fn flowbits(v: &str) -> Result<Fb, String> {
         return Err("spaces are not allowed in flowbit names".into());
     }
     Ok(Fb::Bit(Flowbit { cmd, names }))
+}
+
+/// The checks Suricata 7 makes of a `byte_extract` (a keyword skipped as unsupported): a
+/// byte count, at most 8 without `string` and 20 with it, and a base only after `string`.
+fn byte_extract_form(parts: &[&str]) -> Result<(), String> {
+    let bytes = parts
+        .first()
+        .and_then(|b| parse_u64(b))
+        .ok_or_else(|| format!("bad byte count '{}'", parts.first().unwrap_or(&"")))?;
+    let mut string = false;
+    for o in parts.iter().skip(3) {
+        match *o {
+            "string" => string = true,
+            "hex" | "dec" | "oct" if !string => {
+                return Err(format!("base '{o}' before or without 'string'"))
+            }
+            _ => {}
+        }
+    }
+    match (string, bytes) {
+        (false, 9..) => Err(format!(
+            "cannot extract {bytes} bytes without \"string\" (0..=8)"
+        )),
+        (true, 21..) => Err(format!(
+            "cannot extract {bytes} bytes with \"string\" (0..=20)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `threshold: type T, track K, count N, seconds S` or `detection_filter: track K, count N,
