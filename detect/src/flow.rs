@@ -166,6 +166,30 @@ struct Flow {
 
 const _: () = assert!(std::mem::size_of::<Flow>() == 64);
 
+impl Flow {
+    /// Notes a packet of the flow going `to_server` (or to the client) at `ts_ns`; true
+    /// when it is the first packet that way.
+    #[inline]
+    fn saw(&mut self, to_server: bool, ts_ns: u64) -> bool {
+        self.last_ts = self.last_ts.max(ts_ns);
+        let seen = if to_server {
+            &mut self.seen_to_server
+        } else {
+            &mut self.seen_to_client
+        };
+        !std::mem::replace(seen, true)
+    }
+
+    /// A flow without TCP state is established once packets went both ways.
+    #[inline]
+    fn established_by_reply(&mut self) -> bool {
+        if self.seen_to_server && self.seen_to_client {
+            self.established = true;
+        }
+        self.established
+    }
+}
+
 /// What a worker learns about a packet's flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowView {
@@ -636,14 +660,8 @@ impl FlowTable {
             }
         };
         let f = &mut self.slots[idx];
-        f.last_ts = f.last_ts.max(ts_ns);
         let to_server = src_is_lo == f.client_is_lo;
-        let seen = if to_server {
-            &mut f.seen_to_server
-        } else {
-            &mut f.seen_to_client
-        };
-        let first = !std::mem::replace(seen, true);
+        let first = f.saw(to_server, ts_ns);
         // As Suricata flags a TCP packet by its session's state before the packet: the
         // ACK that completes the handshake is not yet `flow:established`, the packets
         // after it are. Other protocols are established from the first reply on.
@@ -653,12 +671,7 @@ impl FlowTable {
                 advance_tcp(f, t.flags, to_server);
                 before
             }
-            _ => {
-                if f.seen_to_server && f.seen_to_client {
-                    f.established = true;
-                }
-                f.established
-            }
+            _ => f.established_by_reply(),
         };
         FlowView {
             to_server,
@@ -692,22 +705,16 @@ impl FlowTable {
             return None;
         }
         let f = &mut self.slots[idx];
-        f.last_ts = f.last_ts.max(ts_ns);
         let client = if f.client_is_lo {
             key.addr_lo
         } else {
             key.addr_hi
         };
         let to_server = addr_bits(&p.src) == client;
-        let seen = if to_server {
-            &mut f.seen_to_server
-        } else {
-            &mut f.seen_to_client
-        };
-        let first = !std::mem::replace(seen, true);
+        let first = f.saw(to_server, ts_ns);
         // A TCP flow's state is its session's; others are established by a reply.
-        if key.proto != 6 && f.seen_to_server && f.seen_to_client {
-            f.established = true;
+        if key.proto != 6 {
+            f.established_by_reply();
         }
         Some(FlowView {
             to_server,
