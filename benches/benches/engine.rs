@@ -28,6 +28,7 @@ fn bench(c: &mut Criterion) {
         first_in_direction: false,
         flowless: false,
         header_only: false,
+        stream_data: false,
     };
     let filler: Vec<u8> = (0..1400u32)
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789 /.-=&?"[(i * 7 % 43) as usize])

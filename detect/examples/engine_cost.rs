@@ -66,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         first_in_direction: true,
         flowless: false,
         header_only: false,
+        stream_data: false,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

@@ -460,6 +460,7 @@ impl Worker {
             first_in_direction: true,
             flowless: true,
             header_only,
+            stream_data: false,
         };
         let at = At {
             ts_ns,
@@ -542,6 +543,7 @@ impl Worker {
             first_in_direction: view.first_in_direction,
             flowless: false,
             header_only,
+            stream_data: outcome.ready,
         };
         let at = At {
             ts_ns,
@@ -688,6 +690,7 @@ impl Worker {
                 first_in_direction: false,
                 flowless: false,
                 header_only: false,
+                stream_data: true,
             };
             let at = At {
                 ts_ns,

@@ -115,6 +115,7 @@ fn inspect_does_not_allocate_when_warm() {
         first_in_direction: true,
         flowless: false,
         header_only: false,
+        stream_data: false,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;

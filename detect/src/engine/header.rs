@@ -58,9 +58,9 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
         return false;
     }
     // Suricata skips a rule needing a payload when the packet has none to inspect: a
-    // tunnel's outer packet, or an empty one. (A TCP packet without payload may still
-    // carry stream data for it in Suricata; that case is not modelled, TCP is left out.)
-    let no_payload = info.header_only || (pkt.payload.is_empty() && !matches!(pkt.l4, L4::Tcp(_)));
+    // tunnel's outer packet, or an empty one, unless (TCP) its stream has bytes to
+    // inspect at it.
+    let no_payload = info.header_only || (pkt.payload.is_empty() && !info.stream_data);
     if rule.dsize.is_some_and(|m| {
         !m.matches(pkt.payload.len() as u64) || (no_payload && dsize_needs_payload(m))
     }) {

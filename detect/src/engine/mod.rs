@@ -59,6 +59,10 @@ pub struct FlowInfo {
     /// inspected on its own): as in Suricata, no payload keyword runs on it, nor a `dsize`
     /// that needs a payload, so only header rules can match.
     pub header_only: bool,
+    /// TCP: the stream of the packet's direction has bytes to inspect at this packet
+    /// (Suricata's `PKT_DETECT_HAS_STREAMDATA`). A packet without payload then still runs
+    /// the rules that need one, such as `dsize:!=5`; without it, it does not.
+    pub stream_data: bool,
 }
 
 /// The outcome of inspecting one packet.

@@ -665,8 +665,13 @@ fn header_keywords() {
         first_in_direction: true,
         flowless: false,
         header_only: false,
+        stream_data: false,
     };
     let no = first_packet();
+    let streamed = FlowInfo {
+        stream_data: true,
+        ..first_packet()
+    };
     let outer = FlowInfo {
         header_only: true,
         ..first_packet()
@@ -818,6 +823,20 @@ fn header_keywords() {
             empty(udp),
             no,
             false,
+        ),
+        (
+            "dsize not 5 on an empty TCP packet without stream data to inspect",
+            r(Proto::Tcp).dsize(NumMatch::Ne(5)),
+            empty(tcp),
+            no,
+            false,
+        ),
+        (
+            "dsize not 5 on an empty TCP packet whose stream has data to inspect",
+            r(Proto::Tcp).dsize(NumMatch::Ne(5)),
+            empty(tcp),
+            streamed,
+            true,
         ),
         (
             "dsize below 5 needs none",
