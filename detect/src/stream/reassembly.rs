@@ -95,8 +95,9 @@ pub struct Outcome {
     pub established: bool,
     /// The session was established before this packet: Suricata's `flow:established` for
     /// it (`ssn->state >= TCP_ESTABLISHED` when the packet arrives, so not the ACK that
-    /// completes the handshake nor a midstream pickup's first packet, and every packet
-    /// after a FIN or a reset closed an established or even a half-open session).
+    /// completes the handshake, unless it carries data in sequence, nor a midstream
+    /// pickup's first packet, and every packet after a FIN or a reset closed an
+    /// established or even a half-open session).
     pub was_established: bool,
 }
 
@@ -213,6 +214,13 @@ impl StreamTable {
             f & tcp_flags::RST != 0,
         );
         let before = s.state;
+        // Suricata's special case: the handshake's ACK, in sequence, carrying data is
+        // established itself (as if the plain ACK had been lost).
+        let completes_with_data = before == SsnState::SynRecv
+            && to_server
+            && !p.payload.is_empty()
+            && s.halves[0].offset(t.seq) == Some(0)
+            && s.halves[1].offset(t.ack) == Some(0);
         advance(s, &self.config, to_server, t.seq, t.ack, syn, ack, fin, rst);
         if before == SsnState::None && s.state != SsnState::None {
             self.stats.sessions += 1;
@@ -270,7 +278,8 @@ impl StreamTable {
             in_stream,
             ready,
             established,
-            was_established: before >= SsnState::Established,
+            was_established: before >= SsnState::Established
+                || (completes_with_data && s.state == SsnState::Established),
         }
     }
 
