@@ -143,6 +143,17 @@ enum TcpState {
     Closed,
 }
 
+/// Why a flow is exempt from detection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Exempt {
+    #[default]
+    No,
+    /// A `pass` rule matched.
+    Passed,
+    /// A `drop` (or `reject`) rule matched.
+    Dropped,
+}
+
 /// One cache line: a lookup touches one line per slot it looks at, and the table's
 /// prefetch warms one (at 96 bytes a slot straddled two, and a new flow's walk of the
 /// window touched twelve lines). A slot is in use when its tag is not 0.
@@ -159,7 +170,7 @@ struct Flow {
     /// A packet went to the server (to the client) in this flow.
     seen_to_server: bool,
     seen_to_client: bool,
-    passed: bool,
+    exempt: Exempt,
     last_ts: u64,
     id: u64,
 }
@@ -195,8 +206,10 @@ impl Flow {
 pub struct FlowView {
     pub to_server: bool,
     pub established: bool,
-    /// A `pass` rule matched earlier in this flow: skip detection.
+    /// A `pass` rule, or a `drop` one, matched earlier in this flow: skip detection.
     pub passed: bool,
+    /// It was a `drop` rule.
+    pub dropped: bool,
     /// Stable id for EVE's `flow_id` (51 bits so JSON readers keep it exact).
     pub id: u64,
     /// Slot of the flow, for [`FlowTable::mark_passed`].
@@ -676,7 +689,8 @@ impl FlowTable {
         FlowView {
             to_server,
             established,
-            passed: f.passed,
+            passed: f.exempt != Exempt::No,
+            dropped: f.exempt == Exempt::Dropped,
             id: f.id,
             slot: idx as u32,
             created,
@@ -719,7 +733,8 @@ impl FlowTable {
         Some(FlowView {
             to_server,
             established: f.established,
-            passed: f.passed,
+            passed: f.exempt != Exempt::No,
+            dropped: f.exempt == Exempt::Dropped,
             id: f.id,
             slot: idx as u32,
             created: false,
@@ -768,7 +783,15 @@ impl FlowTable {
     /// Exempts the rest of a flow from detection (a `pass` rule matched).
     pub fn mark_passed(&mut self, slot: u32) {
         if let Some(f) = self.slots.get_mut(slot as usize) {
-            f.passed = true;
+            f.exempt = Exempt::Passed;
+        }
+    }
+
+    /// Exempts the rest of a flow from detection because a `drop` rule matched: Suricata
+    /// drops its later packets uninspected.
+    pub fn mark_dropped(&mut self, slot: u32) {
+        if let Some(f) = self.slots.get_mut(slot as usize) {
+            f.exempt = Exempt::Dropped;
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct WorkerStats {
     pub alerts: u64,
     /// Packets not inspected because their flow was passed by a `pass` rule.
     pub passed: u64,
+    /// Packets not inspected because a `drop` (or `reject`) rule matched earlier in
+    /// their flow.
+    pub dropped: u64,
     /// Outer packets of tunnels inspected beside the packets inside them.
     pub outer_packets: u64,
     /// Packets whose transport checksum was wrong (while checksum checks were on).
@@ -58,6 +61,7 @@ impl WorkerStats {
         self.bytes += o.bytes;
         self.alerts += o.alerts;
         self.passed += o.passed;
+        self.dropped += o.dropped;
         self.bad_checksum += o.bad_checksum;
         self.outer_packets += o.outer_packets;
         self.decode.merge(&o.decode);
@@ -521,11 +525,20 @@ impl Worker {
             self.clear_bits(view.slot);
         }
         if view.passed {
-            self.stats.passed += 1;
+            if view.dropped {
+                self.stats.dropped += 1;
+            } else {
+                self.stats.passed += 1;
+            }
             return;
         }
+        let mut raw = false;
         let outcome = if matches!(p.l4, L4::Tcp(_)) && !header_only {
-            let keep = !p.payload.is_empty() && self.engine.wants_stream(p, view.to_server);
+            raw = self.engine.raw_stream(p, view.to_server);
+            // Bytes no rule reads as a stream are still kept where Suricata keeps them:
+            // whether they wait to be inspected decides what `dsize` sees.
+            let keep =
+                !p.payload.is_empty() && (raw || self.engine.wants_stream(p, view.to_server));
             self.streams
                 .on_packet(view.slot, view.id, view.to_server, keep, p)
         } else {
@@ -543,7 +556,7 @@ impl Worker {
             first_in_direction: view.first_in_direction,
             flowless: false,
             header_only,
-            stream_data: outcome.ready,
+            stream_data: outcome.ready && raw,
         };
         let at = At {
             ts_ns,
@@ -567,7 +580,12 @@ impl Worker {
         }
         self.scratch.begin_packet();
         self.load_bits(view.slot);
-        if outcome.ready && self.inspect_stream(view.slot, false, p, &info, &at, sink) {
+        let stream_verdict = if outcome.ready {
+            self.inspect_stream(view.slot, false, p, &info, &at, sink)
+        } else {
+            Verdict::Inspected
+        };
+        if stream_verdict == Verdict::Pass {
             self.store_bits(view.slot);
             self.pass_flow(view.slot);
             return;
@@ -592,6 +610,9 @@ impl Worker {
         }
         if verdict == Verdict::Pass {
             self.pass_flow(view.slot);
+        } else if verdict == Verdict::Drop || stream_verdict == Verdict::Drop {
+            self.flows.mark_dropped(view.slot);
+            self.streams.release(view.slot);
         }
     }
 
@@ -603,8 +624,9 @@ impl Worker {
     }
 
     /// Raw stream inspection of `slot` in the direction of `at` for packet `p`: each run
-    /// of bytes goes through the matcher and raises alerts carrying that run. True when a
-    /// `pass` rule matched (the flow is passed).
+    /// of bytes goes through the matcher and raises alerts carrying that run. `Pass` when
+    /// a `pass` rule matched (the flow is passed; later runs are not inspected), `Drop`
+    /// when a `drop` rule did (every run is, as the packet is).
     fn inspect_stream(
         &mut self,
         slot: u32,
@@ -613,7 +635,7 @@ impl Worker {
         info: &FlowInfo,
         at: &At,
         sink: &mut impl FnMut(AlertEvent),
-    ) -> bool {
+    ) -> Verdict {
         let Worker {
             engine,
             scratch,
@@ -622,23 +644,26 @@ impl Worker {
             gate,
             ..
         } = self;
-        let mut passed = false;
+        let mut outcome = Verdict::Inspected;
         streams.inspect(slot, at.to_server, eof, |data, cands| {
-            if passed {
+            if outcome == Verdict::Pass {
                 return;
             }
             let verdict = match cands {
                 Some(c) => engine.inspect_stream_with(p, data, c, info, scratch),
                 None => engine.inspect_stream(p, data, info, scratch),
             };
-            if verdict == Verdict::Pass {
-                passed = true;
+            // The first of pass and drop to match holds (Suricata's `RuleActionToFlow`).
+            match verdict {
+                Verdict::Drop => outcome = Verdict::Drop,
+                Verdict::Pass if outcome != Verdict::Drop => outcome = Verdict::Pass,
+                _ => {}
             }
             for &rule in scratch.matches() {
                 raise(engine, gate, stats, rule as u32, at, p, data, sink);
             }
         });
-        passed
+        outcome
     }
 
     /// Inspects the bytes a flow's session still holds (both directions, acknowledged

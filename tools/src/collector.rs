@@ -110,8 +110,6 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
     let cfg_router = cfg.router.clone();
     rt.block_on(async move {
         let col = Collector::start(cfg, store).await?;
-        // The address line lets scripts (and tests) using port 0 find the port.
-        eprintln!("collector listening on {}", col.local_addr);
         let _metrics = match crate::metrics::listen_addr(a.metrics.as_deref(), config) {
             Some(addr) => {
                 let stats = col.stats.clone();
@@ -127,6 +125,9 @@ pub fn run(a: CollectorArgs, config: &Config) -> Result<()> {
             }
             None => None,
         };
+        // The address line lets scripts (and tests) using port 0 find the port; it comes
+        // once the metrics endpoint is up too, so "listening" means every listener is.
+        eprintln!("collector listening on {}", col.local_addr);
         // Everything that needs root is bound or open by now.
         if let Some(u) = &user {
             store::privilege::drop_privileges(u).with_context(|| format!("--user {u}"))?;

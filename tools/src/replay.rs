@@ -166,6 +166,12 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
     if t.passed > 0 {
         eprintln!("passed (pass rules): {}", t.passed);
     }
+    if t.dropped > 0 {
+        eprintln!(
+            "not inspected after a drop/reject rule matched their flow: {}",
+            t.dropped
+        );
+    }
     if t.outer_packets > 0 {
         eprintln!(
             "tunnel outer packets inspected (header rules only): {}",

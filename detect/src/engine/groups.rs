@@ -259,3 +259,119 @@ fn port_table(
         ports: table,
     }
 }
+
+/// The server ports of TCP flows whose stream Suricata 7 keeps for raw inspection, per
+/// direction and IP version. Suricata disables a direction's raw reassembly when the rule
+/// group of its first packet holds no stream content rule (`SIG_GROUP_HEAD_HAVERAWSTREAM`),
+/// and only a direction with raw reassembly has "stream data" at a packet, which decides
+/// whether an empty packet counts as having a payload (`dsize`). Its groups differ from
+/// ours: to-server rules are grouped by destination port, to-client rules by *source*
+/// port, so a content rule without a direction (`-> any 80`) sits in every to-client
+/// group. Suricata's merging of ports beyond its group limits (`detect.profile`) is not
+/// modelled: it only widens the set.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawStreamPorts {
+    /// `[to server, to client][v4, v6]`: every port, or a 65,536-bit map.
+    sets: [[PortBits; 2]; 2],
+}
+
+#[derive(Clone, Debug, Default)]
+enum PortBits {
+    #[default]
+    None,
+    All,
+    Some(Box<[u64]>),
+}
+
+impl PortBits {
+    fn add(&mut self, ps: &PortSet) {
+        if matches!(self, PortBits::All) {
+            return;
+        }
+        if ps.is_any() {
+            *self = PortBits::All;
+            return;
+        }
+        let bits = match self {
+            PortBits::Some(b) => b,
+            _ => {
+                *self = PortBits::Some(vec![0u64; 1024].into_boxed_slice());
+                let PortBits::Some(b) = self else {
+                    unreachable!("just set")
+                };
+                b
+            }
+        };
+        let ranges: Vec<(u16, u16)> = if ps.include.is_empty() {
+            vec![(0, u16::MAX)]
+        } else {
+            ps.include.clone()
+        };
+        for (a, b) in ranges {
+            for p in a..=b {
+                if ps.contains(p) {
+                    bits[usize::from(p) / 64] |= 1 << (p % 64);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn has(&self, port: u16) -> bool {
+        match self {
+            PortBits::None => false,
+            PortBits::All => true,
+            PortBits::Some(b) => b[usize::from(port) / 64] & (1 << (port % 64)) != 0,
+        }
+    }
+}
+
+impl RawStreamPorts {
+    /// From the rules that look at the stream.
+    pub(crate) fn build<'r>(stream_rules: impl Iterator<Item = &'r Rule>) -> Self {
+        let mut s = RawStreamPorts::default();
+        for r in stream_rules {
+            let Some((class, ver)) = rule_scope(&r.proto) else {
+                continue;
+            };
+            if class & (1 << Class::Tcp as u8) == 0 {
+                continue;
+            }
+            let dirs = rule_directions(r);
+            for (d, set) in s.sets.iter_mut().enumerate() {
+                if dirs & (1 << d) == 0 {
+                    continue;
+                }
+                for (v, bits) in set.iter_mut().enumerate() {
+                    if ver & (1 << v) == 0 {
+                        continue;
+                    }
+                    // To server: the rule's destination ports; to client: its source
+                    // ports. A `<>` rule is also its swapped copy, so both.
+                    let (own, swapped) = if d == 0 {
+                        (&r.dst_ports, &r.src_ports)
+                    } else {
+                        (&r.src_ports, &r.dst_ports)
+                    };
+                    bits.add(own);
+                    if r.bidirectional {
+                        bits.add(swapped);
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Whether Suricata keeps raw stream data for a TCP packet going `to_server` (or to
+    /// the client): looked up by the flow's server port.
+    #[inline]
+    pub(crate) fn has(&self, pkt: &Packet<'_>, to_server: bool) -> bool {
+        let server_port = if to_server {
+            pkt.dst_port()
+        } else {
+            pkt.src_port()
+        };
+        self.sets[usize::from(!to_server)][pkt.is_ipv6() as usize].has(server_port)
+    }
+}

@@ -52,6 +52,13 @@ fn dsize_needs_payload(m: NumMatch) -> bool {
     }
 }
 
+/// Whether Suricata 7 counts a `dsize` as wanting no payload (`SIG_MASK_REQUIRE_NO_PAYLOAD`:
+/// `dsize:0`). Such a rule is skipped on an empty TCP packet whose stream has bytes to
+/// inspect at it: Suricata gives that packet the payload mask instead.
+fn dsize_needs_no_payload(m: NumMatch) -> bool {
+    matches!(m, NumMatch::Eq(0))
+}
+
 /// Every non-payload keyword of the rule, addresses and ports included.
 pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     if !addresses_ports(rule, pkt) || !flow(&rule.flow, info) {
@@ -62,7 +69,12 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     // inspect at it.
     let no_payload = info.header_only || (pkt.payload.is_empty() && !info.stream_data);
     if rule.dsize.is_some_and(|m| {
-        !m.matches(pkt.payload.len() as u64) || (no_payload && dsize_needs_payload(m))
+        !m.matches(pkt.payload.len() as u64)
+            || if no_payload {
+                dsize_needs_payload(m)
+            } else {
+                dsize_needs_no_payload(m)
+            }
     }) {
         return false;
     }

@@ -60,8 +60,9 @@ pub struct FlowInfo {
     /// that needs a payload, so only header rules can match.
     pub header_only: bool,
     /// TCP: the stream of the packet's direction has bytes to inspect at this packet
-    /// (Suricata's `PKT_DETECT_HAS_STREAMDATA`). A packet without payload then still runs
-    /// the rules that need one, such as `dsize:!=5`; without it, it does not.
+    /// (Suricata's `PKT_DETECT_HAS_STREAMDATA`, so only in a direction Suricata keeps for
+    /// raw inspection, [`Engine::raw_stream`]). An empty packet then counts as having a
+    /// payload: it runs `dsize:!=5` and skips `dsize:0`; without it, the reverse.
     pub stream_data: bool,
 }
 
@@ -75,6 +76,10 @@ pub enum Verdict {
     Pass,
     /// A `pass` rule matched on this packet only (UDP, ICMP, ...): the flow goes on.
     PassPacket,
+    /// A `drop` or `reject` rule matched (and alerted) and applies to the whole flow, as
+    /// for `pass`: Suricata 7 then drops the flow's later packets uninspected, offline
+    /// too, so nothing more of the flow can alert.
+    Drop,
 }
 
 /// Why the rule set could not be compiled.
@@ -175,6 +180,8 @@ struct Compiled {
     steps: Box<[payload::Step]>,
     noalert: bool,
     pass: bool,
+    /// `drop` or a `reject` action.
+    drop: bool,
     /// Evaluated only on the first packet of each flow direction (see [`is_ip_only`]).
     ip_only: bool,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
@@ -253,6 +260,7 @@ pub struct Engine {
     /// Rule index -> rank.
     rank_of: Vec<u32>,
     tables: groups::Tables,
+    raw_ports: groups::RawStreamPorts,
     groups: Vec<Group>,
     max_variants: usize,
     prefiltered: usize,
@@ -368,6 +376,7 @@ impl Engine {
                     steps: payload::compile(&r.payload),
                     noalert: r.noalert,
                     pass: r.action == Action::Pass,
+                    drop: !matches!(r.action, Action::Pass | Action::Alert),
                     ip_only: is_ip_only(r),
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                     negated_fp: match &fast[i as usize] {
@@ -380,6 +389,20 @@ impl Engine {
             .collect();
         let ranked: Vec<&Rule> = order.iter().map(|&i| &rules[i as usize]).collect();
         let (tables, lists) = groups::build(&ranked);
+        let raw_ports = groups::RawStreamPorts::build(
+            ranked
+                .iter()
+                .zip(compiled.iter())
+                .filter(|(_, c)| {
+                    matches!(
+                        c.kind,
+                        PayloadKind::Stream
+                            | PayloadKind::StreamAndPacket
+                            | PayloadKind::StreamOnly
+                    )
+                })
+                .map(|(r, _)| *r),
+        );
         let mut built = Vec::with_capacity(lists.len());
         let mut max_variants = 0;
         for (gi, list) in lists.iter().enumerate() {
@@ -473,6 +496,7 @@ impl Engine {
             compiled,
             rank_of,
             tables,
+            raw_ports,
             groups: built,
             max_variants,
             prefiltered,
@@ -561,6 +585,14 @@ impl Engine {
         self.groups
             .get(self.tables.lookup(pkt, to_server) as usize)
             .is_some_and(|g| g.stream_rules)
+    }
+
+    /// Whether Suricata 7 would keep the stream of `pkt`'s direction for raw inspection
+    /// (see [`groups::RawStreamPorts`]): only then does an empty packet with stream bytes
+    /// waiting count as having a payload ([`FlowInfo::stream_data`]).
+    #[inline]
+    pub fn raw_stream(&self, pkt: &Packet<'_>, to_server: bool) -> bool {
+        self.raw_ports.has(pkt, to_server)
     }
 
     /// Longest fast pattern of the rule set.
@@ -790,6 +822,7 @@ impl Engine {
             flowbits,
             ..
         } = scratch;
+        let mut verdict = Verdict::Inspected;
         // Merge the sorted candidates with the group's always-verified rules.
         let (mut a, mut b) = (cands.iter().peekable(), group.always.iter().peekable());
         loop {
@@ -835,18 +868,24 @@ impl Engine {
                     stream_hits.push(rank);
                 }
             }
+            // The flow takes a pass or drop action where Suricata's does (IP-only rules and
+            // TCP); elsewhere it covers the packet alone.
+            let flow_scope = c.ip_only || tcp;
             if c.pass {
-                return if c.ip_only || matches!(pkt.l4, capture::decode::L4::Tcp(_)) {
+                return if flow_scope {
                     Verdict::Pass
                 } else {
                     Verdict::PassPacket
                 };
             }
+            if c.drop && flow_scope {
+                verdict = Verdict::Drop;
+            }
             if !c.noalert {
                 matches.push(c.index as usize);
             }
         }
-        Verdict::Inspected
+        verdict
     }
 }
 

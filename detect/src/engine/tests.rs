@@ -1108,8 +1108,11 @@ fn order_pass_noalert_and_once() {
     let mut s = engine.scratch();
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"xx x")),
-        (Verdict::Inspected, vec![9, 4, 5, 1, 2, 7])
+        (Verdict::Drop, vec![9, 4, 5, 1, 2, 7])
     );
+    // A drop or reject match still alerts, and the verdict tells the worker to
+    // stop inspecting the flow (Suricata's RuleActionToFlow, IDS mode too).
+    assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"y")).0, Verdict::Drop);
     // sid 1 needs two x's; sid 4 has no payload keyword and matches an empty payload.
     assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).1, vec![9, 4, 5, 2, 7]);
     assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"")).1, vec![4]);
@@ -1124,7 +1127,7 @@ fn order_pass_noalert_and_once() {
     );
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"x")),
-        (Verdict::Inspected, vec![9, 4, 5, 2, 7])
+        (Verdict::Drop, vec![9, 4, 5, 2, 7])
     );
     // A drop rule sorted after the pass rule is never reached.
     assert_eq!(

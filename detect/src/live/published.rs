@@ -17,6 +17,8 @@ pub struct WorkerLive {
     pub bytes: u64,
     /// Packets of flows a `pass` rule passed.
     pub passed: u64,
+    /// Packets of flows a `drop` or `reject` rule matched earlier (not inspected).
+    pub dropped: u64,
     pub flows: FlowStats,
     /// Flows held now.
     pub flows_active: u64,
@@ -40,6 +42,7 @@ pub(super) struct PublishedWorker {
     packets: AtomicU64,
     bytes: AtomicU64,
     passed: AtomicU64,
+    dropped: AtomicU64,
     flows_created: AtomicU64,
     flows_timed_out: AtomicU64,
     flows_evicted: AtomicU64,
@@ -61,6 +64,7 @@ impl PublishedWorker {
         self.packets.store(s.packets, Relaxed);
         self.bytes.store(s.bytes, Relaxed);
         self.passed.store(s.passed, Relaxed);
+        self.dropped.store(s.dropped, Relaxed);
         self.flows_created.store(s.flows.created, Relaxed);
         self.flows_timed_out.store(s.flows.timed_out, Relaxed);
         self.flows_evicted.store(s.flows.evicted, Relaxed);
@@ -84,6 +88,7 @@ impl PublishedWorker {
             packets: self.packets.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             passed: self.passed.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
             flows: FlowStats {
                 created: self.flows_created.load(Relaxed),
                 timed_out: self.flows_timed_out.load(Relaxed),

@@ -158,6 +158,15 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     .sample(&[("event", "created")], sum(|w| w.flows.created) as f64)
     .sample(&[("event", "timed_out")], sum(|w| w.flows.timed_out) as f64)
     .sample(&[("event", "evicted")], sum(|w| w.flows.evicted) as f64);
+    e.family(
+        "tidewatch_flow_uninspected_packets_total",
+        Kind::Counter,
+        "Packets not inspected because their flow was settled earlier: by a `pass` rule, \
+         or by a `drop`/`reject` rule (which stops inspection of the flow in IDS mode too, \
+         as in Suricata).",
+    )
+    .sample(&[("reason", "pass")], sum(|w| w.passed) as f64)
+    .sample(&[("reason", "drop")], sum(|w| w.dropped) as f64);
     e.single(
         "tidewatch_flow_emergencies_total",
         Kind::Counter,
