@@ -608,7 +608,9 @@ impl Worker {
         for &rule in scratch.matches() {
             raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
         }
-        if verdict == Verdict::Pass {
+        // The first of drop and pass to hold wins (Suricata's `RuleActionToFlow`); the
+        // stream ran first.
+        if verdict == Verdict::Pass && stream_verdict != Verdict::Drop {
             self.pass_flow(view.slot);
         } else if verdict == Verdict::Drop || stream_verdict == Verdict::Drop {
             self.flows.mark_dropped(view.slot);

@@ -11,7 +11,8 @@
 //!   fills `scratch.matches()` with the indexes (into `rules()`) of the rules that match
 //!   this packet, each at most once, in Suricata's order (action order pass, drop, reject,
 //!   alert; then priority; then sid). When a `pass` rule matches, inspection stops there
-//!   and the verdict is `Verdict::Pass` (the worker passes the rest of the flow).
+//!   and the verdict is `Verdict::Pass` (the worker passes the rest of the flow) or
+//!   `Verdict::PassPacket` (this packet only).
 //!   `noalert` rules match but are not reported.
 //!
 //! Notes on this implementation: as in Suricata, a matching `pass` rule is not reported
@@ -71,14 +72,17 @@ pub struct FlowInfo {
 pub enum Verdict {
     /// Inspection ran over every candidate rule.
     Inspected,
-    /// A `pass` rule matched and applies to the whole flow (as Suricata does for TCP
-    /// flows and IP-only rules): the rest of the flow needs no inspection.
+    /// A `pass` rule matched and applies to the whole flow (as Suricata does for IP-only
+    /// rules and matches on the reassembled stream): the rest of the flow needs no
+    /// inspection.
     Pass,
-    /// A `pass` rule matched on this packet only (UDP, ICMP, ...): the flow goes on.
+    /// A `pass` rule matched on this packet only (a packet match, TCP's included): the
+    /// flow goes on.
     PassPacket,
     /// A `drop` or `reject` rule matched (and alerted) and applies to the whole flow, as
     /// for `pass`: Suricata 7 then drops the flow's later packets uninspected, offline
-    /// too, so nothing more of the flow can alert.
+    /// too, so nothing more of the flow can alert. A drop matched on a packet alone
+    /// leaves the verdict `Inspected`.
     Drop,
 }
 
@@ -868,9 +872,10 @@ impl Engine {
                     stream_hits.push(rank);
                 }
             }
-            // The flow takes a pass or drop action where Suricata's does (IP-only rules and
-            // TCP); elsewhere it covers the packet alone.
-            let flow_scope = c.ip_only || tcp;
+            // The flow takes a pass or drop action where Suricata's does: IP-only rules, and
+            // matches on the reassembled stream (its `FLOW_IF_STATEFUL`); any other match
+            // covers the packet alone, a TCP one included.
+            let flow_scope = c.ip_only || pass == Pass::Stream;
             if c.pass {
                 return if flow_scope {
                     Verdict::Pass

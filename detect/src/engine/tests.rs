@@ -1110,9 +1110,21 @@ fn order_pass_noalert_and_once() {
         sids(&engine, &mut s, &tcp_pkt(b"xx x")),
         (Verdict::Drop, vec![9, 4, 5, 1, 2, 7])
     );
-    // A drop or reject match still alerts, and the verdict tells the worker to
-    // stop inspecting the flow (Suricata's RuleActionToFlow, IDS mode too).
+    // A drop or reject match alerts. Sid 4 is IP-only, so its reject covers the flow
+    // (Suricata's RuleActionToFlow, IDS mode too); on a later packet it is not evaluated.
     assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"y")).0, Verdict::Drop);
+    assert_eq!(
+        engine.inspect(&tcp_pkt(b"x"), &FlowInfo::default(), &mut s),
+        Verdict::Inspected,
+        "a content drop matched on a packet covers that packet alone"
+    );
+    let v = engine.inspect_stream(&tcp_pkt(b""), b"xx x", &FlowInfo::default(), &mut s);
+    let stream: Vec<u32> = s.matches().iter().map(|&i| engine.rules()[i].sid).collect();
+    assert_eq!(
+        (v, stream),
+        (Verdict::Drop, vec![9, 5, 1, 2, 7]),
+        "on the stream it covers the flow (Suricata's FLOW_IF_STATEFUL)"
+    );
     // sid 1 needs two x's; sid 4 has no payload keyword and matches an empty payload.
     assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"x")).1, vec![9, 4, 5, 2, 7]);
     assert_eq!(sids(&engine, &mut s, &tcp_pkt(b"")).1, vec![4]);
@@ -1123,7 +1135,7 @@ fn order_pass_noalert_and_once() {
     let mut s = engine.scratch();
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"x pass")),
-        (Verdict::Pass, vec![])
+        (Verdict::PassPacket, vec![])
     );
     assert_eq!(
         sids(&engine, &mut s, &tcp_pkt(b"x")),
@@ -1131,9 +1143,10 @@ fn order_pass_noalert_and_once() {
     );
     // A drop rule sorted after the pass rule is never reached.
     assert_eq!(
-        sids(&engine, &mut s, &tcp_pkt(b"pass")),
-        (Verdict::Pass, vec![])
+        engine.inspect_stream(&tcp_pkt(b""), b"x pass", &first_packet(), &mut s),
+        Verdict::Pass
     );
+    assert!(s.matches().is_empty());
 }
 
 #[test]
@@ -1254,7 +1267,8 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     later.sort_unstable();
     assert_eq!(later, vec![2], "the IP-only rules are not evaluated again");
 
-    // pass on UDP covers the packet only; on TCP (or an IP-only pass) the whole flow.
+    // pass on a packet covers the packet only, TCP included; on the TCP stream (or an
+    // IP-only pass) the whole flow.
     let pass_udp = RuleBuilder::new(Proto::Udp, 10)
         .action(Action::Pass)
         .content(b"x")
@@ -1271,6 +1285,10 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     );
     assert_eq!(
         engine.inspect(&tcp_pkt(b"x"), &first_packet(), &mut s),
+        Verdict::PassPacket
+    );
+    assert_eq!(
+        engine.inspect_stream(&tcp_pkt(b""), b"x", &first_packet(), &mut s),
         Verdict::Pass
     );
     assert!(s.matches().is_empty(), "pass rules are not reported");
