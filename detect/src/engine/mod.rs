@@ -117,7 +117,8 @@ pub enum BuildError {
 enum PayloadKind {
     /// No payload keywords: header checks on every packet.
     Header,
-    /// The packet's payload only: `tcp-pkt`, `dsize`, and protocols without TCP.
+    /// The packet's payload only: `tcp-pkt`, a packet keyword (`dsize`, `flags`, `ttl`,
+    /// ...: [`has_packet_keyword`]), and protocols without TCP.
     Packet,
     /// The reassembled stream; a packet's own payload only when the stream did not take it.
     Stream,
@@ -137,7 +138,9 @@ fn payload_kind(r: &Rule) -> PayloadKind {
     match r.proto {
         Proto::TcpPkt => PayloadKind::Packet,
         Proto::TcpStream => PayloadKind::StreamOnly,
-        _ if !tcp || r.dsize.is_some() => PayloadKind::Packet,
+        // A keyword that looks at one packet makes Suricata inspect the rule's content on
+        // packets alone (SIG_FLAG_REQUIRE_PACKET without REQUIRE_STREAM: SIG_TYPE_PKT).
+        _ if !tcp || has_packet_keyword(r) => PayloadKind::Packet,
         _ => {
             let positional = r.payload.iter().any(|p| {
                 matches!(p, PayloadMatch::Content(c)
@@ -150,6 +153,17 @@ fn payload_kind(r: &Rule) -> PayloadKind {
             }
         }
     }
+}
+
+/// `dsize`, `flags`, `ttl`, `itype`, `icode` or `ip_proto`: Suricata's keywords that set
+/// `SIG_FLAG_REQUIRE_PACKET`.
+fn has_packet_keyword(r: &Rule) -> bool {
+    r.dsize.is_some()
+        || !r.flags.is_empty()
+        || !r.ttl.is_empty()
+        || !r.itype.is_empty()
+        || !r.icode.is_empty()
+        || r.ip_proto.is_some()
 }
 
 /// Which inspection a call of the matcher is.
@@ -188,6 +202,9 @@ struct Compiled {
     drop: bool,
     /// Evaluated only on the first packet of each flow direction (see [`is_ip_only`]).
     ip_only: bool,
+    /// A `pass` or `drop` match covers the whole flow wherever it matched: IP-only rules
+    /// and Suricata's "like IP-only" ones (see [`is_like_ip_only`]).
+    flow_action: bool,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
@@ -382,6 +399,7 @@ impl Engine {
                     pass: r.action == Action::Pass,
                     drop: !matches!(r.action, Action::Pass | Action::Alert),
                     ip_only: is_ip_only(r),
+                    flow_action: is_ip_only(r) || is_like_ip_only(r),
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                     negated_fp: match &fast[i as usize] {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
@@ -875,7 +893,7 @@ impl Engine {
             // The flow takes a pass or drop action where Suricata's does: IP-only rules, and
             // matches on the reassembled stream (its `FLOW_IF_STATEFUL`); any other match
             // covers the packet alone, a TCP one included.
-            let flow_scope = c.ip_only || pass == Pass::Stream;
+            let flow_scope = c.flow_action || pass == Pass::Stream;
             if c.pass {
                 return if flow_scope {
                     Verdict::Pass
@@ -899,8 +917,27 @@ impl Engine {
 /// ports: Suricata 7 matches `alert tcp any any -> any 8003 (sid:1;)` like an IP-only rule
 /// (the golden pcap's scenario P, and a `pass` of that shape passes the whole UDP or TCP
 /// flow). A flow's addresses and ports are the same on each of its packets one way, so
-/// such rules are matched once per flow direction, on its first packet.
+/// such rules are matched once per flow direction, on its first packet. A negated
+/// address makes the rule [`is_like_ip_only`] instead.
 pub fn is_ip_only(r: &Rule) -> bool {
+    ip_only_keywords(r) && !has_negated_address(r)
+}
+
+/// Suricata's "like IP-only" signatures (`SIG_TYPE_LIKE_IPONLY`): IP-only but for a
+/// negated address (`!10.0.0.1`, `$EXTERNAL_NET`), which Suricata's IP-only engine does
+/// not take. They are matched on every packet, as header rules are, and a `pass` or `drop`
+/// among them still covers the whole flow.
+pub fn is_like_ip_only(r: &Rule) -> bool {
+    ip_only_keywords(r) && has_negated_address(r)
+}
+
+/// An address with a `!` anywhere in it, variables expanded (Suricata's
+/// `src_contains_negation`/`dst_contains_negation`).
+fn has_negated_address(r: &Rule) -> bool {
+    !r.src.exclude.is_empty() || !r.dst.exclude.is_empty()
+}
+
+fn ip_only_keywords(r: &Rule) -> bool {
     r.payload.is_empty()
         && r.flow == crate::rules::FlowMatch::default()
         && r.dsize.is_none()

@@ -1221,6 +1221,19 @@ fn direction_groups_leave_out_rules_of_the_other_direction() {
     assert_eq!(one_way.prefilter(&p, false, &mut one_way.scratch()), 0);
 }
 
+/// A UDP packet 10.0.0.1:1 -> 10.0.0.2:53 with payload "x".
+fn dns_query_pkt() -> Packet<'static> {
+    test_packet(
+        ip("10.0.0.1"),
+        ip("10.0.0.2"),
+        TestL4::Udp {
+            sport: 1,
+            dport: 53,
+        },
+        b"x",
+    )
+}
+
 #[test]
 fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_suricata() {
     use crate::engine::is_ip_only;
@@ -1247,15 +1260,7 @@ fn ip_only_rules_run_on_the_first_packet_of_a_direction_and_pass_scope_follows_s
     assert!(!is_ip_only(&with_ttl));
     assert!(!is_ip_only(&with_bits));
 
-    let udp = test_packet(
-        ip("10.0.0.1"),
-        ip("10.0.0.2"),
-        TestL4::Udp {
-            sport: 1,
-            dport: 53,
-        },
-        b"x",
-    );
+    let udp = dns_query_pkt();
     let engine = Engine::build(vec![ip_only, with_port, with_ttl]).unwrap();
     let mut s = engine.scratch();
     engine.inspect(&udp, &first_packet(), &mut s);
@@ -1427,4 +1432,48 @@ fn the_stream_scan_stands_in_for_the_packet_scan() {
         }
     }
     assert!(kept > 500, "the stand-in ran: {kept} packets");
+}
+
+/// Suricata's "like IP-only" rules: a negated address keeps a header-only rule out of the
+/// IP-only engine, so it runs on every packet; a `pass` among them still covers the flow.
+#[test]
+fn negated_addresses_make_like_ip_only_rules_that_run_on_every_packet() {
+    use crate::engine::{is_ip_only, is_like_ip_only};
+    let not_a = AddrSet {
+        include: vec![],
+        exclude: vec![IpNet {
+            addr: ip("10.9.9.9"),
+            prefix: 32,
+        }],
+    };
+    let like = Rule {
+        src: not_a.clone(),
+        ..RuleBuilder::new(Proto::Udp, 1).build()
+    };
+    let plain = RuleBuilder::new(Proto::Udp, 2).build();
+    assert!(!is_ip_only(&like) && is_like_ip_only(&like));
+    assert!(is_ip_only(&plain) && !is_like_ip_only(&plain));
+    let udp = dns_query_pkt();
+    let engine = Engine::build(vec![like, plain]).unwrap();
+    let mut s = engine.scratch();
+    assert_eq!(sids(&engine, &mut s, &udp).1, vec![1, 2]);
+    engine.inspect(&udp, &FlowInfo::default(), &mut s);
+    let later: Vec<u32> = s.matches().iter().map(|&i| engine.rules()[i].sid).collect();
+    assert_eq!(
+        later,
+        vec![1],
+        "the like-IP-only rule runs on a later packet too"
+    );
+
+    let pass = Rule {
+        src: not_a,
+        action: Action::Pass,
+        ..RuleBuilder::new(Proto::Udp, 3).build()
+    };
+    let engine = Engine::build(vec![pass]).unwrap();
+    assert_eq!(
+        engine.inspect(&udp, &FlowInfo::default(), &mut engine.scratch()),
+        Verdict::Pass,
+        "its pass covers the flow, as an IP-only one does"
+    );
 }

@@ -111,6 +111,8 @@ struct Builder {
     unsupported: Vec<String>,
     seen: Vec<Seen>,
     sid_pos: Option<usize>,
+    /// Where `dsize` was given, for the error when its bound leaves the contents no room.
+    dsize_pos: Option<usize>,
     /// Buffer of each payload entry: 0 = packet payload, n > 0 = n-th sticky buffer.
     buffers: Vec<u32>,
     buffer: u32,
@@ -125,6 +127,20 @@ fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
 }
 
 impl Builder {
+    /// Keywords that look at one packet (Suricata's `SIG_FLAG_REQUIRE_PACKET`) cannot sit
+    /// in a `tcp-stream` rule: Suricata 7 refuses the rule ("can't mix packet keywords
+    /// with tcp-stream").
+    fn packet_keyword(&self, pos: usize, kw: &str) -> PResult<()> {
+        if self.rule.proto == Proto::TcpStream {
+            return err(
+                pos,
+                kw,
+                format!("'{kw}' looks at single packets and cannot be used in a tcp-stream rule"),
+            );
+        }
+        Ok(())
+    }
+
     fn new(location: Location) -> Self {
         Builder {
             rule: Rule::new(location, Action::Alert, Proto::Ip),
@@ -134,6 +150,7 @@ impl Builder {
             unsupported: Vec::new(),
             seen: Vec::new(),
             sid_pos: None,
+            dsize_pos: None,
             buffers: Vec::new(),
             buffer: 0,
             next_buffer: 1,
@@ -389,11 +406,14 @@ impl Builder {
             "isdataat" => self.isdataat(&need(value)?, vpos)?,
             "dsize" => {
                 self.once(Seen::Dsize, pos, kw)?;
+                self.packet_keyword(pos, kw)?;
+                self.dsize_pos = Some(pos);
                 self.rule.dsize =
                     Some(num_match(&need(value)?, u16::MAX as u64).or_else(|m| err(vpos, kw, m))?);
             }
             // Each may repeat (Suricata 7 loads such rules and requires every one).
             "ttl" | "itype" | "icode" => {
+                self.packet_keyword(pos, kw)?;
                 let m = num_match(&need(value)?, u8::MAX as u64).or_else(|m| err(vpos, kw, m))?;
                 match kw {
                     "ttl" => self.rule.ttl.push(m),
@@ -411,6 +431,7 @@ impl Builder {
                 ));
             }
             "flags" => {
+                self.packet_keyword(pos, kw)?;
                 let f = flags(&need(value)?).or_else(|m| err(vpos, kw, m))?;
                 self.rule.flags.push(f);
             }
@@ -1030,6 +1051,17 @@ impl Builder {
             .explicit_priority
             .or(self.class_priority)
             .unwrap_or(DEFAULT_PRIORITY);
+        if let (Some((need, max)), Some(pos), true) = (
+            dsize_leaves_no_room(&self.rule),
+            self.dsize_pos,
+            self.unsupported.is_empty(),
+        ) {
+            return err(
+                pos,
+                "dsize",
+                format!("the contents need {need} bytes, more than dsize's bound of {max} (Suricata 7 refuses the rule)"),
+            );
+        }
         let gid = self.rule.gid;
         let parsed = if self.unsupported.is_empty() {
             Parsed::Rule(Box::new(self.rule))
@@ -1047,6 +1079,46 @@ impl Builder {
             unknown_classtypes: self.unknown_classtypes,
         })
     }
+}
+
+/// `(bytes the contents need, dsize's bound)` when a packet within the bound cannot hold
+/// the rule's contents, by Suricata 7's own arithmetic (`SigParseMaxRequiredDsize`, which
+/// refuses the rule): the bound is the number in `dsize:N`, `<N`, `!N` and the top of
+/// `a<>b` (other forms are not checked); the first content and each later relative one
+/// add their length and distance, a later negated relative one must fit with its
+/// distance and within, and the largest offset is added at the end.
+fn dsize_leaves_no_room(r: &Rule) -> Option<(i64, i64)> {
+    let max = match r.dsize? {
+        NumMatch::Eq(n) | NumMatch::Ne(n) | NumMatch::Lt(n) => n as i64,
+        NumMatch::Between(_, b) => b as i64,
+        _ => return None,
+    };
+    let (mut total, mut max_offset, mut first) = (0i64, 0i64, true);
+    for p in &r.payload {
+        let PayloadMatch::Content(c) = p else {
+            continue;
+        };
+        let distance = c.distance.unwrap_or(0) as i64;
+        if !first {
+            if !c.is_relative() {
+                continue;
+            }
+            if c.negated {
+                let check = total + distance + c.within.unwrap_or(0) as i64;
+                if check > max {
+                    return Some((check, max));
+                }
+                continue;
+            }
+        }
+        total += c.pattern.len() as i64 + distance;
+        max_offset = max_offset.max(c.offset.unwrap_or(0) as i64);
+        first = false;
+    }
+    [total, total + max_offset]
+        .into_iter()
+        .find(|&need| need > max)
+        .map(|need| (need, max))
 }
 
 #[derive(Default)]

@@ -848,6 +848,16 @@ fn error_messages() {
         ("alert tcp any any -> any any (flags:s; sid:1;)", "t.rules:7:37: flags: unknown TCP flag 's' (flags are upper case)"),
         ("alert tcp any any -> any any (rev:0; sid:1;)", "t.rules:7:35: rev: rev 0 is not in 1..=4294967294"),
         ("alert tcp any any -> any any (pcre:!\"!/a/\"; sid:1;)", "t.rules:7:36: pcre: negated twice ('!' before and inside the quotes)"),
+        // Suricata 7 refuses packet keywords in tcp-stream rules, and a dsize bound the
+        // contents cannot fit in (by its own arithmetic: SigParseMaxRequiredDsize).
+        ("alert tcp-stream any any -> any any (content:\"a\"; flags:S; sid:1;)", "t.rules:7:51: flags: 'flags' looks at single packets and cannot be used in a tcp-stream rule"),
+        ("alert tcp-stream any any -> any any (dsize:>5; sid:1;)", "t.rules:7:38: dsize: 'dsize' looks at single packets and cannot be used in a tcp-stream rule"),
+        ("alert tcp any any -> any any (dsize:0; content:\"-DATA\"; sid:1;)", "t.rules:7:31: dsize: the contents need 5 bytes, more than dsize's bound of 0 (Suricata 7 refuses the rule)"),
+        ("alert tcp any any -> any any (dsize:<10; content:\"abc\"; offset:8; sid:1;)", "t.rules:7:31: dsize: the contents need 11 bytes, more than dsize's bound of 10 (Suricata 7 refuses the rule)"),
+        ("alert tcp any any -> any any (content:\"abc\"; content:!\"de\"; distance:2; within:6; dsize:8; sid:1;)", "t.rules:7:83: dsize: the contents need 11 bytes, more than dsize's bound of 8 (Suricata 7 refuses the rule)"),
+        ("alert tcp any any -> any any (dsize:!5; content:\"abcdef\"; sid:1;)", "t.rules:7:31: dsize: the contents need 6 bytes, more than dsize's bound of 5 (Suricata 7 refuses the rule)"),
+        ("alert tcp any any -> any any (dsize:6; content:\"abc\"; content:\"def\"; distance:1; sid:1;)", "t.rules:7:31: dsize: the contents need 7 bytes, more than dsize's bound of 6 (Suricata 7 refuses the rule)"),
+        ("alert udp any any -> any any (dsize:2; content:\"abc\"; sid:1;)", "t.rules:7:31: dsize: the contents need 3 bytes, more than dsize's bound of 2 (Suricata 7 refuses the rule)"),
         // Suricata 7 rejects comparisons that always or never hold, and empty ranges.
         ("alert tcp any any -> any any (dsize:>=0; sid:1;)", "t.rules:7:37: dsize: '>=0' always matches: leave the keyword out"),
         ("alert tcp any any -> any any (dsize:<=65535; sid:1;)", "t.rules:7:37: dsize: '<=65535' always matches: leave the keyword out"),
@@ -1331,5 +1341,22 @@ fn number_forms_load_as_in_suricata() {
                 assert_eq!(parse(&text).is_ok(), ok, "{text}");
             }
         }
+    }
+}
+
+/// Forms next to the refused ones above that Suricata 7 loads (checked with `suricata -T`):
+/// `>`, `<=` and `>=` bounds are not checked against the contents, nor are contents that
+/// are not relative after the first, and `tcp-pkt` takes packet keywords.
+#[test]
+fn dsize_and_packet_keyword_forms_suricata_loads() {
+    for text in [
+        "alert tcp any any -> any any (dsize:>3; content:\"abcdef\"; sid:1;)",
+        "alert tcp any any -> any any (dsize:6; content:\"abcdef\"; sid:1;)",
+        "alert tcp any any -> any any (dsize:<=3; content:\"abcdef\"; sid:1;)",
+        "alert tcp any any -> any any (dsize:6; content:\"abc\"; content:\"defgh\"; sid:1;)",
+        "alert tcp any any -> any any (dsize:<6; content:\"abc\"; content:\"de\"; distance:0; sid:1;)",
+        "alert tcp-pkt any any -> any any (content:\"a\"; flags:S; ttl:3; dsize:>1; sid:1;)",
+    ] {
+        parse(text).expect(text);
     }
 }
