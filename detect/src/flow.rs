@@ -311,10 +311,12 @@ pub fn has_flow(p: &Packet<'_>) -> bool {
 /// of SPI and sequence number before it gives the packet a flow). ESP flows are one-way:
 /// Suricata keys them by source, destination and SPI.
 fn esp_spi(p: &Packet<'_>) -> Option<u32> {
-    if p.ip_proto != 50 || p.fragment.is_some() || p.payload.len() < 8 {
+    let l4 = usize::from(p.l4_offset);
+    // The decoder starts the payload after the header only when the header is whole.
+    if p.ip_proto != 50 || p.fragment.is_some() || p.payload_offset() != Some(l4 + 8) {
         return None;
     }
-    let b = p.payload.get(..4)?;
+    let b = p.frame.get(l4..l4 + 4)?;
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 

@@ -113,7 +113,8 @@ pub struct Packet<'a> {
     pub fragment: Option<Fragment>,
     pub l4: L4,
     /// Application payload: the bytes after the transport header, clipped to the IP total
-    /// length (Ethernet padding excluded). For `L4::Other`, the bytes after the IP header.
+    /// length (Ethernet padding excluded). For `L4::Other`: after the ESP or SCTP header;
+    /// none for other protocols (Suricata's payloads); a non-first fragment's IP data.
     pub payload: &'a [u8],
     /// The tunnel this packet arrived in; every other field describes the inner packet.
     pub tunnel: Option<Tunnel>,
@@ -125,6 +126,14 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// Where [`Packet::payload`] starts in [`Packet::frame`] (`None` for an empty payload
+    /// that is not a slice of the frame): tells a protocol header that ends exactly where
+    /// the IP data does from one that was cut short.
+    pub fn payload_offset(&self) -> Option<usize> {
+        let at = (self.payload.as_ptr() as usize).checked_sub(self.frame.as_ptr() as usize)?;
+        (at <= self.frame.len()).then_some(at)
+    }
+
     pub fn src_port(&self) -> u16 {
         match self.l4 {
             L4::Tcp(t) => t.src_port,
@@ -524,7 +533,13 @@ fn decode_tunnelled<'a>(
     let (l3_offset, l3, bound, tunnel, (l4, payload_start, payload_end), tunnel_error) =
         match (failed, outer) {
             (Ok((o, l3, b, t, l4)), _) => (o, l3, b, t, l4, None),
-            (Err(e), Some((o, l3, b, t))) => (o, l3, b, t, transport(b, &l3)?, Some(e)),
+            // The outer packet of a tunnel (GRE, IP-in-IP) has no payload of its own, as in
+            // Suricata: its content rules never see the tunnel's bytes.
+            (Err(e), Some((o, l3, b, t))) => {
+                let (l4, start, end) = transport(b, &l3)?;
+                let end = if l4 == L4::Other { start } else { end };
+                (o, l3, b, t, (l4, start, end), Some(e))
+            }
             (Err(e), None) => return Err(e),
         };
     // Offsets beyond 16 bits only arise inside tunnels of IPv6 jumbograms.
@@ -631,7 +646,15 @@ fn transport(frame: &[u8], l3: &L3) -> Result<(L4, usize, usize), DecodeError> {
         IPPROTO_ICMPV6 if l3.src.is_ipv6() => {
             icmp::parse(frame, start, end, true).map(|(i, p)| (L4::Icmpv6(i), p, end))
         }
-        _ => return other,
+        // Suricata decodes ESP and SCTP headers and gives every other protocol (GRE, an
+        // unknown number) no payload: content rules see what it sees.
+        IPPROTO_ESP | IPPROTO_SCTP => {
+            let header = if l3.proto == IPPROTO_ESP { 8 } else { 12 };
+            let from = start.saturating_add(header);
+            let payload = if from <= end { from } else { end };
+            return Ok((L4::Other, payload, end));
+        }
+        _ => return Ok((L4::Other, start, start)),
     };
     match decoded {
         // A first fragment too short for its transport header still carries IP data.
@@ -691,6 +714,8 @@ pub fn transport_checksum_ok(p: &Packet<'_>) -> bool {
 }
 
 const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_ESP: u8 = 50;
+const IPPROTO_SCTP: u8 = 132;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;

@@ -325,12 +325,12 @@ fn valid_cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "ipv4 GRE of a protocol not followed (PPP) keeps IP payload",
+            name: "ipv4 GRE of a protocol not followed (PPP) has no payload, as in Suricata",
             link: LinkType::Ethernet,
             frame: eth(0x0800, &ipv4(47, &[0, 0, 0x88, 0x0b, 1, 2])),
             check: |p| {
                 assert_eq!((p.l4, p.ip_proto, p.l4_offset), (L4::Other, 47, 34));
-                assert_eq!(p.payload, &[0, 0, 0x88, 0x0b, 1, 2]);
+                assert_eq!(p.payload, &[] as &[u8]);
                 assert_eq!(p.tunnel, None);
             },
         },
@@ -1071,6 +1071,11 @@ fn every_reason_has_a_failing_input() {
         // reason beside it.
         let e = match decode(link, &frame, true) {
             Ok(p) => match p.tunnel_error {
+                // The outer packet of a GRE or IP-in-IP tunnel has no payload of its own
+                // (Suricata's neither): content rules do not see the tunnel bytes.
+                Some(_) if p.l4 == L4::Other && !p.payload.is_empty() => {
+                    panic!("{name}: outer tunnel packet with payload {:?}", p.payload)
+                }
                 Some(e) => e,
                 None => panic!("{name}: decoded unexpectedly: {p:?}"),
             },
@@ -1173,4 +1178,22 @@ fn mutated_frames_never_panic() {
         }
     }
     assert!(ok > 1000, "mutations should mostly still decode, got {ok}");
+}
+
+/// Payloads of other protocols as Suricata 7 gives them (checked on a pcap with `content`
+/// and `dsize` rules): after the ESP and SCTP headers, none otherwise.
+#[test]
+fn other_protocols_carry_suricatas_payload() {
+    let rows: &[(u8, &[u8], &[u8])] = &[
+        (50, b"\0\0\0\x01\0\0\0\x01ESP", b"ESP"),
+        (50, &[0, 0, 0, 1], b""),
+        (132, b"\0\x01\0\x02\0\0\0\0\0\0\0\0data", b"data"),
+        (132, b"\0\x01\0\x02SCT", b""),
+        (99, b"xyz", b""),
+    ];
+    for &(proto, data, want) in rows {
+        let frame = eth(0x0800, &ipv4(proto, data));
+        let p = decode(LinkType::Ethernet, &frame, true).expect("decodes");
+        assert_eq!((p.l4, p.payload), (L4::Other, want), "protocol {proto}");
+    }
 }
