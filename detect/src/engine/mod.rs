@@ -583,9 +583,10 @@ impl Engine {
         if c.steps.is_empty() {
             return true;
         }
-        // Suricata never runs payload keywords on an empty payload, and skips a rule whose
-        // negated fast pattern occurs anywhere in it.
-        !payload.is_empty()
+        // Suricata runs payload keywords on an empty payload only when the stream has
+        // bytes to inspect at this packet (its payload mask; a negated content then
+        // matches), and skips a rule whose negated fast pattern occurs anywhere in it.
+        (!payload.is_empty() || (flow.stream_data && !flow.header_only))
             && c.negated_fp
                 .as_ref()
                 .is_none_or(|s| s.find(payload).is_none())
