@@ -18,6 +18,7 @@ pub mod golden_stream;
 pub mod loadtest;
 pub mod pipeline;
 pub mod plot;
+pub mod rule_diff;
 pub mod stateful_check;
 pub mod stream_check;
 pub mod suricata;

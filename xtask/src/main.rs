@@ -98,6 +98,9 @@ enum Cmd {
     Loadtest(xtask::loadtest::LoadtestArgs),
     /// Run the criterion benchmarks in benches/ and compare with a saved baseline.
     Bench(xtask::criterion_cmp::BenchArgs),
+    /// Run random rule sets through Suricata and tidewatch on the golden and stream
+    /// pcaps and print where they differ (which rules load; alerts per packet and sid).
+    RuleDiff(xtask::rule_diff::RuleDiffArgs),
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -133,6 +136,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Bench(args) => xtask::criterion_cmp::run(&args).map(|_| ()),
+        Cmd::RuleDiff(args) => xtask::rule_diff::run(&args),
         Cmd::Demo(args) => xtask::demo::run(&args),
         Cmd::Loadtest(args) => xtask::loadtest::run_and_report(&args),
         Cmd::GenBench {

@@ -25,6 +25,8 @@ pub struct SuricataRun {
     pub wall: Duration,
     pub alerts: Vec<AlertTuple>,
     pub log_dir: PathBuf,
+    /// Suricata's console output (stdout, then stderr): its rule errors name file and line.
+    pub log: String,
 }
 
 impl SuricataRun {
@@ -130,6 +132,11 @@ pub fn run_with(
         wall,
         alerts,
         log_dir: dir,
+        log: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     })
 }
 

@@ -1,0 +1,378 @@
+//! `cargo xtask rule-diff`: random rule sets run through Suricata 7 and tidewatch on the
+//! golden and stream pcaps, compared rule by rule (which ones load) and packet by packet
+//! (`pcap_cnt`, sid).
+//!
+//! The golden rules test what someone thought of; random sets built from the same pcaps'
+//! contents, ports and header keywords find the rest. Every difference this found so far
+//! became a fix and a golden rule. It is not part of CI: it needs Suricata, and a
+//! difference needs someone to read Suricata's source and decide. Alerts Suricata raises
+//! on its end-of-flow pseudo packets (no `pcap_cnt`) are left out of the comparison, as
+//! is the second alert of a `<>` rule on one packet (README: "Matching Suricata").
+
+use crate::golden::{self, RULES_PATH, SURICATA_YAML_PATH};
+use crate::suricata;
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Options of one run.
+#[derive(clap::Args, Debug)]
+pub struct RuleDiffArgs {
+    /// First seed (each seed names one rule set, the same on every machine).
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+    /// How many seeds, from `--from` on.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Rules per set.
+    #[arg(long, default_value_t = 40)]
+    pub rules: usize,
+    /// Keep each generated rule file (`rules-SEED.rules`) in this directory.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
+
+/// The bench generator's SplitMix64, with the picks a rule set needs: deterministic, so
+/// a seed is a rule set anyone can regenerate.
+struct Rng(crate::benchgen::Rng);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        (self.0.next_u64() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+    /// True with probability `percent`/100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.0.per_mille(percent * 10)
+    }
+}
+
+/// Contents of the golden rule files (they occur in the golden pcaps), plus short ones
+/// that occur everywhere. Contents with escapes are left out.
+fn content_pool() -> Result<Vec<String>> {
+    let mut pool = BTreeSet::new();
+    for path in [RULES_PATH, crate::golden_stream::STREAM_RULES_PATH] {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        for piece in text.split("content:\"").skip(1) {
+            if let Some((c, _)) = piece.split_once('"') {
+                if !c.is_empty() && !c.contains('\\') && c.matches('|').count() % 2 == 0 {
+                    pool.insert(c.to_string());
+                }
+            }
+        }
+    }
+    pool.extend(
+        [
+            "GET", "A", "a", "|00|", "|0d 0a|", "HTTP", "T", "-", "ATTACK", "E", "|01|",
+        ]
+        .map(String::from),
+    );
+    Ok(pool.into_iter().collect())
+}
+
+/// One random rule set: `n` rules, sids 100000 on.
+pub fn generate(seed: u64, n: usize, pool: &[String]) -> String {
+    let mut r = Rng(crate::benchgen::Rng::new(seed));
+    let ports = [
+        "any",
+        "any",
+        "any",
+        "8001",
+        "8002",
+        "8003",
+        "8040",
+        "8041",
+        "8060",
+        "8100",
+        "9004",
+        "9005",
+        "9040",
+        "9999",
+        "7777",
+        "[8000:8100]",
+        "!8001",
+        "$HTTP_PORTS",
+    ];
+    let addrs = [
+        "any",
+        "any",
+        "$HOME_NET",
+        "$EXTERNAL_NET",
+        "10.0.0.0/8",
+        "!10.1.0.1",
+    ];
+    let mut out = String::new();
+    for i in 0..n {
+        let proto = *r.pick(&[
+            "tcp",
+            "tcp",
+            "tcp",
+            "udp",
+            "icmp",
+            "ip",
+            "tcp-pkt",
+            "tcp-stream",
+        ]);
+        let action = if r.chance(10) {
+            *r.pick(&["pass", "drop"])
+        } else {
+            "alert"
+        };
+        let dir = if r.chance(25) { "<>" } else { "->" };
+        let ported = !matches!(proto, "icmp" | "ip");
+        let (sp, dp) = if ported {
+            (
+                if r.chance(50) { "any" } else { *r.pick(&ports) },
+                *r.pick(&ports),
+            )
+        } else {
+            ("any", "any")
+        };
+        let src = *r.pick(&addrs);
+        let tcp = proto.starts_with("tcp");
+        let mut opts = vec![format!("msg:\"r{i}\"")];
+        if tcp && r.chance(50) {
+            let f = *r.pick(&[
+                "established",
+                "to_server",
+                "to_client",
+                "established,to_server",
+                "established,to_client",
+                "not_established",
+                "stateless",
+                "from_server",
+            ]);
+            opts.push(format!("flow:{f}"));
+        }
+        if proto == "udp" && r.chance(20) {
+            opts.push(format!("flow:{}", r.pick(&["to_server", "to_client"])));
+        }
+        if tcp && r.chance(20) {
+            opts.push(format!(
+                "flags:{}",
+                r.pick(&["S", "SA", "A", "PA", "F+", "R", "A+", "!S", "*S"])
+            ));
+        }
+        if r.chance(20) {
+            opts.push(format!(
+                "dsize:{}",
+                r.pick(&["0", ">0", "<10", ">20", "5<>40", "!0", ">1000"])
+            ));
+        }
+        if r.chance(10) {
+            opts.push(format!("ttl:{}", r.pick(&["64", "<64", ">1", "128"])));
+        }
+        for j in 0..*r.pick(&[0usize, 1, 1, 1, 2, 2, 3]) {
+            let mut c = r.pick(pool).clone();
+            if r.chance(40) && !c.contains('|') && c.len() > 2 {
+                let a = r.below(c.len());
+                let b = a + 1 + r.below(c.len() - a);
+                c = c[a..b].to_string();
+            }
+            let len = c.replace('|', "").len();
+            let neg = if r.chance(10) { "!" } else { "" };
+            opts.push(format!("content:{neg}\"{c}\""));
+            if r.chance(20) {
+                opts.push("nocase".into());
+            }
+            if j == 0 {
+                if r.chance(20) {
+                    opts.push(format!("offset:{}", r.below(8)));
+                }
+                if r.chance(20) {
+                    opts.push(format!(
+                        "depth:{}",
+                        len + r.below(40usize.saturating_sub(len) + 1)
+                    ));
+                }
+            } else {
+                if r.chance(30) {
+                    opts.push(format!("distance:{}", r.below(8) as i64 - 3));
+                }
+                if r.chance(30) {
+                    opts.push(format!("within:{}", len + 2 + r.below(58)));
+                }
+            }
+        }
+        if r.chance(10) {
+            let re = *r.pick(&["ATT[A-Z]+", "^G", "K-\\w+", "\\d{2}", "(?i)login"]);
+            let flag = *r.pick(&["", "R", "i", "s"]);
+            opts.push(format!("pcre:\"/{re}/{flag}\""));
+        }
+        if r.chance(5) {
+            opts.push("noalert".into());
+        }
+        opts.push(format!("sid:{}", 100_000 + i));
+        opts.push("rev:1".into());
+        out.push_str(&format!(
+            "{action} {proto} {src} {sp} {dir} any {dp} ({};)\n",
+            opts.join("; ")
+        ));
+    }
+    out
+}
+
+/// What one engine did with one rule file on one pcap.
+struct Outcome {
+    /// 1-based lines of the rules it refused.
+    refused: BTreeSet<usize>,
+    /// `(pcap_cnt, sid)` of each alert on a real packet.
+    alerts: BTreeSet<(u64, u64)>,
+}
+
+fn eve_pairs(text: &str) -> BTreeSet<(u64, u64)> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event_type"] == "alert")
+        .filter_map(|v| {
+            Some((
+                v["pcap_cnt"].as_u64()?,
+                v["alert"]["signature_id"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+/// Line numbers named by "at line N" (Suricata) or "FILE:N:" (tidewatch) in `log`.
+fn refused_lines(log: &str, marker: &str) -> BTreeSet<usize> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = &l[l.find(marker)? + marker.len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn run_suricata(pcap: &Path, rules: &Path) -> Result<Outcome> {
+    let run = suricata::run(pcap, rules, Path::new(SURICATA_YAML_PATH), true)?;
+    let eve = std::fs::read_to_string(run.log_dir.join("eve.json")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&run.log_dir);
+    Ok(Outcome {
+        refused: refused_lines(&run.log, " at line "),
+        alerts: eve_pairs(&eve),
+    })
+}
+
+fn run_tidewatch(bin: &Path, pcap: &Path, rules: &Path) -> Result<Outcome> {
+    let out = Command::new(bin)
+        .arg("replay")
+        .arg(pcap)
+        .arg("--rules")
+        .arg(rules)
+        .args(["--eve", "-"])
+        .output()
+        .context("running tidewatch replay")?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    let marker = format!("{}:", rules.display());
+    let errors: String = log
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok(Outcome {
+        refused: refused_lines(&errors, &marker),
+        alerts: eve_pairs(&String::from_utf8_lossy(&out.stdout)),
+    })
+}
+
+/// Differences of one comparison, as report lines (empty when equal).
+fn compare(s: &Outcome, t: &Outcome) -> Vec<String> {
+    let mut lines = Vec::new();
+    let only = |a: &BTreeSet<usize>, b: &BTreeSet<usize>| -> Vec<usize> {
+        a.difference(b).copied().collect()
+    };
+    let (rs, rt) = (only(&s.refused, &t.refused), only(&t.refused, &s.refused));
+    if !rs.is_empty() || !rt.is_empty() {
+        lines.push(format!(
+            "refused only by Suricata: lines {rs:?}; only by tidewatch: lines {rt:?}"
+        ));
+    }
+    let mut per_sid: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for &(_, sid) in s.alerts.difference(&t.alerts) {
+        per_sid.entry(sid).or_default().0 += 1;
+    }
+    for &(_, sid) in t.alerts.difference(&s.alerts) {
+        per_sid.entry(sid).or_default().1 += 1;
+    }
+    for (sid, (missing, extra)) in per_sid {
+        lines.push(format!(
+            "sid {sid}: {missing} alerts only Suricata's, {extra} only tidewatch's"
+        ));
+    }
+    lines
+}
+
+/// Generates and compares `args.seeds` rule sets; prints each difference.
+pub fn run(args: &RuleDiffArgs) -> Result<()> {
+    let bin = crate::pipeline::build_tidewatch()?;
+    let dir = suricata::scratch_dir("rule-diff")?;
+    let pcaps = [dir.join("golden.pcap"), dir.join("stream.pcap")];
+    golden::write_golden_pcap(&pcaps[0])?;
+    crate::golden_stream::write_stream_pcap(&pcaps[1])?;
+    let pool = content_pool()?;
+    let keep = args.keep.clone().unwrap_or_else(|| dir.clone());
+    std::fs::create_dir_all(&keep).with_context(|| format!("creating {}", keep.display()))?;
+    let mut differing = 0;
+    for seed in args.from..args.from + args.seeds {
+        let rules = keep.join(format!("rules-{seed}.rules"));
+        std::fs::write(&rules, generate(seed, args.rules, &pool))
+            .with_context(|| format!("writing {}", rules.display()))?;
+        let mut report = Vec::new();
+        let mut alerts = 0;
+        for pcap in &pcaps {
+            let name = pcap.file_name().unwrap_or_default().to_string_lossy();
+            // Suricata can fail on a whole set (a hyperscan pattern it cannot compile);
+            // that set is reported and the next one goes on.
+            let diff = match run_suricata(pcap, &rules) {
+                Ok(s) => {
+                    alerts += s.alerts.len();
+                    compare(&s, &run_tidewatch(&bin, pcap, &rules)?)
+                }
+                Err(e) => vec![format!(
+                    "Suricata failed: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                )],
+            };
+            report.extend(diff.into_iter().map(|l| format!("  {name}: {l}")));
+        }
+        if report.is_empty() {
+            println!("seed {seed}: equal ({alerts} alerts on the two pcaps)");
+        } else {
+            differing += 1;
+            println!("seed {seed}: differs ({})", rules.display());
+            println!("{}", report.join("\n"));
+        }
+    }
+    println!("{differing} of {} rule sets differ", args.seeds);
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_names_one_rule_set() {
+        let pool = vec!["ABC".to_string(), "|00|".to_string()];
+        assert_eq!(generate(7, 30, &pool), generate(7, 30, &pool));
+        assert_ne!(generate(7, 30, &pool), generate(8, 30, &pool));
+        assert_eq!(generate(7, 30, &pool).lines().count(), 30);
+    }
+
+    #[test]
+    fn refusals_are_read_from_both_logs() {
+        let suri = "E: detect: error parsing signature \"x\" from file r.rules at line 15\n";
+        assert_eq!(refused_lines(suri, " at line "), BTreeSet::from([15]));
+        let tw = "error: /tmp/r.rules:3:51: flags: 'flags' looks at single packets\n";
+        assert_eq!(refused_lines(tw, "/tmp/r.rules:"), BTreeSet::from([3]));
+    }
+}
