@@ -355,25 +355,30 @@ fn scenario_e(g: &mut Gen) {
     }
 }
 
-/// Scenario F: single TCP packets (no session) with chosen flags and TTLs, each twice
-/// from distinct source ports.
+/// Scenario F: single TCP packets (no session) with chosen flags, TTLs and (one) payload,
+/// each twice from distinct source ports.
 fn scenario_f(g: &mut Gen) {
-    let cases: [(u8, u8); 6] = [
-        (F::SYN, 64),
-        (F::SYN | F::ECE | F::CWR, 64),
-        (F::FIN | F::PSH | F::URG, 3),
-        (F::RST, 15),
-        (F::SYN | F::ACK, 128),
-        (F::ACK | F::PSH, 64),
+    let cases: [(u8, u8, &[u8]); 7] = [
+        (F::SYN, 64, b""),
+        (F::SYN | F::ECE | F::CWR, 64, b""),
+        (F::FIN | F::PSH | F::URG, 3, b""),
+        (F::RST, 15, b""),
+        (F::SYN | F::ACK, 128, b""),
+        (F::ACK | F::PSH, 64, b""),
+        (F::FIN | F::PSH | F::ACK, 64, b"F-FIN-DATA"),
     ];
     let mut port = 45000u16;
     for _ in 0..2 {
-        for (flags, ttl) in cases {
+        for (flags, ttl, payload) in cases {
             port += 1;
             let mut t = TcpSpec::new(port, 8006, flags);
             t.seq = 12345;
             t.ack = if flags & F::ACK != 0 { 777 } else { 0 };
-            g.push(FrameSpec::ipv4(CLIENT_F, SERVER, L4Spec::Tcp(t)).ttl(ttl));
+            g.push(
+                FrameSpec::ipv4(CLIENT_F, SERVER, L4Spec::Tcp(t))
+                    .ttl(ttl)
+                    .payload(payload),
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Header keywords: addresses and ports (both ways for `<>`), `flow`, `dsize`, `ttl`,
 //! `itype`, `icode`, `ip_proto` and `flags`, with Suricata's semantics.
 
-use capture::decode::{Packet, L4};
+use capture::decode::{tcp_flags, Packet, L4};
 
 use super::FlowInfo;
 use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, NumMatch, Rule};
@@ -33,6 +33,30 @@ pub(crate) fn flags(f: &FlagsMatch, pkt_flags: u8) -> bool {
         FlagsModifier::Not => v & f.flags != f.flags,
         FlagsModifier::Exact => v == f.flags,
     }
+}
+
+/// Suricata 7's signature mask for `flags` (`SignatureCreateMask`): a rule naming SYN, RST
+/// or FIN runs only on packets carrying one of those three, and one naming URG, ECE or CWR
+/// only on packets carrying one of those, whatever the modifier. So `flags:!S` matches
+/// FIN and RST packets without SYN, never a bare ACK, and `flags:!U` matches nothing
+/// ordinary. The ignored flags after the comma take no part.
+pub(crate) fn flags_mask(f: &FlagsMatch, pkt_flags: u8) -> bool {
+    const INIT_DEINIT: u8 = tcp_flags::SYN | tcp_flags::RST | tcp_flags::FIN;
+    const UNUSUAL: u8 = tcp_flags::URG | tcp_flags::ECE | tcp_flags::CWR;
+    [INIT_DEINIT, UNUSUAL]
+        .iter()
+        .all(|&class| f.flags & class == 0 || pkt_flags & class != 0)
+}
+
+/// Whether Suricata files the rule as needing SYN packets
+/// (`DetectFlagsSignatureNeedsSynPackets`: a `flags` naming SYN without `!`). A rule of
+/// that kind without a prefilter pattern is verified on SYN packets only (its
+/// non-prefilter list for others leaves it out), so `flags:*SF;` alone never matches a
+/// FIN without SYN.
+pub(crate) fn needs_syn_packets(rule: &Rule) -> bool {
+    rule.flags
+        .iter()
+        .any(|f| f.modifier != FlagsModifier::Not && f.flags & tcp_flags::SYN != 0)
 }
 
 fn flow(f: &FlowMatch, info: &FlowInfo) -> bool {
@@ -101,7 +125,11 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
         let Some(tcp) = pkt.tcp() else {
             return false;
         };
-        if !rule.flags.iter().all(|f| flags(f, tcp.flags)) {
+        if !rule
+            .flags
+            .iter()
+            .all(|f| flags_mask(f, tcp.flags) && flags(f, tcp.flags))
+        {
             return false;
         }
     }
@@ -113,9 +141,22 @@ mod tests {
     use super::*;
     use capture::decode::tcp_flags::*;
 
+    type Row = (u8, u8, FlagsModifier, u8, bool);
+
+    fn check(rows: &[Row], f: fn(&FlagsMatch, u8) -> bool) {
+        for &(fl, ignore, modifier, pkt, want) in rows {
+            let m = FlagsMatch {
+                flags: fl,
+                ignore,
+                modifier,
+            };
+            assert_eq!(f(&m, pkt), want, "{m:?} on {pkt:#04x}");
+        }
+    }
+
     #[test]
     fn flags_table() {
-        let rows: &[(u8, u8, FlagsModifier, u8, bool)] = &[
+        let rows: &[Row] = &[
             // rule flags, ignore, modifier, packet flags, want
             (SYN, 0, FlagsModifier::Exact, SYN, true),
             (SYN, 0, FlagsModifier::Exact, SYN | ACK, false),
@@ -131,13 +172,26 @@ mod tests {
             (0, 0, FlagsModifier::Exact, ACK, false),
             (0, 0, FlagsModifier::Not, ACK, true),
         ];
-        for &(fl, ignore, modifier, pkt, want) in rows {
-            let f = FlagsMatch {
-                flags: fl,
-                ignore,
-                modifier,
-            };
-            assert_eq!(flags(&f, pkt), want, "{f:?} on {pkt:#04x}");
-        }
+        check(rows, flags);
+    }
+
+    #[test]
+    fn flags_mask_table() {
+        // Suricata 7's signature mask, checked with suricata -r on the golden pcaps.
+        let rows: &[Row] = &[
+            // rule flags, ignore, modifier, packet flags, passes the mask
+            (SYN, 0, FlagsModifier::Not, ACK, false),
+            (SYN, 0, FlagsModifier::Not, FIN | ACK, true),
+            (SYN, 0, FlagsModifier::Not, RST, true),
+            (SYN, CWR | ECE, FlagsModifier::Not, PSH | ACK, false),
+            (URG, 0, FlagsModifier::Not, SYN, false),
+            (URG, 0, FlagsModifier::Not, SYN | ECE | CWR, true),
+            (ACK, 0, FlagsModifier::Not, PSH | ACK, true),
+            (PSH, 0, FlagsModifier::Any, ACK, true),
+            (SYN | URG, 0, FlagsModifier::Any, SYN, false),
+            (SYN | URG, 0, FlagsModifier::Any, FIN | URG, true),
+            (0, 0, FlagsModifier::Exact, 0, true),
+        ];
+        check(rows, flags_mask);
     }
 }

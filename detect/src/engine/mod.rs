@@ -205,6 +205,9 @@ struct Compiled {
     /// A `pass` or `drop` match covers the whole flow wherever it matched: IP-only rules
     /// and Suricata's "like IP-only" ones (see [`is_like_ip_only`]).
     flow_action: bool,
+    /// Verified on TCP SYN packets only: a rule without a prefilter pattern that
+    /// Suricata files as needing SYN packets (see [`header::needs_syn_packets`]).
+    syn_only: bool,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
@@ -400,6 +403,8 @@ impl Engine {
                     drop: !matches!(r.action, Action::Pass | Action::Alert),
                     ip_only: is_ip_only(r),
                     flow_action: is_ip_only(r) || is_like_ip_only(r),
+                    syn_only: !matches!(fast[i as usize], Selected::Positive(_))
+                        && header::needs_syn_packets(r),
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                     negated_fp: match &fast[i as usize] {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
@@ -578,6 +583,13 @@ impl Engine {
             return false;
         };
         if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
+            return false;
+        }
+        if c.syn_only
+            && pkt
+                .tcp()
+                .is_none_or(|t| t.flags & capture::decode::tcp_flags::SYN == 0)
+        {
             return false;
         }
         if c.steps.is_empty() {
