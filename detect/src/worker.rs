@@ -647,6 +647,11 @@ impl Worker {
             ..
         } = self;
         let mut outcome = Verdict::Inspected;
+        if engine.has_negated_stream_rules(p, info.to_server) {
+            streams.peek(slot, at.to_server, eof, |data| {
+                engine.skip_negated_in_stream(p, data, info, scratch)
+            });
+        }
         streams.inspect(slot, at.to_server, eof, |data, cands| {
             if outcome == Verdict::Pass {
                 return;

@@ -230,6 +230,8 @@ struct Group {
     /// Some rule without a positive fast pattern looks at the stream (it is verified
     /// whatever the prefilter finds).
     stream_always: bool,
+    /// Some stream rule has a negated fast pattern (see [`Engine::skip_negated_in_stream`]).
+    stream_negated: bool,
 }
 
 /// What the prefilter scans of a TCP packet the stream took.
@@ -300,7 +302,9 @@ pub struct Scratch {
     cands: Vec<u32>,
     cand_bits: Vec<u64>,
     seen: VariantSeen,
-    /// Ranks matched on the stream for the current packet (bits, and a list to clear).
+    /// Ranks matched on the stream for the current packet, or whose negated fast pattern
+    /// occurred there (bits, and a list to clear): the packet's later inspections skip
+    /// them.
     stream_bits: Vec<u64>,
     stream_hits: Vec<u32>,
     /// The flowbits of the packet's flow while it is inspected (see
@@ -490,12 +494,16 @@ impl Engine {
                 )
             };
             let stream_always = always.iter().any(is_stream);
+            let stream_negated = always
+                .iter()
+                .any(|r| is_stream(r) && compiled[*r as usize].negated_fp.is_some());
             built.push(Group {
                 prefilter,
                 always: always.into_boxed_slice(),
                 in_stream,
                 stream_rules,
                 stream_always,
+                stream_negated,
             });
         }
         let prefiltered = fast
@@ -810,6 +818,53 @@ impl Engine {
         self.run(pkt, data, Pass::Stream, flow, None, scratch)
     }
 
+    /// Whether [`Engine::skip_negated_in_stream`] has anything to do for `pkt`'s group.
+    pub fn has_negated_stream_rules(&self, pkt: &Packet<'_>, to_server: bool) -> bool {
+        self.groups
+            .get(self.tables.lookup(pkt, to_server) as usize)
+            .is_some_and(|g| g.stream_negated)
+    }
+
+    /// Marks, for the rest of `pkt`'s inspections, the stream rules whose negated fast
+    /// pattern occurs in `data`, one run of the stream bytes inspected at it. Suricata
+    /// prefilters all of a packet's stream bytes before it verifies any rule, and drops
+    /// such a rule for the packet; so when a gap splits those bytes, a run without the
+    /// pattern must not match before the run with it is seen. Call it for every run
+    /// first, after [`Scratch::begin_packet`].
+    pub fn skip_negated_in_stream(
+        &self,
+        pkt: &Packet<'_>,
+        data: &[u8],
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) {
+        let tcp = matches!(pkt.l4, capture::decode::L4::Tcp(_));
+        let Some(g) = self
+            .groups
+            .get(self.tables.lookup(pkt, flow.to_server) as usize)
+        else {
+            return;
+        };
+        for &rank in g.always.iter() {
+            let Some(c) = self.compiled.get(rank as usize) else {
+                continue;
+            };
+            if c.kind.applies(Pass::Stream, tcp)
+                && c.negated_fp
+                    .as_ref()
+                    .is_some_and(|s| s.find(data).is_some())
+            {
+                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
+                if let Some(x) = scratch.stream_bits.get_mut(w) {
+                    if *x & b == 0 {
+                        *x |= b;
+                        scratch.stream_hits.push(rank);
+                    }
+                }
+            }
+        }
+    }
+
     /// [`Engine::inspect_stream`] with the candidates [`Engine::prefilter_stream`] found
     /// in these bytes (a superset is fine) instead of a scan.
     pub fn inspect_stream_with(
@@ -891,6 +946,20 @@ impl Engine {
             }
             // Without a flow there are no bits: Suricata's isset and isnotset both fail.
             if c.bits.has_checks() && (flow.flowless || !c.bits.check(flowbits)) {
+                continue;
+            }
+            if pass == Pass::Stream
+                && c.negated_fp
+                    .as_ref()
+                    .is_some_and(|s| s.find(payload).is_some())
+            {
+                // Suricata drops a rule whose negated fast pattern its prefilter found
+                // anywhere it scanned for the packet, stream bytes included: the
+                // packet's own (possibly empty) payload is not tried either.
+                if let Some(x) = stream_bits.get_mut(w) {
+                    *x |= b;
+                    stream_hits.push(rank);
+                }
                 continue;
             }
             if !self.verify(rank, pkt, payload, flow) {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use capture::decode::{tcp_flags, Packet, L4};
 
 use super::memcap::{Memcap, Pool};
-use super::segments::{Refused, SegmentBuf};
+use super::segments::{Piece, Refused, SegmentBuf};
 use super::{StreamConfig, StreamStats};
 
 /// Suricata's TCP session states, in its order: inspection is forced in every state
@@ -301,6 +301,24 @@ impl StreamTable {
         }
     }
 
+    /// Hands each run of bytes [`StreamTable::inspect`] would hand over to `each`, and
+    /// changes nothing: for what must see all of a packet's stream bytes before any of
+    /// them is inspected.
+    pub fn peek(&self, slot: u32, to_server: bool, eof: bool, mut each: impl FnMut(&[u8])) {
+        let Some(h) = self
+            .sessions
+            .get(slot as usize)
+            .map(|s| &s.halves[usize::from(!to_server)])
+        else {
+            return;
+        };
+        if let Some(buf) = h.buf.as_deref() {
+            for (start, end) in runs(buf.pieces(), u64::from(h.progress), inspect_end(h, eof)) {
+                each(buf.bytes(start, end));
+            }
+        }
+    }
+
     /// Runs raw inspection of one direction of `slot` (`to_server`: the client's data):
     /// hands each run of bytes in the window to `each`, with the rules prefiltered on
     /// arrival when they cover it, and moves the progress as Suricata does. `eof`
@@ -316,21 +334,13 @@ impl StreamTable {
             return;
         };
         let h = &mut s.halves[usize::from(!to_server)];
+        let until = inspect_end(h, eof);
         let Some(buf) = h.buf.as_deref_mut() else {
             return;
         };
         self.stats.inspections += 1;
-        let re = if eof { u64::MAX } else { u64::from(h.last_ack) };
         let mut progress = u64::from(h.progress);
-        for p in buf.pieces() {
-            let start = p.start.max(progress);
-            let end = p.end.min(re);
-            if p.end <= progress {
-                continue;
-            }
-            if start >= end {
-                break;
-            }
+        for (start, end) in runs(buf.pieces(), progress, until) {
             each(buf.bytes(start, end), buf.candidates());
             if start == progress {
                 progress = end;
@@ -351,6 +361,27 @@ impl StreamTable {
             }
         }
     }
+}
+
+/// Where raw inspection of `h` stops: what the peer acknowledged, or everything held at
+/// the end of the flow.
+fn inspect_end(h: &Half, eof: bool) -> u64 {
+    if eof {
+        u64::MAX
+    } else {
+        u64::from(h.last_ack)
+    }
+}
+
+/// The runs of bytes raw inspection hands over, from `progress` up to `end`: each held
+/// piece's part past both, up to the first piece that ends before it starts. Pieces are
+/// sorted and apart, so moving the progress while inspecting changes none of them.
+fn runs(pieces: &[Piece], progress: u64, end: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+    pieces
+        .iter()
+        .filter(move |p| p.end > progress)
+        .map(move |p| (p.start.max(progress), p.end.min(end)))
+        .take_while(|(s, e)| s < e)
 }
 
 /// The session state machine (Suricata's `StreamTcpPacket` reduced to what decides
