@@ -641,10 +641,10 @@ fn transport(frame: &[u8], l3: &L3) -> Result<(L4, usize, usize), DecodeError> {
         IPPROTO_UDP => udp::parse(frame, start, end, l3.claimed_end, first_fragment)
             .map(|(u, p, e)| (L4::Udp(u), p, e)),
         IPPROTO_ICMP if l3.src.is_ipv4() => {
-            icmp::parse(frame, start, end, false).map(|(i, p)| (L4::Icmp(i), p, end))
+            icmp::parse(frame, start, end, false).map(|(i, p, e)| (L4::Icmp(i), p, e))
         }
         IPPROTO_ICMPV6 if l3.src.is_ipv6() => {
-            icmp::parse(frame, start, end, true).map(|(i, p)| (L4::Icmpv6(i), p, end))
+            icmp::parse(frame, start, end, true).map(|(i, p, e)| (L4::Icmpv6(i), p, e))
         }
         // Suricata decodes ESP and SCTP headers and gives every other protocol (GRE, an
         // unknown number) no payload: content rules see what it sees.

@@ -1197,3 +1197,37 @@ fn other_protocols_carry_suricatas_payload() {
         assert_eq!((p.l4, p.payload), (L4::Other, want), "protocol {proto}");
     }
 }
+
+#[test]
+fn icmp_payloads_are_suricatas() {
+    // (ICMPv6?, type, code, bytes after the 8-byte header, payload), as Suricata 7's
+    // decode-icmpv4.c and decode-icmpv6.c set them; the MLD form was also checked by
+    // running Suricata on the golden pcap (its MLD query and report).
+    type Row = (bool, u8, u8, &'static [u8], &'static [u8]);
+    let rows: &[Row] = &[
+        (false, 8, 0, b"ping", b"ping"),
+        // Timestamp: the three timestamps are header when present.
+        (false, 13, 0, b"000011112222xy", b"xy"),
+        (false, 13, 0, b"short", b"short"),
+        // Router advertisement: 1 address of 2 words (bytes 4, 5 of the header: 0x12, 0x34
+        // here make it too long for the message, so only 8 bytes are header).
+        (false, 9, 0, b"addrs", b"addrs"),
+        (true, 128, 0, b"v6ping", b"v6ping"),
+        (true, 1, 4, b"quoted", b"quoted"),
+        // Echo with an unknown code, MLD, router solicitation: "info" messages, whose
+        // payload runs from byte 4 for the length past 8 bytes less 4.
+        (true, 128, 1, b"v6ping", &[0x12, 0x34]),
+        (true, 130, 0, b"Q-ICMP", &[0x12, 0x34]),
+        (true, 133, 0, b"abcdefgh", &[0x12, 0x34, 0, 1]),
+        (true, 133, 0, b"abc", b""),
+    ];
+    for &(v6, t, code, data, want) in rows {
+        let frame = if v6 {
+            eth(0x86dd, &ipv6(58, &icmp(t, code, data)))
+        } else {
+            eth(0x0800, &ipv4(1, &icmp(t, code, data)))
+        };
+        let p = decode(LinkType::Ethernet, &frame, true).expect("decodes");
+        assert_eq!(p.payload, want, "ICMPv6 {v6}, type {t}, code {code}");
+    }
+}
