@@ -120,13 +120,12 @@ enum PayloadKind {
     /// The packet's payload only: `tcp-pkt`, a packet keyword (`dsize`, `flags`, `ttl`,
     /// ...: [`has_packet_keyword`]), and protocols without TCP.
     Packet,
-    /// The reassembled stream; a packet's own payload only when the stream did not take it.
+    /// The reassembled stream; a packet's own payload only when the stream did not take
+    /// it (`tcp-stream` rules too).
     Stream,
     /// A content with `offset`, `depth` or `startswith`: the stream, and every packet
     /// that did not already match on the stream.
     StreamAndPacket,
-    /// `tcp-stream`: the stream alone.
-    StreamOnly,
 }
 
 fn payload_kind(r: &Rule) -> PayloadKind {
@@ -137,7 +136,10 @@ fn payload_kind(r: &Rule) -> PayloadKind {
     let tcp = groups::rule_scope(&r.proto).is_some_and(|(classes, _)| classes & 1 != 0);
     match r.proto {
         Proto::TcpPkt => PayloadKind::Packet,
-        Proto::TcpStream => PayloadKind::StreamOnly,
+        // `tcp-stream` is Suricata's SIG_FLAG_REQUIRE_STREAM as a plain content rule is:
+        // the stream first, and the packet's own payload when the stream did not take it
+        // (an untracked midstream segment, say).
+        Proto::TcpStream => PayloadKind::Stream,
         // A keyword that looks at one packet makes Suricata inspect the rule's content on
         // packets alone (SIG_FLAG_REQUIRE_PACKET without REQUIRE_STREAM: SIG_TYPE_PKT).
         _ if !tcp || has_packet_keyword(r) => PayloadKind::Packet,
@@ -180,11 +182,10 @@ impl PayloadKind {
     fn applies(self, pass: Pass, tcp: bool) -> bool {
         use PayloadKind::*;
         match pass {
-            Pass::Stream => matches!(self, Stream | StreamAndPacket | StreamOnly),
+            Pass::Stream => matches!(self, Stream | StreamAndPacket),
             Pass::Packet { in_stream } => match self {
                 Header | Packet | StreamAndPacket => true,
                 Stream => !(tcp && in_stream),
-                StreamOnly => !tcp,
             },
         }
     }
@@ -425,12 +426,7 @@ impl Engine {
                 .iter()
                 .zip(compiled.iter())
                 .filter(|(_, c)| {
-                    matches!(
-                        c.kind,
-                        PayloadKind::Stream
-                            | PayloadKind::StreamAndPacket
-                            | PayloadKind::StreamOnly
-                    )
+                    matches!(c.kind, PayloadKind::Stream | PayloadKind::StreamAndPacket)
                 })
                 .map(|(r, _)| *r),
         );
@@ -445,7 +441,7 @@ impl Engine {
                     Selected::Positive(fp) => {
                         items.push((rank, fp));
                         let kind = compiled[rank as usize].kind;
-                        if !matches!(kind, PayloadKind::Stream | PayloadKind::StreamOnly) {
+                        if kind != PayloadKind::Stream {
                             packet_items.push((rank, fp));
                         }
                     }
@@ -484,13 +480,13 @@ impl Engine {
             let stream_rules = list.iter().any(|&rank| {
                 matches!(
                     compiled[rank as usize].kind,
-                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket
                 )
             });
             let is_stream = |rank: &u32| {
                 matches!(
                     compiled[*rank as usize].kind,
-                    PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+                    PayloadKind::Stream | PayloadKind::StreamAndPacket
                 )
             };
             let stream_always = always.iter().any(is_stream);
