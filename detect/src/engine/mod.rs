@@ -178,11 +178,17 @@ enum Pass {
 }
 
 impl PayloadKind {
+    /// The rule looks at the reassembled stream.
+    #[inline]
+    fn reads_stream(self) -> bool {
+        matches!(self, PayloadKind::Stream | PayloadKind::StreamAndPacket)
+    }
+
     #[inline]
     fn applies(self, pass: Pass, tcp: bool) -> bool {
         use PayloadKind::*;
         match pass {
-            Pass::Stream => matches!(self, Stream | StreamAndPacket),
+            Pass::Stream => self.reads_stream(),
             Pass::Packet { in_stream } => match self {
                 Header | Packet | StreamAndPacket => true,
                 Stream => !(tcp && in_stream),
@@ -425,9 +431,7 @@ impl Engine {
             ranked
                 .iter()
                 .zip(compiled.iter())
-                .filter(|(_, c)| {
-                    matches!(c.kind, PayloadKind::Stream | PayloadKind::StreamAndPacket)
-                })
+                .filter(|(_, c)| c.kind.reads_stream())
                 .map(|(r, _)| *r),
         );
         let mut built = Vec::with_capacity(lists.len());
@@ -477,18 +481,8 @@ impl Engine {
                     }
                 }
             };
-            let stream_rules = list.iter().any(|&rank| {
-                matches!(
-                    compiled[rank as usize].kind,
-                    PayloadKind::Stream | PayloadKind::StreamAndPacket
-                )
-            });
-            let is_stream = |rank: &u32| {
-                matches!(
-                    compiled[*rank as usize].kind,
-                    PayloadKind::Stream | PayloadKind::StreamAndPacket
-                )
-            };
+            let is_stream = |rank: &u32| compiled[*rank as usize].kind.reads_stream();
+            let stream_rules = list.iter().any(is_stream);
             let stream_always = always.iter().any(is_stream);
             let stream_negated = always
                 .iter()
@@ -850,13 +844,7 @@ impl Engine {
                     .as_ref()
                     .is_some_and(|s| s.find(data).is_some())
             {
-                let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));
-                if let Some(x) = scratch.stream_bits.get_mut(w) {
-                    if *x & b == 0 {
-                        *x |= b;
-                        scratch.stream_hits.push(rank);
-                    }
-                }
+                push_once(&mut scratch.stream_bits, &mut scratch.stream_hits, rank);
             }
         }
     }
@@ -952,10 +940,7 @@ impl Engine {
                 // Suricata drops a rule whose negated fast pattern its prefilter found
                 // anywhere it scanned for the packet, stream bytes included: the
                 // packet's own (possibly empty) payload is not tried either.
-                if let Some(x) = stream_bits.get_mut(w) {
-                    *x |= b;
-                    stream_hits.push(rank);
-                }
+                push_once(stream_bits, stream_hits, rank);
                 continue;
             }
             if !self.verify(rank, pkt, payload, flow) {
