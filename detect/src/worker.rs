@@ -312,13 +312,19 @@ impl Worker {
     /// [`crate::flow::flow_hash`].
     #[inline]
     pub fn prefetch(&self, p: &Packet<'_>, flow_hash: u64) {
+        self.prefetch_parts(flow_hash, matches!(p.l4, L4::Tcp(_)), p.payload);
+    }
+
+    /// [`Worker::prefetch`] from the parts it reads, for a packet not unpacked yet.
+    #[inline]
+    pub fn prefetch_parts(&self, flow_hash: u64, tcp: bool, payload: &[u8]) {
         self.flows.prefetch(flow_hash);
         // The session line of the flow's home slot, where most flows live.
-        if matches!(p.l4, L4::Tcp(_)) {
+        if tcp {
             self.streams.prefetch(self.flows.home_slot(flow_hash));
         }
         // The payload's first lines: the stream copy and the prefilter read it next.
-        for line in p.payload.chunks(64).take(PREFETCH_PAYLOAD_LINES) {
+        for line in payload.chunks(64).take(PREFETCH_PAYLOAD_LINES) {
             crate::flow::prefetch(line.as_ptr());
         }
     }

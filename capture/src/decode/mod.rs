@@ -749,6 +749,7 @@ mod icmp;
 mod ipv4;
 mod ipv6;
 mod mpls;
+pub mod packed;
 mod tcp;
 #[cfg(test)]
 mod tests;

@@ -611,6 +611,20 @@ fn valid_cases() -> Vec<Case> {
 }
 
 #[test]
+fn plain_packets_pack_losslessly_and_others_travel_whole() {
+    let (mut packed, mut whole) = (0, 0);
+    for case in valid_cases() {
+        let p = decode(case.link, &case.frame, false).expect(case.name);
+        packed::check_round_trip(&p);
+        match packed::Packed::pack(&p) {
+            Some(_) => packed += 1,
+            None => whole += 1,
+        }
+    }
+    assert!(packed > 10 && whole > 0, "packed {packed}, whole {whole}");
+}
+
+#[test]
 fn decodes_valid_frames() {
     for case in valid_cases() {
         let p = decode(case.link, &case.frame, true)
@@ -1122,6 +1136,7 @@ fn check_invariants(p: &Packet<'_>, frame: &[u8]) {
     assert!(start + p.payload.len() <= frame.len());
     assert!(start >= usize::from(p.l4_offset) || p.payload.is_empty());
     let _ = transport_checksum_ok(p);
+    packed::check_round_trip(p);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! fewer RX queues than cores.
 //!
 //! Queues carry decoded packet views that borrow the frame source (the pcap mapping), not
-//! copies of frames. Offline, a full queue makes the producer wait (no packet or alert is
+//! copies of frames; a plain packet travels [`Packed`] (two cache lines with its time and
+//! hash, where a whole [`Packet`] took over four), the rare others whole beside it. Offline, a full queue makes the producer wait (no packet or alert is
 //! dropped); the counters say how often that happened.
 //!
 //! Packets travel in batches of [`BATCH`]: a queue slot holds a whole batch buffer (a
@@ -20,6 +21,7 @@ use crate::defrag;
 use crate::engine::Engine;
 use crate::flow::KeyedFlow;
 use crate::worker::{AlertEvent, Worker, WorkerConfig, WorkerStats};
+use capture::decode::packed::Packed;
 use capture::decode::{self, DecodeStats, Packet};
 use capture::pcap::Frame;
 use crossbeam_queue::ArrayQueue;
@@ -89,12 +91,64 @@ impl<E> DispatchReport<E> {
     }
 }
 
+/// A decoded packet on its way to a worker (fragments may wait in the router first).
+struct Item<'a> {
+    ts_ns: u64,
+    pcap_cnt: u64,
+    /// The packet's flow key and hash, built by the reader: the worker warms its flow
+    /// slot with the hash and looks the key up without building it again.
+    flow: KeyedFlow,
+    pkt: Packet<'a>,
+}
+
+/// A packet in a batch: packed, or the next of the batch's whole packets.
 struct Desc<'a> {
     ts_ns: u64,
     pcap_cnt: u64,
-    /// The packet's flow key and hash, built by the reader.
     flow: KeyedFlow,
-    pkt: Packet<'a>,
+    pkt: Carried<'a>,
+}
+
+enum Carried<'a> {
+    Packed(Packed<'a>),
+    /// The batch's next whole packet (one [`Packed`] cannot hold: tunnelled, fragments).
+    Whole,
+}
+
+/// What travels between the reader and a worker at once; allocated at start, reused.
+struct Batch<'a> {
+    descs: Vec<Desc<'a>>,
+    whole: Vec<Packet<'a>>,
+}
+
+impl<'a> Batch<'a> {
+    fn new() -> Self {
+        Batch {
+            descs: Vec::with_capacity(BATCH),
+            whole: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn push(&mut self, item: Item<'a>) {
+        let pkt = match Packed::pack(&item.pkt) {
+            Some(k) => Carried::Packed(k),
+            None => {
+                self.whole.push(item.pkt);
+                Carried::Whole
+            }
+        };
+        self.descs.push(Desc {
+            ts_ns: item.ts_ns,
+            pcap_cnt: item.pcap_cnt,
+            flow: item.flow,
+            pkt,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.descs.clear();
+        self.whole.clear();
+    }
 }
 
 /// Packets per handoff between the reader and a worker.
@@ -116,10 +170,19 @@ fn prefetch_desc(d: &Desc<'_>) {
     }
 }
 
+/// Warms what the worker reads first for `d`: its flow slot, session and payload.
+#[inline(always)]
+fn prefetch_packet(w: &Worker, d: &Desc<'_>) {
+    match &d.pkt {
+        Carried::Packed(k) => w.prefetch_parts(d.flow.hash(), k.is_tcp(), k.payload()),
+        Carried::Whole => w.prefetch_parts(d.flow.hash(), false, &[]),
+    }
+}
+
 /// One worker's pair of queues: full batches to it, emptied buffers back.
 struct Lane<'a> {
-    full: ArrayQueue<Vec<Desc<'a>>>,
-    free: ArrayQueue<Vec<Desc<'a>>>,
+    full: ArrayQueue<Batch<'a>>,
+    free: ArrayQueue<Batch<'a>>,
 }
 
 impl<'a> Lane<'a> {
@@ -131,7 +194,7 @@ impl<'a> Lane<'a> {
         };
         for _ in 0..batches {
             // Cannot fail: `free` holds exactly `batches`.
-            let _ = lane.free.push(Vec::with_capacity(BATCH));
+            let _ = lane.free.push(Batch::new());
         }
         lane
     }
@@ -249,21 +312,29 @@ where
                             match input.full.pop() {
                                 Some(mut batch) => {
                                     backoff.reset();
-                                    for d in batch.iter().take(DESC_AHEAD) {
+                                    let descs = &batch.descs;
+                                    for d in descs.iter().take(DESC_AHEAD) {
                                         prefetch_desc(d);
                                     }
-                                    for d in batch.iter().take(PREFETCH) {
-                                        w.prefetch(&d.pkt, d.flow.hash());
+                                    for d in descs.iter().take(PREFETCH) {
+                                        prefetch_packet(&w, d);
                                     }
-                                    for (i, d) in batch.iter().enumerate() {
-                                        if let Some(far) = batch.get(i + DESC_AHEAD) {
+                                    let mut whole = batch.whole.iter();
+                                    for (i, d) in descs.iter().enumerate() {
+                                        if let Some(far) = descs.get(i + DESC_AHEAD) {
                                             prefetch_desc(far);
                                         }
-                                        if let Some(ahead) = batch.get(i + PREFETCH) {
-                                            w.prefetch(&ahead.pkt, ahead.flow.hash());
+                                        if let Some(ahead) = descs.get(i + PREFETCH) {
+                                            prefetch_packet(&w, ahead);
                                         }
+                                        let pkt = match &d.pkt {
+                                            Carried::Packed(k) => k.unpack(),
+                                            Carried::Whole => *whole
+                                                .next()
+                                                .expect("a batch holds each whole packet it names"),
+                                        };
                                         w.handle_hashed(
-                                            d.ts_ns, &d.pkt, &d.flow, d.pcap_cnt, &mut push,
+                                            d.ts_ns, &pkt, &d.flow, d.pcap_cnt, &mut push,
                                         );
                                     }
                                     batch.clear();
@@ -324,7 +395,7 @@ where
         let mut newest_ts = 0u64;
         let mut router = FragmentRouter::new(n, worker_config.defrag.timeout_ns);
         // The batch each worker's packets are gathered in; taken from its free queue.
-        let mut filling: Vec<Vec<Desc<'a>>> = Vec::with_capacity(n);
+        let mut filling: Vec<Batch<'a>> = Vec::with_capacity(n);
         for lane in &inputs {
             filling.push(take_free(lane, &mut report.queue_full_waits));
         }
@@ -351,7 +422,7 @@ where
                     continue;
                 }
             };
-            let d = Desc {
+            let d = Item {
                 ts_ns: frame.ts_ns,
                 pcap_cnt: report.reader_frames,
                 flow: KeyedFlow::of(&pkt),
@@ -374,7 +445,7 @@ where
         router.finish(|w, d| enqueue(&inputs, &mut filling, w, d, waits));
         report.fragments = router.stats;
         for (lane, batch) in inputs.iter().zip(filling) {
-            if !batch.is_empty() {
+            if !batch.descs.is_empty() {
                 hand_over(lane, batch, &mut report.queue_full_waits);
             }
         }
@@ -395,13 +466,13 @@ where
 /// Adds `d` to worker `w`'s batch, handing the batch over when it is full.
 fn enqueue<'a>(
     inputs: &[Lane<'a>],
-    filling: &mut [Vec<Desc<'a>>],
+    filling: &mut [Batch<'a>],
     w: usize,
-    d: Desc<'a>,
+    d: Item<'a>,
     waits: &mut u64,
 ) {
     filling[w].push(d);
-    if filling[w].len() == BATCH {
+    if filling[w].descs.len() == BATCH {
         let next = take_free(&inputs[w], waits);
         let full = std::mem::replace(&mut filling[w], next);
         hand_over(&inputs[w], full, waits);
@@ -409,7 +480,7 @@ fn enqueue<'a>(
 }
 
 /// An empty buffer from `lane`, waiting for the worker to return one if none is free.
-fn take_free<'a>(lane: &Lane<'a>, waits: &mut u64) -> Vec<Desc<'a>> {
+fn take_free<'a>(lane: &Lane<'a>, waits: &mut u64) -> Batch<'a> {
     let mut backoff = Backoff(0);
     loop {
         if let Some(b) = lane.free.pop() {
@@ -421,7 +492,7 @@ fn take_free<'a>(lane: &Lane<'a>, waits: &mut u64) -> Vec<Desc<'a>> {
 }
 
 /// Queues a full batch for `lane`'s worker, waiting while its queue is full.
-fn hand_over<'a>(lane: &Lane<'a>, mut batch: Vec<Desc<'a>>, waits: &mut u64) {
+fn hand_over<'a>(lane: &Lane<'a>, mut batch: Batch<'a>, waits: &mut u64) {
     let mut backoff = Backoff(0);
     while let Err(back) = lane.full.push(batch) {
         batch = back;
