@@ -308,16 +308,11 @@ impl Worker {
     }
 
     /// Warms the flow table, session and payload lines for a packet that
-    /// [`Worker::handle_packet`] will see soon. `flow_hash` is the packet's
-    /// [`crate::flow::flow_hash`].
+    /// [`Worker::handle_packet`] will see soon, from the parts of it they depend on (a
+    /// packed packet need not be unpacked for this). `flow_hash` is the packet's
+    /// [`crate::flow::flow_hash`]; `tcp` whether it has a session to warm.
     #[inline]
-    pub fn prefetch(&self, p: &Packet<'_>, flow_hash: u64) {
-        self.prefetch_parts(flow_hash, matches!(p.l4, L4::Tcp(_)), p.payload);
-    }
-
-    /// [`Worker::prefetch`] from the parts it reads, for a packet not unpacked yet.
-    #[inline]
-    pub fn prefetch_parts(&self, flow_hash: u64, tcp: bool, payload: &[u8]) {
+    pub fn prefetch(&self, flow_hash: u64, tcp: bool, payload: &[u8]) {
         self.flows.prefetch(flow_hash);
         // The session line of the flow's home slot, where most flows live.
         if tcp {

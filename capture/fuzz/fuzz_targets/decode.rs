@@ -1,8 +1,9 @@
 //! Decodes arbitrary bytes as an Ethernet frame and as raw IP, with and without the IPv4
 //! header checksum check, and verifies transport checksums of whatever decodes. The
-//! decoder must never panic, a decoded packet's views must lie inside the frame, and a
-//! tunnel is never deeper than the limit, and a plain packet packs and unpacks to itself. Seeds with every encapsulation are in
-//! `fuzz/seeds/decode/`, tunnel header tokens in `fuzz/decode.dict`.
+//! decoder must never panic, a decoded packet's views must lie inside the frame, a tunnel
+//! is never deeper than the limit, and a plain packet packs and unpacks to itself. Seeds
+//! with every encapsulation are in `fuzz/seeds/decode/`, tunnel header tokens in
+//! `fuzz/decode.dict`.
 #![no_main]
 
 use capture::decode::packed::check_round_trip;

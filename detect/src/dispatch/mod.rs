@@ -4,9 +4,10 @@
 //! fewer RX queues than cores.
 //!
 //! Queues carry decoded packet views that borrow the frame source (the pcap mapping), not
-//! copies of frames; a plain packet travels [`Packed`] (two cache lines with its time and
-//! hash, where a whole [`Packet`] took over four), the rare others whole beside it. Offline, a full queue makes the producer wait (no packet or alert is
-//! dropped); the counters say how often that happened.
+//! copies of frames. A plain packet travels [`Packed`]: 184 bytes with its time and flow
+//! key, where it took 272 whole; the rare others travel whole beside the batch. Offline,
+//! a full queue makes the producer wait (no packet or alert is dropped); the counters say
+//! how often that happened.
 //!
 //! Packets travel in batches of [`BATCH`]: a queue slot holds a whole batch buffer (a
 //! pointer's move), and each worker returns emptied buffers over a second queue, so the
@@ -174,8 +175,8 @@ fn prefetch_desc(d: &Desc<'_>) {
 #[inline(always)]
 fn prefetch_packet(w: &Worker, d: &Desc<'_>) {
     match &d.pkt {
-        Carried::Packed(k) => w.prefetch_parts(d.flow.hash(), k.is_tcp(), k.payload()),
-        Carried::Whole => w.prefetch_parts(d.flow.hash(), false, &[]),
+        Carried::Packed(k) => w.prefetch(d.flow.hash(), k.is_tcp(), k.payload()),
+        Carried::Whole => w.prefetch(d.flow.hash(), false, &[]),
     }
 }
 
