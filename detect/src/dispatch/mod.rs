@@ -131,17 +131,24 @@ impl<'a> Batch<'a> {
     }
 
     fn push(&mut self, item: Item<'a>) {
-        let pkt = match Packed::pack(&item.pkt) {
+        self.push_ref(item.ts_ns, item.pcap_cnt, item.flow, &item.pkt);
+    }
+
+    /// [`Batch::push`] for a packet the caller still holds: packing it where it was
+    /// decoded saved the reader moving each 272-byte packet into an [`Item`] first.
+    #[inline(always)]
+    fn push_ref(&mut self, ts_ns: u64, pcap_cnt: u64, flow: KeyedFlow, pkt: &Packet<'a>) {
+        let pkt = match Packed::pack(pkt) {
             Some(k) => Carried::Packed(k),
             None => {
-                self.whole.push(item.pkt);
+                self.whole.push(*pkt);
                 Carried::Whole
             }
         };
         self.descs.push(Desc {
-            ts_ns: item.ts_ns,
-            pcap_cnt: item.pcap_cnt,
-            flow: item.flow,
+            ts_ns,
+            pcap_cnt,
+            flow,
             pkt,
         });
     }
@@ -423,23 +430,22 @@ where
                     continue;
                 }
             };
-            let d = Item {
-                ts_ns: frame.ts_ns,
-                pcap_cnt: report.reader_frames,
-                flow: KeyedFlow::of(&pkt),
-                pkt,
-            };
+            let flow = KeyedFlow::of(&pkt);
             let waits = &mut report.queue_full_waits;
-            if n == 1 {
-                enqueue(&inputs, &mut filling, 0, d, waits);
-            } else if defrag::is_fragment(&d.pkt) {
-                let pkt = d.pkt;
+            if n > 1 && defrag::is_fragment(&pkt) {
+                let d = Item {
+                    ts_ns: frame.ts_ns,
+                    pcap_cnt: report.reader_frames,
+                    flow,
+                    pkt,
+                };
                 router.route(&pkt, d.ts_ns, d, |w, d| {
                     enqueue(&inputs, &mut filling, w, d, waits)
                 });
             } else {
-                let w = flow_worker(&d.pkt, n);
-                enqueue(&inputs, &mut filling, w, d, waits);
+                let w = if n == 1 { 0 } else { flow_worker(&pkt, n) };
+                filling[w].push_ref(frame.ts_ns, report.reader_frames, flow, &pkt);
+                hand_over_if_full(&inputs, &mut filling, w, waits);
             }
         }
         let waits = &mut report.queue_full_waits;
@@ -473,6 +479,17 @@ fn enqueue<'a>(
     waits: &mut u64,
 ) {
     filling[w].push(d);
+    hand_over_if_full(inputs, filling, w, waits);
+}
+
+/// Hands worker `w`'s batch over once it holds [`BATCH`] packets.
+#[inline(always)]
+fn hand_over_if_full<'a>(
+    inputs: &[Lane<'a>],
+    filling: &mut [Batch<'a>],
+    w: usize,
+    waits: &mut u64,
+) {
     if filling[w].descs.len() == BATCH {
         let next = take_free(&inputs[w], waits);
         let full = std::mem::replace(&mut filling[w], next);
