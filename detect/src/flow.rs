@@ -622,6 +622,17 @@ impl FlowTable {
         prefetch(self.slots.as_ptr().wrapping_add(base));
     }
 
+    /// [`FlowTable::prefetch`] for a packet likely to start a flow: also warms every slot
+    /// of its window, which a new flow walks when its first slot is taken (the walk's
+    /// loads then miss together instead of one after another).
+    #[inline]
+    pub fn prefetch_window(&self, hash: u64) {
+        let base = self.home_slot(hash) as usize;
+        for i in 1..WINDOW {
+            prefetch(self.slots.as_ptr().wrapping_add((base + i) & self.mask));
+        }
+    }
+
     /// Finds or creates the packet's flow, updates its state with this packet and says
     /// what detection needs to know. Packet time drives timeouts, as in offline replay.
     pub fn update(&mut self, p: &Packet<'_>, ts_ns: u64) -> FlowView {

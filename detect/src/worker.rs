@@ -310,10 +310,15 @@ impl Worker {
     /// Warms the flow table, session and payload lines for a packet that
     /// [`Worker::handle_packet`] will see soon, from the parts of it they depend on (a
     /// packed packet need not be unpacked for this). `flow_hash` is the packet's
-    /// [`crate::flow::flow_hash`]; `tcp` whether it has a session to warm.
+    /// [`crate::flow::flow_hash`]; `tcp` whether it has a session to warm; `syn` whether it
+    /// is a TCP SYN without ACK.
     #[inline]
-    pub fn prefetch(&self, flow_hash: u64, tcp: bool, payload: &[u8]) {
+    pub fn prefetch(&self, flow_hash: u64, tcp: bool, syn: bool, payload: &[u8]) {
         self.flows.prefetch(flow_hash);
+        // A SYN almost always starts a flow, which may walk its whole window of slots.
+        if syn {
+            self.flows.prefetch_window(flow_hash);
+        }
         // The session line of the flow's home slot, where most flows live.
         if tcp {
             self.streams.prefetch(self.flows.home_slot(flow_hash));

@@ -123,6 +123,13 @@ impl<'a> Packed<'a> {
     pub fn is_tcp(&self) -> bool {
         matches!(self.l4, L4::Tcp(_))
     }
+
+    /// Whether the packet is a TCP SYN without ACK (a connection's first packet), without
+    /// unpacking it.
+    #[inline]
+    pub fn is_syn(&self) -> bool {
+        matches!(self.l4, L4::Tcp(t) if t.flags & (super::tcp_flags::SYN | super::tcp_flags::ACK) == super::tcp_flags::SYN)
+    }
 }
 
 fn v4_bytes(a: Ipv4Addr) -> [u8; 16] {

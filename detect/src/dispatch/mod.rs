@@ -182,8 +182,8 @@ fn prefetch_desc(d: &Desc<'_>) {
 #[inline(always)]
 fn prefetch_packet(w: &Worker, d: &Desc<'_>) {
     match &d.pkt {
-        Carried::Packed(k) => w.prefetch(d.flow.hash(), k.is_tcp(), k.payload()),
-        Carried::Whole => w.prefetch(d.flow.hash(), false, &[]),
+        Carried::Packed(k) => w.prefetch(d.flow.hash(), k.is_tcp(), k.is_syn(), k.payload()),
+        Carried::Whole => w.prefetch(d.flow.hash(), false, false, &[]),
     }
 }
 
