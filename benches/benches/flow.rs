@@ -2,30 +2,39 @@
 //! are the real cost on a sensor).
 
 use capture::craft::{FrameSpec, L4Spec, TcpSpec};
-use capture::decode::{decode, tcp_flags, LinkType};
+use capture::decode::{decode, tcp_flags, LinkType, Packet};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use detect::flow::{FlowConfig, FlowTable};
 use std::net::Ipv4Addr;
 
+/// One TCP frame with `flags` for each of `n` flows (distinct clients, one server).
+fn frames(n: usize, flags: u8) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let mut v = Vec::new();
+            FrameSpec::ipv4(
+                Ipv4Addr::from(0x0a00_0000 + i as u32),
+                Ipv4Addr::new(192, 168, 0, 1),
+                L4Spec::Tcp(TcpSpec::new(1024 + (i % 60000) as u16, 80, flags)),
+            )
+            .write(&mut v);
+            v
+        })
+        .collect()
+}
+
+fn packets(frames: &[Vec<u8>]) -> Vec<Packet<'_>> {
+    frames
+        .iter()
+        .map(|f| decode(LinkType::Ethernet, f, false).unwrap())
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");
     for &flows in &[1_000usize, 100_000] {
-        let frames: Vec<Vec<u8>> = (0..flows)
-            .map(|i| {
-                let mut v = Vec::new();
-                FrameSpec::ipv4(
-                    Ipv4Addr::from(0x0a00_0000 + i as u32),
-                    Ipv4Addr::new(192, 168, 0, 1),
-                    L4Spec::Tcp(TcpSpec::new(1024 + (i % 60000) as u16, 80, tcp_flags::ACK)),
-                )
-                .write(&mut v);
-                v
-            })
-            .collect();
-        let pkts: Vec<_> = frames
-            .iter()
-            .map(|f| decode(LinkType::Ethernet, f, false).unwrap())
-            .collect();
+        let frames = frames(flows, tcp_flags::ACK);
+        let pkts = packets(&frames);
         let mut table = FlowTable::new(
             &FlowConfig {
                 max_flows: flows * 2,
@@ -49,22 +58,8 @@ fn bench(c: &mut Criterion) {
     // ones, so the table walks the window for the least recently seen and evicts it (on
     // the 1 GB bench a fifth of the flows start this way).
     let slots = 1usize << 16;
-    let frames: Vec<Vec<u8>> = (0..slots * 4)
-        .map(|i| {
-            let mut v = Vec::new();
-            FrameSpec::ipv4(
-                Ipv4Addr::from(0x0a00_0000 + i as u32),
-                Ipv4Addr::new(192, 168, 0, 1),
-                L4Spec::Tcp(TcpSpec::new(1024 + (i % 60000) as u16, 80, tcp_flags::SYN)),
-            )
-            .write(&mut v);
-            v
-        })
-        .collect();
-    let pkts: Vec<_> = frames
-        .iter()
-        .map(|f| decode(LinkType::Ethernet, f, false).unwrap())
-        .collect();
+    let frames = frames(slots * 4, tcp_flags::SYN);
+    let pkts = packets(&frames);
     let mut table = FlowTable::new(
         &FlowConfig {
             max_flows: slots,
