@@ -13,9 +13,9 @@
 
 use std::collections::HashMap;
 
-use capture::decode::{Packet, L4};
+use capture::decode::{tcp_flags, Packet, L4};
 
-use crate::rules::{PortSet, Proto, Rule};
+use crate::rules::{FlagsModifier, PortSet, Proto, Rule};
 
 /// Ports with their own group, per (protocol, IP version) table.
 pub const MAX_PORT_GROUPS: usize = 32;
@@ -145,8 +145,44 @@ fn rule_directions(rule: &Rule) -> u8 {
     match rule.flow.to_server {
         Some(true) => 0b01,
         Some(false) => 0b10,
+        None if syn_only_to_ports(rule) => 0b01,
         None => 0b11,
     }
+}
+
+/// Suricata leaves a rule out of its to-client groups when it has no flow direction, asks
+/// for SYN alone (a `flags` naming exactly S, with any modifier but `!`) and names
+/// destination ports (not all of them): such a rule is after SYN scans and floods towards
+/// servers, and a SYN to a client (a simultaneous open) goes unmatched
+/// (detect-engine-build.c, "SYN-only to port(s) w/o direction specified"). Suricata keeps
+/// a `<>` rule as two copies, one per orientation, and tests each copy's destination
+/// ports; here the rule leaves the to-client groups when both copies would, so a `<>` rule
+/// with ports on one side only can still match a SYN to a client where Suricata's other
+/// copy would not.
+fn syn_only_to_ports(rule: &Rule) -> bool {
+    let syn_only = rule
+        .flags
+        .iter()
+        .any(|f| f.modifier != FlagsModifier::Not && f.flags == tcp_flags::SYN);
+    syn_only && !covers_all(&rule.dst_ports) && !(rule.bidirectional && covers_all(&rule.src_ports))
+}
+
+/// Whether a port expression matches every port (`any`, or ranges that add up to it).
+fn covers_all(ps: &PortSet) -> bool {
+    if !ps.exclude.is_empty() {
+        return false;
+    }
+    let mut ranges = ps.include.clone();
+    ranges.sort_unstable();
+    // The first port not yet covered.
+    let mut next = 0u32;
+    for (a, b) in ranges {
+        if u32::from(a) > next {
+            return false;
+        }
+        next = next.max(u32::from(b) + 1);
+    }
+    next > u32::from(u16::MAX) || ps.include.is_empty()
 }
 
 /// Deduplicates groups by their (sorted) rank list.

@@ -1477,3 +1477,114 @@ fn negated_addresses_make_like_ip_only_rules_that_run_on_every_packet() {
         "its pass covers the flow, as an IP-only one does"
     );
 }
+
+#[test]
+fn syn_only_rules_to_ports_without_a_direction_leave_the_to_client_groups() {
+    use FlagsModifier::*;
+    let syn = |sport, dport| {
+        test_packet(
+            ip("10.0.0.2"),
+            ip("10.0.0.1"),
+            TestL4::Tcp {
+                sport,
+                dport,
+                flags: SYN,
+            },
+            b"",
+        )
+    };
+    let p = syn(50001, 8099);
+    let to_port = || t(0).dst_ports(&[(8099, 8099)], &[]);
+    // (rule, matches the SYN to the server, matches the SYN to the client)
+    let cases: Vec<(&str, Rule, bool, bool)> = vec![
+        (
+            "S to a port",
+            to_port().flags(SYN, 0, Exact).build(),
+            true,
+            false,
+        ),
+        (
+            "+S to a port",
+            to_port().flags(SYN, 0, All).build(),
+            true,
+            false,
+        ),
+        (
+            "S,CE to a port",
+            to_port().flags(SYN, CWR | ECE, Exact).build(),
+            true,
+            false,
+        ),
+        (
+            "*S to a port",
+            to_port().flags(SYN, 0, Any).build(),
+            true,
+            false,
+        ),
+        (
+            "excluded ports",
+            t(0).dst_ports(&[], &[(80, 80)])
+                .flags(SYN, 0, Exact)
+                .build(),
+            true,
+            false,
+        ),
+        (
+            "S to any port",
+            t(0).flags(SYN, 0, Exact).build(),
+            true,
+            true,
+        ),
+        (
+            "ports adding up to all",
+            t(0).dst_ports(&[(0, 9000), (9001, 65535)], &[])
+                .flags(SYN, 0, Exact)
+                .build(),
+            true,
+            true,
+        ),
+        (
+            "*SF is not SYN alone",
+            to_port().flags(SYN | FIN, 0, Any).build(),
+            true,
+            true,
+        ),
+        (
+            "S with !A",
+            to_port().flags(SYN, 0, Exact).flags(ACK, 0, Not).build(),
+            true,
+            false,
+        ),
+        (
+            "flow:to_client",
+            to_port()
+                .flow(Some(false), None)
+                .flags(SYN, 0, Exact)
+                .build(),
+            false,
+            true,
+        ),
+        (
+            "<> with ports on both sides",
+            to_port()
+                .src_ports(&[(50001, 50001)], &[])
+                .bidirectional()
+                .flags(SYN, 0, Exact)
+                .build(),
+            true,
+            false,
+        ),
+    ];
+    for (name, rule, want_server, want_client) in cases {
+        let engine = Engine::build(vec![rule]).expect("builds");
+        let mut s = engine.scratch();
+        for (to_server, want) in [(true, want_server), (false, want_client)] {
+            let info = FlowInfo {
+                to_server,
+                ..first_packet()
+            };
+            engine.inspect(&p, &info, &mut s);
+            assert_eq!(s.matches() == [0], want, "{name}, to_server {to_server}");
+        }
+    }
+}
