@@ -141,6 +141,33 @@ pub struct Worker {
     defrag: Defrag,
     /// Where the defragmenter rebuilds a datagram; reused.
     rebuilt: Vec<u8>,
+    /// The stream matches of the packet being inspected, held until its packet phase is
+    /// done (see [`Held`]).
+    held: Held,
+}
+
+/// Suricata sorts one alert queue per packet, its stream matches and its own together,
+/// and stops at the first `pass`: a `pass` matched in any of a packet's stream runs, or
+/// on the packet itself, drops every alert of that packet (every `pass` ranks before the
+/// other actions). So stream alerts wait here, with copies of the bytes they matched in
+/// (alerts are rare; the buffers are reused), until the packet's verdict is known.
+#[derive(Default)]
+struct Held {
+    alerts: Vec<(u32, std::ops::Range<usize>)>,
+    bytes: Vec<u8>,
+}
+
+impl Held {
+    fn push(&mut self, rule: u32, data: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        self.alerts.push((rule, start..self.bytes.len()));
+    }
+
+    fn clear(&mut self) {
+        self.alerts.clear();
+        self.bytes.clear();
+    }
 }
 
 /// Bytes each flow slot costs beside the flow table: its stream session and flowbits.
@@ -166,6 +193,7 @@ impl Worker {
             gate: AlertGate::new(crate::threshold::DEFAULT_ENTRIES),
             defrag: Defrag::new(config.defrag.clone()),
             rebuilt: Vec::new(),
+            held: Held::default(),
             engine,
             flows,
             checksums: config.checksums,
@@ -587,11 +615,12 @@ impl Worker {
         self.scratch.begin_packet();
         self.load_bits(view.slot);
         let stream_verdict = if outcome.ready {
-            self.inspect_stream(view.slot, false, p, &info, &at, sink)
+            self.inspect_stream(view.slot, false, p, &info, &at)
         } else {
             Verdict::Inspected
         };
         if stream_verdict == Verdict::Pass {
+            self.held.clear();
             self.store_bits(view.slot);
             self.pass_flow(view.slot);
             return;
@@ -604,6 +633,11 @@ impl Worker {
                 .inspect_packet(p, &info, outcome.in_stream, &mut self.scratch)
         };
         self.store_bits(view.slot);
+        if matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
+            self.held.clear();
+        } else {
+            self.raise_held(&at, p, sink);
+        }
         let Worker {
             engine,
             scratch,
@@ -632,9 +666,10 @@ impl Worker {
     }
 
     /// Raw stream inspection of `slot` in the direction of `at` for packet `p`: each run
-    /// of bytes goes through the matcher and raises alerts carrying that run. `Pass` when
-    /// a `pass` rule matched (the flow is passed; later runs are not inspected), `Drop`
-    /// when a `drop` rule did (every run is, as the packet is).
+    /// of bytes goes through the matcher, and its alerts, carrying that run, are held
+    /// (see [`Held`]) for the caller to raise or drop. `Pass` when a `pass` rule matched
+    /// (the flow is passed; later runs are not inspected), `Drop` when a `drop` rule did
+    /// (every run is, as the packet is).
     fn inspect_stream(
         &mut self,
         slot: u32,
@@ -642,14 +677,12 @@ impl Worker {
         p: &Packet<'_>,
         info: &FlowInfo,
         at: &At,
-        sink: &mut impl FnMut(AlertEvent),
     ) -> Verdict {
         let Worker {
             engine,
             scratch,
             streams,
-            stats,
-            gate,
+            held,
             ..
         } = self;
         let mut outcome = Verdict::Inspected;
@@ -673,10 +706,26 @@ impl Worker {
                 _ => {}
             }
             for &rule in scratch.matches() {
-                raise(engine, gate, stats, rule as u32, at, p, data, sink);
+                held.push(rule as u32, data);
             }
         });
         outcome
+    }
+
+    /// Raises the held stream alerts of the packet just inspected.
+    fn raise_held(&mut self, at: &At, p: &Packet<'_>, sink: &mut impl FnMut(AlertEvent)) {
+        let Worker {
+            engine,
+            stats,
+            gate,
+            held,
+            ..
+        } = self;
+        for (rule, range) in &held.alerts {
+            let data = held.bytes.get(range.clone()).unwrap_or_default();
+            raise(engine, gate, stats, *rule, at, p, data, sink);
+        }
+        held.clear();
     }
 
     /// Inspects the bytes a flow's session still holds (both directions, acknowledged
@@ -738,7 +787,11 @@ impl Worker {
             };
             self.scratch.begin_packet();
             self.load_bits(slot);
-            self.inspect_stream(slot, true, &p, &info, &at, sink);
+            if self.inspect_stream(slot, true, &p, &info, &at) == Verdict::Pass {
+                self.held.clear();
+            } else {
+                self.raise_held(&at, &p, sink);
+            }
             self.store_bits(slot);
         }
     }

@@ -360,6 +360,17 @@ pub fn stream_frames() -> Vec<Vec<u8>> {
         Ack(false),
         Teardown,
     ]);
+    // 21. Two runs of stream bytes inspected at one packet, a gap between them: a pass
+    //     rule matching the second drops the first's alert of that packet (303, 401).
+    g.flow(&[
+        Handshake,
+        Data(true, b"first HELD-RUN"),
+        Ack(false),
+        Lost(true, 10),
+        Data(true, b"then PASS-RUN here"),
+        Ack(false),
+        Teardown,
+    ]);
     g.frames
 }
 
