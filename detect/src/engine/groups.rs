@@ -145,26 +145,33 @@ fn rule_directions(rule: &Rule) -> u8 {
     match rule.flow.to_server {
         Some(true) => 0b01,
         Some(false) => 0b10,
-        None if syn_only_to_ports(rule) => 0b01,
+        None if to_client_sides(rule) == 0 => 0b01,
         None => 0b11,
     }
 }
 
-/// Suricata leaves a rule out of its to-client groups when it has no flow direction, asks
-/// for SYN alone (a `flags` naming exactly S, with any modifier but `!`) and names
-/// destination ports (not all of them): such a rule is after SYN scans and floods towards
-/// servers, and a SYN to a client (a simultaneous open) goes unmatched
-/// (detect-engine-build.c, "SYN-only to port(s) w/o direction specified"). Suricata keeps
-/// a `<>` rule as two copies, one per orientation, and tests each copy's destination
-/// ports; here the rule leaves the to-client groups when both copies would, so a `<>` rule
-/// with ports on one side only can still match a SYN to a client where Suricata's other
-/// copy would not.
-fn syn_only_to_ports(rule: &Rule) -> bool {
+/// Both orientations of a rule (as written, and swapped for `<>`), in [`to_client_sides`].
+pub(crate) const BOTH_SIDES: u8 = 0b11;
+
+/// The orientations in which a rule may match a packet going to the client: bit 0 as
+/// written, bit 1 swapped (a `<>` rule's second copy). Suricata leaves a rule out of its
+/// to-client groups when it has no flow direction, asks for SYN alone (a `flags` naming
+/// exactly S, with any modifier but `!`) and names destination ports (not all of them):
+/// such a rule is after SYN scans and floods towards servers, and a SYN to a client (a
+/// simultaneous open) goes unmatched (detect-engine-build.c, "SYN-only to port(s) w/o
+/// direction specified"). It keeps a `<>` rule as two copies and tests each copy's
+/// destination ports, so one copy can stay while the other leaves.
+pub(crate) fn to_client_sides(rule: &Rule) -> u8 {
     let syn_only = rule
         .flags
         .iter()
         .any(|f| f.modifier != FlagsModifier::Not && f.flags == tcp_flags::SYN);
-    syn_only && !covers_all(&rule.dst_ports) && !(rule.bidirectional && covers_all(&rule.src_ports))
+    if rule.flow.to_server.is_some() || !syn_only {
+        return BOTH_SIDES;
+    }
+    let written = covers_all(&rule.dst_ports);
+    let swapped = rule.bidirectional && covers_all(&rule.src_ports);
+    u8::from(written) | u8::from(swapped) << 1
 }
 
 /// Whether a port expression matches every port (`any`, or ranges that add up to it).

@@ -9,12 +9,20 @@ use crate::rules::{FlagsMatch, FlagsModifier, FlowMatch, NumMatch, Rule};
 /// Addresses and ports in the rule's direction, or the other way round for `<>`. The
 /// engine normalized every rule's address sets when it was built.
 pub(crate) fn addresses_ports(rule: &Rule, pkt: &Packet<'_>) -> bool {
+    addresses_ports_on(rule, pkt, super::groups::BOTH_SIDES)
+}
+
+/// [`addresses_ports`] in the orientations `sides` allows (bit 0 as written, bit 1
+/// swapped, for `<>`; see `groups::to_client_sides`).
+pub(crate) fn addresses_ports_on(rule: &Rule, pkt: &Packet<'_>, sides: u8) -> bool {
     let (sp, dp) = (pkt.src_port(), pkt.dst_port());
-    let fwd = rule.src.contains_normalized(&pkt.src)
+    let fwd = sides & 1 != 0
+        && rule.src.contains_normalized(&pkt.src)
         && rule.dst.contains_normalized(&pkt.dst)
         && rule.src_ports.contains(sp)
         && rule.dst_ports.contains(dp);
     fwd || (rule.bidirectional
+        && sides & 2 != 0
         && rule.src.contains_normalized(&pkt.dst)
         && rule.dst.contains_normalized(&pkt.src)
         && rule.src_ports.contains(dp)

@@ -215,6 +215,9 @@ struct Compiled {
     /// Verified on TCP SYN packets only: a rule without a prefilter pattern that
     /// Suricata files as needing SYN packets (see [`header::needs_syn_packets`]).
     syn_only: bool,
+    /// The orientations it may match in on a packet to the client (see
+    /// `groups::to_client_sides`).
+    to_client_sides: u8,
     /// Transport classes and IP versions the protocol covers (see `groups::rule_scope`).
     scope: (u8, u8),
     /// A negated fast pattern: the rule is skipped when it occurs in the payload.
@@ -416,6 +419,7 @@ impl Engine {
                     flow_action: is_ip_only(r) || is_like_ip_only(r),
                     syn_only: !matches!(fast[i as usize], Selected::Positive(_))
                         && header::needs_syn_packets(r),
+                    to_client_sides: groups::to_client_sides(r),
                     scope: groups::rule_scope(&r.proto).unwrap_or((0, 0)),
                     negated_fp: match &fast[i as usize] {
                         Selected::Negated(fp) => Some(Searcher::new(&fp.bytes, fp.nocase)),
@@ -581,6 +585,12 @@ impl Engine {
             return false;
         };
         if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
+            return false;
+        }
+        if !flow.to_server
+            && c.to_client_sides != groups::BOTH_SIDES
+            && !header::addresses_ports_on(rule, pkt, c.to_client_sides)
+        {
             return false;
         }
         if c.syn_only

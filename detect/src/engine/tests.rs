@@ -1565,6 +1565,12 @@ fn syn_only_rules_to_ports_without_a_direction_leave_the_to_client_groups() {
             true,
         ),
         (
+            "<> with any source port: its swapped copy stays, and needs source port 8099",
+            to_port().bidirectional().flags(SYN, 0, Exact).build(),
+            true,
+            false,
+        ),
+        (
             "<> with ports on both sides",
             to_port()
                 .src_ports(&[(50001, 50001)], &[])
