@@ -128,7 +128,8 @@ impl<'a> Packed<'a> {
     /// unpacking it.
     #[inline]
     pub fn is_syn(&self) -> bool {
-        matches!(self.l4, L4::Tcp(t) if t.flags & (super::tcp_flags::SYN | super::tcp_flags::ACK) == super::tcp_flags::SYN)
+        use super::tcp_flags::{ACK, SYN};
+        matches!(self.l4, L4::Tcp(t) if t.flags & (SYN | ACK) == SYN)
     }
 }
 

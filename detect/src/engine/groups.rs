@@ -170,8 +170,10 @@ pub(crate) fn to_client_sides(rule: &Rule) -> u8 {
         return BOTH_SIDES;
     }
     let written = covers_all(&rule.dst_ports);
-    let swapped = rule.bidirectional && covers_all(&rule.src_ports);
-    u8::from(written) | u8::from(swapped) << 1
+    if !rule.bidirectional {
+        return if written { BOTH_SIDES } else { 0 };
+    }
+    u8::from(written) | u8::from(covers_all(&rule.src_ports)) << 1
 }
 
 /// Whether a port expression matches every port (`any`, or ranges that add up to it).
