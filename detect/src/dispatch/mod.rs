@@ -92,7 +92,9 @@ impl<E> DispatchReport<E> {
     }
 }
 
-/// A decoded packet on its way to a worker (fragments may wait in the router first).
+/// A fragment on its way to a worker through the fragment router, which may hold it until
+/// its datagram's first fragment names the worker; other packets go straight into a batch
+/// ([`Batch::push_ref`]).
 struct Item<'a> {
     ts_ns: u64,
     pcap_cnt: u64,
@@ -135,7 +137,7 @@ impl<'a> Batch<'a> {
     }
 
     /// [`Batch::push`] for a packet the caller still holds: packing it where it was
-    /// decoded saved the reader moving each 272-byte packet into an [`Item`] first.
+    /// decoded saves the reader moving each 272-byte packet into an [`Item`] first.
     #[inline(always)]
     fn push_ref(&mut self, ts_ns: u64, pcap_cnt: u64, flow: KeyedFlow, pkt: &Packet<'a>) {
         let pkt = match Packed::pack(pkt) {
