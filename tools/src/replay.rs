@@ -194,6 +194,11 @@ pub fn run(args: ReplayArgs, config: &Config) -> Result<bool> {
             t.bytes as f64 * 8.0 / cpu / 1e9,
             report.reader_cpu.as_secs_f64()
         );
+        eprintln!(
+            "handoff waits: reader {} (a worker's queue full), workers {} (queue empty)",
+            report.queue_full_waits,
+            report.worker_idle_waits.iter().sum::<u64>()
+        );
     }
     // Detection is done; the summary above is final. Now wait for the collector.
     if let Some(d) = delivery {

@@ -67,12 +67,17 @@ pub struct DispatchReport<E> {
     pub reader_bytes: u64,
     /// Times the reader found a worker queue full and waited.
     pub queue_full_waits: u64,
+    /// Per worker, times it found its queue empty and waited: with
+    /// [`DispatchReport::queue_full_waits`] it says which side of the handoff was slower.
+    pub worker_idle_waits: Vec<u64>,
     /// Fragments routed to the worker of their datagram's flow.
     pub fragments: RouteStats,
-    /// CPU time each worker used: on a shared machine, Gbit/s per worker-CPU-second is
-    /// steadier than per wall-clock second, and the two together show who waited.
+    /// CPU time each worker used, its waits for work included (a waiting thread spins
+    /// and yields before it sleeps): an upper bound on its work, which the wait counts
+    /// qualify.
     pub worker_cpu: Vec<Duration>,
-    /// CPU time the reader (frame source, decoding, hashing) used.
+    /// CPU time the reader (frame source, decoding, hashing) used, its waits for a free
+    /// batch included.
     pub reader_cpu: Duration,
     /// The error that ended the frame source early, if any; every frame before it was
     /// inspected.
@@ -281,6 +286,7 @@ where
         reader_frames: 0,
         reader_bytes: 0,
         queue_full_waits: 0,
+        worker_idle_waits: Vec::new(),
         fragments: RouteStats::default(),
         worker_cpu: Vec::new(),
         reader_cpu: Duration::ZERO,
@@ -310,6 +316,7 @@ where
                         }
                         let mut w = Worker::new(engine, worker_config, id);
                         let mut backoff = Backoff(0);
+                        let mut idle = 0u64;
                         let mut push = |a: AlertEvent| {
                             let mut a = a;
                             let mut b = Backoff(0);
@@ -357,12 +364,13 @@ where
                                         w.finish(last_ts.load(Ordering::Relaxed), &mut push);
                                         break;
                                     }
+                                    idle += 1;
                                     backoff.snooze();
                                 }
                             }
                         }
                         workers_left.fetch_sub(1, Ordering::Release);
-                        (w.stats(), thread_cpu_time())
+                        (w.stats(), thread_cpu_time(), idle)
                     })
                     .expect("spawning a worker thread"),
             );
@@ -463,9 +471,10 @@ where
         last_ts.store(newest_ts, Ordering::Relaxed);
         reader_done.store(true, Ordering::Release);
         for h in handles {
-            let (stats, cpu) = h.join().expect("a detection worker panicked");
+            let (stats, cpu, idle) = h.join().expect("a detection worker panicked");
             report.workers.push(stats);
             report.worker_cpu.push(cpu);
+            report.worker_idle_waits.push(idle);
         }
         output_thread.join().expect("the output thread panicked");
     });
