@@ -648,13 +648,15 @@ impl Worker {
         for &rule in scratch.matches() {
             raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
         }
-        // The first of drop and pass to hold wins (Suricata's `RuleActionToFlow`); the
-        // stream ran first.
-        if verdict == Verdict::Pass && stream_verdict != Verdict::Drop {
-            self.pass_flow(view.slot);
-        } else if verdict == Verdict::Drop || stream_verdict == Verdict::Drop {
-            self.flows.mark_dropped(view.slot);
-            self.streams.release(view.slot);
+        // Suricata sorts the packet's one alert queue (stream runs and payload together)
+        // with `pass` rules first and stops at the first pass: a pass anywhere keeps a
+        // drop from reaching the flow, and one scoped to this packet lets the flow go on.
+        match verdict {
+            Verdict::Pass => self.pass_flow(view.slot),
+            Verdict::PassPacket => {}
+            Verdict::Drop => self.drop_flow(view.slot),
+            Verdict::Inspected if stream_verdict == Verdict::Drop => self.drop_flow(view.slot),
+            Verdict::Inspected => {}
         }
     }
 
@@ -662,6 +664,13 @@ impl Worker {
     /// including the bytes its stream still holds.
     fn pass_flow(&mut self, slot: u32) {
         self.flows.mark_passed(slot);
+        self.streams.release(slot);
+    }
+
+    /// A `drop` rule matched for the whole flow: Suricata drops its later packets
+    /// uninspected, and the bytes its stream still holds are never inspected.
+    fn drop_flow(&mut self, slot: u32) {
+        self.flows.mark_dropped(slot);
         self.streams.release(slot);
     }
 
@@ -699,10 +708,11 @@ impl Worker {
                 Some(c) => engine.inspect_stream_with(p, data, c, info, scratch),
                 None => engine.inspect_stream(p, data, info, scratch),
             };
-            // The first of pass and drop to match holds (Suricata's `RuleActionToFlow`).
+            // A pass in any run wins over a drop in another: the packet's alert queue is
+            // sorted with `pass` rules first (see [`Worker::inspect`]).
             match verdict {
+                Verdict::Pass => outcome = Verdict::Pass,
                 Verdict::Drop => outcome = Verdict::Drop,
-                Verdict::Pass if outcome != Verdict::Drop => outcome = Verdict::Pass,
                 _ => {}
             }
             for &rule in scratch.matches() {

@@ -371,6 +371,38 @@ pub fn stream_frames() -> Vec<Vec<u8>> {
         Ack(false),
         Teardown,
     ]);
+    // 22. A drop matching the stream and a pass matching the packet's own payload at one
+    //     packet: the pass sorts first, so neither the drop's alert nor its verdict
+    //     happens, and as that pass covers the packet alone the flow goes on (304, 402,
+    //     305).
+    let (d1, d2, d3) = (
+        big_segment(b"DROP-IN-STREAM", 1),
+        big_segment(b"d2", 2),
+        big_segment(b"d3", 3),
+    );
+    g.flow(&[
+        Handshake,
+        Data(true, &d1),
+        Data(true, &d2),
+        Data(true, &d3),
+        Ack(false),
+        Data(true, b"PASS-IN-PACKET"),
+        Ack(false),
+        Data(false, b"AFTER-THE-VERDICT"),
+        Ack(true),
+        Teardown,
+    ]);
+    // 23. As 21 with a drop rule matching the first run: the pass in the second wins, so
+    //     the drop does not alert (306, 401).
+    g.flow(&[
+        Handshake,
+        Data(true, b"first DROP-RUN"),
+        Ack(false),
+        Lost(true, 10),
+        Data(true, b"then PASS-RUN here"),
+        Ack(false),
+        Teardown,
+    ]);
     g.frames
 }
 
