@@ -20,7 +20,8 @@ use std::process::Command;
 /// Options of one run.
 #[derive(clap::Args, Debug)]
 pub struct RuleDiffArgs {
-    /// First seed (each seed names one rule set, the same on every machine).
+    /// First seed (each seed names one rule set, the same on every machine while the
+    /// golden pcaps its contents come from stay the same).
     #[arg(long, default_value_t = 1)]
     pub from: u64,
     /// How many seeds, from `--from` on.
