@@ -68,8 +68,9 @@ pub struct FlowConfig {
     /// flowbits included (`flow.memcap` divided over the workers); `None`: no cap.
     pub memcap: Option<u64>,
     pub timeouts: Timeouts,
-    /// Timeouts while in emergency mode (entered when a live flow has to be evicted,
-    /// left when at most `100 - emergency_recovery` percent of the slots are in use).
+    /// Timeouts while in emergency mode (entered when a live flow has to be evicted
+    /// while more than `100 - emergency_recovery` percent of the slots are in use, left
+    /// when at most that many are).
     pub emergency_timeouts: Timeouts,
     pub emergency_recovery: u8,
 }
@@ -786,7 +787,10 @@ impl FlowTable {
         }
         self.release(oldest);
         self.stats.evicted += 1;
-        if !self.emergency {
+        // A full window in a table mostly free is a hash collision, not a shortage:
+        // emergency mode (Suricata's, when flow.memcap runs out) starts only when the
+        // table, with the new flow, is fuller than emergency mode's exit mark.
+        if !self.emergency && self.live + 1 > self.recovery_at {
             self.emergency = true;
             self.stats.emergency += 1;
         }
@@ -908,6 +912,54 @@ mod tests {
             );
         }
         assert_eq!(t.stats().created, 1);
+    }
+
+    /// Flows of `n` distinct client ports whose keys all hash to one home slot.
+    fn colliding(t: &FlowTable, n: usize) -> Vec<Packet<'static>> {
+        let home = |p: &Packet<'_>| t.home_slot(flow_hash(p));
+        let first = tcp("10.0.0.9", 1024, "10.0.0.1", 80, SYN);
+        let want = home(&first);
+        (1024..u16::MAX)
+            .map(|sp| tcp("10.0.0.9", sp, "10.0.0.1", 80, SYN))
+            .filter(|p| home(p) == want)
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn a_full_window_in_an_empty_table_evicts_without_emergency_mode() {
+        let config = FlowConfig {
+            max_flows: 1 << 12,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(&config, 0);
+        let flows = colliding(&t, WINDOW + 1);
+        assert_eq!(flows.len(), WINDOW + 1);
+        for (i, p) in flows.iter().enumerate() {
+            t.update(p, i as u64 * S);
+        }
+        let st = t.stats();
+        assert_eq!((st.created, st.evicted), (WINDOW as u64 + 1, 1), "{st:?}");
+        assert_eq!(st.emergency, 0, "{st:?}");
+        assert!(!t.in_emergency());
+    }
+
+    #[test]
+    fn an_eviction_in_a_nearly_full_table_enters_emergency_mode() {
+        let config = FlowConfig {
+            max_flows: 64,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(&config, 0);
+        let mut port = 1024;
+        // Fill well past the exit mark (70% of 64 slots), then one more collides.
+        while t.stats().evicted == 0 {
+            t.update(&tcp("10.0.0.9", port, "10.0.0.1", 80, SYN), port as u64);
+            port += 1;
+        }
+        assert!(t.len() > 45, "{} live flows", t.len());
+        assert!(t.in_emergency());
+        assert_eq!(t.stats().emergency, 1);
     }
 
     #[test]

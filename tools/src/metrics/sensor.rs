@@ -170,7 +170,7 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     e.single(
         "tidewatch_flow_emergencies_total",
         Kind::Counter,
-        "Times a worker's flow table entered emergency mode (shorter timeouts) under flow.memcap.",
+        "Times a worker's flow table entered emergency mode (shorter timeouts): a flow evicted while the table was over 70% full.",
         sum(|w| w.flows.emergency) as f64,
     );
     e.single(
