@@ -237,6 +237,8 @@ pub struct FlowTable {
     worker_salt: u64,
     stats: FlowStats,
     live: usize,
+    /// Next slot [`FlowTable::sweep`] looks at.
+    cursor: usize,
     /// Bytes per slot counted against the memcap.
     per_flow: usize,
 }
@@ -536,6 +538,7 @@ impl FlowTable {
             worker_salt: mix(worker as u64 + 1),
             stats: FlowStats::default(),
             live: 0,
+            cursor: 0,
             per_flow,
         })
     }
@@ -756,6 +759,27 @@ impl FlowTable {
         })
     }
 
+    /// Reclaims the timed-out flows among the next `out.len()` slots of a walk round the
+    /// table (Suricata's flow manager, in steps): writes their slots to `out` and returns
+    /// how many, for the caller to inspect what their streams hold. Without it a flow that
+    /// timed out would keep its slot, and its last bytes would wait uninspected, until a
+    /// new flow needed the slot; and the count of flows held, which ends emergency mode,
+    /// would never fall.
+    pub fn sweep(&mut self, now: u64, out: &mut [u32]) -> usize {
+        let mut n = 0;
+        for _ in 0..out.len() {
+            let idx = self.cursor;
+            self.cursor = (idx + 1) & self.mask;
+            if self.tags[idx] != 0 && self.expired(&self.slots[idx], now) {
+                self.release(idx);
+                self.stats.timed_out += 1;
+                out[n] = idx as u32;
+                n += 1;
+            }
+        }
+        n
+    }
+
     fn release(&mut self, idx: usize) {
         self.tags[idx] = 0;
         self.live -= 1;
@@ -960,6 +984,37 @@ mod tests {
         assert!(t.len() > 45, "{} live flows", t.len());
         assert!(t.in_emergency());
         assert_eq!(t.stats().emergency, 1);
+    }
+
+    #[test]
+    fn the_sweep_reclaims_timed_out_flows_and_ends_emergency_mode() {
+        let config = FlowConfig {
+            max_flows: 64,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(&config, 0);
+        let mut port = 1024;
+        while !t.in_emergency() {
+            t.update(&tcp("10.0.0.9", port, "10.0.0.1", 80, SYN), 0);
+            port += 1;
+        }
+        let held = t.len();
+        let mut out = [0u32; 64];
+        // Nothing has timed out yet: the sweep takes nothing.
+        assert_eq!(t.sweep(S, &mut out), 0);
+        assert_eq!(t.len(), held);
+        // Long after, one fresh flow; a sweep over the table takes every other one.
+        let late = 10_000 * S;
+        t.update(&tcp("10.0.0.8", 999, "10.0.0.1", 80, SYN), late);
+        let before = t.len();
+        let n = t.sweep(late, &mut out);
+        assert_eq!(n, before - 1);
+        assert_eq!(t.len(), 1, "the fresh flow stays");
+        assert!(!t.in_emergency(), "the table drained below the exit mark");
+        let mut slots: Vec<u32> = out[..n].to_vec();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(slots.len(), n, "each slot once");
     }
 
     #[test]

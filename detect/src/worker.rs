@@ -31,6 +31,13 @@ const CHECKSUM_SAMPLE: u64 = 1000;
 /// Cache lines of a coming packet's payload [`Worker::prefetch`] asks for.
 const PREFETCH_PAYLOAD_LINES: usize = 4;
 
+/// Slots each step of the timeout sweep looks at, one step per batch of up to 64 packets
+/// (adjacent slots: the reads stream rather than miss one by one). A table of 65,536 flows
+/// is walked at least once every 524,288 packets, and at low rates, where batches are
+/// small, sooner. 64 per step cost 6% of the 1 GB bench's wall time, 8 cost 1.4% (11
+/// interleaved pairs each).
+const SWEEP_SLOTS: usize = 8;
+
 /// Counters of one worker, merged into the run summary.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerStats {
@@ -405,6 +412,21 @@ impl Worker {
             }
         }
         self.inspect(ts_ns, p, flow, pcap_cnt, false, sink);
+    }
+
+    /// Ends the timed-out flows of the next [`SWEEP_SLOTS`] slots of the flow table (see
+    /// [`FlowTable::sweep`]): what their streams still hold is inspected now, stamped
+    /// `ts_ns`, as Suricata's flow manager does at a timeout. The packet loops call it
+    /// once per batch, with the time of the batch's last packet.
+    #[inline(never)]
+    pub fn sweep(&mut self, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
+        let mut ended = [0u32; SWEEP_SLOTS];
+        let n = self.flows.sweep(ts_ns, &mut ended);
+        for &slot in ended.get(..n).unwrap_or_default() {
+            self.flush_slot(slot, ts_ns, sink);
+            self.streams.release(slot);
+            self.clear_bits(slot);
+        }
     }
 
     /// Inspects each outer packet of `p`'s tunnel, outermost first, as Suricata 7 does

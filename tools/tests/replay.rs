@@ -265,3 +265,76 @@ fn bad_checksums_are_counted_and_still_inspected() {
         );
     }
 }
+
+#[test]
+fn a_flow_that_times_out_mid_capture_has_its_last_bytes_inspected_then() {
+    let dir = scratch_dir("replay_timeout_sweep");
+    let pcap = dir.join("in.pcap");
+    let f = std::fs::File::create(&pcap).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(f), LinkType::Ethernet).unwrap();
+    const H: u64 = 3_600_000_000_000;
+    let t0 = 1_704_067_200_000_000_000u64; // 2024-01-01T00:00:00Z
+                                           // A session whose last request is never acknowledged, then goes quiet.
+    let mut s = TcpSession::new(
+        (Ipv4Addr::new(10, 0, 0, 3).into(), 41000),
+        (Ipv4Addr::new(10, 0, 0, 4).into(), 80),
+        1000,
+        5000,
+    );
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    let mut out = Vec::new();
+    s.handshake(&mut out, &mut |f| frames.push(f.to_vec()));
+    s.segment(
+        &mut out,
+        true,
+        capture::craft::tcp_flags::PSH | capture::craft::tcp_flags::ACK,
+        b"GET /tail-at-timeout HTTP/1.0\r\n\r\n",
+    );
+    frames.push(out.clone());
+    for f in &frames {
+        w.write_frame(t0, f).unwrap();
+    }
+    // Five hours on, past every timeout, other traffic; the capture ends five more later.
+    let mut buf = Vec::new();
+    // 16 batches of 64: the sweep's steps pass over all 64 slots of the table.
+    let n = 16 * 64;
+    for (i, ts) in (0..n)
+        .map(|i| (i, t0 + 5 * H + i * 1000))
+        .chain([(n, t0 + 10 * H)])
+    {
+        buf.clear();
+        FrameSpec::ipv4(
+            Ipv4Addr::new(10, 0, 0, 1),
+            Ipv4Addr::new(10, 0, 0, 2),
+            L4Spec::Udp {
+                src_port: 40000 + i as u16 % 8,
+                dst_port: 53,
+            },
+        )
+        .payload(b"query")
+        .write(&mut buf);
+        w.write_frame(ts, &buf).unwrap();
+    }
+    w.into_inner().unwrap().flush().unwrap();
+    std::fs::write(
+        dir.join("t.rules"),
+        "alert tcp any any -> any 80 (msg:\"tail\"; content:\"/tail-at-timeout\"; sid:2001;)\n",
+    )
+    .unwrap();
+    let eve = dir.join("eve.json");
+    run_ok(
+        tidewatch()
+            .args(["replay"])
+            .arg(&pcap)
+            .arg("--rules")
+            .arg(dir.join("t.rules"))
+            .args(["--set", "flow.max_flows=64", "--eve"])
+            .arg(&eve),
+    );
+    let alerts = eve_lines(&eve);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    // Inspected when the sweep found the session timed out, in the traffic five hours
+    // on; not at the end of the capture.
+    let ts = alerts[0]["timestamp"].as_str().unwrap();
+    assert!(ts.starts_with("2024-01-01T05:00:00."), "{ts}");
+}

@@ -354,6 +354,9 @@ where
                                             d.ts_ns, &pkt, &d.flow, d.pcap_cnt, &mut push,
                                         );
                                     }
+                                    if let Some(last) = descs.last() {
+                                        w.sweep(last.ts_ns, &mut push);
+                                    }
                                     batch.clear();
                                     // Cannot fail: every buffer came from `free`.
                                     let _ = input.free.push(batch);

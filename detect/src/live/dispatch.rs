@@ -78,14 +78,17 @@ pub(super) fn run_dispatch(
                             for r in 0..readers {
                                 let q = &queues[r * n + w];
                                 let mut k = 0u64;
+                                let mut last_ts = 0;
                                 while let Some(d) = q.pop() {
                                     worker.handle_packet(d.ts_ns, &d.pkt, 0, &mut sink);
+                                    last_ts = d.ts_ns;
                                     k += 1;
                                     if k == 64 {
                                         break;
                                     }
                                 }
                                 if k > 0 {
+                                    worker.sweep(last_ts, &mut sink);
                                     got = true;
                                     taken += k;
                                     done[r * n + w].fetch_add(k, Ordering::Release);

@@ -131,6 +131,7 @@ pub(super) fn run_to_completion(
             }
         }
         rings.release(descs);
+        worker.sweep(ts, &mut sink);
         taken += descs.len() as u64;
         counters.inspected.store(taken, Ordering::Relaxed);
         counters
