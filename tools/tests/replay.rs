@@ -16,6 +16,16 @@ alert udp any any -> any 53 (msg:"evil udp"; content:"EVIL"; sid:1001; rev:1;)
 alert tcp any any -> any 80 (msg:"evil http"; flow:established,to_server; content:"GET /evil"; sid:1002; rev:2; classtype:trojan-activity; metadata:created_at 2024_01_01, tag a, tag b;)
 "#;
 
+/// A TCP session from 10.0.0.3 to the web server 10.0.0.4.
+fn web_session() -> TcpSession {
+    TcpSession::new(
+        (Ipv4Addr::new(10, 0, 0, 3).into(), 41000),
+        (Ipv4Addr::new(10, 0, 0, 4).into(), 80),
+        1000,
+        5000,
+    )
+}
+
 /// `n` UDP frames carrying EVIL, then a TCP session with one matching request.
 fn write_capture(path: &Path, n: u32) {
     let f = std::fs::File::create(path).unwrap();
@@ -36,12 +46,7 @@ fn write_capture(path: &Path, n: u32) {
         w.write_frame(ts, &buf).unwrap();
         ts += 1000;
     }
-    let mut s = TcpSession::new(
-        (Ipv4Addr::new(10, 0, 0, 3).into(), 41000),
-        (Ipv4Addr::new(10, 0, 0, 4).into(), 80),
-        1000,
-        5000,
-    );
+    let mut s = web_session();
     let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut out = Vec::new();
     s.handshake(&mut out, &mut |f| frames.push(f.to_vec()));
@@ -275,12 +280,7 @@ fn a_flow_that_times_out_mid_capture_has_its_last_bytes_inspected_then() {
     const H: u64 = 3_600_000_000_000;
     let t0 = 1_704_067_200_000_000_000u64; // 2024-01-01T00:00:00Z
                                            // A session whose last request is never acknowledged, then goes quiet.
-    let mut s = TcpSession::new(
-        (Ipv4Addr::new(10, 0, 0, 3).into(), 41000),
-        (Ipv4Addr::new(10, 0, 0, 4).into(), 80),
-        1000,
-        5000,
-    );
+    let mut s = web_session();
     let mut frames: Vec<Vec<u8>> = Vec::new();
     let mut out = Vec::new();
     s.handshake(&mut out, &mut |f| frames.push(f.to_vec()));
