@@ -423,10 +423,17 @@ impl Worker {
         let mut ended = [0u32; SWEEP_SLOTS];
         let n = self.flows.sweep(ts_ns, &mut ended);
         for &slot in ended.get(..n).unwrap_or_default() {
-            self.flush_slot(slot, ts_ns, sink);
-            self.streams.release(slot);
-            self.clear_bits(slot);
+            self.end_slot(slot, ts_ns, sink);
         }
+    }
+
+    /// Ends the per-slot state of a flow that ended (timed out, evicted, or the capture
+    /// is over): inspects what its stream still holds, then frees its session and clears
+    /// its flowbits for the next flow in the slot.
+    fn end_slot(&mut self, slot: u32, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
+        self.flush_slot(slot, ts_ns, sink);
+        self.streams.release(slot);
+        self.clear_bits(slot);
     }
 
     /// Inspects each outer packet of `p`'s tunnel, outermost first, as Suricata 7 does
@@ -576,9 +583,7 @@ impl Worker {
         };
         if view.created {
             // The slot's previous flow ended (timed out or evicted): inspect what it left.
-            self.flush_slot(view.slot, ts_ns, sink);
-            self.streams.release(view.slot);
-            self.clear_bits(view.slot);
+            self.end_slot(view.slot, ts_ns, sink);
         }
         if view.passed {
             if view.dropped {
@@ -832,8 +837,7 @@ impl Worker {
     /// last packet's time, as Suricata stamps its end-of-capture pseudo packets).
     pub fn finish(&mut self, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
         for slot in 0..self.flows.capacity() as u32 {
-            self.flush_slot(slot, ts_ns, sink);
-            self.streams.release(slot);
+            self.end_slot(slot, ts_ns, sink);
         }
     }
 }
