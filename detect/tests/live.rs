@@ -281,3 +281,75 @@ fn blocklisted_prefix_is_dropped_at_xdp_and_never_inspected() {
     assert_eq!(r.status.alerts, 260);
     assert_eq!(sids.lock().unwrap().len(), 260);
 }
+
+/// A TCP session whose last client bytes were never acknowledged, then silence: the
+/// stream holds those bytes until the flow times out. With no packets after it, only a
+/// sweep stepped by the clock can end the flow and inspect them while the sensor runs.
+#[test]
+fn a_flow_that_times_out_on_a_quiet_link_has_its_held_bytes_inspected_before_stop() {
+    use capture::craft::{tcp_flags as F, TcpSession};
+    use detect::flow::{FlowConfig, Timeouts};
+    use std::net::IpAddr;
+
+    for (tag, workers) in [("lt", None), ("lu", Some(1))] {
+        let lab = VethLab::new(tag, 1).expect("veth lab (root needed)");
+        let sids: Sids = Arc::default();
+        let s2 = sids.clone();
+        let cfg = LiveConfig {
+            iface: lab.host_if.clone(),
+            queues: 1,
+            workers,
+            ..LiveConfig::default()
+        };
+        let second = 1_000_000_000;
+        let wcfg = WorkerConfig {
+            flow: FlowConfig {
+                max_flows: 4096,
+                timeouts: Timeouts {
+                    tcp_established: second,
+                    ..Timeouts::default()
+                },
+                ..FlowConfig::default()
+            },
+            ..WorkerConfig::default()
+        };
+        let rules = "alert tcp any any -> any 80 (msg:\"tail\"; flow:established,to_server; \
+                     content:\"QUIET-TAIL\"; sid:7;)\n";
+        let sensor = Sensor::start(&cfg, engine(rules), &wcfg, move |a| {
+            s2.lock().unwrap().push(a.rule().sid)
+        })
+        .expect("sensor starts (root needed)");
+
+        let client = (IpAddr::V4(Ipv4Addr::new(10, 8, 0, 1)), 40_000);
+        let server = (IpAddr::V4(Ipv4Addr::new(10, 9, 0, 1)), 80);
+        let mut s = TcpSession::new(client, server, 1000, 5000);
+        let mut buf = Vec::new();
+        let mut f = Vec::new();
+        s.handshake(&mut buf, &mut |x| f.push(x.to_vec()));
+        s.segment(
+            &mut buf,
+            true,
+            F::PSH | F::ACK,
+            b"the QUIET-TAIL, never acked",
+        );
+        f.push(buf.clone());
+        assert_eq!(lab.send(&f).unwrap(), 4);
+        assert!(sensor.wait_idle(Duration::from_secs(10)));
+        assert!(
+            sids.lock().unwrap().is_empty(),
+            "{tag}: unacknowledged bytes wait for the timeout"
+        );
+        // Timeout 1 s; the idle sweep walks the 4,096 slots in 0.1 s steps.
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while sids.lock().unwrap().is_empty() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let seen = sids.lock().unwrap().clone();
+        let status = sensor.status();
+        let r = sensor.stop();
+        assert_eq!(seen, vec![7], "{tag}: alert before stop");
+        assert_eq!(status.alerts, 1, "{tag}");
+        assert_eq!(r.totals().flows.timed_out, 1, "{tag}");
+        assert_eq!(r.totals().alerts, 1, "{tag}: nothing more at stop");
+    }
+}

@@ -107,6 +107,11 @@ pub(super) fn run_dispatch(
                             {
                                 break;
                             }
+                            if worker.sweep_idle(now_ns(), &mut sink) {
+                                counters
+                                    .published
+                                    .store(&worker.stats(), worker.flows_active());
+                            }
                             idle += 1;
                             if idle < IDLE_SPINS {
                                 std::hint::spin_loop();

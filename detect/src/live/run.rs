@@ -119,6 +119,11 @@ pub(super) fn run_to_completion(
             generation = g;
         }
         if descs.is_empty() {
+            if worker.sweep_idle(now_ns(), &mut sink) {
+                counters
+                    .published
+                    .store(&worker.stats(), worker.flows_active());
+            }
             return;
         }
         let ts = now_ns();
