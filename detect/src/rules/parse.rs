@@ -343,11 +343,18 @@ impl Builder {
                 }
             }
             "priority" => {
-                self.once(Seen::Priority, pos, kw)?;
+                // Suricata 7 warns about a second priority and keeps the higher (smaller
+                // number); strict, the warning refuses the rule.
+                if ctx.strict {
+                    self.once(Seen::Priority, pos, kw)?;
+                }
                 let v = need(value)?;
                 // Suricata 7 takes any non-negative number; alert records hold one byte.
                 match v.trim().parse::<u8>() {
-                    Ok(n) => self.explicit_priority = Some(n),
+                    Ok(n) => {
+                        self.explicit_priority =
+                            Some(self.explicit_priority.map_or(n, |p| p.min(n)))
+                    }
                     _ => return err(vpos, kw, format!("priority '{v}' is not in 0..=255")),
                 }
             }

@@ -454,6 +454,9 @@ fn priority_defaults() {
         // Suricata 7 takes 0 (EVE severity 0).
         ("priority:0;", 0),
         ("classtype:misc-attack; priority:0;", 0),
+        // Twice: Suricata 7 warns and keeps the higher priority (the smaller number).
+        ("priority:4; priority:2;", 2),
+        ("priority:1; classtype:misc-attack; priority:3;", 1),
     ];
     for (o, p) in cases {
         assert_eq!(rule(&opts(o)).priority, p, "{o}");
@@ -1114,6 +1117,10 @@ fn classtypes_as_suricata_takes_them() {
         (
             "alert tcp any any -> any any (classtype:misc-activity; classtype:misc-attack; sid:1;)",
             "s.rules:1:56: classtype: duplicated 'classtype' keyword",
+        ),
+        (
+            "alert tcp any any -> any any (priority:3; priority:1; sid:1;)",
+            "s.rules:1:43: priority: duplicated 'priority' keyword",
         ),
     ] {
         let e = load_str(text, "s.rules", &Vars::default(), &classes, true).unwrap_err();
