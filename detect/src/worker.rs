@@ -7,7 +7,7 @@ use crate::flow::{FlowConfig, FlowStats, FlowTable, KeyedFlow};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
 use crate::threshold::{AlertGate, Decision, FilterStats};
-use capture::decode::{self, tcp_flags, DecodeStats, Packet, TcpHeader, Tunnel, TunnelConfig, L4};
+use capture::decode::{self, DecodeStats, Packet, TcpHeader, Tunnel, TunnelConfig, L4};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -790,18 +790,27 @@ impl Worker {
         held.clear();
     }
 
-    /// Inspects the bytes a flow's session still holds (both directions, acknowledged
-    /// or not), as Suricata does when a flow ends; alerts carry `ts_ns` and no packet.
+    /// Ends a TCP flow as Suricata does at a timeout or the end of input: a pseudo
+    /// packet for each direction whose stream holds bytes not yet inspected, and for
+    /// both directions when the session is established and not closed (flow-timeout.c;
+    /// Suricata also sends one where its app layer has not consumed every byte, which
+    /// tidewatch, without an app layer, cannot know).
+    /// Each is inspected like a packet: the stream's remaining bytes (acknowledged or
+    /// not), then the "like IP-only" header rules ([`Engine::inspect_end_of_flow`]).
+    /// The packet has the flow's addresses and ports, TTL 64, no TCP flags and no
+    /// payload; its alerts carry `ts_ns` and no capture position. A flow-wide `pass` or
+    /// `drop` on the first keeps the second from being inspected.
     fn flush_slot(&mut self, slot: u32, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
         let pending = self.streams.pending(slot);
-        if pending == [false; 2] {
+        let open = self.engine.has_end_of_flow_rules() && self.streams.open(slot);
+        if pending == [false; 2] && !open {
             return;
         }
         let Some(ep) = self.streams.endpoints(slot) else {
             return;
         };
         for (d, to_server) in [(0, true), (1, false)] {
-            if !pending[d] {
+            if !pending[d] && !open {
                 continue;
             }
             let ((src, sport), (dst, dport)) = if to_server {
@@ -818,7 +827,7 @@ impl Worker {
                 src,
                 dst,
                 ip_proto: 6,
-                ttl: 0,
+                ttl: 64,
                 ip_id: 0,
                 tos: 0,
                 ip_options: false,
@@ -826,7 +835,7 @@ impl Worker {
                 l4: L4::Tcp(TcpHeader {
                     src_port: sport,
                     dst_port: dport,
-                    flags: tcp_flags::ACK,
+                    flags: 0,
                     ..TcpHeader::default()
                 }),
                 payload: &[],
@@ -835,7 +844,7 @@ impl Worker {
             };
             let info = FlowInfo {
                 to_server,
-                established: self.streams.established(slot),
+                established: true,
                 first_in_direction: false,
                 flowless: false,
                 header_only: false,
@@ -849,12 +858,36 @@ impl Worker {
             };
             self.scratch.begin_packet();
             self.load_bits(slot);
-            if self.inspect_stream(slot, true, &p, &info, &at) == Verdict::Pass {
-                self.held.clear();
+            let stream = if pending[d] {
+                self.inspect_stream(slot, true, &p, &info, &at)
             } else {
-                self.raise_held(&at, &p, sink);
-            }
+                Verdict::Inspected
+            };
+            let header = if stream == Verdict::Pass {
+                Verdict::Inspected
+            } else {
+                self.engine
+                    .inspect_end_of_flow(&p, &info, &mut self.scratch)
+            };
             self.store_bits(slot);
+            if stream == Verdict::Pass || header == Verdict::Pass {
+                self.held.clear();
+                return;
+            }
+            self.raise_held(&at, &p, sink);
+            let Worker {
+                engine,
+                scratch,
+                stats,
+                gate,
+                ..
+            } = self;
+            for &rule in scratch.matches() {
+                raise(engine, gate, stats, rule as u32, &at, &p, &[], sink);
+            }
+            if stream == Verdict::Drop || header == Verdict::Drop {
+                return;
+            }
         }
     }
 

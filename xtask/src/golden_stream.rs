@@ -403,6 +403,16 @@ pub fn stream_frames() -> Vec<Vec<u8>> {
         Ack(false),
         Teardown,
     ]);
+    // 24. A session still open when the capture ends: Suricata sends each direction a
+    //     pseudo packet (no payload, no flags), and the "like IP-only" rules of that
+    //     direction alert on it once more, without a `pcap_cnt` (307, 308).
+    g.flow(&[
+        Handshake,
+        Data(true, b"still open"),
+        Ack(false),
+        Data(false, b"so it is"),
+        Ack(true),
+    ]);
     g.frames
 }
 

@@ -175,6 +175,9 @@ enum Pass {
     Packet { in_stream: bool },
     /// A run of reassembled stream bytes.
     Stream,
+    /// The header of a pseudo packet that ends a TCP flow: "like IP-only" rules alone
+    /// (see [`Engine::inspect_end_of_flow`]).
+    EndOfFlow,
 }
 
 impl PayloadKind {
@@ -189,6 +192,7 @@ impl PayloadKind {
         use PayloadKind::*;
         match pass {
             Pass::Stream => self.reads_stream(),
+            Pass::EndOfFlow => self == Header,
             Pass::Packet { in_stream } => match self {
                 Header | Packet | StreamAndPacket => true,
                 Stream => !(tcp && in_stream),
@@ -303,6 +307,9 @@ pub struct Engine {
     /// Longest fast pattern: how far back an incremental stream scan looks.
     max_pattern: usize,
     flowbit_names: flowbits::Names,
+    /// Some rule is "like IP-only" ([`is_like_ip_only`]): only then can the pseudo packets
+    /// that end a TCP flow alert ([`Engine::inspect_end_of_flow`]).
+    like_ip_only: bool,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -518,9 +525,11 @@ impl Engine {
             })
             .max()
             .unwrap_or(0);
+        let like_ip_only = compiled.iter().any(|c| c.flow_action && !c.ip_only);
         Ok(Engine {
             flowbit_names,
             max_pattern,
+            like_ip_only,
             rules,
             compiled,
             rank_of,
@@ -818,6 +827,30 @@ impl Engine {
         self.run(pkt, data, Pass::Stream, flow, None, scratch)
     }
 
+    /// Runs the header rules that Suricata 7 runs on the pseudo packet it sends each
+    /// direction of a TCP flow that ends established (timeout or end of input): its
+    /// "like IP-only" rules (`SIG_TYPE_LIKE_IPONLY`; detect.c skips `SIG_TYPE_PKT` rules
+    /// on such packets and the IP-only engine has seen both directions by then).
+    /// `matches()` then holds them. Call [`Scratch::begin_packet`] first.
+    pub fn inspect_end_of_flow(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        if !self.like_ip_only {
+            scratch.matches.clear();
+            return Verdict::Inspected;
+        }
+        self.run(pkt, &[], Pass::EndOfFlow, flow, None, scratch)
+    }
+
+    /// Whether some rule can match a flow's end-of-flow pseudo packets
+    /// ([`Engine::inspect_end_of_flow`]).
+    pub fn has_end_of_flow_rules(&self) -> bool {
+        self.like_ip_only
+    }
+
     /// Whether [`Engine::skip_negated_in_stream`] has anything to do for `pkt`'s group.
     pub fn has_negated_stream_rules(&self, pkt: &Packet<'_>, to_server: bool) -> bool {
         self.groups
@@ -931,7 +964,7 @@ impl Engine {
             if c.ip_only && !flow.first_in_direction {
                 continue;
             }
-            if !c.kind.applies(pass, tcp) {
+            if !c.kind.applies(pass, tcp) || (pass == Pass::EndOfFlow && !c.flow_action) {
                 continue;
             }
             let (w, b) = (rank as usize / 64, 1u64 << (rank % 64));

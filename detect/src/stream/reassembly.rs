@@ -169,6 +169,15 @@ impl StreamTable {
             .is_some_and(|s| s.state >= SsnState::Established)
     }
 
+    /// Whether the session in `slot` is established and not closed: when such a flow
+    /// ends, Suricata sends each direction a pseudo packet whatever the stream holds
+    /// (flow-timeout.c `FlowForceReassemblyNeedReassembly`).
+    pub fn open(&self, slot: u32) -> bool {
+        self.sessions
+            .get(slot as usize)
+            .is_some_and(|s| s.state >= SsnState::Established && s.state != SsnState::Closed)
+    }
+
     /// Forgets the session in `slot` (a new flow took it), returning its buffers.
     pub fn release(&mut self, slot: u32) {
         let Some(s) = self.sessions.get_mut(slot as usize) else {
