@@ -567,16 +567,7 @@ impl Worker {
         // A pass verdict has no flow to mark: it covers this packet alone.
         self.engine
             .inspect_packet(p, &info, false, &mut self.scratch);
-        let Worker {
-            engine,
-            scratch,
-            stats,
-            gate,
-            ..
-        } = self;
-        for &rule in scratch.matches() {
-            raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
-        }
+        self.raise_matches(&at, p, p.payload, sink);
     }
 
     /// Flow, stream and rule inspection of one whole packet (`header_only`: a tunnel's
@@ -690,16 +681,7 @@ impl Worker {
         } else {
             self.raise_held(&at, p, sink);
         }
-        let Worker {
-            engine,
-            scratch,
-            stats,
-            gate,
-            ..
-        } = self;
-        for &rule in scratch.matches() {
-            raise(engine, gate, stats, rule as u32, &at, p, p.payload, sink);
-        }
+        self.raise_matches(&at, p, p.payload, sink);
         // Suricata sorts the packet's one alert queue (stream runs and payload together)
         // with `pass` rules first and stops at the first pass: a pass anywhere keeps a
         // drop from reaching the flow, and one scoped to this packet lets the flow go on.
@@ -772,6 +754,28 @@ impl Worker {
             }
         });
         outcome
+    }
+
+    /// Raises the packet matches of the inspection just done (`payload`: what the
+    /// alerts carry).
+    #[inline]
+    fn raise_matches(
+        &mut self,
+        at: &At,
+        p: &Packet<'_>,
+        payload: &[u8],
+        sink: &mut impl FnMut(AlertEvent),
+    ) {
+        let Worker {
+            engine,
+            scratch,
+            stats,
+            gate,
+            ..
+        } = self;
+        for &rule in scratch.matches() {
+            raise(engine, gate, stats, rule as u32, at, p, payload, sink);
+        }
     }
 
     /// Raises the held stream alerts of the packet just inspected.
@@ -875,16 +879,7 @@ impl Worker {
                 return;
             }
             self.raise_held(&at, &p, sink);
-            let Worker {
-                engine,
-                scratch,
-                stats,
-                gate,
-                ..
-            } = self;
-            for &rule in scratch.matches() {
-                raise(engine, gate, stats, rule as u32, &at, &p, &[], sink);
-            }
+            self.raise_matches(&at, &p, &[], sink);
             if stream == Verdict::Drop || header == Verdict::Drop {
                 return;
             }
