@@ -1,6 +1,7 @@
 //! Any bytes as a sequence of TCP segments of a few flows (direction, flags, sequence and
-//! acknowledgement moves, payload): reassembly and stream inspection must never panic,
-//! and memory must stay within the memcap.
+//! acknowledgement moves, payload, now and then hours of quiet): reassembly, stream
+//! inspection and the end of flows (timeout sweep, pseudo packets, pass and drop) must
+//! never panic, and memory must stay within the memcap.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -9,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use capture::decode::{Packet, TcpHeader, L4};
 use detect::engine::{Engine, RuleBuilder};
 use detect::flow::FlowConfig;
-use detect::rules::Proto;
+use detect::rules::{Action, Proto};
 use detect::stream::StreamConfig;
 use detect::worker::{Worker, WorkerConfig};
 use libfuzzer_sys::fuzz_target;
@@ -17,10 +18,24 @@ use libfuzzer_sys::fuzz_target;
 fn engine() -> Arc<Engine> {
     static E: OnceLock<Arc<Engine>> = OnceLock::new();
     E.get_or_init(|| {
+        let nine = IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9));
         let rules = vec![
             RuleBuilder::new(Proto::Tcp, 1).content(b"ab").build(),
             RuleBuilder::new(Proto::Tcp, 2).content(b"xyz").depth(8).build(),
             RuleBuilder::new(Proto::TcpStream, 3).content(b"zz").build(),
+            // "Like IP-only" rules, which the end-of-flow pseudo packets run: an alert, a
+            // drop of one flow's and a pass of another's.
+            RuleBuilder::new(Proto::Tcp, 4).src(&[], &[(nine, 32)]).build(),
+            RuleBuilder::new(Proto::Tcp, 5)
+                .action(Action::Drop)
+                .src_ports(&[(40003, 40003)], &[])
+                .dst(&[], &[(nine, 32)])
+                .build(),
+            RuleBuilder::new(Proto::Tcp, 6)
+                .action(Action::Pass)
+                .dst_ports(&[(40002, 40002)], &[])
+                .src(&[], &[(nine, 32)])
+                .build(),
         ];
         Arc::new(Engine::build(rules).expect("fuzz rules build"))
     })
@@ -95,6 +110,11 @@ fuzz_target!(|data: &[u8]| {
             tunnel_error: None,
         };
         ts += 1_000;
+        if head[0] & 0x1f == 0x1f {
+            // Hours of quiet: the timeout sweep ends every flow (pseudo packets and all).
+            ts += 7_200_000_000_000;
+            w.sweep(ts, &mut sink);
+        }
         w.handle_packet(ts, &p, 0, &mut sink);
         let st = w.stats().stream;
         assert!(st.memory <= 64 << 10, "memory {} past the memcap", st.memory);

@@ -101,7 +101,12 @@ impl SegmentBuf {
         let from = self.scanned_to.saturating_sub(lookback as u64).max(p.start);
         let (a, b) = ((from - self.base) as usize, (p.end - self.base) as usize);
         if let Some(hay) = self.data.get(a..b) {
-            scan(hay, (self.scanned_to - from) as usize, &mut self.cands);
+            // After a gap the run starts past `scanned_to`: every byte of it is new.
+            scan(
+                hay,
+                self.scanned_to.saturating_sub(from) as usize,
+                &mut self.cands,
+            );
         }
         self.scanned_to = p.end;
         if self.cands.len() > MAX_CANDS {
@@ -429,6 +434,29 @@ mod tests {
         b.release_before(30);
         assert!(b.pieces().is_empty());
         assert_eq!(b.right_edge(), 30);
+    }
+
+    /// The bytes after a gap are all new to the prefilter (found by the stream fuzz
+    /// target: the split was `scanned_to - from`, which underflowed).
+    #[test]
+    fn a_run_after_a_gap_is_prefiltered_as_all_new() {
+        let (mut b, mut m, mut p) = setup();
+        let mut seen = Vec::new();
+        b.insert(0, b"abc", W, &mut m, &mut p).unwrap();
+        b.prefilter_new(2, |hay, split, _| seen.push((hay.to_vec(), split)));
+        b.release_before(3);
+        b.insert(10, b"defg", W, &mut m, &mut p).unwrap();
+        b.prefilter_new(2, |hay, split, _| seen.push((hay.to_vec(), split)));
+        b.insert(14, b"hi", W, &mut m, &mut p).unwrap();
+        b.prefilter_new(2, |hay, split, _| seen.push((hay.to_vec(), split)));
+        assert_eq!(
+            seen,
+            vec![
+                (b"abc".to_vec(), 0),
+                (b"defg".to_vec(), 0),
+                (b"fghi".to_vec(), 2)
+            ]
+        );
     }
 
     #[test]
