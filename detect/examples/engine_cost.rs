@@ -67,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         flowless: false,
         header_only: false,
         stream_data: false,
+        stream_size: None,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

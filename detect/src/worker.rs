@@ -553,6 +553,7 @@ impl Worker {
             flowless: true,
             header_only,
             stream_data: false,
+            stream_size: None,
         };
         let at = At {
             ts_ns,
@@ -634,6 +635,7 @@ impl Worker {
             flowless: false,
             header_only,
             stream_data: outcome.ready && raw,
+            stream_size: outcome.sizes,
         };
         let at = At {
             ts_ns,
@@ -853,6 +855,7 @@ impl Worker {
                 flowless: false,
                 header_only: false,
                 stream_data: true,
+                stream_size: self.streams.sizes(slot),
             };
             let at = At {
                 ts_ns,

@@ -116,6 +116,7 @@ fn inspect_does_not_allocate_when_warm() {
         flowless: false,
         header_only: false,
         stream_data: false,
+        stream_size: None,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;

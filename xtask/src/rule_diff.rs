@@ -167,6 +167,19 @@ pub fn generate(seed: u64, n: usize, pool: &[String]) -> String {
         if r.chance(10) {
             opts.push(format!("ttl:{}", r.pick(&["64", "<64", ">1", "128"])));
         }
+        if tcp && r.chance(10) {
+            opts.push(format!(
+                "stream_size:{}",
+                r.pick(&[
+                    "server,<,5",
+                    "client,>,1",
+                    "client,<,100",
+                    "both,>,10",
+                    "either,=,1",
+                    "server,>=,50",
+                ])
+            ));
+        }
         for j in 0..*r.pick(&[0usize, 1, 1, 1, 2, 2, 3]) {
             let mut c = r.pick(pool).clone();
             if r.chance(40) && !c.contains('|') && c.len() > 2 {

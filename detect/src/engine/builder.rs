@@ -88,6 +88,12 @@ impl RuleBuilder {
         self.rule.dsize = Some(m);
         self
     }
+    pub fn stream_size(mut self, side: crate::rules::StreamSide, cmp: NumMatch) -> Self {
+        self.rule
+            .stream_size
+            .push(crate::rules::StreamSizeMatch { side, cmp });
+        self
+    }
     pub fn ttl(mut self, m: NumMatch) -> Self {
         self.rule.ttl.push(m);
         self

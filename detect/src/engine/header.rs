@@ -129,6 +129,13 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
             return false;
         }
     }
+    if !rule.stream_size.is_empty()
+        && !info
+            .stream_size
+            .is_some_and(|sizes| rule.stream_size.iter().all(|m| m.matches(sizes)))
+    {
+        return false;
+    }
     if !rule.flags.is_empty() {
         let Some(tcp) = pkt.tcp() else {
             return false;

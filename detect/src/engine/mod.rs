@@ -65,6 +65,10 @@ pub struct FlowInfo {
     /// raw inspection, [`Engine::raw_stream`]). An empty packet then counts as having a
     /// payload: it runs `dsize:!=5` and skips `dsize:0`; without it, the reverse.
     pub stream_data: bool,
+    /// TCP: Suricata's session byte counts `[client, server]` after this packet, which
+    /// `stream_size` compares; `None` without a session (other protocols, a TCP packet
+    /// no session took), where `stream_size` never matches.
+    pub stream_size: Option<[u32; 2]>,
 }
 
 /// The outcome of inspecting one packet.
@@ -123,7 +127,7 @@ enum PayloadKind {
     /// The reassembled stream; a packet's own payload only when the stream did not take
     /// it (`tcp-stream` rules too).
     Stream,
-    /// A content with `offset`, `depth` or `startswith`: the stream, and every packet
+    /// A content with `offset`, `depth` or `startswith`, or a `stream_size`: the stream, and every packet
     /// that did not already match on the stream.
     StreamAndPacket,
 }
@@ -144,10 +148,13 @@ fn payload_kind(r: &Rule) -> PayloadKind {
         // packets alone (SIG_FLAG_REQUIRE_PACKET without REQUIRE_STREAM: SIG_TYPE_PKT).
         _ if !tcp || has_packet_keyword(r) => PayloadKind::Packet,
         _ => {
-            let positional = r.payload.iter().any(|p| {
-                matches!(p, PayloadMatch::Content(c)
-                    if c.offset.is_some() || c.depth.is_some() || c.startswith)
-            });
+            // Suricata adds the packet to the stream for `stream_size` as for a content
+            // anchored with `offset` or `depth` (`SigValidate`'s TCP corner cases).
+            let positional = !r.stream_size.is_empty()
+                || r.payload.iter().any(|p| {
+                    matches!(p, PayloadMatch::Content(c)
+                        if c.offset.is_some() || c.depth.is_some() || c.startswith)
+                });
             if positional {
                 PayloadKind::StreamAndPacket
             } else {
@@ -1052,4 +1059,5 @@ fn ip_only_keywords(r: &Rule) -> bool {
         && r.icode.is_empty()
         && r.flags.is_empty()
         && r.flowbits.is_empty()
+        && r.stream_size.is_empty()
 }

@@ -666,8 +666,14 @@ fn header_keywords() {
         flowless: false,
         header_only: false,
         stream_data: false,
+        stream_size: None,
     };
     let no = first_packet();
+    // A session whose client sent 10 bytes after its SYN and whose server only answered.
+    let session = FlowInfo {
+        stream_size: Some([11, 1]),
+        ..first_packet()
+    };
     let streamed = FlowInfo {
         stream_data: true,
         ..first_packet()
@@ -785,6 +791,34 @@ fn header_keywords() {
             r(Proto::Tcp)
                 .src(&[net("10.0.0.2", 32)], &[])
                 .src_ports(&[(80, 80)], &[]),
+            v4(tcp),
+            no,
+            false,
+        ),
+        (
+            "stream_size client",
+            r(Proto::Tcp).stream_size(StreamSide::Client, NumMatch::Gt(10)),
+            v4(tcp),
+            session,
+            true,
+        ),
+        (
+            "stream_size server",
+            r(Proto::Tcp).stream_size(StreamSide::Server, NumMatch::Gt(1)),
+            v4(tcp),
+            session,
+            false,
+        ),
+        (
+            "stream_size both",
+            r(Proto::Tcp).stream_size(StreamSide::Both, NumMatch::Ge(1)),
+            v4(tcp),
+            session,
+            true,
+        ),
+        (
+            "stream_size without a session",
+            r(Proto::Tcp).stream_size(StreamSide::Either, NumMatch::Ge(0)),
             v4(tcp),
             no,
             false,

@@ -215,6 +215,7 @@ impl Rule {
             icode: Vec::new(),
             ip_proto: None,
             flags: Vec::new(),
+            stream_size: Vec::new(),
             payload: Vec::new(),
             flowbits: Vec::new(),
             filters: AlertFilters::default(),
@@ -281,6 +282,40 @@ pub enum NumMatch {
     Ge(u64),
     /// `a<>b`: strictly between a and b (Suricata's semantics).
     Between(u64, u64),
+}
+
+/// Which direction's byte count `stream_size` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamSide {
+    /// What the server sent.
+    Server,
+    /// What the client sent.
+    Client,
+    /// Both directions must satisfy the comparison.
+    Both,
+    /// Either direction may.
+    Either,
+}
+
+/// `stream_size:<side>,<op>,<n>`: Suricata's count of a TCP session's sequence space per
+/// direction (`next_seq - isn`, so the SYN counts as one byte), compared with `n`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSizeMatch {
+    pub side: StreamSide,
+    pub cmp: NumMatch,
+}
+
+impl StreamSizeMatch {
+    /// `sizes`: `[client, server]`.
+    pub fn matches(&self, sizes: [u32; 2]) -> bool {
+        let [c, s] = sizes.map(u64::from);
+        match self.side {
+            StreamSide::Server => self.cmp.matches(s),
+            StreamSide::Client => self.cmp.matches(c),
+            StreamSide::Both => self.cmp.matches(c) && self.cmp.matches(s),
+            StreamSide::Either => self.cmp.matches(c) || self.cmp.matches(s),
+        }
+    }
 }
 
 impl NumMatch {
@@ -525,6 +560,8 @@ pub struct Rule {
     pub icode: Vec<NumMatch>,
     pub ip_proto: Option<IpProtoMatch>,
     pub flags: Vec<FlagsMatch>,
+    /// `stream_size`, which may repeat: every occurrence must hold.
+    pub stream_size: Vec<StreamSizeMatch>,
     pub payload: Vec<PayloadMatch>,
     /// `flowbits` conditions and actions, in rule order.
     pub flowbits: Vec<Flowbit>,

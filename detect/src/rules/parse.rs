@@ -428,6 +428,10 @@ impl Builder {
                     _ => self.rule.icode.push(m),
                 }
             }
+            "stream_size" => {
+                let m = stream_size(&need(value)?).or_else(|m| err(vpos, kw, m))?;
+                self.rule.stream_size.push(m);
+            }
             "ip_proto" => {
                 self.once(Seen::IpProto, pos, kw)?;
                 if !matches!(self.rule.proto, Proto::Ip | Proto::Ipv4 | Proto::Ipv6) {
@@ -1141,6 +1145,50 @@ struct ByteCommon {
 /// most `max`. As in Suricata 7 (checked with `suricata -T`), a comparison that always or
 /// never holds (`>=0`, `<0`, `>max`, `<=max`) and a range with no number strictly inside
 /// it (`4<>5`) are errors, not rules that silently match everything or nothing.
+/// `stream_size`'s value, `<server|client|both|either>,<op>,<n>` with `op` one of `<`,
+/// `<=`, `>`, `>=`, `=`, `!=` or `!`, as Suricata 7 reads it (spaces allowed around each
+/// part; a comparison that can never hold is accepted, as Suricata accepts it).
+pub(crate) fn stream_size(v: &str) -> Result<StreamSizeMatch, String> {
+    let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+    let [side, op, n] = parts[..] else {
+        return Err(format!(
+            "'{v}': expected <server|client|both|either>,<operator>,<number>"
+        ));
+    };
+    let side = match side {
+        "server" => StreamSide::Server,
+        "client" => StreamSide::Client,
+        "both" => StreamSide::Both,
+        "either" => StreamSide::Either,
+        _ => {
+            return Err(format!(
+                "'{side}' is not a side: server, client, both or either"
+            ))
+        }
+    };
+    if n.is_empty() || !n.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("'{n}' is not a number (decimal digits expected)"));
+    }
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("{n} is larger than {}", u32::MAX))?;
+    let n = u64::from(n);
+    let cmp = match op {
+        "<" => NumMatch::Lt(n),
+        "<=" => NumMatch::Le(n),
+        ">" => NumMatch::Gt(n),
+        ">=" => NumMatch::Ge(n),
+        "=" => NumMatch::Eq(n),
+        "!=" | "!" => NumMatch::Ne(n),
+        _ => {
+            return Err(format!(
+                "'{op}' is not an operator: <, <=, >, >=, =, != or !"
+            ))
+        }
+    };
+    Ok(StreamSizeMatch { side, cmp })
+}
+
 pub(crate) fn num_match(v: &str, max: u64) -> Result<NumMatch, String> {
     let v = v.trim();
     let num = |s: &str| -> Result<u64, String> {

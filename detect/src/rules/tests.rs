@@ -1367,3 +1367,61 @@ fn dsize_and_packet_keyword_forms_suricata_loads() {
         parse(text).expect(text);
     }
 }
+
+#[test]
+fn stream_size_forms_as_suricata_loads() {
+    // Each checked with `suricata -T`: the accepted forms load there, the refused do not.
+    use NumMatch::*;
+    let accepted: &[(&str, StreamSide, NumMatch)] = &[
+        ("server,<,5", StreamSide::Server, Lt(5)),
+        (" server , != , 5 ", StreamSide::Server, Ne(5)),
+        ("client,!,5", StreamSide::Client, Ne(5)),
+        ("both,<=,10", StreamSide::Both, Le(10)),
+        ("either,>=,0", StreamSide::Either, Ge(0)),
+        ("server,<,0", StreamSide::Server, Lt(0)),
+        (
+            "client,>,4294967295",
+            StreamSide::Client,
+            Gt(u64::from(u32::MAX)),
+        ),
+        ("client,=,1", StreamSide::Client, Eq(1)),
+    ];
+    for &(v, side, cmp) in accepted {
+        let r = rule(&opts(&format!("stream_size:{v};")));
+        assert_eq!(r.stream_size, vec![StreamSizeMatch { side, cmp }], "{v}");
+    }
+    let refused: &[(&str, &str)] = &[
+        ("server,<>,5", "'<>' is not an operator"),
+        (
+            "=<",
+            "expected <server|client|both|either>,<operator>,<number>",
+        ),
+        ("server,=<,5", "'=<' is not an operator"),
+        ("Server,<,5", "'Server' is not a side"),
+        ("server,<5", "expected <server|client|both|either>"),
+        (
+            "server,<,4294967296",
+            "4294967296 is larger than 4294967295",
+        ),
+        ("server,<,-1", "'-1' is not a number"),
+    ];
+    for &(v, want) in refused {
+        let e = parse(&opts(&format!("stream_size:{v};")))
+            .expect_err(v)
+            .to_string();
+        assert!(e.contains("stream_size: ") && e.contains(want), "{v}: {e}");
+    }
+    // Repeated, each must hold.
+    let r = rule(&opts("stream_size:server,<,5; stream_size:client,>,1;"));
+    assert_eq!(r.stream_size.len(), 2);
+    let m = StreamSizeMatch {
+        side: StreamSide::Both,
+        cmp: Gt(1),
+    };
+    assert!(m.matches([2, 3]) && !m.matches([2, 1]));
+    let m = StreamSizeMatch {
+        side: StreamSide::Either,
+        cmp: Gt(1),
+    };
+    assert!(m.matches([0, 3]) && !m.matches([1, 1]));
+}

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use capture::decode::{tcp_flags, Packet, L4};
+use capture::decode::{tcp_flags, Packet, TcpHeader, L4};
 
 use super::memcap::{Memcap, Pool};
 use super::segments::{Piece, Refused, SegmentBuf};
@@ -29,7 +29,7 @@ enum SsnState {
 
 /// One direction of a session: the bytes its sender sent. Offsets are stream offsets,
 /// below 2^31 since `stream.reassembly.depth` is at most 1 GiB; 32 bits keep a whole
-/// session in one cache line.
+/// session in two cache lines.
 #[derive(Debug, Default)]
 struct Half {
     buf: Option<Box<SegmentBuf>>,
@@ -40,6 +40,13 @@ struct Half {
     progress: u32,
     /// End of the furthest byte ever stored.
     right_edge: u32,
+    /// Suricata's `next_seq` for this direction, kept as its state machine keeps it, for
+    /// `stream_size` (see [`track_next`]).
+    next_seq: u32,
+    /// Suricata's `isn`, set with `next_seq` (also by a SYN the server sends in reply
+    /// to a SYN, which the stream here does not follow).
+    isn: u32,
+    has_isn: bool,
     /// The sequence number of stream offset 0 is known.
     known: bool,
     /// `stream.reassembly.depth` was reached: inspect now, store no more.
@@ -56,6 +63,23 @@ impl Half {
     fn start(&mut self, base_seq: u32) {
         self.known = true;
         self.base_seq = base_seq;
+        self.set_isn(base_seq.wrapping_sub(1));
+    }
+
+    fn set_isn(&mut self, isn: u32) {
+        self.has_isn = true;
+        self.isn = isn;
+        self.next_seq = isn.wrapping_add(1);
+    }
+
+    /// Suricata's `next_seq - isn`: 0 before the direction's first sequence number is
+    /// known.
+    fn size(&self) -> u32 {
+        if self.has_isn {
+            self.next_seq.wrapping_sub(self.isn)
+        } else {
+            0
+        }
     }
 
     fn pending(&self) -> bool {
@@ -74,7 +98,7 @@ pub struct Endpoints {
     pub flow_id: u64,
 }
 
-/// The hot per-packet state of a session: one cache line.
+/// The hot per-packet state of a session: two cache lines, aligned.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Session {
@@ -82,6 +106,8 @@ struct Session {
     halves: [Half; 2],
     state: SsnState,
 }
+
+const _: () = assert!(std::mem::size_of::<Session>() == 128);
 
 /// What the stream engine did with a TCP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,6 +125,9 @@ pub struct Outcome {
     /// pickup's first packet, and every packet after a FIN or a reset closed an
     /// established or even a half-open session).
     pub was_established: bool,
+    /// The session's `stream_size` counts `[client, server]` after this packet; `None`
+    /// when no session took the packet.
+    pub sizes: Option<[u32; 2]>,
 }
 
 /// The stream sessions of one worker, one per flow slot.
@@ -160,6 +189,15 @@ impl StreamTable {
 
     pub fn endpoints(&self, slot: u32) -> Option<Endpoints> {
         self.endpoints.get(slot as usize).copied().flatten()
+    }
+
+    /// The `stream_size` counts `[client, server]` of the session in `slot`, `None`
+    /// without one (for an end-of-flow pseudo packet).
+    pub fn sizes(&self, slot: u32) -> Option<[u32; 2]> {
+        self.sessions
+            .get(slot as usize)
+            .filter(|s| s.state != SsnState::None)
+            .map(|s| [s.halves[0].size(), s.halves[1].size()])
     }
 
     /// Whether the session in `slot` is established.
@@ -230,7 +268,15 @@ impl StreamTable {
             && !p.payload.is_empty()
             && s.halves[0].offset(t.seq) == Some(0)
             && s.halves[1].offset(t.ack) == Some(0);
-        advance(s, &self.config, to_server, t.seq, t.ack, syn, ack, fin, rst);
+        let flags = Flags {
+            syn,
+            ack,
+            fin,
+            rst,
+            data: !p.payload.is_empty(),
+        };
+        advance(s, &self.config, to_server, t.seq, t.ack, flags);
+        track_next(s, before, to_server, &t, p.payload.len() as u32);
         if before == SsnState::None && s.state != SsnState::None {
             self.stats.sessions += 1;
             if s.state == SsnState::Established {
@@ -289,6 +335,7 @@ impl StreamTable {
             established,
             was_established: before >= SsnState::Established
                 || (completes_with_data && s.state == SsnState::Established),
+            sizes: (s.state != SsnState::None).then(|| [s.halves[0].size(), s.halves[1].size()]),
         }
     }
 
@@ -393,21 +440,27 @@ fn runs(pieces: &[Piece], progress: u64, end: u64) -> impl Iterator<Item = (u64,
         .take_while(|(s, e)| s < e)
 }
 
-/// The session state machine (Suricata's `StreamTcpPacket` reduced to what decides
-/// tracking and inspection).
-#[allow(clippy::too_many_arguments)]
-fn advance(
-    s: &mut Session,
-    cfg: &StreamConfig,
-    to_server: bool,
-    seq: u32,
-    ack_no: u32,
+/// The flags [`advance`] reads, and whether the packet carries data.
+#[derive(Clone, Copy)]
+struct Flags {
     syn: bool,
     ack: bool,
     fin: bool,
     rst: bool,
-) {
+    data: bool,
+}
+
+/// The session state machine (Suricata's `StreamTcpPacket` reduced to what decides
+/// tracking and inspection).
+fn advance(s: &mut Session, cfg: &StreamConfig, to_server: bool, seq: u32, ack_no: u32, f: Flags) {
     use SsnState::*;
+    let Flags {
+        syn,
+        ack,
+        fin,
+        rst,
+        data,
+    } = f;
     let (d, o) = if to_server { (0, 1) } else { (1, 0) };
     if rst {
         if s.state != None {
@@ -420,17 +473,13 @@ fn advance(
             s.halves[0].start(seq.wrapping_add(1));
             SynSent
         }
-        None if cfg.midstream && !syn => {
+        // Suricata picks up a FIN only with data, and then as FIN_WAIT1 whichever way
+        // it goes; without a FIN, only a packet with an ACK.
+        None if cfg.midstream && !syn && (if fin { data } else { ack }) => {
             s.halves[d].start(seq);
-            if ack {
-                s.halves[o].start(ack_no);
-            }
+            s.halves[o].start(ack_no);
             if fin {
-                if to_server {
-                    CloseWait
-                } else {
-                    FinWait1
-                }
+                FinWait1
             } else {
                 Established
             }
@@ -468,6 +517,68 @@ fn advance(
         LastAck if to_server && ack => Closed,
         st => st,
     };
+}
+
+/// `a` is after `b` or equal, in sequence-number space.
+fn seq_geq(a: u32, b: u32) -> bool {
+    a.wrapping_sub(b) as i32 >= 0
+}
+
+/// Moves each direction's `next_seq` as Suricata 7's TCP state machine does for the
+/// packets it accepts (`stream-tcp.c`), from the session state before the packet: `start`
+/// set it for a SYN, a SYN/ACK or a midstream pickup; data in the handshake's ACK and in
+/// an established session moves it to the packet's right edge; a FIN or a reset sets it
+/// (a FIN from the server counts one more, a FIN from the client not: Suricata's
+/// asymmetry, kept); in the teardown states only data in sequence moves it, and the
+/// peer's moves up to what this packet acknowledges.
+fn track_next(s: &mut Session, before: SsnState, to_server: bool, t: &TcpHeader, len: u32) {
+    use SsnState::*;
+    let f = t.flags;
+    let (ack, fin, rst) = (
+        f & tcp_flags::ACK != 0,
+        f & tcp_flags::FIN != 0,
+        f & tcp_flags::RST != 0,
+    );
+    let end = t.seq.wrapping_add(len);
+    let [client, server] = &mut s.halves;
+    let (own, peer) = if to_server {
+        (client, server)
+    } else {
+        (server, client)
+    };
+    match before {
+        // A midstream pickup: the packet's own data (and FIN) is counted.
+        None if s.state != None && f & tcp_flags::SYN == 0 => {
+            own.next_seq = end.wrapping_add(u32::from(fin));
+        }
+        // Suricata's four-way handshake: a SYN from the server after the client's.
+        SynSent if !to_server && f & tcp_flags::SYN != 0 && !ack && !rst => {
+            own.set_isn(t.seq);
+        }
+        SynRecv if to_server && ack && s.state == Established && own.next_seq == t.seq => {
+            own.next_seq = end;
+        }
+        Established if rst => {
+            own.next_seq = end.wrapping_add(u32::from(!to_server));
+            peer.next_seq = t.ack;
+        }
+        Established if fin => {
+            own.next_seq = end.wrapping_add(u32::from(!to_server));
+            if !seq_geq(peer.next_seq, t.ack) {
+                peer.next_seq = t.ack;
+            }
+        }
+        Established if seq_geq(end, own.next_seq) => own.next_seq = end,
+        FinWait1 | FinWait2 | TimeWait | LastAck | CloseWait if !rst => {
+            if ack && !seq_geq(peer.next_seq.wrapping_sub(1), t.ack) {
+                peer.next_seq = t.ack;
+            }
+            if own.next_seq == t.seq {
+                own.next_seq = end;
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Stores a payload in its direction's buffer; true when it went into the stream.
@@ -546,5 +657,118 @@ fn store(
             *b += n;
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{test_packet, TestL4};
+    use tcp_flags::*;
+
+    /// `[client, server]` counts, `None` without a session.
+    type Sizes = Option<[u32; 2]>;
+    /// `(to_server, flags, seq, ack, payload, counts after it)`.
+    type Step<'a> = (bool, u8, u32, u32, &'a [u8], Sizes);
+
+    /// A client (10.0.0.1:40000) to server (10.0.0.2:80) segment, or the reverse.
+    fn seg(to_server: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Packet<'_> {
+        let (c, s) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let (src, dst, sport, dport) = if to_server {
+            (c, s, 40000, 80)
+        } else {
+            (s, c, 80, 40000)
+        };
+        let mut p = test_packet(
+            src,
+            dst,
+            TestL4::Tcp {
+                sport,
+                dport,
+                flags,
+            },
+            payload,
+        );
+        if let L4::Tcp(t) = &mut p.l4 {
+            t.seq = seq;
+            t.ack = ack;
+        }
+        p
+    }
+
+    fn table(midstream: bool) -> StreamTable {
+        let cfg = StreamConfig {
+            midstream,
+            ..StreamConfig::default()
+        };
+        StreamTable::new(&cfg, 4)
+    }
+
+    /// The `stream_size` counts `[client, server]` after each packet of a session, as
+    /// Suricata 7 keeps them (the golden pcaps check the same against Suricata itself).
+    #[test]
+    fn stream_sizes_follow_suricatas_next_seq() {
+        let mut t = table(false);
+        let steps: &[Step<'_>] = &[
+            // The SYN counts one; the server has no sequence number yet.
+            (true, SYN, 1000, 0, b"", Some([1, 0])),
+            (false, SYN | ACK, 5000, 1001, b"", Some([1, 1])),
+            (true, ACK, 1001, 5001, b"", Some([1, 1])),
+            (true, PSH | ACK, 1001, 5001, b"hello", Some([6, 1])),
+            // A retransmission moves nothing; data after a gap moves to its right edge.
+            (true, PSH | ACK, 1001, 5001, b"hello", Some([6, 1])),
+            (true, PSH | ACK, 1010, 5001, b"abc", Some([13, 1])),
+            (false, PSH | ACK, 5001, 1013, b"0123456789", Some([13, 11])),
+            // The client's FIN counts nothing (Suricata's asymmetry) ...
+            (true, FIN | ACK, 1013, 5011, b"", Some([13, 11])),
+            // ... and data in sequence after it still moves the server's count.
+            (false, PSH | ACK, 5011, 1014, b"xy", Some([14, 13])),
+        ];
+        for (i, &(to_server, flags, seq, ack, payload, want)) in steps.iter().enumerate() {
+            let p = seg(to_server, flags, seq, ack, payload);
+            let out = t.on_packet(0, 1, to_server, true, &p);
+            assert_eq!(out.sizes, want, "step {i}");
+            assert_eq!(t.sizes(0), want, "step {i}");
+        }
+        // The server's FIN counts one.
+        let mut t = table(false);
+        for (to_server, flags, seq, ack) in [
+            (true, SYN, 1000, 0),
+            (false, SYN | ACK, 5000, 1001),
+            (true, ACK, 1001, 5001),
+        ] {
+            t.on_packet(1, 1, to_server, true, &seg(to_server, flags, seq, ack, b""));
+        }
+        let out = t.on_packet(1, 1, false, true, &seg(false, FIN | ACK, 5001, 1001, b"ab"));
+        assert_eq!(out.sizes, Some([1, 4]));
+    }
+
+    /// Suricata picks a session up midstream from an ACK, or from a FIN carrying data;
+    /// a bare FIN, a RST or a packet with neither flag starts nothing.
+    #[test]
+    fn midstream_pickups_as_suricata_takes_them() {
+        let cases: &[(u8, &[u8], Sizes)] = &[
+            (ACK, b"", Some([1, 1])),
+            (PSH | ACK, b"abc", Some([4, 1])),
+            (FIN | ACK, b"abc", Some([5, 1])),
+            (FIN | PSH | URG, b"", None),
+            (FIN | ACK, b"", None),
+            (RST | ACK, b"abc", None),
+            (PSH, b"abc", None),
+        ];
+        for &(flags, payload, want) in cases {
+            let mut t = table(true);
+            let out = t.on_packet(0, 1, true, true, &seg(true, flags, 700, 900, payload));
+            assert_eq!(
+                out.sizes,
+                want,
+                "flags {flags:#04x} with {} bytes",
+                payload.len()
+            );
+        }
+        // Without midstream nothing but a SYN starts a session.
+        let mut t = table(false);
+        let out = t.on_packet(0, 1, true, true, &seg(true, PSH | ACK, 700, 900, b"abc"));
+        assert_eq!(out.sizes, None);
     }
 }
