@@ -146,6 +146,8 @@ pub fn generate(seed: u64, n: usize, pool: &[String]) -> String {
                 "not_established",
                 "stateless",
                 "from_server",
+                "established,only_stream",
+                "to_server,no_stream",
             ]);
             opts.push(format!("flow:{f}"));
         }

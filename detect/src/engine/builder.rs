@@ -80,8 +80,13 @@ impl RuleBuilder {
         self.rule.flow = FlowMatch {
             to_server,
             established,
-            stateless: false,
+            ..FlowMatch::default()
         };
+        self
+    }
+    /// `flow:only_stream` (true) or `flow:no_stream` (false).
+    pub fn flow_stream(mut self, only: bool) -> Self {
+        self.rule.flow.stream = Some(only);
         self
     }
     pub fn dsize(mut self, m: NumMatch) -> Self {

@@ -127,15 +127,26 @@ enum PayloadKind {
     /// The reassembled stream; a packet's own payload only when the stream did not take
     /// it (`tcp-stream` rules too).
     Stream,
-    /// A content with `offset`, `depth` or `startswith`, or a `stream_size`: the stream, and every packet
-    /// that did not already match on the stream.
+    /// A content with `offset`, `depth` or `startswith`, or a `stream_size`: the stream,
+    /// and every packet that did not already match on the stream.
     StreamAndPacket,
+    /// `flow:only_stream`: the stream alone, whatever else the rule holds (Suricata's
+    /// flow keyword passes only when the rule's content matched on the stream).
+    StreamOnly,
+    /// Never matches: `flow:only_stream` without a content to match on the stream, a
+    /// rule Suricata 7 loads and never alerts on.
+    Never,
 }
 
 fn payload_kind(r: &Rule) -> PayloadKind {
     use crate::rules::Proto;
-    if r.payload.is_empty() {
-        return PayloadKind::Header;
+    match (r.flow.stream, r.payload.is_empty()) {
+        (Some(true), true) => return PayloadKind::Never,
+        (Some(true), false) => return PayloadKind::StreamOnly,
+        (_, true) => return PayloadKind::Header,
+        // `no_stream` passes only when the content did not match on the stream.
+        (Some(false), false) => return PayloadKind::Packet,
+        (None, false) => {}
     }
     let tcp = groups::rule_scope(&r.proto).is_some_and(|(classes, _)| classes & 1 != 0);
     match r.proto {
@@ -191,7 +202,19 @@ impl PayloadKind {
     /// The rule looks at the reassembled stream.
     #[inline]
     fn reads_stream(self) -> bool {
-        matches!(self, PayloadKind::Stream | PayloadKind::StreamAndPacket)
+        matches!(
+            self,
+            PayloadKind::Stream | PayloadKind::StreamAndPacket | PayloadKind::StreamOnly
+        )
+    }
+
+    /// The rule's content may match on the own payload of a packet the stream took.
+    #[inline]
+    fn reads_packets_in_stream(self) -> bool {
+        !matches!(
+            self,
+            PayloadKind::Stream | PayloadKind::StreamOnly | PayloadKind::Never
+        )
     }
 
     #[inline]
@@ -203,6 +226,7 @@ impl PayloadKind {
             Pass::Packet { in_stream } => match self {
                 Header | Packet | StreamAndPacket => true,
                 Stream => !(tcp && in_stream),
+                StreamOnly | Never => false,
             },
         }
     }
@@ -463,7 +487,7 @@ impl Engine {
                     Selected::Positive(fp) => {
                         items.push((rank, fp));
                         let kind = compiled[rank as usize].kind;
-                        if kind != PayloadKind::Stream {
+                        if kind.reads_packets_in_stream() {
                             packet_items.push((rank, fp));
                         }
                     }

@@ -796,6 +796,20 @@ fn header_keywords() {
             false,
         ),
         (
+            "no_stream: on the packet",
+            r(Proto::Tcp).flow_stream(false).content(b"abc"),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
+            "no_stream without content",
+            r(Proto::Tcp).flow_stream(false),
+            v4(tcp),
+            no,
+            true,
+        ),
+        (
             "stream_size client",
             r(Proto::Tcp).stream_size(StreamSide::Client, NumMatch::Gt(10)),
             v4(tcp),
@@ -1627,4 +1641,49 @@ fn syn_only_rules_to_ports_without_a_direction_leave_the_to_client_groups() {
             assert_eq!(s.matches() == [0], want, "{name}, to_server {to_server}");
         }
     }
+}
+
+/// `flow:only_stream` and `flow:no_stream` choose the passes a rule runs in, as
+/// Suricata's flow keyword reads whether the rule's content matched on the stream.
+#[test]
+fn only_stream_and_no_stream_pick_the_pass() {
+    let tcp_pkt = |payload: &'static [u8]| {
+        test_packet(
+            "10.0.0.1".parse().unwrap(),
+            "10.0.0.2".parse().unwrap(),
+            TestL4::Tcp {
+                sport: 1234,
+                dport: 80,
+                flags: ACK,
+            },
+            payload,
+        )
+    };
+    let rules = vec![
+        t(1).flow_stream(true).content(b"abc").build(),
+        t(2).flow_stream(false).content(b"abc").build(),
+        t(3).flow_stream(true).build(),
+        t(4).content(b"abc").build(),
+    ];
+    let engine = Engine::build(rules).expect("builds");
+    let mut s = engine.scratch();
+    let sids = |s: &Scratch| -> Vec<u32> {
+        let mut v: Vec<u32> = s.matches().iter().map(|&i| engine.rules()[i].sid).collect();
+        v.sort();
+        v
+    };
+    let info = first_packet();
+    // On the stream: only_stream and plain content; no_stream never, nor only_stream
+    // without a content.
+    s.begin_packet();
+    engine.inspect_stream(&tcp_pkt(b""), b"xabcx", &info, &mut s);
+    assert_eq!(sids(&s), vec![1, 4]);
+    // On a packet the stream took: no_stream only (a plain content waits for the stream).
+    s.begin_packet();
+    engine.inspect_packet(&tcp_pkt(b"xabcx"), &info, true, &mut s);
+    assert_eq!(sids(&s), vec![2]);
+    // On a packet the stream did not take: no_stream and the plain content.
+    s.begin_packet();
+    engine.inspect_packet(&tcp_pkt(b"xabcx"), &info, false, &mut s);
+    assert_eq!(sids(&s), vec![2, 4]);
 }

@@ -354,7 +354,7 @@ pub enum FlagsModifier {
     Not,
 }
 
-/// `flow:` options that this issue supports (direction and establishment).
+/// `flow:` options: direction, establishment, and stream or packet matches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowMatch {
     /// `to_server`/`from_client` (Some(true)) or `to_client`/`from_server` (Some(false)).
@@ -363,6 +363,9 @@ pub struct FlowMatch {
     pub established: Option<bool>,
     /// `stateless`: matches whether or not the flow is tracked.
     pub stateless: bool,
+    /// `only_stream` (Some(true)): only a match of the rule's content on the reassembled
+    /// stream counts; `no_stream` (Some(false)): only a match on a packet's own payload.
+    pub stream: Option<bool>,
 }
 
 /// `ip_proto:` value with an optional comparison (`ip_proto:!6`, `ip_proto:<10`).

@@ -113,6 +113,7 @@ struct Builder {
     sid_pos: Option<usize>,
     /// Where `dsize` was given, for the error when its bound leaves the contents no room.
     dsize_pos: Option<usize>,
+    flow_pos: Option<usize>,
     /// Buffer of each payload entry: 0 = packet payload, n > 0 = n-th sticky buffer.
     buffers: Vec<u32>,
     buffer: u32,
@@ -151,6 +152,7 @@ impl Builder {
             seen: Vec::new(),
             sid_pos: None,
             dsize_pos: None,
+            flow_pos: None,
             buffers: Vec::new(),
             buffer: 0,
             next_buffer: 1,
@@ -448,6 +450,7 @@ impl Builder {
             }
             "flow" => {
                 self.once(Seen::Flow, pos, kw)?;
+                self.flow_pos = Some(pos);
                 self.flow(&need(value)?, vpos)?;
             }
             "flowbits" => match flowbits(&need(value)?).or_else(|m| err(vpos, kw, m))? {
@@ -1033,7 +1036,9 @@ impl Builder {
                     f.stateless = true;
                     continue;
                 }
-                "only_stream" | "no_stream" | "only_frag" | "no_frag" => {
+                "only_stream" => (&mut f.stream, true),
+                "no_stream" => (&mut f.stream, false),
+                "only_frag" | "no_frag" => {
                     extra.push(format!("flow:{o}"));
                     continue;
                 }
@@ -1071,6 +1076,26 @@ impl Builder {
                 pos,
                 "dsize",
                 format!("the contents need {need} bytes, more than dsize's bound of {max} (Suricata 7 refuses the rule)"),
+            );
+        }
+        // Suricata's SigValidate: a rule cannot require both the stream (`tcp-stream`,
+        // `flow:only_stream`) and single packets (`tcp-pkt`, `flow:no_stream`, a packet
+        // keyword such as `dsize` or `flags`).
+        let r = &self.rule;
+        let wants_stream = r.proto == Proto::TcpStream || r.flow.stream == Some(true);
+        let wants_packet = r.proto == Proto::TcpPkt
+            || r.flow.stream == Some(false)
+            || r.dsize.is_some()
+            || !r.ttl.is_empty()
+            || !r.itype.is_empty()
+            || !r.icode.is_empty()
+            || r.ip_proto.is_some()
+            || !r.flags.is_empty();
+        if let (true, true, Some(pos)) = (wants_stream, wants_packet, self.flow_pos) {
+            return err(
+                pos,
+                "flow",
+                "can't mix packet keywords or tcp-pkt with tcp-stream or flow:only_stream (Suricata 7 refuses the rule)",
             );
         }
         let gid = self.rule.gid;

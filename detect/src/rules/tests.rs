@@ -713,7 +713,7 @@ fn header_keywords() {
         FlowMatch {
             to_server: Some(true),
             established: Some(true),
-            stateless: false
+            ..FlowMatch::default()
         }
     );
     let nums = [
@@ -760,7 +760,23 @@ fn header_keywords() {
             FlowMatch {
                 to_server: Some(true),
                 established: Some(false),
-                stateless: false,
+                ..FlowMatch::default()
+            },
+        ),
+        (
+            "established,to_server,only_stream",
+            FlowMatch {
+                to_server: Some(true),
+                established: Some(true),
+                stream: Some(true),
+                ..FlowMatch::default()
+            },
+        ),
+        (
+            "no_stream",
+            FlowMatch {
+                stream: Some(false),
+                ..FlowMatch::default()
             },
         ),
         (
@@ -793,7 +809,7 @@ fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
         ("alert http any any -> any any (flowbits:set,x; http.uri; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
             &["app-layer:http", "http.uri"]),
-        ("alert tcp any any -> any any (flow:established,only_stream; sid:1;)", &["flow:only_stream"]),
+        ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
         ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
         ("alert tcp any any -> any any (content:\"a\"; http_uri; sid:1;)", &["http_uri"]),
@@ -847,6 +863,8 @@ fn error_messages() {
         ("alert tcp any any -> any any (dsize:70000; sid:1;)", "t.rules:7:37: dsize: 70000 is larger than 65535"),
         ("alert tcp any any -> any any (dsize:10<>5; sid:1;)", "t.rules:7:37: dsize: range '10<>5' is empty: the first number must be smaller"),
         ("alert tcp any any -> any any (ttl:300; sid:1;)", "t.rules:7:35: ttl: 300 is larger than 255"),
+        ("alert tcp any any -> any any (flow:only_stream; dsize:>0; content:\"a\"; sid:1;)", "t.rules:7:31: flow: can't mix packet keywords or tcp-pkt with tcp-stream or flow:only_stream (Suricata 7 refuses the rule)"),
+        ("alert tcp-stream any any -> any any (flow:no_stream; content:\"a\"; sid:1;)", "t.rules:7:38: flow: can't mix packet keywords or tcp-pkt with tcp-stream or flow:only_stream (Suricata 7 refuses the rule)"),
         ("alert tcp any any -> any any (content:\"a;b\"; sid:1;)", "t.rules:7:41: content: unescaped ';' inside a quoted value: write it as '\\;'"),
         ("alert tcp any any -> any any (flags:s; sid:1;)", "t.rules:7:37: flags: unknown TCP flag 's' (flags are upper case)"),
         ("alert tcp any any -> any any (rev:0; sid:1;)", "t.rules:7:35: rev: rev 0 is not in 1..=4294967294"),
