@@ -122,7 +122,7 @@ enum PayloadKind {
     /// No payload keywords: header checks on every packet.
     Header,
     /// The packet's payload only: `tcp-pkt`, a packet keyword (`dsize`, `flags`, `ttl`,
-    /// ...: [`has_packet_keyword`]), and protocols without TCP.
+    /// ...: [`Rule::has_packet_keyword`]), and protocols without TCP.
     Packet,
     /// The reassembled stream; a packet's own payload only when the stream did not take
     /// it (`tcp-stream` rules too).
@@ -157,7 +157,7 @@ fn payload_kind(r: &Rule) -> PayloadKind {
         Proto::TcpStream => PayloadKind::Stream,
         // A keyword that looks at one packet makes Suricata inspect the rule's content on
         // packets alone (SIG_FLAG_REQUIRE_PACKET without REQUIRE_STREAM: SIG_TYPE_PKT).
-        _ if !tcp || has_packet_keyword(r) => PayloadKind::Packet,
+        _ if !tcp || r.has_packet_keyword() => PayloadKind::Packet,
         _ => {
             // Suricata adds the packet to the stream for `stream_size` as for a content
             // anchored with `offset` or `depth` (`SigValidate`'s TCP corner cases).
@@ -173,17 +173,6 @@ fn payload_kind(r: &Rule) -> PayloadKind {
             }
         }
     }
-}
-
-/// `dsize`, `flags`, `ttl`, `itype`, `icode` or `ip_proto`: Suricata's keywords that set
-/// `SIG_FLAG_REQUIRE_PACKET`.
-fn has_packet_keyword(r: &Rule) -> bool {
-    r.dsize.is_some()
-        || !r.flags.is_empty()
-        || !r.ttl.is_empty()
-        || !r.itype.is_empty()
-        || !r.icode.is_empty()
-        || r.ip_proto.is_some()
 }
 
 /// Which inspection a call of the matcher is.

@@ -185,6 +185,17 @@ fn nets_contain_sorted(nets: &[IpNet], ip: &IpAddr) -> bool {
 }
 
 impl Rule {
+    /// `dsize`, `flags`, `ttl`, `itype`, `icode` or `ip_proto`: Suricata's keywords that
+    /// set `SIG_FLAG_REQUIRE_PACKET`, so the rule's content is matched on packets.
+    pub fn has_packet_keyword(&self) -> bool {
+        self.dsize.is_some()
+            || !self.flags.is_empty()
+            || !self.ttl.is_empty()
+            || !self.itype.is_empty()
+            || !self.icode.is_empty()
+            || self.ip_proto.is_some()
+    }
+
     /// A rule with no options: gid 1, sid and rev 0, priority 3, matching any address and
     /// port. The parser and test builders fill it in keyword by keyword.
     pub fn new(location: Location, action: Action, proto: Proto) -> Rule {

@@ -1083,14 +1083,8 @@ impl Builder {
         // keyword such as `dsize` or `flags`).
         let r = &self.rule;
         let wants_stream = r.proto == Proto::TcpStream || r.flow.stream == Some(true);
-        let wants_packet = r.proto == Proto::TcpPkt
-            || r.flow.stream == Some(false)
-            || r.dsize.is_some()
-            || !r.ttl.is_empty()
-            || !r.itype.is_empty()
-            || !r.icode.is_empty()
-            || r.ip_proto.is_some()
-            || !r.flags.is_empty();
+        let wants_packet =
+            r.proto == Proto::TcpPkt || r.flow.stream == Some(false) || r.has_packet_keyword();
         if let (true, true, Some(pos)) = (wants_stream, wants_packet, self.flow_pos) {
             return err(
                 pos,
