@@ -101,6 +101,9 @@ enum Cmd {
     /// Run random rule sets through Suricata and tidewatch on the golden and stream
     /// pcaps and print where they differ (which rules load; alerts per packet and sid).
     RuleDiff(xtask::rule_diff::RuleDiffArgs),
+    /// Compare the `stream_size` count Suricata and tidewatch give every TCP packet of the
+    /// golden and stream golden pcaps (default and midstream settings).
+    StreamSizeCheck,
     /// Write the golden pcap.
     GenGolden {
         #[arg(long)]
@@ -137,6 +140,7 @@ fn main() -> Result<()> {
         }
         Cmd::Bench(args) => xtask::criterion_cmp::run(&args).map(|_| ()),
         Cmd::RuleDiff(args) => xtask::rule_diff::run(&args),
+        Cmd::StreamSizeCheck => xtask::rule_diff::run_stream_sizes(),
         Cmd::Demo(args) => xtask::demo::run(&args),
         Cmd::Loadtest(args) => xtask::loadtest::run_and_report(&args),
         Cmd::GenBench {

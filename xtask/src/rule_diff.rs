@@ -266,18 +266,14 @@ fn refused_lines(log: &str, marker: &str) -> BTreeSet<usize> {
         .collect()
 }
 
-fn run_suricata(pcap: &Path, rules: &Path) -> Result<Outcome> {
+fn run_suricata(pcap: &Path, rules: &Path, sets: &[&str]) -> Result<Outcome> {
     // Aho-Corasick rather than Hyperscan: Hyperscan refuses to compile some patterns
     // whose depth is shorter than the pattern ("Expression has max_offset=10 but
     // requires 18 bytes to match"), and then Suricata stops with the whole set; the
     // prefilter algorithm does not change what matches.
-    let run = suricata::run_with(
-        pcap,
-        rules,
-        Path::new(SURICATA_YAML_PATH),
-        true,
-        &["mpm-algo=ac"],
-    )?;
+    let mut all = vec!["mpm-algo=ac"];
+    all.extend_from_slice(sets);
+    let run = suricata::run_with(pcap, rules, Path::new(SURICATA_YAML_PATH), true, &all)?;
     let eve = std::fs::read_to_string(run.log_dir.join("eve.json")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&run.log_dir);
     Ok(Outcome {
@@ -286,13 +282,14 @@ fn run_suricata(pcap: &Path, rules: &Path) -> Result<Outcome> {
     })
 }
 
-fn run_tidewatch(bin: &Path, pcap: &Path, rules: &Path) -> Result<Outcome> {
+fn run_tidewatch(bin: &Path, pcap: &Path, rules: &Path, sets: &[&str]) -> Result<Outcome> {
     let out = Command::new(bin)
         .arg("replay")
         .arg(pcap)
         .arg("--rules")
         .arg(rules)
         .args(["--eve", "-"])
+        .args(sets.iter().flat_map(|s| ["--set", s]))
         .output()
         .context("running tidewatch replay")?;
     let log = String::from_utf8_lossy(&out.stderr);
@@ -356,10 +353,10 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
             let name = pcap.file_name().unwrap_or_default().to_string_lossy();
             // Suricata can fail on a whole set (a hyperscan pattern it cannot compile);
             // that set is reported and the next one goes on.
-            let diff = match run_suricata(pcap, &rules) {
+            let diff = match run_suricata(pcap, &rules, &[]) {
                 Ok(s) => {
                     alerts += s.alerts.len();
-                    compare(&s, &run_tidewatch(&bin, pcap, &rules)?)
+                    compare(&s, &run_tidewatch(&bin, pcap, &rules, &[])?)
                 }
                 Err(e) => vec![format!(
                     "Suricata failed: {}",
@@ -383,6 +380,72 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
     Ok(())
 }
 
+/// The largest count [`stream_size_rules`] names one by one.
+const STREAM_SIZE_MAX: u32 = 3000;
+
+/// One rule per direction and count, `stream_size:client|server,=,N` for N up to
+/// [`STREAM_SIZE_MAX`], and one per direction for anything above: every TCP packet with
+/// a session raises exactly one alert per direction, naming its count.
+fn stream_size_rules() -> String {
+    let mut out = String::new();
+    for n in 0..=STREAM_SIZE_MAX {
+        for (side, base) in [("client", 100_000), ("server", 200_000)] {
+            out.push_str(&format!(
+                "alert tcp any any -> any any (msg:\"{side} {n}\"; stream_size:{side},=,{n}; sid:{};)\n",
+                base + n
+            ));
+        }
+    }
+    for (side, sid) in [("client", 300_001), ("server", 300_002)] {
+        out.push_str(&format!(
+            "alert tcp any any -> any any (msg:\"{side} big\"; stream_size:{side},>,{STREAM_SIZE_MAX}; sid:{sid};)\n"
+        ));
+    }
+    out
+}
+
+/// `cargo xtask stream-size-check`: the `stream_size` counts of every TCP packet of the
+/// golden and stream golden pcaps, by default and with midstream pickup, from Suricata
+/// and from tidewatch ([`stream_size_rules`]); fails on any difference.
+pub fn run_stream_sizes() -> Result<()> {
+    let bin = crate::pipeline::build_tidewatch()?;
+    let dir = suricata::scratch_dir("stream-size")?;
+    let pcaps = [dir.join("golden.pcap"), dir.join("stream.pcap")];
+    golden::write_golden_pcap(&pcaps[0])?;
+    crate::golden_stream::write_stream_pcap(&pcaps[1])?;
+    let rules = dir.join("stream_size.rules");
+    std::fs::write(&rules, stream_size_rules())
+        .with_context(|| format!("writing {}", rules.display()))?;
+    let mut report = Vec::new();
+    for (variant, sets) in [
+        ("default", &[][..]),
+        ("midstream", &["stream.midstream=true"][..]),
+    ] {
+        for pcap in &pcaps {
+            let name = pcap.file_name().unwrap_or_default().to_string_lossy();
+            let s = run_suricata(pcap, &rules, sets)?;
+            let t = run_tidewatch(&bin, pcap, &rules, sets)?;
+            let diff = compare(&s, &t);
+            println!(
+                "{variant} {name}: {} counts (one per packet and direction) from Suricata, {} from tidewatch, {}",
+                s.alerts.len(),
+                t.alerts.len(),
+                if diff.is_empty() {
+                    "equal"
+                } else {
+                    "DIFFERENT"
+                }
+            );
+            report.extend(diff.into_iter().map(|l| format!("  {variant} {name}: {l}")));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if !report.is_empty() {
+        anyhow::bail!("stream_size counts differ:\n{}", report.join("\n"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +456,20 @@ mod tests {
         assert_eq!(generate(7, 30, &pool), generate(7, 30, &pool));
         assert_ne!(generate(7, 30, &pool), generate(8, 30, &pool));
         assert_eq!(generate(7, 30, &pool).lines().count(), 30);
+    }
+
+    #[test]
+    fn stream_size_rules_name_each_count_once() {
+        let rules = stream_size_rules();
+        assert_eq!(
+            rules.lines().count(),
+            2 * (STREAM_SIZE_MAX as usize + 1) + 2
+        );
+        let sids: BTreeSet<&str> = rules
+            .lines()
+            .filter_map(|l| l.split("sid:").nth(1))
+            .collect();
+        assert_eq!(sids.len(), rules.lines().count());
     }
 
     #[test]
