@@ -276,7 +276,7 @@ impl StreamTable {
             data: !p.payload.is_empty(),
         };
         advance(s, &self.config, to_server, t.seq, t.ack, flags);
-        track_next(s, before, to_server, &t, p.payload.len() as u32);
+        track_next(s, before, to_server, &t, flags, p.payload.len() as u32);
         if before == SsnState::None && s.state != SsnState::None {
             self.stats.sessions += 1;
             if s.state == SsnState::Established {
@@ -531,14 +531,18 @@ fn seq_geq(a: u32, b: u32) -> bool {
 /// (a FIN from the server counts one more, a FIN from the client not: Suricata's
 /// asymmetry, kept); in the teardown states only data in sequence moves it, and the
 /// peer's moves up to what this packet acknowledges.
-fn track_next(s: &mut Session, before: SsnState, to_server: bool, t: &TcpHeader, len: u32) {
+fn track_next(
+    s: &mut Session,
+    before: SsnState,
+    to_server: bool,
+    t: &TcpHeader,
+    f: Flags,
+    len: u32,
+) {
     use SsnState::*;
-    let f = t.flags;
-    let (ack, fin, rst) = (
-        f & tcp_flags::ACK != 0,
-        f & tcp_flags::FIN != 0,
-        f & tcp_flags::RST != 0,
-    );
+    let Flags {
+        syn, ack, fin, rst, ..
+    } = f;
     let end = t.seq.wrapping_add(len);
     let [client, server] = &mut s.halves;
     let (own, peer) = if to_server {
@@ -548,11 +552,11 @@ fn track_next(s: &mut Session, before: SsnState, to_server: bool, t: &TcpHeader,
     };
     match before {
         // A midstream pickup: the packet's own data (and FIN) is counted.
-        None if s.state != None && f & tcp_flags::SYN == 0 => {
+        None if s.state != None && !syn => {
             own.next_seq = end.wrapping_add(u32::from(fin));
         }
         // Suricata's four-way handshake: a SYN from the server after the client's.
-        SynSent if !to_server && f & tcp_flags::SYN != 0 && !ack && !rst => {
+        SynSent if !to_server && syn && !ack && !rst => {
             own.set_isn(t.seq);
         }
         SynRecv if to_server && ack && s.state == Established && own.next_seq == t.seq => {
