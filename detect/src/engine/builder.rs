@@ -227,6 +227,7 @@ fn addr_set(include: &[(IpAddr, u8)], exclude: &[(IpAddr, u8)]) -> AddrSet {
     AddrSet {
         include: include.iter().map(net).collect(),
         exclude: exclude.iter().map(net).collect(),
+        double_negated: false,
     }
 }
 

@@ -1060,7 +1060,9 @@ pub fn is_like_ip_only(r: &Rule) -> bool {
 /// An address with a `!` anywhere in it, variables expanded (Suricata's
 /// `src_contains_negation`/`dst_contains_negation`).
 fn has_negated_address(r: &Rule) -> bool {
-    !r.src.exclude.is_empty() || !r.dst.exclude.is_empty()
+    [&r.src, &r.dst]
+        .iter()
+        .any(|a| !a.exclude.is_empty() || a.double_negated)
 }
 
 fn ip_only_keywords(r: &Rule) -> bool {

@@ -1493,6 +1493,7 @@ fn negated_addresses_make_like_ip_only_rules_that_run_on_every_packet() {
             addr: ip("10.9.9.9"),
             prefix: 32,
         }],
+        double_negated: false,
     };
     let like = Rule {
         src: not_a.clone(),

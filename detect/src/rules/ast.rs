@@ -92,6 +92,10 @@ impl IpNet {
 pub struct AddrSet {
     pub include: Vec<IpNet>,
     pub exclude: Vec<IpNet>,
+    /// A negation of negated addresses was written (`![!x]`, `!$EXTERNAL_NET`): the set is
+    /// the inner addresses, but Suricata 7 then treats the rule as "like IP-only", as it
+    /// does for any written negation (checked on the golden pcap).
+    pub double_negated: bool,
 }
 
 impl AddrSet {
@@ -250,6 +254,7 @@ mod tests {
         let ext = AddrSet {
             include: vec![],
             exclude: vec![net("10.0.0.0", 8), net("192.168.0.0", 16)],
+            double_negated: false,
         };
         assert!(ext.contains(&"8.8.8.8".parse().unwrap()));
         assert!(!ext.contains(&"10.1.2.3".parse().unwrap()));
@@ -259,6 +264,7 @@ mod tests {
         let both = AddrSet {
             include: vec![],
             exclude: vec![net("10.0.0.0", 8), net("2001:db8::", 32)],
+            double_negated: false,
         };
         assert!(both.contains(&"2001:db9::1".parse().unwrap()));
         assert!(!both.contains(&"2001:db8::1".parse().unwrap()));
@@ -726,7 +732,11 @@ mod addr_tests {
         for round in 0..200 {
             let include: Vec<IpNet> = (0..16 + round % 64).map(|_| net(next())).collect();
             let exclude: Vec<IpNet> = (0..round % 20).map(|_| net(next())).collect();
-            let plain = AddrSet { include, exclude };
+            let plain = AddrSet {
+                include,
+                exclude,
+                double_negated: false,
+            };
             let mut norm = plain.clone();
             norm.normalize();
             assert!(norm.include.len() <= plain.include.len());

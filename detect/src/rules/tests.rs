@@ -104,6 +104,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("1.2.3.4/32")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -111,6 +112,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("10.0.0.0/8")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         // Suricata's IPv4 ranges, as the CIDR blocks covering exactly them.
@@ -119,6 +121,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("1.2.3.4/30"), net("1.2.3.8/31")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -126,6 +129,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("0.0.0.0/0")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -133,6 +137,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("10.0.0.0/8")],
                 exclude: vec![net("10.0.0.255/32"), net("10.0.1.0/32")],
+                double_negated: false,
             },
         ),
         (
@@ -140,6 +145,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("10.0.0.0/8")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -147,6 +153,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("2001:db8::/32")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -154,6 +161,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: vec![net("1.2.3.4")],
+                double_negated: false,
             },
         ),
         (
@@ -161,6 +169,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("1.2.3.4"), net("5.6.7.8")],
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -168,6 +177,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("1.2.3.0/24")],
                 exclude: vec![net("1.2.3.4")],
+                double_negated: false,
             },
         ),
         (
@@ -175,6 +185,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: vec![net("1.2.3.4"), net("5.6.7.8")],
+                double_negated: false,
             },
         ),
         (
@@ -182,6 +193,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![net("1.0.0.0/8"), net("2.0.0.0/8")],
                 exclude: vec![net("2.2.2.2")],
+                double_negated: false,
             },
         ),
         (
@@ -189,6 +201,7 @@ fn address_forms() {
             AddrSet {
                 include: home.clone(),
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -196,6 +209,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: home.clone(),
+                double_negated: false,
             },
         ),
         (
@@ -203,6 +217,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: home.clone(),
+                double_negated: false,
             },
         ),
         (
@@ -210,6 +225,8 @@ fn address_forms() {
             AddrSet {
                 include: home.clone(),
                 exclude: vec![],
+                // Still "like IP-only" in Suricata, as any written negation.
+                double_negated: true,
             },
         ),
         (
@@ -217,6 +234,7 @@ fn address_forms() {
             AddrSet {
                 include: home.clone(),
                 exclude: vec![],
+                double_negated: false,
             },
         ),
         (
@@ -224,6 +242,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: home.clone(),
+                double_negated: false,
             },
         ),
         (
@@ -231,6 +250,7 @@ fn address_forms() {
             AddrSet {
                 include: vec![],
                 exclude: vec![net("1.2.3.4")],
+                double_negated: false,
             },
         ),
     ];
@@ -1442,4 +1462,48 @@ fn stream_size_forms_as_suricata_loads() {
         cmp: Gt(1),
     };
     assert!(m.matches([0, 3]) && !m.matches([1, 1]));
+}
+
+#[test]
+fn repeated_negation_marks_are_one_as_in_suricata() {
+    // Suricata's address and port parsers set a flag on each '!' rather than toggle it;
+    // checked on the golden pcap (`alert ip !!203.0.113.7 ...` alerts as `!203.0.113.7`).
+    let v = Vars::default();
+    for (text, same_as) in [
+        ("!!1.2.3.4", "!1.2.3.4"),
+        ("!!!1.2.3.4", "!1.2.3.4"),
+        ("! !1.2.3.4", "!1.2.3.4"),
+        ("[!!1.2.3.4,5.6.7.8]", "[!1.2.3.4,5.6.7.8]"),
+        ("[!!1.2.3.4]", "[!1.2.3.4]"),
+    ] {
+        assert_eq!(
+            v.parse_addresses(text).unwrap(),
+            v.parse_addresses(same_as).unwrap(),
+            "{text}"
+        );
+    }
+    for (text, same_as) in [("!!80", "!80"), ("[!!80,81]", "[!80,81]")] {
+        assert_eq!(
+            v.parse_ports(text).unwrap(),
+            v.parse_ports(same_as).unwrap(),
+            "{text}"
+        );
+    }
+    // A negation of a negated group is the inner addresses, marked so the rule stays
+    // "like IP-only" as in Suricata (`alert ip ![!203.0.113.7] ...` alerts on every
+    // packet from 203.0.113.7 there, `!$EXTERNAL_NET` on every packet from $HOME_NET).
+    let a = v.parse_addresses("![!1.2.3.4]").unwrap();
+    assert_eq!(
+        (a.include, a.double_negated),
+        (vec![net("1.2.3.4/32")], true)
+    );
+    let mut ext = Vars::default();
+    ext.set_address("HOME_NET", "[10.0.0.0/8]");
+    ext.set_address("EXTERNAL_NET", "!$HOME_NET");
+    let a = ext.parse_addresses("!$EXTERNAL_NET").unwrap();
+    assert_eq!(
+        (a.include, a.double_negated),
+        (vec![net("10.0.0.0/8")], true)
+    );
+    assert!(!ext.parse_addresses("$HOME_NET").unwrap().double_negated);
 }

@@ -151,6 +151,8 @@ struct Items<T> {
     any: bool,
     include: Vec<T>,
     exclude: Vec<T>,
+    /// A negation was applied to negated entries (see [`AddrSet::double_negated`]).
+    double_negated: bool,
 }
 
 enum Group {
@@ -164,6 +166,7 @@ impl<T> Default for Items<T> {
             any: false,
             include: Vec::new(),
             exclude: Vec::new(),
+            double_negated: false,
         }
     }
 }
@@ -208,6 +211,7 @@ impl<T: Covers> Items<T> {
             // !(any - E) = E
             return Ok(Items {
                 any: false,
+                double_negated: self.double_negated || !self.exclude.is_empty(),
                 include: self.exclude,
                 exclude: Vec::new(),
             });
@@ -224,11 +228,13 @@ impl<T: Covers> Items<T> {
             any: false,
             include: Vec::new(),
             exclude: self.include,
+            double_negated: self.double_negated,
         })
     }
 
     fn merge(&mut self, other: Items<T>) {
         self.any |= other.any;
+        self.double_negated |= other.double_negated;
         self.include.extend(other.include);
         self.exclude.extend(other.exclude);
     }
@@ -254,8 +260,13 @@ impl<T: Covers> Items<T> {
 
 impl Items<IpNet> {
     fn finish(self) -> Result<AddrSet, HeaderError> {
+        let double_negated = self.double_negated;
         let (include, exclude) = self.check(0)?;
-        Ok(AddrSet { include, exclude })
+        Ok(AddrSet {
+            include,
+            exclude,
+            double_negated,
+        })
     }
 }
 
@@ -338,7 +349,12 @@ fn parse_elem(
     match p.peek() {
         None => Err(HeaderError::at(p.i, "missing value")),
         Some(b'!') => {
-            p.i += 1;
+            // Suricata's address and port parsers set their negation flag on each '!'
+            // rather than toggle it: `!!x` and `!!!x` are `!x`.
+            while p.peek() == Some(b'!') {
+                p.i += 1;
+                p.skip_ws();
+            }
             let g = parse_elem(p, kind, stack, depth + 1)?;
             negate(g, start)
         }
@@ -393,17 +409,15 @@ fn parse_elem(
                         }
                         .map_err(|m| HeaderError::at(start, m))?;
                         Ok(Group::Addr(Items {
-                            any: false,
                             include,
-                            exclude: Vec::new(),
+                            ..Items::default()
                         }))
                     }
                     Kind::Port(_) => {
                         let r = parse_port_range(word).map_err(|m| HeaderError::at(start, m))?;
                         Ok(Group::Port(Items {
-                            any: false,
                             include: vec![r],
-                            exclude: Vec::new(),
+                            ..Items::default()
                         }))
                     }
                 }
