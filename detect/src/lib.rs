@@ -3,6 +3,7 @@
 //! aho-corasick automaton per group and verified keyword by keyword; each worker owns its
 //! flow table and scratch so nothing on the packet path is shared or locked.
 
+pub mod applayer;
 pub mod defrag;
 pub mod dispatch;
 pub mod engine;
