@@ -68,6 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         header_only: false,
         stream_data: false,
         stream_size: None,
+        app: Default::default(),
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

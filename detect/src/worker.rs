@@ -1,6 +1,7 @@
 //! The detection worker: one per core, owning its flow table and matcher scratch. The same
 //! code runs for pcap replay and live capture; only the frame source differs.
 
+use crate::applayer::{dns, AppProto, AppState, AppStats};
 use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, KeyedFlow};
@@ -66,6 +67,7 @@ pub struct WorkerStats {
     /// Matches that `suppress`, `threshold`, `detection_filter` kept from alerting, and
     /// alerts a `rate_filter` changed.
     pub filters: FilterStats,
+    pub app: AppStats,
 }
 
 impl WorkerStats {
@@ -82,6 +84,7 @@ impl WorkerStats {
         self.stream.merge(&o.stream);
         self.defrag.merge(&o.defrag);
         self.filters.merge(&o.filters);
+        self.app.merge(&o.app);
     }
 }
 
@@ -159,6 +162,10 @@ pub struct Worker {
     held: Held,
     /// When [`Worker::sweep_idle`] last stepped the sweep.
     idle_swept_ns: u64,
+    /// App-layer state ([`AppState`]) by flow slot.
+    app: Box<[u8]>,
+    /// The queries of the DNS request being inspected; reused.
+    queries: dns::Queries,
 }
 
 /// Suricata sorts one alert queue per packet, its stream matches and its own together,
@@ -187,7 +194,7 @@ impl Held {
 
 /// Bytes each flow slot costs beside the flow table: its stream session and flowbits.
 fn per_slot_extra(engine: &Engine) -> usize {
-    StreamTable::slot_bytes() + engine.flowbit_words() * 8
+    StreamTable::slot_bytes() + engine.flowbit_words() * 8 + 1
 }
 
 impl Worker {
@@ -210,6 +217,8 @@ impl Worker {
             rebuilt: Vec::new(),
             held: Held::default(),
             idle_swept_ns: 0,
+            app: vec![0; flows.capacity()].into_boxed_slice(),
+            queries: dns::Queries::default(),
             engine,
             flows,
             checksums: config.checksums,
@@ -459,6 +468,9 @@ impl Worker {
         self.flush_slot(slot, ts_ns, sink);
         self.streams.release(slot);
         self.clear_bits(slot);
+        if let Some(a) = self.app.get_mut(slot as usize) {
+            *a = 0;
+        }
     }
 
     /// Inspects each outer packet of `p`'s tunnel, outermost first, as Suricata 7 does
@@ -554,6 +566,7 @@ impl Worker {
             header_only,
             stream_data: false,
             stream_size: None,
+            app: AppProto::Unknown,
         };
         let at = At {
             ts_ns,
@@ -622,8 +635,32 @@ impl Worker {
         } else {
             Outcome::default()
         };
+        // UDP: the app layer tells the flow's protocol (and may turn the flow round, as
+        // Suricata's does) before the packet is inspected.
+        let (mut to_server, mut app, mut dns_request) = (view.to_server, AppProto::Unknown, false);
+        if let (L4::Udp(u), false) = (&p.l4, header_only) {
+            if let Some(a) = self.app.get_mut(view.slot as usize) {
+                let ports = if view.to_server {
+                    [u.src_port, u.dst_port]
+                } else {
+                    [u.dst_port, u.src_port]
+                };
+                let mut state = AppState(*a);
+                let step = state.on_packet(view.to_server, ports, p.payload);
+                *a = state.0;
+                to_server = step.to_server;
+                app = step.proto;
+                if step.reversed_now {
+                    self.stats.app.reversed_flows += 1;
+                }
+                if step.parse && step.to_server && self.engine.has_dns_rules() {
+                    dns_request = dns::parse_request(p.payload, &mut self.queries);
+                    self.stats.app.dns_requests += u64::from(dns_request);
+                }
+            }
+        }
         let info = FlowInfo {
-            to_server: view.to_server,
+            to_server,
             // TCP: the session's state (it knows midstream pickups and resets); other
             // protocols: the flow's (a reply seen).
             established: if matches!(p.l4, L4::Tcp(_)) {
@@ -636,11 +673,12 @@ impl Worker {
             header_only,
             stream_data: outcome.ready && raw,
             stream_size: outcome.sizes,
+            app,
         };
         let at = At {
             ts_ns,
             flow_id: view.id,
-            to_server: view.to_server,
+            to_server,
             pcap_cnt,
         };
         // The stream's scan of the new bytes may also serve as the packet's own.
@@ -677,6 +715,25 @@ impl Worker {
             self.engine
                 .inspect_packet(p, &info, outcome.in_stream, &mut self.scratch)
         };
+        // A DNS request's transaction rules run after the packet's own, as Suricata's
+        // do; the packet's alerts wait with the held ones, since a `pass` among the
+        // transaction's matches drops them all.
+        let mut dns_verdict = Verdict::Inspected;
+        if dns_request && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
+            let Worker { scratch, held, .. } = self;
+            for &rule in scratch.matches() {
+                held.push(rule as u32, p.payload);
+            }
+            dns_verdict = self
+                .engine
+                .inspect_dns(p, &info, &self.queries, &mut self.scratch);
+            if dns_verdict == Verdict::Pass {
+                self.held.clear();
+                self.store_bits(view.slot);
+                self.pass_flow(view.slot);
+                return;
+            }
+        }
         self.store_bits(view.slot);
         if matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             self.held.clear();
@@ -691,7 +748,11 @@ impl Worker {
             Verdict::Pass => self.pass_flow(view.slot),
             Verdict::PassPacket => {}
             Verdict::Drop => self.drop_flow(view.slot),
-            Verdict::Inspected if stream_verdict == Verdict::Drop => self.drop_flow(view.slot),
+            Verdict::Inspected
+                if stream_verdict == Verdict::Drop || dns_verdict == Verdict::Drop =>
+            {
+                self.drop_flow(view.slot)
+            }
             Verdict::Inspected => {}
         }
     }
@@ -856,6 +917,7 @@ impl Worker {
                 header_only: false,
                 stream_data: true,
                 stream_size: self.streams.sizes(slot),
+                app: AppProto::Unknown,
             };
             let at = At {
                 ts_ns,

@@ -117,6 +117,7 @@ fn inspect_does_not_allocate_when_warm() {
         header_only: false,
         stream_data: false,
         stream_size: None,
+        app: Default::default(),
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;
@@ -333,4 +334,82 @@ fn tunnel_decode_does_not_allocate() {
         0,
         "tunnel decoding allocated"
     );
+}
+
+/// DNS over UDP: the probe on each flow's first payloads, the request parser and the
+/// `dns.query` rules (prefilter, `dotprefix`, `bsize`, `pcre`) reuse the worker's buffers.
+#[test]
+fn dns_requests_do_not_allocate_when_warm() {
+    use capture::craft::{FrameSpec, L4Spec};
+    use capture::decode::{decode, LinkType};
+    use detect::rules::{load_str, Classifications, Vars};
+    use detect::worker::{Worker, WorkerConfig};
+    use std::sync::Arc;
+
+    let rules = r#"
+alert dns any any -> any any (msg:"a"; dns.query; content:"not-in-this.example"; nocase; sid:1;)
+alert dns any any -> any any (msg:"b"; dns.query; dotprefix; content:".nowhere.test"; endswith; sid:2;)
+alert dns any any -> any any (msg:"c"; dns.query; bsize:3; sid:3;)
+alert dns any any -> any any (msg:"d"; dns.query; pcre:"/^zz+$/"; sid:4;)
+alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
+"#;
+    let loaded = load_str(
+        rules,
+        "t.rules",
+        &Vars::default(),
+        &Classifications::default(),
+        true,
+    )
+    .expect("rules load");
+    let engine = Arc::new(Engine::build(loaded.rules).expect("engine builds"));
+    assert!(engine.has_dns_rules());
+    let mut w = Worker::new(engine, &WorkerConfig::default(), 0);
+    let frames = |first: u32, n: u32| {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for i in first..first + n {
+            let client: std::net::Ipv4Addr = [10, 1, (i / 250) as u8, (1 + i % 250) as u8].into();
+            let server: std::net::Ipv4Addr = [192, 0, 2, 53].into();
+            let port = 20000 + (i % 40000) as u16;
+            let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+            q.extend_from_slice(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+            let mut r = q.clone();
+            r[2] = 0x81;
+            for (src, dst, sport, dport, msg) in [
+                (client, server, port, 53, &q),
+                (server, client, 53, port, &r),
+            ] {
+                let mut f = Vec::new();
+                FrameSpec::ipv4(
+                    src,
+                    dst,
+                    L4Spec::Udp {
+                        src_port: sport,
+                        dst_port: dport,
+                    },
+                )
+                .payload(msg)
+                .write(&mut f);
+                out.push(f);
+            }
+        }
+        out
+    };
+    let warm = frames(0, 2000);
+    let steady = frames(2000, 2000);
+    let mut alerts = 0usize;
+    let mut ts = 1_000_000_000u64;
+    let mut run = |w: &mut Worker, fs: &[Vec<u8>], alerts: &mut usize| {
+        for f in fs {
+            ts += 1_000;
+            let p = decode(LinkType::Ethernet, f, false).expect("crafted frame decodes");
+            w.handle_packet(ts, &p, 0, &mut |_a| *alerts += 1);
+        }
+    };
+    run(&mut w, &warm, &mut alerts);
+    COUNTING.with(|c| c.set(true));
+    run(&mut w, &steady, &mut alerts);
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(w.stats().app.dns_requests, 4000, "every request was parsed");
+    assert_eq!(alerts, 0);
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the DNS path allocated");
 }

@@ -246,6 +246,10 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
         df.peak_memory
     );
     eprintln!(
+        "app layer: {} DNS requests inspected, {} flows turned round by their first payload",
+        t.app.dns_requests, t.app.reversed_flows
+    );
+    eprintln!(
         "flows: {} created, {} timed out, {} evicted, {} emergencies",
         t.flows.created, t.flows.timed_out, t.flows.evicted, t.flows.emergency
     );

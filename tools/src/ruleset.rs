@@ -32,6 +32,8 @@ pub struct LoadedRulesSummary {
     /// `threshold.config` entries applied, and those naming no loaded rule.
     pub tuning_applied: usize,
     pub tuning_unmatched: usize,
+    /// Enforced rules that need a DNS flow (`alert dns`, `dns.query`).
+    pub dns: usize,
 }
 
 impl LoadedRulesSummary {
@@ -54,6 +56,12 @@ impl LoadedRulesSummary {
             s.push_str(&format!(
                 "threshold.config: {} entries applied, {} naming no loaded rule\n",
                 self.tuning_applied, self.tuning_unmatched
+            ));
+        }
+        if self.dns > 0 {
+            s.push_str(&format!(
+                "dns: {} rule(s) on DNS over UDP (DNS over TCP is not parsed)\n",
+                self.dns
             ));
         }
         if !self.unknown_classtypes.is_empty() {
@@ -135,7 +143,12 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
     }
     let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
     by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let dns = rules
+        .iter()
+        .filter(|r| r.proto == rules::Proto::Dns || r.dns_query.is_some())
+        .count();
     let summary = LoadedRulesSummary {
+        dns,
         files,
         enforced: rules.len(),
         skipped: skipped.len(),

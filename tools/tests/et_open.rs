@@ -29,11 +29,19 @@ fn et_open_loads_and_replays_with_a_summary() {
         "every rule enforced or skipped: {line}"
     );
     assert!(
-        nums[0] > 3_000,
-        "most non-app-layer rules are enforced, flowbits and threshold ones too: {line}"
+        nums[0] > 7_000,
+        "most non-app-layer rules and the DNS query rules are enforced: {line}"
     );
-    // flowbits, threshold and detection_filter are enforced: no rule is skipped for them.
-    for kw in ["flowbits", "threshold", "detection_filter"] {
+    // flowbits, threshold, detection_filter and DNS queries are enforced: no rule is
+    // skipped for them alone.
+    for kw in [
+        "flowbits",
+        "threshold",
+        "detection_filter",
+        "dns.query",
+        "dns_query",
+        "app-layer:dns",
+    ] {
         assert!(
             !stdout
                 .lines()

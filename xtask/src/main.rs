@@ -43,6 +43,17 @@ enum Cmd {
         #[arg(long)]
         update: bool,
     },
+    /// Run Suricata on the DNS golden pcap and compare with (or, with --update, rewrite)
+    /// xtask/golden/dns/expected.json.
+    GoldenDns {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the DNS golden pcap.
+    GenGoldenDns {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run Suricata with the ET Open rules tidewatch enforces on the 50 MB bench pcap and
     /// compare with (or, with --update, rewrite) xtask/golden/et_open/expected_bench50.json.
     GoldenEtOpen {
@@ -122,6 +133,12 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::GoldenStateful { update } => xtask::stateful_check::run(update),
+        Cmd::GoldenDns { update } => xtask::dns_check::run(update),
+        Cmd::GenGoldenDns { out } => {
+            xtask::golden_dns::write_dns_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Cmd::GoldenEtOpen { update } => xtask::et_open_check::run(update),
         Cmd::GoldenEncap { update } => xtask::encap_check::run(update),
         Cmd::GenGoldenEncap { out } => {

@@ -33,6 +33,10 @@ pub struct RuleDiffArgs {
     /// Keep each generated rule file (`rules-SEED.rules`) in this directory.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    /// DNS rule sets (`dns.query`, `dotprefix`, `bsize`, `alert dns` payload rules) on
+    /// the DNS golden pcap, instead of the packet and stream sets.
+    #[arg(long)]
+    pub dns: bool,
 }
 
 /// The bench generator's SplitMix64, with the picks a rule set needs: deterministic, so
@@ -47,6 +51,16 @@ impl Rng {
         &xs[self.below(xs.len())]
     }
     /// True with probability `percent`/100.
+    /// `c`, or (with `percent` chance) a random piece of it when it has no hex bytes.
+    fn piece(&mut self, c: String, percent: u64) -> String {
+        if self.chance(percent) && !c.contains('|') && c.len() > 2 {
+            let a = self.below(c.len());
+            let b = a + 1 + self.below(c.len() - a);
+            return c[a..b].to_string();
+        }
+        c
+    }
+
     fn chance(&mut self, percent: u64) -> bool {
         self.0.per_mille(percent * 10)
     }
@@ -183,12 +197,8 @@ pub fn generate(seed: u64, n: usize, pool: &[String]) -> String {
             ));
         }
         for j in 0..*r.pick(&[0usize, 1, 1, 1, 2, 2, 3]) {
-            let mut c = r.pick(pool).clone();
-            if r.chance(40) && !c.contains('|') && c.len() > 2 {
-                let a = r.below(c.len());
-                let b = a + 1 + r.below(c.len() - a);
-                c = c[a..b].to_string();
-            }
+            let picked = r.pick(pool).clone();
+            let c = r.piece(picked, 40);
             let len = c.replace('|', "").len();
             let neg = if r.chance(10) { "!" } else { "" };
             opts.push(format!("content:{neg}\"{c}\""));
@@ -226,6 +236,124 @@ pub fn generate(seed: u64, n: usize, pool: &[String]) -> String {
         opts.push("rev:1".into());
         out.push_str(&format!(
             "{action} {proto} {src} {sp} {dir} any {dp} ({};)\n",
+            opts.join("; ")
+        ));
+    }
+    out
+}
+
+/// Names and pieces of names the DNS golden pcap carries (plus some it does not).
+const DNS_POOL: &[&str] = &[
+    "www.example.com",
+    "example",
+    "example.com",
+    "evil.test",
+    "EvIl",
+    "badguy.example",
+    ".badguy.example",
+    "target.example",
+    "ptr.",
+    "turned.example",
+    "cutshort",
+    "abcdefg.com",
+    "abcdefgh",
+    "headmark",
+    "xxxxxxxx",
+    "txt",
+    "TXTMARK",
+    "allowed",
+    "we.ird",
+    ".com",
+    "com",
+    "mdns",
+    "sub.",
+    "|00 01|",
+    "w",
+];
+
+/// One random DNS rule set: `n` rules, sids 200000 on.
+pub fn generate_dns(seed: u64, n: usize) -> String {
+    let mut r = Rng(crate::benchgen::Rng::new(seed));
+    let addrs = ["any", "any", "$HOME_NET", "$EXTERNAL_NET", "10.0.0.0/8"];
+    let ports = ["any", "any", "any", "53", "!53", "5353", "[50:60]"];
+    let mut out = String::new();
+    for i in 0..n {
+        let proto = *r.pick(&["dns", "dns", "dns", "dns", "udp", "ip"]);
+        let action = if r.chance(10) {
+            *r.pick(&["pass", "drop"])
+        } else {
+            "alert"
+        };
+        let dir = if r.chance(15) { "<>" } else { "->" };
+        let (sp, dp) = if proto == "ip" {
+            ("any", "any")
+        } else {
+            (*r.pick(&ports), *r.pick(&ports))
+        };
+        let (src, dst) = (*r.pick(&addrs), *r.pick(&addrs));
+        let mut opts = vec![format!("msg:\"d{i}\"")];
+        let query = proto != "dns" || r.chance(75);
+        if r.chance(30) {
+            let f = if query {
+                *r.pick(&[
+                    "to_server",
+                    "established",
+                    "established,to_server",
+                    "not_established",
+                ])
+            } else {
+                *r.pick(&["to_server", "to_client", "established", "not_established"])
+            };
+            opts.push(format!("flow:{f}"));
+        }
+        if query {
+            opts.push((*r.pick(&["dns.query", "dns.query", "dns_query"])).into());
+            if r.chance(30) {
+                opts.push("dotprefix".into());
+            }
+            if r.chance(20) {
+                let k = 5 + r.below(16);
+                opts.push(format!(
+                    "bsize:{}",
+                    r.pick(&[
+                        format!("{k}"),
+                        format!(">{k}"),
+                        format!("<{k}"),
+                        format!("{}<>{}", k - 4, k + 4)
+                    ])
+                ));
+            }
+        }
+        let contents = if query {
+            *r.pick(&[1usize, 1, 1, 2, 2, 0])
+        } else {
+            *r.pick(&[1usize, 1, 2])
+        };
+        for j in 0..contents {
+            let picked = (*r.pick(DNS_POOL)).to_string();
+            let c = r.piece(picked, 30);
+            let neg = if r.chance(10) { "!" } else { "" };
+            opts.push(format!("content:{neg}\"{c}\""));
+            if r.chance(30) {
+                opts.push("nocase".into());
+            }
+            if j == 0 && r.chance(15) {
+                opts.push("startswith".into());
+            } else if j > 0 && r.chance(30) {
+                opts.push(format!("distance:{}", r.below(4)));
+            }
+            if r.chance(20) {
+                opts.push("endswith".into());
+            }
+        }
+        if query && (contents == 0 || r.chance(10)) {
+            let re = *r.pick(&["^[a-z]+\\.", "example$", "(?i)EVIL", "\\d", "^w+"]);
+            opts.push(format!("pcre:\"/{re}/\""));
+        }
+        opts.push(format!("sid:{}", 200_000 + i));
+        opts.push("rev:1".into());
+        out.push_str(&format!(
+            "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
             opts.join("; ")
         ));
     }
@@ -336,17 +464,28 @@ fn compare(s: &Outcome, t: &Outcome) -> Vec<String> {
 pub fn run(args: &RuleDiffArgs) -> Result<()> {
     let bin = crate::pipeline::build_tidewatch()?;
     let dir = suricata::scratch_dir("rule-diff")?;
-    let pcaps = [dir.join("golden.pcap"), dir.join("stream.pcap")];
-    golden::write_golden_pcap(&pcaps[0])?;
-    crate::golden_stream::write_stream_pcap(&pcaps[1])?;
+    let pcaps = if args.dns {
+        let p = dir.join("dns.pcap");
+        crate::golden_dns::write_dns_pcap(&p)?;
+        vec![p]
+    } else {
+        let pcaps = vec![dir.join("golden.pcap"), dir.join("stream.pcap")];
+        golden::write_golden_pcap(&pcaps[0])?;
+        crate::golden_stream::write_stream_pcap(&pcaps[1])?;
+        pcaps
+    };
     let pool = content_pool()?;
     let keep = args.keep.clone().unwrap_or_else(|| dir.clone());
     std::fs::create_dir_all(&keep).with_context(|| format!("creating {}", keep.display()))?;
     let mut differing = 0;
     for seed in args.from..args.from + args.seeds {
         let rules = keep.join(format!("rules-{seed}.rules"));
-        std::fs::write(&rules, generate(seed, args.rules, &pool))
-            .with_context(|| format!("writing {}", rules.display()))?;
+        let text = if args.dns {
+            generate_dns(seed, args.rules)
+        } else {
+            generate(seed, args.rules, &pool)
+        };
+        std::fs::write(&rules, text).with_context(|| format!("writing {}", rules.display()))?;
         let mut report = Vec::new();
         let mut alerts = 0;
         for pcap in &pcaps {
@@ -366,7 +505,7 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
             report.extend(diff.into_iter().map(|l| format!("  {name}: {l}")));
         }
         if report.is_empty() {
-            println!("seed {seed}: equal ({alerts} alerts on the two pcaps)");
+            println!("seed {seed}: equal ({alerts} alerts)");
         } else {
             differing += 1;
             println!("seed {seed}: differs ({})", rules.display());

@@ -39,7 +39,8 @@ pub(crate) fn rule_scope(proto: &Proto) -> Option<(u8, u8)> {
     const ALL: u8 = 0b1111;
     Some(match proto {
         Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => (1 << Class::Tcp as u8, 0b11),
-        Proto::Udp => (1 << Class::Udp as u8, 0b11),
+        // DNS over UDP only: DNS over TCP is not parsed.
+        Proto::Udp | Proto::Dns => (1 << Class::Udp as u8, 0b11),
         Proto::Icmp => (1 << Class::Icmp as u8, 0b11),
         Proto::Ip => (ALL, 0b11),
         Proto::Ipv4 => (ALL, 0b01),
@@ -223,9 +224,13 @@ fn merged(a: &[u32], b: &[u32]) -> Vec<u32> {
 }
 
 /// Builds the tables and the groups' rank lists (each sorted). `ranked` is the rules in
-/// rank order; app-layer rules (no scope) are in no group.
+/// rank order; app-layer rules (no scope) and transaction rules are in no group.
 pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
-    let scopes: Vec<Option<(u8, u8)>> = ranked.iter().map(|r| rule_scope(&r.proto)).collect();
+    // Transaction rules (`dns.query`) run on app-layer transactions, not in a group.
+    let scopes: Vec<Option<(u8, u8)>> = ranked
+        .iter()
+        .map(|r| rule_scope(&r.proto).filter(|_| r.dns_query.is_none()))
+        .collect();
     let dirs: Vec<u8> = ranked.iter().map(|r| rule_directions(r)).collect();
     let ports: Vec<Option<Vec<u16>>> = ranked.iter().map(|r| rule_ports(r)).collect();
     let mut interner = Interner::default();

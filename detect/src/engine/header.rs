@@ -1,6 +1,7 @@
 //! Header keywords: addresses and ports (both ways for `<>`), `flow`, `dsize`, `ttl`,
 //! `itype`, `icode`, `ip_proto` and `flags`, with Suricata's semantics.
 
+use super::AppProto;
 use capture::decode::{tcp_flags, Packet, L4};
 
 use super::FlowInfo;
@@ -94,6 +95,10 @@ fn dsize_needs_no_payload(m: NumMatch) -> bool {
 /// Every non-payload keyword of the rule, addresses and ports included.
 pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     if !addresses_ports(rule, pkt) || !flow(&rule.flow, info) {
+        return false;
+    }
+    // An app-layer rule needs its protocol on the flow (Suricata's `s->alproto` check).
+    if rule.proto == crate::rules::Proto::Dns && info.app != AppProto::Dns {
         return false;
     }
     // Suricata skips a rule needing a payload when the packet has none to inspect: a

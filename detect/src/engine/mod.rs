@@ -31,13 +31,15 @@ mod prefilter;
 #[cfg(test)]
 mod tests;
 
+pub use crate::applayer::AppProto;
 pub use builder::{test_packet, RuleBuilder, TestL4};
 pub use groups::MAX_PORT_GROUPS;
 pub use payload::INSPECTION_RECURSION_LIMIT;
 
 use capture::decode::Packet;
 
-use crate::rules::{Action, Location, PayloadMatch, Rule};
+use crate::applayer::dns::Queries;
+use crate::rules::{Action, Location, NumMatch, PayloadMatch, Rule};
 use content::Searcher;
 use prefilter::{FastPattern, Prefilter, Selected, VariantSeen};
 
@@ -69,6 +71,8 @@ pub struct FlowInfo {
     /// `stream_size` compares; `None` without a session (other protocols, a TCP packet
     /// no session took), where `stream_size` never matches.
     pub stream_size: Option<[u32; 2]>,
+    /// The flow's app-layer protocol, which `alert dns` rules require.
+    pub app: AppProto,
 }
 
 /// The outcome of inspecting one packet.
@@ -248,6 +252,29 @@ struct Compiled {
     negated_fp: Option<Searcher>,
     kind: PayloadKind,
     bits: flowbits::RuleBits,
+    /// A transaction rule's `dns.query` buffer.
+    dns: Option<AppCompiled>,
+}
+
+/// One app-layer buffer's keywords in verification form.
+#[derive(Debug)]
+struct AppCompiled {
+    steps: Box<[payload::Step]>,
+    dotprefix: bool,
+    bsize: Box<[NumMatch]>,
+}
+
+/// The transaction rules of DNS requests (`dns.query`): Suricata inspects each request
+/// transaction once, on the packet that carried it, in the to-server direction.
+#[derive(Debug, Default)]
+struct DnsRules {
+    /// Over every rule's fast pattern in the buffer; the names are scanned with a leading
+    /// `.` so `dotprefix` patterns are found too (verification is exact).
+    prefilter: Option<Prefilter>,
+    /// Ranks of rules without a positive fast pattern (sorted).
+    always: Box<[u32]>,
+    /// Some rule is a `dns.query` rule.
+    any: bool,
 }
 
 /// One rule group: its prefilter and the rules it always verifies.
@@ -330,6 +357,7 @@ pub struct Engine {
     /// Some rule is "like IP-only" ([`is_like_ip_only`]): only then can the pseudo packets
     /// that end a TCP flow alert ([`Engine::inspect_end_of_flow`]).
     like_ip_only: bool,
+    dns: DnsRules,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -349,6 +377,8 @@ pub struct Scratch {
     flowbits: Vec<u64>,
     /// The packet's own candidates, found by [`Engine::prefilter_stream`].
     packet_pre: Vec<u32>,
+    /// An app-layer buffer with its transform applied (`dotprefix`).
+    app_buf: Vec<u8>,
 }
 
 impl Scratch {
@@ -418,7 +448,11 @@ impl Engine {
                     sid: r.sid,
                 });
             }
-            let fp = prefilter::select(r).map_err(|reason| BuildError::FastPattern {
+            let fp = match &r.dns_query {
+                Some(b) => prefilter::select_from(&b.payload),
+                None => prefilter::select(r),
+            }
+            .map_err(|reason| BuildError::FastPattern {
                 location: r.location.clone(),
                 sid: r.sid,
                 reason,
@@ -453,6 +487,11 @@ impl Engine {
                         _ => None,
                     },
                     kind: payload_kind(r),
+                    dns: r.dns_query.as_ref().map(|b| AppCompiled {
+                        steps: payload::compile(&b.payload),
+                        dotprefix: b.dotprefix,
+                        bsize: b.bsize.clone().into_boxed_slice(),
+                    }),
                 }
             })
             .collect();
@@ -527,6 +566,32 @@ impl Engine {
                 stream_negated,
             });
         }
+        let dns = {
+            let mut items: Vec<(u32, &FastPattern)> = Vec::new();
+            let mut always = Vec::new();
+            for (rank, c) in compiled.iter().enumerate() {
+                if c.dns.is_none() {
+                    continue;
+                }
+                match &fast[c.index as usize] {
+                    Selected::Positive(fp) => items.push((rank as u32, fp)),
+                    Selected::Negated(_) | Selected::None => always.push(rank as u32),
+                }
+            }
+            let prefilter = Prefilter::build(&items).map_err(|source| BuildError::Prefilter {
+                group: built.len(),
+                patterns: items.len(),
+                source,
+            })?;
+            if let Some(p) = &prefilter {
+                max_variants = max_variants.max(p.variant_count());
+            }
+            DnsRules {
+                any: !items.is_empty() || !always.is_empty(),
+                prefilter,
+                always: always.into_boxed_slice(),
+            }
+        };
         let prefiltered = fast
             .iter()
             .filter(|f| matches!(f, Selected::Positive(_)))
@@ -539,14 +604,17 @@ impl Engine {
         );
         let max_pattern = fast
             .iter()
-            .filter_map(|f| match f {
-                Selected::Positive(fp) => Some(fp.bytes.len()),
+            .zip(&rules)
+            .filter_map(|(f, r)| match f {
+                // The stream's look-back is for packet-payload patterns.
+                Selected::Positive(fp) if r.dns_query.is_none() => Some(fp.bytes.len()),
                 _ => None,
             })
             .max()
             .unwrap_or(0);
         let like_ip_only = compiled.iter().any(|c| c.flow_action && !c.ip_only);
         Ok(Engine {
+            dns,
             flowbit_names,
             max_pattern,
             like_ip_only,
@@ -584,6 +652,7 @@ impl Engine {
             stream_hits: Vec::with_capacity(n),
             flowbits: vec![0; self.flowbit_words()],
             packet_pre: Vec::with_capacity(n),
+            app_buf: Vec::with_capacity(crate::applayer::dns::MAX_NAME_LEN + 1),
         }
     }
 
@@ -935,6 +1004,94 @@ impl Engine {
         self.run(pkt, data, Pass::Stream, flow, Some(cands), scratch)
     }
 
+    /// Whether some rule inspects DNS requests (`dns.query`): only then must the worker
+    /// parse them.
+    pub fn has_dns_rules(&self) -> bool {
+        self.dns.any
+    }
+
+    /// Inspects the request transaction `queries` that packet `pkt` carried (Suricata's
+    /// `dns.query` rules, which look at requests alone): a rule matches when its header
+    /// keywords match the packet and its buffer keywords match one of the query names.
+    /// `matches()` then holds them in rank order. A `pass` or `drop` covers the flow, as
+    /// Suricata's app-layer matches do. Call [`Scratch::begin_packet`] first.
+    pub fn inspect_dns(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        queries: &Queries,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        scratch.matches.clear();
+        if !self.dns.any || !flow.to_server || flow.header_only {
+            return Verdict::Inspected;
+        }
+        let Scratch {
+            matches,
+            cands,
+            cand_bits,
+            seen,
+            flowbits,
+            app_buf,
+            ..
+        } = scratch;
+        cands.clear();
+        if let Some(pf) = &self.dns.prefilter {
+            for name in queries.names() {
+                app_buf.clear();
+                app_buf.push(b'.');
+                app_buf.extend_from_slice(name);
+                pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
+            }
+            unmark(cand_bits, cands);
+        }
+        cands.extend_from_slice(&self.dns.always);
+        cands.sort_unstable();
+        cands.dedup();
+        let mut verdict = Verdict::Inspected;
+        for &rank in cands.iter() {
+            let Some(c) = self.compiled.get(rank as usize) else {
+                continue;
+            };
+            let (Some(app), Some(rule)) = (&c.dns, self.rules.get(c.index as usize)) else {
+                continue;
+            };
+            if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
+                continue;
+            }
+            if c.bits.has_checks() && !c.bits.check(flowbits) {
+                continue;
+            }
+            let hit = queries.names().any(|name| {
+                let buf: &[u8] = if app.dotprefix {
+                    app_buf.clear();
+                    app_buf.push(b'.');
+                    app_buf.extend_from_slice(name);
+                    app_buf
+                } else {
+                    name
+                };
+                app.bsize.iter().all(|m| m.matches(buf.len() as u64))
+                    && (app.steps.is_empty() || payload::inspect(&app.steps, buf))
+            });
+            if !hit {
+                continue;
+            }
+            c.bits.apply(flowbits);
+            if c.pass {
+                matches.clear();
+                return Verdict::Pass;
+            }
+            if c.drop {
+                verdict = Verdict::Drop;
+            }
+            if !c.noalert {
+                matches.push(c.index as usize);
+            }
+        }
+        verdict
+    }
+
     fn run(
         &self,
         pkt: &Packet<'_>,
@@ -1066,7 +1223,10 @@ fn has_negated_address(r: &Rule) -> bool {
 }
 
 fn ip_only_keywords(r: &Rule) -> bool {
-    r.payload.is_empty()
+    // Suricata: a rule with an app-layer protocol is never IP-only.
+    r.proto != crate::rules::Proto::Dns
+        && r.dns_query.is_none()
+        && r.payload.is_empty()
         && r.flow == crate::rules::FlowMatch::default()
         && r.dsize.is_none()
         && r.ttl.is_empty()

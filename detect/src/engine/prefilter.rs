@@ -73,8 +73,13 @@ fn negated_eligible(c: &ContentMatch) -> bool {
 /// strongest, then the first), else the longest negated content when it is eligible.
 /// `Err` names a bad chop.
 pub(crate) fn select(rule: &Rule) -> Result<Selected, String> {
+    select_from(&rule.payload)
+}
+
+/// [`select`] over one buffer's keywords (the packet payload's, or an app-layer buffer's).
+pub(crate) fn select_from(payload: &[PayloadMatch]) -> Result<Selected, String> {
     let contents = || {
-        rule.payload.iter().filter_map(|p| match p {
+        payload.iter().filter_map(|p| match p {
             PayloadMatch::Content(c) if !c.pattern.is_empty() => Some(c),
             _ => None,
         })

@@ -667,6 +667,7 @@ fn header_keywords() {
         header_only: false,
         stream_data: false,
         stream_size: None,
+        app: Default::default(),
     };
     let no = first_packet();
     // A session whose client sent 10 bytes after its SYN and whose server only answered.

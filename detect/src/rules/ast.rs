@@ -54,7 +54,9 @@ pub enum Proto {
     Ip,
     Ipv4,
     Ipv6,
-    /// `http`, `dns`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
+    /// `dns`: DNS over UDP, told by Suricata's probe on the flow's server port 53.
+    Dns,
+    /// `http`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
     AppLayer(String),
 }
 
@@ -232,6 +234,7 @@ impl Rule {
             flags: Vec::new(),
             stream_size: Vec::new(),
             payload: Vec::new(),
+            dns_query: None,
             flowbits: Vec::new(),
             filters: AlertFilters::default(),
         }
@@ -535,6 +538,18 @@ pub struct IsDataAt {
     pub rawbytes: bool,
 }
 
+/// The keywords of one app-layer sticky buffer (`dns.query`), with the buffer's own
+/// checks: what Suricata inspects per buffer instance of a transaction.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppBuffer {
+    /// `dotprefix`: the buffer is inspected with a `.` before it (when not empty).
+    pub dotprefix: bool,
+    /// `bsize`: the (transformed) buffer's length; each given must hold.
+    pub bsize: Vec<NumMatch>,
+    /// Content, pcre, byte and isdataat keywords on the buffer, in rule order.
+    pub payload: Vec<PayloadMatch>,
+}
+
 /// A payload keyword, in rule order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PayloadMatch {
@@ -583,6 +598,9 @@ pub struct Rule {
     /// `stream_size`, which may repeat: every occurrence must hold.
     pub stream_size: Vec<StreamSizeMatch>,
     pub payload: Vec<PayloadMatch>,
+    /// `dns.query` (or `dns_query`): a DNS request transaction's query names, any of
+    /// which may match. Such a rule runs on DNS requests, not on packet payloads.
+    pub dns_query: Option<AppBuffer>,
     /// `flowbits` conditions and actions, in rule order.
     pub flowbits: Vec<Flowbit>,
     /// What decides whether a match becomes an alert: the rule's `threshold` or

@@ -121,7 +121,15 @@ struct Builder {
     fast_pattern_seen: bool,
     /// Variables declared by `byte_extract`/`byte_math`, usable as numbers.
     byte_vars: Vec<String>,
+    /// `dns.query` was given: its keywords are tagged [`DNS_QUERY_BUFFER`].
+    dns_query: Option<AppBuffer>,
+    /// Where `bsize` was given, for the error when the contents cannot fit it.
+    bsize_pos: Option<usize>,
+    dns_query_pos: Option<usize>,
 }
+
+/// The buffer tag of the `dns.query` keywords (other sticky buffers count up from 1).
+const DNS_QUERY_BUFFER: u32 = u32::MAX;
 
 fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
     Err(PErr::new(pos, Some(kw), msg))
@@ -158,6 +166,9 @@ impl Builder {
             next_buffer: 1,
             fast_pattern_seen: false,
             byte_vars: Vec::new(),
+            dns_query: None,
+            bsize_pos: None,
+            dns_query_pos: None,
         }
     }
 
@@ -206,6 +217,7 @@ impl Builder {
             "ip" => Proto::Ip,
             "ipv4" | "ip4" => Proto::Ipv4,
             "ipv6" | "ip6" => Proto::Ipv6,
+            "dns" => Proto::Dns,
             p if !p.is_empty()
                 && p.bytes().all(|c| {
                     c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
@@ -467,6 +479,39 @@ impl Builder {
                 let spec = threshold(&need(value)?, kw == "detection_filter")
                     .or_else(|m| err(vpos, kw, m))?;
                 self.rule.filters.threshold = Some(spec);
+            }
+            "dns.query" | "dns_query" => {
+                none(value)?;
+                // DNS over TCP is not parsed: a TCP-only rule could never match.
+                if matches!(
+                    self.rule.proto,
+                    Proto::Tcp | Proto::TcpPkt | Proto::TcpStream
+                ) {
+                    self.unsupported(format!("{kw}:tcp"));
+                }
+                self.dns_query.get_or_insert_with(AppBuffer::default);
+                self.dns_query_pos.get_or_insert(pos);
+                self.buffer = DNS_QUERY_BUFFER;
+            }
+            "bsize" if self.buffer == DNS_QUERY_BUFFER => {
+                let m = num_match(&need(value)?, u64::MAX).or_else(|m| err(vpos, kw, m))?;
+                // Suricata 7 takes a second bsize and requires both; its content check
+                // looks at the first.
+                if let Some(b) = self.dns_query.as_mut() {
+                    b.bsize.push(m);
+                }
+                self.bsize_pos.get_or_insert(pos);
+            }
+            "dotprefix" if self.buffer == DNS_QUERY_BUFFER => {
+                none(value)?;
+                // After a content Suricata 7 starts a second, transformed instance of the
+                // buffer for the keywords that follow; tidewatch keeps one per rule.
+                if self.buffers.contains(&DNS_QUERY_BUFFER) {
+                    self.unsupported("dotprefix:after-content".to_owned());
+                }
+                if let Some(b) = self.dns_query.as_mut() {
+                    b.dotprefix = true;
+                }
             }
             "pkt_data" => {
                 none(value)?;
@@ -1067,6 +1112,7 @@ impl Builder {
             .explicit_priority
             .or(self.class_priority)
             .unwrap_or(DEFAULT_PRIORITY);
+        self.split_dns_query()?;
         if let (Some((need, max)), Some(pos), true) = (
             dsize_leaves_no_room(&self.rule),
             self.dsize_pos,
@@ -1111,6 +1157,66 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// Moves the keywords given after `dns.query` from the packet payload to the rule's
+    /// DNS query buffer, and checks what Suricata 7 checks of it.
+    fn split_dns_query(&mut self) -> PResult<()> {
+        let Some(mut buf) = self.dns_query.take() else {
+            if self.rule.proto == Proto::Dns && self.rule.payload.is_empty() {
+                // Suricata matches such a rule on the packets of DNS flows by rules of
+                // its own (no IP-only, no payload) that are not followed here.
+                self.unsupported("app-layer:dns-header-only".to_owned());
+            }
+            return Ok(());
+        };
+        let payload = std::mem::take(&mut self.rule.payload);
+        for (m, &b) in payload.into_iter().zip(&self.buffers) {
+            if b == DNS_QUERY_BUFFER {
+                buf.payload.push(m);
+            } else {
+                self.rule.payload.push(m);
+            }
+        }
+        if !self.rule.payload.is_empty() {
+            // A packet payload match and a transaction's buffer in one rule.
+            self.unsupported("dns.query+packet-payload".to_owned());
+        }
+        if buf.payload.is_empty() && buf.bsize.is_empty() {
+            let at = self.dns_query_pos.unwrap_or(0);
+            return err(
+                at,
+                "dns.query",
+                "the buffer has no keywords to match (Suricata 7 refuses the rule)",
+            );
+        }
+        if let (Some(pos), Some(false)) = (self.flow_pos, self.rule.flow.to_server) {
+            return err(
+                pos,
+                "flow",
+                "dns.query looks at requests, which go to the server: the directions conflict (Suricata 7 refuses the rule)",
+            );
+        }
+        if let (Some(&bsize), Some(pos)) = (buf.bsize.first(), self.bsize_pos) {
+            let max = match bsize {
+                NumMatch::Eq(n) | NumMatch::Lt(n) => Some(n),
+                NumMatch::Between(_, b) => Some(b),
+                _ => None,
+            };
+            if let Some((need, max)) =
+                max.and_then(|m| contents_exceed(&buf.payload, m.min(i64::MAX as u64) as i64))
+            {
+                return err(
+                    pos,
+                    "bsize",
+                    format!("the contents need {need} bytes, more than bsize's bound of {max} (Suricata 7 refuses the rule)"),
+                );
+            }
+        }
+        self.rule.dns_query = Some(buf);
+        Ok(())
+    }
+}
+
 /// `(bytes the contents need, dsize's bound)` when a packet within the bound cannot hold
 /// the rule's contents, by Suricata 7's own arithmetic (`SigParseMaxRequiredDsize`, which
 /// refuses the rule): the bound is the number in `dsize:N`, `<N`, `!N` and the top of
@@ -1123,8 +1229,14 @@ fn dsize_leaves_no_room(r: &Rule) -> Option<(i64, i64)> {
         NumMatch::Between(_, b) => b as i64,
         _ => return None,
     };
+    contents_exceed(&r.payload, max)
+}
+
+/// Suricata's `SigParseRequiredContentSize` against a bound `max`: `(need, max)` when the
+/// contents of `payload` cannot fit (shared by `dsize` and `bsize`).
+fn contents_exceed(payload: &[PayloadMatch], max: i64) -> Option<(i64, i64)> {
     let (mut total, mut max_offset, mut first) = (0i64, 0i64, true);
-    for p in &r.payload {
+    for p in payload {
         let PayloadMatch::Content(c) = p else {
             continue;
         };

@@ -67,7 +67,6 @@ fn actions_and_protocols() {
     }
     for app in [
         "http",
-        "dns",
         "tls",
         "ftp-data",
         "smb",
@@ -1506,4 +1505,86 @@ fn repeated_negation_marks_are_one_as_in_suricata() {
         (vec![net("10.0.0.0/8")], true)
     );
     assert!(!ext.parse_addresses("$HOME_NET").unwrap().double_negated);
+}
+
+#[test]
+fn dns_query_rules_as_suricata_loads_them() {
+    // Each form was checked with `suricata -T` (7.0.10).
+    let r = rule(
+        r#"alert dns $HOME_NET any -> any any (dns.query; dotprefix; content:".evil.test"; nocase; endswith; bsize:>5; sid:1;)"#,
+    );
+    assert_eq!(r.proto, Proto::Dns);
+    assert!(
+        r.payload.is_empty(),
+        "the buffer's keywords leave the packet payload"
+    );
+    let b = r.dns_query.expect("a dns.query buffer");
+    assert!(b.dotprefix);
+    assert_eq!(b.bsize, vec![NumMatch::Gt(5)]);
+    assert!(matches!(&b.payload[..], [PayloadMatch::Content(c)] if c.nocase && c.endswith));
+    // The legacy name, udp and ip rules, and an alert dns payload rule.
+    for text in [
+        r#"alert dns any any -> any any (dns_query; content:"x"; sid:1;)"#,
+        r#"alert udp any any -> any 53 (dns.query; content:"x"; sid:1;)"#,
+        r#"alert ip any any -> any any (dns.query; content:"x"; sid:1;)"#,
+        r#"alert dns any any -> any any (dns.query; bsize:2; bsize:3; sid:1;)"#,
+    ] {
+        assert!(rule(text).dns_query.is_some(), "{text}");
+    }
+    let p = rule(r#"alert dns any any -> any any (content:"x"; sid:1;)"#);
+    assert!(p.dns_query.is_none() && p.payload.len() == 1);
+    // Refused, as Suricata refuses them.
+    for (text, msg) in [
+        (
+            r#"alert dns any any -> any any (dns.query; sid:1;)"#,
+            "no keywords to match",
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; bsize:3; content:"abcd"; sid:1;)"#,
+            "more than bsize's bound of 3",
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; content:"abc"; bsize:<2; sid:1;)"#,
+            "bound of 2",
+        ),
+        (
+            r#"alert dns any any -> any any (flow:to_client; dns.query; content:"x"; sid:1;)"#,
+            "directions conflict",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Valid in Suricata, not enforced here: each names why.
+    for (text, kw) in [
+        (
+            r#"alert tcp any any -> any 53 (dns.query; content:"x"; sid:1;)"#,
+            "dns.query:tcp",
+        ),
+        (
+            r#"alert dns any any -> any any (sid:1;)"#,
+            "app-layer:dns-header-only",
+        ),
+        (
+            r#"alert dns any any -> any any (content:"x"; dns.query; content:"y"; sid:1;)"#,
+            "dns.query+packet-payload",
+        ),
+        (
+            r#"alert dns any any -> any any (dns.query; content:"x"; dotprefix; sid:1;)"#,
+            "dotprefix:after-content",
+        ),
+        (
+            r#"alert dns any any -> any any (bsize:3; content:"x"; sid:1;)"#,
+            "bsize",
+        ),
+    ] {
+        match parse(text) {
+            Ok(Parsed::Unsupported { keywords, .. }) => {
+                assert!(keywords.iter().any(|k| k == kw), "{text}: {keywords:?}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
 }
