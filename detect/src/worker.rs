@@ -192,9 +192,10 @@ impl Held {
     }
 }
 
-/// Bytes each flow slot costs beside the flow table: its stream session and flowbits.
+/// Bytes each flow slot costs beside the flow table: its stream session, flowbits and
+/// app-layer state.
 fn per_slot_extra(engine: &Engine) -> usize {
-    StreamTable::slot_bytes() + engine.flowbit_words() * 8 + 1
+    StreamTable::slot_bytes() + engine.flowbit_words() * 8 + crate::applayer::SLOT_BYTES
 }
 
 impl Worker {

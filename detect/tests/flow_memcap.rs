@@ -66,7 +66,8 @@ fn flow_memcap_is_never_exceeded_and_evictions_are_counted() {
     let st = w.stats().flows;
     let per_flow = (detect::flow::FlowTable::slot_bytes()
         + detect::stream::StreamTable::slot_bytes()
-        + 8 * engine.flowbit_words()) as u64;
+        + 8 * engine.flowbit_words()
+        + detect::applayer::SLOT_BYTES) as u64;
     let slots = mem / per_flow;
     assert_eq!(mem % per_flow, 0);
     assert!(slots.is_power_of_two() && slots < FLOWS as u64);

@@ -51,6 +51,9 @@ impl Side {
     }
 }
 
+/// Bytes of app-layer state each flow slot carries.
+pub const SLOT_BYTES: usize = std::mem::size_of::<AppState>();
+
 /// A flow's app-layer state in one byte: bits 0-1 the to-server side, 2-3 the to-client
 /// side, 4 the flow's protocol is DNS, 5 the flow was turned round (Suricata's
 /// `FlowSwap`: the first payload told the other direction). Zero is a new flow.
