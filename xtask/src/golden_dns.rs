@@ -3,12 +3,13 @@
 //! first), what `dns.query` sees (names joined by dots, compression pointers, several
 //! questions, an empty name ending the list, names cut at 1,025 bytes, raw label bytes),
 //! `dotprefix`, `bsize`, `nocase`, `pcre`, `endswith`, flow keywords on UDP, `alert dns`
-//! payload rules, a `pass` on a request, IPv4, IPv6 and VLAN. Rules are in
+//! payload rules, a `pass` on a request, IPv4, IPv6, VLAN and IPv4 fragments. Rules are in
 //! `xtask/golden/dns/dns.rules`; Suricata's alerts on this pcap are the reference
 //! (`cargo xtask golden-dns`).
 
 use anyhow::{Context, Result};
 use capture::craft::{FrameSpec, L4Spec};
+use capture::craft_frag::{even, fragment, fragmentable_len};
 use capture::decode::LinkType;
 use capture::pcap::PcapWriter;
 use std::io::{BufWriter, Write};
@@ -272,6 +273,23 @@ pub fn dns_frames() -> Vec<(u64, Vec<u8>)> {
     g.flow(ext, ns, 53, &[Ok(&q("www.example.com"))]);
     // S: the same request from port 53 to port 53.
     g.udp(c, 53, ns, 53, None, &q("www.example.com"));
+    // T: a request in three IPv4 fragments: reassembled, then parsed (1, 2).
+    let mut whole = Vec::new();
+    FrameSpec::ip(
+        c,
+        ns,
+        L4Spec::Udp {
+            src_port: 41999,
+            dst_port: 53,
+        },
+    )
+    .payload(&q("www.example.com"))
+    .write(&mut whole);
+    let len = fragmentable_len(LinkType::Ethernet, &whole).expect("crafted frame");
+    for f in fragment(LinkType::Ethernet, &whole, 0x4242, &even(len, 16)).expect("crafted frame") {
+        g.now += STEP_NS;
+        g.frames.push((g.now, f));
+    }
     g.frames
 }
 
