@@ -2,6 +2,7 @@
 //! metrics scrape or `status` can read them while capture runs. The packet path never
 //! touches an atomic; a batch costs a few dozen relaxed stores.
 
+use crate::applayer::AppStats;
 use crate::defrag::DefragStats;
 use crate::flow::FlowStats;
 use crate::worker::WorkerStats;
@@ -34,6 +35,8 @@ pub struct WorkerLive {
     /// Times a dispatch reader found this worker's queue full and waited (backpressure:
     /// nothing is dropped there, the socket rings fill instead).
     pub queue_full: u64,
+    /// DNS requests inspected, flows turned round by their first payload.
+    pub app: AppStats,
 }
 
 /// One worker's published counters.
@@ -57,6 +60,8 @@ pub(super) struct PublishedWorker {
     defrag: [AtomicU64; DEFRAG_FIELDS],
     /// Times a dispatch reader found this worker's queue full and waited.
     pub queue_full: AtomicU64,
+    dns_requests: AtomicU64,
+    reversed_flows: AtomicU64,
 }
 
 impl PublishedWorker {
@@ -81,6 +86,8 @@ impl PublishedWorker {
         for (a, v) in self.defrag.iter().zip(defrag_fields(&s.defrag)) {
             a.store(v, Relaxed);
         }
+        self.dns_requests.store(s.app.dns_requests, Relaxed);
+        self.reversed_flows.store(s.app.reversed_flows, Relaxed);
     }
 
     pub(super) fn load(&self) -> WorkerLive {
@@ -118,6 +125,10 @@ impl PublishedWorker {
                 }
             },
             queue_full: self.queue_full.load(Relaxed),
+            app: AppStats {
+                dns_requests: self.dns_requests.load(Relaxed),
+                reversed_flows: self.reversed_flows.load(Relaxed),
+            },
         }
     }
 }

@@ -173,6 +173,20 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
         "Times a worker's flow table entered emergency mode (shorter timeouts): a flow evicted while the table was over 70% full.",
         sum(|w| w.flows.emergency) as f64,
     );
+    e.family(
+        "tidewatch_app_layer_total",
+        Kind::Counter,
+        "App-layer events: DNS requests inspected by `dns.query` rules, and UDP flows turned \
+         round because their first payload told the other direction (as Suricata does).",
+    )
+    .sample(
+        &[("event", "dns_request")],
+        sum(|w| w.app.dns_requests) as f64,
+    )
+    .sample(
+        &[("event", "flow_reversed")],
+        sum(|w| w.app.reversed_flows) as f64,
+    );
     e.single(
         "tidewatch_flows_active",
         Kind::Gauge,
