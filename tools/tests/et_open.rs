@@ -112,3 +112,43 @@ fn et_open_alerts_equal_suricatas_on_the_bench_pcap() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// With the whole ET Open ruleset, tidewatch raises on queries (and replies) for the names
+/// ET Open's `dns.query` rules look for exactly the alerts Suricata 7 raises with the
+/// rules tidewatch enforces (`cargo xtask golden-et-open`): thousands of real DNS rules,
+/// with their `dotprefix`, `bsize`, `nocase`, `endswith` and `pcre`, alert by alert.
+#[test]
+fn et_open_dns_alerts_equal_suricatas() {
+    use xtask::et_open_check::{write_et_dns_pcap, ET_DNS_EXPECTED_PATH};
+    let Some(dir) = et_open_dir() else {
+        eprintln!("ET Open not found beside the checkout: skipped");
+        return;
+    };
+    let theirs = expected_tuples(ET_DNS_EXPECTED_PATH);
+    assert!(theirs.len() > 5_000, "the reference has alerts");
+    let work = scratch_dir("et_open_dns");
+    let pcap = work.join("et_dns.pcap");
+    let rules = dir.join("et-open.rules");
+    let queries = write_et_dns_pcap(&rules, &pcap).unwrap();
+    assert!(queries > 10_000, "{queries} queries");
+    let eve = work.join("eve.json");
+    run_ok(
+        tidewatch()
+            .arg("replay")
+            .arg(&pcap)
+            .arg("--rules")
+            .arg(&rules)
+            .arg("--eve")
+            .arg(&eve),
+    );
+    let got = eve_tuples(&eve_lines(&eve));
+    let missing: Vec<_> = theirs.iter().filter(|t| !got.contains(t)).take(5).collect();
+    let extra: Vec<_> = got.iter().filter(|t| !theirs.contains(t)).take(5).collect();
+    assert!(
+        got == theirs,
+        "{} alerts against Suricata's {}: missing {missing:?}, extra {extra:?}",
+        got.len(),
+        theirs.len()
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -18,6 +18,12 @@ pub const ET_OPEN_EXPECTED_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/golden/et_open/expected_bench50.json"
 );
+/// Suricata's alerts with the enforced ET Open rules on the pcap of queries for the names
+/// ET Open's `dns.query` rules look for ([`write_et_dns_pcap`]).
+pub const ET_DNS_EXPECTED_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/golden/et_open/expected_dns.json"
+);
 /// Size of the benchmark pcap the reference is taken on.
 pub const ET_OPEN_PCAP_MB: u64 = 50;
 
@@ -73,6 +79,17 @@ fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
     let run = suricata::run(&pcap, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
     let mut diffs = Vec::new();
     record_or_compare("et-open", &run, ET_OPEN_EXPECTED_PATH, update, &mut diffs)?;
+    let dns = dir.join("et_dns.pcap");
+    let queries = write_et_dns_pcap(rules, &dns)?;
+    println!("{queries} DNS queries for the names of ET Open's dns.query rules");
+    let run = suricata::run(&dns, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
+    record_or_compare(
+        "et-open dns",
+        &run,
+        ET_DNS_EXPECTED_PATH,
+        update,
+        &mut diffs,
+    )?;
     if !diffs.is_empty() {
         bail!(
             "ET Open golden mismatch (run `cargo xtask golden-et-open --update` if intended):\n{}",
@@ -80,4 +97,110 @@ fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The names to ask for one content of a `dns.query` rule: the content itself (after a
+/// label when it starts with a dot), in upper case (`nocase`), after an `x` (a `dotprefix`
+/// rule must not see a longer label) and with a label after it (`endswith`).
+fn names_for(pattern: &[u8]) -> Vec<Vec<u8>> {
+    let base = if pattern.first() == Some(&b'.') {
+        [b"a".as_slice(), pattern].concat()
+    } else {
+        pattern.to_vec()
+    };
+    let bare = pattern.strip_prefix(b".").unwrap_or(pattern);
+    vec![
+        base.clone(),
+        base.to_ascii_uppercase(),
+        [b"x".as_slice(), bare].concat(),
+        [base.as_slice(), b".local"].concat(),
+    ]
+}
+
+/// A DNS message for `name` (labels split at dots; `None` when a label is empty or too
+/// long): a query, or with `reply` its answer (one A record).
+fn dns_message(id: u16, name: &[u8], reply: bool) -> Option<Vec<u8>> {
+    let mut m = id.to_be_bytes().to_vec();
+    let answers: u16 = if reply { 1 } else { 0 };
+    m.extend_from_slice(if reply { &[0x81, 0x80] } else { &[0x01, 0x00] });
+    m.extend_from_slice(&[0, 1]);
+    m.extend_from_slice(&answers.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    for label in name.split(|&b| b == b'.') {
+        if label.is_empty() || label.len() > 63 {
+            return None;
+        }
+        m.push(label.len() as u8);
+        m.extend_from_slice(label);
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if reply {
+        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+    }
+    Some(m)
+}
+
+/// Writes a pcap of DNS queries, each with its reply, for the names ET Open's enforced
+/// `dns.query` rules look for ([`names_for`] each positive content), from `$HOME_NET`
+/// clients to an outside resolver; returns the number of queries.
+pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
+    use capture::craft::{FrameSpec, L4Spec};
+    use capture::decode::LinkType;
+    use capture::pcap::PcapWriter;
+    use detect::rules::PayloadMatch;
+    use std::net::Ipv4Addr;
+
+    let loaded = load_files(
+        &[rules.to_path_buf()],
+        &Vars::default(),
+        &Classifications::default(),
+        false,
+    )?;
+    let mut names: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for r in &loaded.rules {
+        let Some(b) = &r.dns_query else { continue };
+        for p in &b.payload {
+            if let PayloadMatch::Content(c) = p {
+                if !c.negated {
+                    names.extend(names_for(&c.pattern));
+                }
+            }
+        }
+    }
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = PcapWriter::new(std::io::BufWriter::new(file), LinkType::Ethernet)?;
+    let resolver = Ipv4Addr::new(8, 8, 8, 8);
+    let (mut ts, mut n) = (1_712_000_000_000_000_000u64, 0usize);
+    let mut frame = Vec::new();
+    for name in &names {
+        let (Some(q), Some(a)) = (
+            dns_message(n as u16, name, false),
+            dns_message(n as u16, name, true),
+        ) else {
+            continue;
+        };
+        let client = Ipv4Addr::new(10, 9, (n / 250 % 250) as u8, (1 + n % 250) as u8);
+        let port = 10_000 + (n % 50_000) as u16;
+        for (src, dst, sport, dport, msg) in [
+            (client, resolver, port, 53, &q),
+            (resolver, client, 53, port, &a),
+        ] {
+            frame.clear();
+            FrameSpec::ipv4(
+                src,
+                dst,
+                L4Spec::Udp {
+                    src_port: sport,
+                    dst_port: dport,
+                },
+            )
+            .payload(msg)
+            .write(&mut frame);
+            ts += 1_000_000;
+            w.write_frame(ts, &frame)?;
+        }
+        n += 1;
+    }
+    w.into_inner()?;
+    Ok(n)
 }
