@@ -636,30 +636,12 @@ impl Worker {
         } else {
             Outcome::default()
         };
-        // UDP: the app layer tells the flow's protocol (and may turn the flow round, as
-        // Suricata's does) before the packet is inspected.
-        let (mut to_server, mut app, mut dns_request) = (view.to_server, AppProto::Unknown, false);
-        if let (L4::Udp(u), false) = (&p.l4, header_only) {
-            if let Some(a) = self.app.get_mut(view.slot as usize) {
-                let ports = if view.to_server {
-                    [u.src_port, u.dst_port]
-                } else {
-                    [u.dst_port, u.src_port]
-                };
-                let mut state = AppState(*a);
-                let step = state.on_packet(view.to_server, ports, p.payload);
-                *a = state.0;
-                to_server = step.to_server;
-                app = step.proto;
-                if step.reversed_now {
-                    self.stats.app.reversed_flows += 1;
-                }
-                if step.parse && step.to_server && self.engine.has_dns_rules() {
-                    dns_request = dns::parse_request(p.payload, &mut self.queries);
-                    self.stats.app.dns_requests += u64::from(dns_request);
-                }
+        let (to_server, app, dns_request) = match (&p.l4, header_only) {
+            (L4::Udp(u), false) => {
+                self.app_layer(p, u.src_port, u.dst_port, view.slot, view.to_server)
             }
-        }
+            _ => (view.to_server, AppProto::Unknown, false),
+        };
         let info = FlowInfo {
             to_server,
             // TCP: the session's state (it knows midstream pickups and resets); other
@@ -756,6 +738,39 @@ impl Worker {
             }
             Verdict::Inspected => {}
         }
+    }
+
+    /// The app layer's step for a UDP packet of the flow in `slot` (`table_to_server` in
+    /// the flow table's orientation), before the packet is inspected: it tells the flow's
+    /// protocol and may turn the flow round, as Suricata's does. Returns the packet's
+    /// direction after any turn, the flow's protocol, and whether the packet is a DNS
+    /// request now in `self.queries` (parsed only when some rule inspects requests).
+    fn app_layer(
+        &mut self,
+        p: &Packet<'_>,
+        src_port: u16,
+        dst_port: u16,
+        slot: u32,
+        table_to_server: bool,
+    ) -> (bool, AppProto, bool) {
+        let Some(a) = self.app.get_mut(slot as usize) else {
+            return (table_to_server, AppProto::Unknown, false);
+        };
+        let ports = if table_to_server {
+            [src_port, dst_port]
+        } else {
+            [dst_port, src_port]
+        };
+        let mut state = AppState(*a);
+        let step = state.on_packet(table_to_server, ports, p.payload);
+        *a = state.0;
+        self.stats.app.reversed_flows += u64::from(step.reversed_now);
+        let mut request = false;
+        if step.parse && step.to_server && self.engine.has_dns_rules() {
+            request = dns::parse_request(p.payload, &mut self.queries);
+            self.stats.app.dns_requests += u64::from(request);
+        }
+        (step.to_server, step.proto, request)
     }
 
     /// A `pass` rule matched for the whole flow: nothing of it is inspected any more,

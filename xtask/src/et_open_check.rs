@@ -120,24 +120,16 @@ fn names_for(pattern: &[u8]) -> Vec<Vec<u8>> {
 /// A DNS message for `name` (labels split at dots; `None` when a label is empty or too
 /// long): a query, or with `reply` its answer (one A record).
 fn dns_message(id: u16, name: &[u8], reply: bool) -> Option<Vec<u8>> {
-    let mut m = id.to_be_bytes().to_vec();
-    let answers: u16 = if reply { 1 } else { 0 };
-    m.extend_from_slice(if reply { &[0x81, 0x80] } else { &[0x01, 0x00] });
-    m.extend_from_slice(&[0, 1]);
-    m.extend_from_slice(&answers.to_be_bytes());
-    m.extend_from_slice(&[0, 0, 0, 0]);
-    for label in name.split(|&b| b == b'.') {
-        if label.is_empty() || label.len() > 63 {
-            return None;
-        }
-        m.push(label.len() as u8);
-        m.extend_from_slice(label);
+    use crate::golden_dns::{message, question, reply_to};
+    let labels: Vec<&[u8]> = name.split(|&b| b == b'.').collect();
+    if labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+        return None;
     }
-    m.extend_from_slice(&[0, 0, 1, 0, 1]);
-    if reply {
-        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
-    }
-    Some(m)
+    Some(if reply {
+        reply_to(id, &labels, &[])
+    } else {
+        message(id, 0x0100, 1, 0, &question(&labels))
+    })
 }
 
 /// Writes a pcap of DNS queries, each with its reply, for the names ET Open's enforced

@@ -25,7 +25,7 @@ const START_NS: u64 = 1_711_929_600_000_000_000;
 const STEP_NS: u64 = 1_000_000;
 
 /// One question: a name as labels (raw bytes), type A, class IN.
-fn question(labels: &[&[u8]]) -> Vec<u8> {
+pub fn question(labels: &[&[u8]]) -> Vec<u8> {
     let mut q = Vec::new();
     for l in labels {
         q.push(l.len() as u8);
@@ -38,7 +38,7 @@ fn question(labels: &[&[u8]]) -> Vec<u8> {
 
 /// A DNS message: id, flags, `qd` questions (already encoded, `body`), `an` answers
 /// counted in the header (their bytes are in `body` too).
-fn message(id: u16, flags: u16, qd: u16, an: u16, body: &[u8]) -> Vec<u8> {
+pub fn message(id: u16, flags: u16, qd: u16, an: u16, body: &[u8]) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&flags.to_be_bytes());
@@ -58,7 +58,13 @@ fn query(id: u16, name: &str) -> Vec<u8> {
 /// A reply to [`query`]: the question again and one A record by pointer.
 fn reply(id: u16, name: &str, extra: &[u8]) -> Vec<u8> {
     let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
-    let mut body = question(&labels);
+    reply_to(id, &labels, extra)
+}
+
+/// A reply to a query for `labels`: the question again, one A record by pointer, then
+/// `extra` bytes.
+pub fn reply_to(id: u16, labels: &[&[u8]], extra: &[u8]) -> Vec<u8> {
+    let mut body = question(labels);
     body.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
     body.extend_from_slice(extra);
     message(id, 0x8180, 1, 1, &body)
