@@ -353,3 +353,52 @@ fn a_flow_that_times_out_on_a_quiet_link_has_its_held_bytes_inspected_before_sto
         assert_eq!(r.totals().alerts, 1, "{tag}: nothing more at stop");
     }
 }
+
+/// DNS over UDP on the live path: queries sent from the namespace, each its own flow,
+/// parsed by the workers' app layer and inspected by a `dns.query` rule.
+#[test]
+fn dns_queries_are_parsed_and_inspected_live() {
+    let lab = VethLab::new("ldns", 2).expect("veth lab (root needed)");
+    let rules = "alert dns any any -> any any (msg:\"evil domain\"; dns.query; dotprefix; content:\".evil.example\"; nocase; endswith; sid:7;)\n";
+    let (sensor, sids) = start(&lab, 2, None, rules);
+    let query = |name: &str| {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    };
+    let f: Vec<Vec<u8>> = (0..600u16)
+        .map(|i| {
+            // Every third asks for a subdomain of evil.example; the others do not match
+            // (a longer label, or another domain).
+            let name = match i % 3 {
+                0 => "www.EVIL.example",
+                1 => "notevil.example",
+                _ => "www.example.com",
+            };
+            let mut v = Vec::new();
+            FrameSpec::ipv4(
+                Ipv4Addr::new(10, 8, 0, 1),
+                Ipv4Addr::new(10, 9, 0, 1),
+                L4Spec::Udp {
+                    src_port: 30_000 + i,
+                    dst_port: 53,
+                },
+            )
+            .payload(&query(name))
+            .write(&mut v);
+            v
+        })
+        .collect();
+    assert_eq!(lab.send(&f).unwrap(), 600);
+    let r = finish(sensor);
+    assert_exact(&r, 600);
+    assert_eq!(r.totals().app.dns_requests, 600, "every query parsed");
+    assert_eq!(r.status.alerts, 200);
+    let sids = sids.lock().unwrap();
+    assert_eq!(sids.len(), 200);
+    assert!(sids.iter().all(|&s| s == 7));
+}
