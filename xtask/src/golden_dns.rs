@@ -279,6 +279,43 @@ pub fn dns_frames() -> Vec<(u64, Vec<u8>)> {
     g.flow(ext, ns, 53, &[Ok(&q("www.example.com"))]);
     // S: the same request from port 53 to port 53.
     g.udp(c, 53, ns, 53, None, &q("www.example.com"));
+    // U: drops and passes of `alert dns` rules with no keyword to inspect but a
+    // direction cover the flow (34 drops it at its first query: 35 alerts once; 36
+    // passes it: no 37); with `flow:established` only the packet (38 on the later
+    // queries, 39 on every one).
+    let q2 = |name: &str| query(0x2000, name);
+    let (d1, d2, d3) = (v4(10, 0, 0, 77), v4(10, 0, 0, 78), v4(10, 0, 0, 79));
+    g.flow(
+        d1,
+        ns,
+        53,
+        &[
+            Ok(&q2("dropme.example")),
+            Err(&r("dropme.example")),
+            Ok(&q2("dropme.example")),
+        ],
+    );
+    g.flow(
+        d2,
+        ns,
+        53,
+        &[
+            Ok(&q2("passme.example")),
+            Err(&r("passme.example")),
+            Ok(&q2("passme.example")),
+        ],
+    );
+    g.flow(
+        d3,
+        ns,
+        53,
+        &[
+            Ok(&q2("keepme.example")),
+            Err(&r("keepme.example")),
+            Ok(&q2("keepme.example")),
+            Ok(&q2("keepme.example")),
+        ],
+    );
     // T: a request in three IPv4 fragments: reassembled, then parsed (1, 2).
     let mut whole = Vec::new();
     FrameSpec::ip(

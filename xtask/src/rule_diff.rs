@@ -327,7 +327,7 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
         let contents = if query {
             *r.pick(&[1usize, 1, 1, 2, 2, 0])
         } else {
-            *r.pick(&[1usize, 1, 2])
+            *r.pick(&[0usize, 1, 1, 2])
         };
         for j in 0..contents {
             let picked = (*r.pick(DNS_POOL)).to_string();
@@ -364,19 +364,32 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
 struct Outcome {
     /// 1-based lines of the rules it refused.
     refused: BTreeSet<usize>,
-    /// `(pcap_cnt, sid)` of each alert on a real packet.
-    alerts: BTreeSet<(u64, u64)>,
+    /// `(packet, sid)` of each alert: the packet's `pcap_cnt`, alerts without one left
+    /// out ([`Key::PcapCnt`]), or its timestamp ([`Key::Time`]).
+    alerts: BTreeSet<(String, u64)>,
 }
 
-fn eve_pairs(text: &str) -> BTreeSet<(u64, u64)> {
+/// What names an alert's packet in a comparison.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// `pcap_cnt`: alerts on pseudo packets (no `pcap_cnt`) are left out.
+    PcapCnt,
+    /// The timestamp, for pcaps without TCP (so without end-of-flow pseudo packets) where
+    /// every frame has its own time: Suricata gives a datagram rebuilt from fragments no
+    /// `pcap_cnt`, tidewatch the completing fragment's.
+    Time,
+}
+
+fn eve_pairs(text: &str, key: Key) -> BTreeSet<(String, u64)> {
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["event_type"] == "alert")
         .filter_map(|v| {
-            Some((
-                v["pcap_cnt"].as_u64()?,
-                v["alert"]["signature_id"].as_u64()?,
-            ))
+            let packet = match key {
+                Key::PcapCnt => v["pcap_cnt"].as_u64()?.to_string(),
+                Key::Time => v["timestamp"].as_str()?.to_string(),
+            };
+            Some((packet, v["alert"]["signature_id"].as_u64()?))
         })
         .collect()
 }
@@ -394,7 +407,7 @@ fn refused_lines(log: &str, marker: &str) -> BTreeSet<usize> {
         .collect()
 }
 
-fn run_suricata(pcap: &Path, rules: &Path, sets: &[&str]) -> Result<Outcome> {
+fn run_suricata(pcap: &Path, rules: &Path, sets: &[&str], key: Key) -> Result<Outcome> {
     // Aho-Corasick rather than Hyperscan: Hyperscan refuses to compile some patterns
     // whose depth is shorter than the pattern ("Expression has max_offset=10 but
     // requires 18 bytes to match"), and then Suricata stops with the whole set; the
@@ -406,11 +419,17 @@ fn run_suricata(pcap: &Path, rules: &Path, sets: &[&str]) -> Result<Outcome> {
     let _ = std::fs::remove_dir_all(&run.log_dir);
     Ok(Outcome {
         refused: refused_lines(&run.log, " at line "),
-        alerts: eve_pairs(&eve),
+        alerts: eve_pairs(&eve, key),
     })
 }
 
-fn run_tidewatch(bin: &Path, pcap: &Path, rules: &Path, sets: &[&str]) -> Result<Outcome> {
+fn run_tidewatch(
+    bin: &Path,
+    pcap: &Path,
+    rules: &Path,
+    sets: &[&str],
+    key: Key,
+) -> Result<Outcome> {
     let out = Command::new(bin)
         .arg("replay")
         .arg(pcap)
@@ -429,7 +448,7 @@ fn run_tidewatch(bin: &Path, pcap: &Path, rules: &Path, sets: &[&str]) -> Result
         .collect();
     Ok(Outcome {
         refused: refused_lines(&errors, &marker),
-        alerts: eve_pairs(&String::from_utf8_lossy(&out.stdout)),
+        alerts: eve_pairs(&String::from_utf8_lossy(&out.stdout), key),
     })
 }
 
@@ -446,11 +465,11 @@ fn compare(s: &Outcome, t: &Outcome) -> Vec<String> {
         ));
     }
     let mut per_sid: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    for &(_, sid) in s.alerts.difference(&t.alerts) {
-        per_sid.entry(sid).or_default().0 += 1;
+    for (_, sid) in s.alerts.difference(&t.alerts) {
+        per_sid.entry(*sid).or_default().0 += 1;
     }
-    for &(_, sid) in t.alerts.difference(&s.alerts) {
-        per_sid.entry(sid).or_default().1 += 1;
+    for (_, sid) in t.alerts.difference(&s.alerts) {
+        per_sid.entry(*sid).or_default().1 += 1;
     }
     for (sid, (missing, extra)) in per_sid {
         lines.push(format!(
@@ -492,10 +511,11 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
             let name = pcap.file_name().unwrap_or_default().to_string_lossy();
             // Suricata can fail on a whole set (a hyperscan pattern it cannot compile);
             // that set is reported and the next one goes on.
-            let diff = match run_suricata(pcap, &rules, &[]) {
+            let key = if args.dns { Key::Time } else { Key::PcapCnt };
+            let diff = match run_suricata(pcap, &rules, &[], key) {
                 Ok(s) => {
                     alerts += s.alerts.len();
-                    compare(&s, &run_tidewatch(&bin, pcap, &rules, &[])?)
+                    compare(&s, &run_tidewatch(&bin, pcap, &rules, &[], key)?)
                 }
                 Err(e) => vec![format!(
                     "Suricata failed: {}",
@@ -562,8 +582,8 @@ pub fn run_stream_sizes() -> Result<()> {
     ] {
         for pcap in &pcaps {
             let name = pcap.file_name().unwrap_or_default().to_string_lossy();
-            let s = run_suricata(pcap, &rules, sets)?;
-            let t = run_tidewatch(&bin, pcap, &rules, sets)?;
+            let s = run_suricata(pcap, &rules, sets, Key::PcapCnt)?;
+            let t = run_tidewatch(&bin, pcap, &rules, sets, Key::PcapCnt)?;
             let diff = compare(&s, &t);
             println!(
                 "{variant} {name}: {} counts (one per packet and direction) from Suricata, {} from tidewatch, {}",

@@ -477,7 +477,7 @@ impl Engine {
                     pass: r.action == Action::Pass,
                     drop: !matches!(r.action, Action::Pass | Action::Alert),
                     ip_only: is_ip_only(r),
-                    flow_action: is_ip_only(r) || is_like_ip_only(r),
+                    flow_action: is_ip_only(r) || is_like_ip_only(r) || is_app_header_only(r),
                     syn_only: !matches!(fast[i as usize], Selected::Positive(_))
                         && header::needs_syn_packets(r),
                     to_client_sides: groups::to_client_sides(r),
@@ -612,7 +612,9 @@ impl Engine {
             })
             .max()
             .unwrap_or(0);
-        let like_ip_only = compiled.iter().any(|c| c.flow_action && !c.ip_only);
+        let like_ip_only = compiled
+            .iter()
+            .any(|c| c.flow_action && !c.ip_only && !is_app_header_only(&rules[c.index as usize]));
         Ok(Engine {
             dns,
             flowbit_names,
@@ -1222,12 +1224,33 @@ fn has_negated_address(r: &Rule) -> bool {
         .any(|a| !a.exclude.is_empty() || a.double_negated)
 }
 
+/// Suricata's `SIG_TYPE_APPLAYER`: an app-layer rule (`alert dns`) with no keyword to
+/// inspect. A `flow` naming only a direction does not count: it adds no match to
+/// Suricata's list (detect-flow.c), only a signature flag. Like the IP-only kinds, a
+/// `pass` or `drop` of such a rule covers the whole flow (`SIG_PROP_FLOW_ACTION_FLOW`).
+fn is_app_header_only(r: &Rule) -> bool {
+    let direction_only = crate::rules::FlowMatch {
+        to_server: r.flow.to_server,
+        ..Default::default()
+    };
+    r.proto == crate::rules::Proto::Dns
+        && r.dns_query.is_none()
+        && r.flow == direction_only
+        && no_packet_keywords(r)
+}
+
 fn ip_only_keywords(r: &Rule) -> bool {
     // Suricata: a rule with an app-layer protocol is never IP-only.
     r.proto != crate::rules::Proto::Dns
         && r.dns_query.is_none()
-        && r.payload.is_empty()
         && r.flow == crate::rules::FlowMatch::default()
+        && no_packet_keywords(r)
+}
+
+/// No payload keyword and none of Suricata's per-packet match list but `flow` (`dsize`,
+/// `ttl`, `itype`, `icode`, `flags`, `flowbits`, `stream_size`).
+fn no_packet_keywords(r: &Rule) -> bool {
+    r.payload.is_empty()
         && r.dsize.is_none()
         && r.ttl.is_empty()
         && r.itype.is_empty()

@@ -1162,11 +1162,6 @@ impl Builder {
     /// DNS query buffer, and checks what Suricata 7 checks of it.
     fn split_dns_query(&mut self) -> PResult<()> {
         let Some(mut buf) = self.dns_query.take() else {
-            if self.rule.proto == Proto::Dns && self.rule.payload.is_empty() {
-                // Suricata matches such a rule on the packets of DNS flows by rules of
-                // its own (no IP-only, no payload) that are not followed here.
-                self.unsupported("app-layer:dns-header-only".to_owned());
-            }
             return Ok(());
         };
         let payload = std::mem::take(&mut self.rule.payload);

@@ -1533,6 +1533,9 @@ fn dns_query_rules_as_suricata_loads_them() {
     }
     let p = rule(r#"alert dns any any -> any any (content:"x"; sid:1;)"#);
     assert!(p.dns_query.is_none() && p.payload.len() == 1);
+    // Without payload keywords: a header rule on the packets of DNS flows.
+    let h = rule(r#"alert dns any any -> any any (flow:to_server; sid:1;)"#);
+    assert!(h.dns_query.is_none() && h.payload.is_empty() && h.proto == Proto::Dns);
     // Refused, as Suricata refuses them.
     for (text, msg) in [
         (
@@ -1562,10 +1565,6 @@ fn dns_query_rules_as_suricata_loads_them() {
         (
             r#"alert tcp any any -> any 53 (dns.query; content:"x"; sid:1;)"#,
             "dns.query:tcp",
-        ),
-        (
-            r#"alert dns any any -> any any (sid:1;)"#,
-            "app-layer:dns-header-only",
         ),
         (
             r#"alert dns any any -> any any (content:"x"; dns.query; content:"y"; sid:1;)"#,
