@@ -170,6 +170,11 @@ pub enum L4Spec {
 }
 
 impl L4Spec {
+    /// A UDP header from `src_port` to `dst_port`: the spelling most test traffic needs.
+    pub fn udp(src_port: u16, dst_port: u16) -> L4Spec {
+        L4Spec::Udp { src_port, dst_port }
+    }
+
     fn proto(&self) -> u8 {
         match self {
             L4Spec::Tcp(_) => proto::TCP,

@@ -37,10 +37,7 @@ fn frames(n: usize, src: Ipv4Addr, flows: u16, every: usize, hot: &[u8]) -> Vec<
             FrameSpec::ipv4(
                 src,
                 Ipv4Addr::new(10, 9, 0, 1),
-                L4Spec::Udp {
-                    src_port: 20_000 + (i as u16 % flows),
-                    dst_port: 53,
-                },
+                L4Spec::udp(20_000 + (i as u16 % flows), 53),
             )
             .payload(payload)
             .write(&mut v);
@@ -383,10 +380,7 @@ fn dns_queries_are_parsed_and_inspected_live() {
             FrameSpec::ipv4(
                 Ipv4Addr::new(10, 8, 0, 1),
                 Ipv4Addr::new(10, 9, 0, 1),
-                L4Spec::Udp {
-                    src_port: 30_000 + i,
-                    dst_port: 53,
-                },
+                L4Spec::udp(30_000 + i, 53),
             )
             .payload(&query(name))
             .write(&mut v);

@@ -379,16 +379,9 @@ alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
                 (server, client, 53, port, &r),
             ] {
                 let mut f = Vec::new();
-                FrameSpec::ipv4(
-                    src,
-                    dst,
-                    L4Spec::Udp {
-                        src_port: sport,
-                        dst_port: dport,
-                    },
-                )
-                .payload(msg)
-                .write(&mut f);
+                FrameSpec::ipv4(src, dst, L4Spec::udp(sport, dport))
+                    .payload(msg)
+                    .write(&mut f);
                 out.push(f);
             }
         }

@@ -178,16 +178,9 @@ pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
             (resolver, client, 53, port, &a),
         ] {
             frame.clear();
-            FrameSpec::ipv4(
-                src,
-                dst,
-                L4Spec::Udp {
-                    src_port: sport,
-                    dst_port: dport,
-                },
-            )
-            .payload(msg)
-            .write(&mut frame);
+            FrameSpec::ipv4(src, dst, L4Spec::udp(sport, dport))
+                .payload(msg)
+                .write(&mut frame);
             ts += 1_000_000;
             w.write_frame(ts, &frame)?;
         }

@@ -86,15 +86,7 @@ impl Gen {
         vlan: Option<u16>,
         payload: &[u8],
     ) {
-        let mut spec = FrameSpec::ip(
-            src,
-            dst,
-            L4Spec::Udp {
-                src_port: sport,
-                dst_port: dport,
-            },
-        )
-        .payload(payload);
+        let mut spec = FrameSpec::ip(src, dst, L4Spec::udp(sport, dport)).payload(payload);
         if let Some(v) = vlan {
             spec = spec.vlan(v);
         }
@@ -284,50 +276,21 @@ pub fn dns_frames() -> Vec<(u64, Vec<u8>)> {
     // passes it: no 37); with `flow:established` only the packet (38 on the later
     // queries, 39 on every one).
     let q2 = |name: &str| query(0x2000, name);
-    let (d1, d2, d3) = (v4(10, 0, 0, 77), v4(10, 0, 0, 78), v4(10, 0, 0, 79));
-    g.flow(
-        d1,
-        ns,
-        53,
-        &[
-            Ok(&q2("dropme.example")),
-            Err(&r("dropme.example")),
-            Ok(&q2("dropme.example")),
-        ],
-    );
-    g.flow(
-        d2,
-        ns,
-        53,
-        &[
-            Ok(&q2("passme.example")),
-            Err(&r("passme.example")),
-            Ok(&q2("passme.example")),
-        ],
-    );
-    g.flow(
-        d3,
-        ns,
-        53,
-        &[
-            Ok(&q2("keepme.example")),
-            Err(&r("keepme.example")),
-            Ok(&q2("keepme.example")),
-            Ok(&q2("keepme.example")),
-        ],
-    );
+    for (client, name, queries) in [
+        (v4(10, 0, 0, 77), "dropme.example", 2),
+        (v4(10, 0, 0, 78), "passme.example", 2),
+        (v4(10, 0, 0, 79), "keepme.example", 3),
+    ] {
+        let (q, a) = (q2(name), r(name));
+        let mut msgs: Vec<Result<&[u8], &[u8]>> = vec![Ok(&q), Err(&a)];
+        msgs.extend((1..queries).map(|_| Ok(q.as_slice())));
+        g.flow(client, ns, 53, &msgs);
+    }
     // T: a request in three IPv4 fragments: reassembled, then parsed (1, 2).
     let mut whole = Vec::new();
-    FrameSpec::ip(
-        c,
-        ns,
-        L4Spec::Udp {
-            src_port: 41999,
-            dst_port: 53,
-        },
-    )
-    .payload(&q("www.example.com"))
-    .write(&mut whole);
+    FrameSpec::ip(c, ns, L4Spec::udp(41999, 53))
+        .payload(&q("www.example.com"))
+        .write(&mut whole);
     let len = fragmentable_len(LinkType::Ethernet, &whole).expect("crafted frame");
     for f in fragment(LinkType::Ethernet, &whole, 0x4242, &even(len, 16)).expect("crafted frame") {
         g.now += STEP_NS;

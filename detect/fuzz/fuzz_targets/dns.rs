@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         rest = tail;
         let (src, dst, sport, dport) = if head & 0x80 == 0 { (c, s, 40000, 53) } else { (s, c, 53, 40000) };
         frame.clear();
-        FrameSpec::ipv4(src, dst, L4Spec::Udp { src_port: sport, dst_port: dport })
+        FrameSpec::ipv4(src, dst, L4Spec::udp(sport, dport))
             .payload(msg)
             .write(&mut frame);
         ts += 1000;

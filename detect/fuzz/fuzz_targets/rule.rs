@@ -22,10 +22,9 @@ fn frames() -> &'static [Vec<u8>] {
         let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
         let mut reply = query.to_vec();
         reply[2] = 0x81;
-        let udp = |sport, dport| L4Spec::Udp { src_port: sport, dst_port: dport };
         let specs = [
-            FrameSpec::ipv4(c, s, udp(40000, 53)).payload(query),
-            FrameSpec::ipv4(s, c, udp(53, 40000)).payload(&reply),
+            FrameSpec::ipv4(c, s, L4Spec::udp(40000, 53)).payload(query),
+            FrameSpec::ipv4(s, c, L4Spec::udp(53, 40000)).payload(&reply),
             FrameSpec::ipv4(c, s, L4Spec::Tcp(TcpSpec::new(40001, 80, 0x18)))
                 .payload(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"),
         ];
