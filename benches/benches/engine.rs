@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
         stream_data: false,
         stream_size: None,
         app: Default::default(),
+        payload_unread: false,
     };
     let filler: Vec<u8> = (0..1400u32)
         .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789 /.-=&?"[(i * 7 % 43) as usize])

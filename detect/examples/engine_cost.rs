@@ -69,6 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stream_data: false,
         stream_size: None,
         app: Default::default(),
+        payload_unread: false,
     };
     let l4 = TestL4::Tcp {
         sport: 40000,

@@ -1,6 +1,7 @@
 //! The detection worker: one per core, owning its flow table and matcher scratch. The same
 //! code runs for pcap replay and live capture; only the frame source differs.
 
+use crate::applayer::tcp::TcpApp;
 use crate::applayer::{dns, AppProto, AppState, AppStats};
 use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
 use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
@@ -166,6 +167,8 @@ pub struct Worker {
     app: Box<[u8]>,
     /// The queries of the DNS request being inspected; reused.
     queries: dns::Queries,
+    /// The TCP flows whose bytes the app layer follows (TLS detection and ClientHello).
+    tcp_app: TcpApp,
 }
 
 /// Suricata sorts one alert queue per packet, its stream matches and its own together,
@@ -220,6 +223,7 @@ impl Worker {
             idle_swept_ns: 0,
             app: vec![0; flows.capacity()].into_boxed_slice(),
             queries: dns::Queries::default(),
+            tcp_app: TcpApp::default(),
             engine,
             flows,
             checksums: config.checksums,
@@ -314,6 +318,10 @@ impl Worker {
         s.stream = self.streams.stats();
         s.filters = self.gate.stats();
         s.defrag = self.defrag.stats();
+        let t = self.tcp_app.stats;
+        s.app.tls_flows = t.tls_flows;
+        s.app.tls_sni = t.tls_sni;
+        s.app.tcp_given_up = t.given_up;
         s
     }
 
@@ -472,6 +480,7 @@ impl Worker {
         if let Some(a) = self.app.get_mut(slot as usize) {
             *a = 0;
         }
+        self.tcp_app.close(slot);
     }
 
     /// Inspects each outer packet of `p`'s tunnel, outermost first, as Suricata 7 does
@@ -568,6 +577,7 @@ impl Worker {
             stream_data: false,
             stream_size: None,
             app: AppProto::Unknown,
+            payload_unread: false,
         };
         let at = At {
             ts_ns,
@@ -625,7 +635,7 @@ impl Worker {
             return;
         }
         let mut raw = false;
-        let outcome = if matches!(p.l4, L4::Tcp(_)) && !header_only {
+        let mut outcome = if matches!(p.l4, L4::Tcp(_)) && !header_only {
             raw = self.engine.raw_stream(p, view.to_server);
             // Bytes no rule reads as a stream are still kept where Suricata keeps them:
             // whether they wait to be inspected decides what `dsize` sees.
@@ -636,9 +646,29 @@ impl Worker {
         } else {
             Outcome::default()
         };
+        // A TLS flow whose content Suricata stopped inspecting at an earlier packet, and
+        // whether this direction's last held bytes are flushed at this packet.
+        let (mut no_payload, mut flushed) = (false, false);
         let (to_server, app, dns_request) = match (&p.l4, header_only) {
             (L4::Udp(u), false) => {
                 self.app_layer(p, u.src_port, u.dst_port, view.slot, view.to_server)
+            }
+            (L4::Tcp(t), false) if self.engine.has_tls_rules() => {
+                no_payload = self
+                    .app
+                    .get(view.slot as usize)
+                    .is_some_and(|&a| AppState(a).tcp_no_inspect());
+                let (st, encrypted_now) =
+                    self.tcp_app_layer(view.slot, view.to_server, t, p.payload, outcome);
+                if no_payload {
+                    flushed = self.streams.pending(view.slot)[usize::from(!view.to_server)];
+                    self.streams.drop_raw(view.slot);
+                    outcome.ready = false;
+                } else if encrypted_now {
+                    // The flush of this direction (see `StreamTable::disable_raw`).
+                    outcome.ready |= self.streams.pending(view.slot)[usize::from(!view.to_server)];
+                }
+                (view.to_server, st.tcp_proto(), false)
             }
             _ => (view.to_server, AppProto::Unknown, false),
         };
@@ -657,6 +687,7 @@ impl Worker {
             stream_data: outcome.ready && raw,
             stream_size: outcome.sizes,
             app,
+            payload_unread: false,
         };
         let at = At {
             ts_ns,
@@ -691,25 +722,49 @@ impl Worker {
             self.pass_flow(view.slot);
             return;
         }
-        let verdict = if prefiltered {
+        let pkt_info = FlowInfo {
+            payload_unread: no_payload,
+            stream_data: info.stream_data || flushed,
+            ..info
+        };
+        let verdict = if prefiltered && !no_payload {
             self.engine
-                .inspect_packet_prefiltered(p, &info, &mut self.scratch)
+                .inspect_packet_prefiltered(p, &pkt_info, &mut self.scratch)
         } else {
             self.engine
-                .inspect_packet(p, &info, outcome.in_stream, &mut self.scratch)
+                .inspect_packet(p, &pkt_info, outcome.in_stream, &mut self.scratch)
         };
         // A DNS request's transaction rules run after the packet's own, as Suricata's
         // do; the packet's alerts wait with the held ones, since a `pass` among the
         // transaction's matches drops them all.
         let mut dns_verdict = Verdict::Inspected;
-        if dns_request && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
-            let Worker { scratch, held, .. } = self;
+        let tls_sni = app == AppProto::Tls
+            && to_server
+            && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
+            && self.tcp_app.has_sni(view.slot);
+        if (dns_request || tls_sni) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
+            let Worker {
+                scratch,
+                held,
+                engine,
+                tcp_app,
+                queries,
+                ..
+            } = self;
             for &rule in scratch.matches() {
                 held.push(rule as u32, p.payload);
             }
-            dns_verdict = self
-                .engine
-                .inspect_dns(p, &info, &self.queries, &mut self.scratch);
+            dns_verdict = if tls_sni {
+                match tcp_app.take_sni(view.slot) {
+                    Some(sni) => engine.inspect_tls_sni(p, &info, sni, scratch),
+                    None => Verdict::Inspected,
+                }
+            } else {
+                engine.inspect_dns(p, &info, queries, scratch)
+            };
+            if tls_sni {
+                self.tcp_app_done(view.slot);
+            }
             if dns_verdict == Verdict::Pass {
                 self.held.clear();
                 self.store_bits(view.slot);
@@ -773,11 +828,88 @@ impl Worker {
         (step.to_server, step.proto, request)
     }
 
+    /// The TCP app layer's step for a packet of the flow in `slot`, after the stream took
+    /// it: the packet's in-order bytes are recorded, and the bytes of the other
+    /// direction it acknowledges go to protocol detection and the TLS parser, as
+    /// Suricata's stream engine hands them to its app layer. Returns the flow's state.
+    fn tcp_app_layer(
+        &mut self,
+        slot: u32,
+        to_server: bool,
+        t: &TcpHeader,
+        payload: &[u8],
+        outcome: Outcome,
+    ) -> (AppState, bool) {
+        let Some(a) = self.app.get(slot as usize).copied() else {
+            return (AppState::default(), false);
+        };
+        let mut st = AppState(a);
+        if !st.tcp_wants_follow() {
+            return (st, false);
+        }
+        let mut encrypted_now = false;
+        let data = outcome.in_stream && !payload.is_empty();
+        if !st.tcp_followed() {
+            if !data {
+                return (st, false);
+            }
+            let server_port = if to_server { t.dst_port } else { t.src_port };
+            self.tcp_app.open(slot, server_port);
+            st.set_tcp(true, false, false);
+        }
+        let mut tls = false;
+        if data {
+            if let Some(off) = self.streams.offset_of(slot, to_server, t.seq) {
+                self.tcp_app.on_data(slot, to_server, off, payload);
+            }
+        }
+        if t.flags & capture::decode::tcp_flags::ACK != 0 {
+            if let Some(acked) = self.streams.acked(slot, !to_server) {
+                let step = self.tcp_app.on_ack(slot, !to_server, acked);
+                for (d, &trigger) in step.trigger_raw.iter().enumerate() {
+                    if trigger {
+                        self.streams.trigger_raw(slot, d == 0);
+                    }
+                }
+                if step.encrypted_now {
+                    // Content inspection stops from the next packet; this packet's own
+                    // direction flushes its acknowledged bytes first.
+                    self.tcp_app.stop(slot);
+                    self.streams.disable_raw(slot);
+                    encrypted_now = true;
+                }
+                tls = step.tls;
+            }
+        }
+        st.set_tcp(self.tcp_app.is_open(slot), tls, encrypted_now);
+        if let Some(a) = self.app.get_mut(slot as usize) {
+            *a = st.0;
+        }
+        if st.tcp_followed() && self.tcp_app.done(slot) {
+            self.tcp_app_done(slot);
+            st = AppState(self.app.get(slot as usize).copied().unwrap_or(0));
+        }
+        (st, encrypted_now)
+    }
+
+    /// Closes the TCP app layer's copy of a flow that needs no more following.
+    fn tcp_app_done(&mut self, slot: u32) {
+        if self.tcp_app.done(slot) {
+            self.tcp_app.close(slot);
+            if let Some(a) = self.app.get_mut(slot as usize) {
+                let mut st = AppState(*a);
+                st.set_tcp(false, false, false);
+                *a = st.0;
+            }
+        }
+    }
+
     /// A `pass` rule matched for the whole flow: nothing of it is inspected any more,
     /// including the bytes its stream still holds.
     fn pass_flow(&mut self, slot: u32) {
         self.flows.mark_passed(slot);
         self.streams.release(slot);
+        self.tcp_app.close(slot);
     }
 
     /// A `drop` rule matched for the whole flow: Suricata drops its later packets
@@ -785,6 +917,7 @@ impl Worker {
     fn drop_flow(&mut self, slot: u32) {
         self.flows.mark_dropped(slot);
         self.streams.release(slot);
+        self.tcp_app.close(slot);
     }
 
     /// Raw stream inspection of `slot` in the direction of `at` for packet `p`: each run
@@ -933,7 +1066,11 @@ impl Worker {
                 header_only: false,
                 stream_data: true,
                 stream_size: self.streams.sizes(slot),
-                app: AppProto::Unknown,
+                app: self
+                    .app
+                    .get(slot as usize)
+                    .map_or(AppProto::Unknown, |&a| AppState(a).tcp_proto()),
+                payload_unread: false,
             };
             let at = At {
                 ts_ns,

@@ -396,3 +396,80 @@ fn dns_queries_are_parsed_and_inspected_live() {
     assert_eq!(sids.len(), 200);
     assert!(sids.iter().all(|&s| s == 7));
 }
+
+/// TLS over TCP on the live path: whole TLS sessions sent from the namespace, followed by
+/// the workers' TCP app layer (dispatch mode, two workers), each ClientHello's server
+/// name inspected by a `tls.sni` rule on the client's packet after the server's reply.
+#[test]
+fn tls_server_names_are_parsed_and_inspected_live() {
+    use capture::craft::{tcp_flags as F, TcpSession};
+    use std::net::IpAddr;
+
+    let lab = VethLab::new("ltls", 1).expect("veth lab (root needed)");
+    let rules = "alert tls any any -> any any (msg:\"evil name\"; tls.sni; dotprefix; \
+                 content:\".evil.example\"; nocase; endswith; sid:9;)\n";
+    let (sensor, sids) = start(&lab, 1, Some(2), rules);
+    let record = |ct: u8, body: &[u8]| {
+        let mut r = vec![ct, 3, 1];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    };
+    let hello = |name: &[u8]| {
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[9; 32]);
+        b.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        b.extend_from_slice(&((name.len() + 9) as u16).to_be_bytes());
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+        b.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        b.push(0);
+        b.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        b.extend_from_slice(name);
+        let mut m = vec![1];
+        m.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
+        m.extend_from_slice(&b);
+        record(22, &m)
+    };
+    let server = record(22, &[14, 0, 0, 0]);
+    let finish_flight = [record(20, &[1]), record(22, &[0x5a; 40])].concat();
+    let mut f: Vec<Vec<u8>> = Vec::new();
+    let mut buf = Vec::new();
+    for i in 0..100u16 {
+        // Every other session names a subdomain of evil.example; the others do not match
+        // (a longer label, or another domain).
+        let name: &[u8] = match i % 4 {
+            0 | 2 => b"cdn.EVIL.example",
+            1 => b"notevil.example",
+            _ => b"www.example.com",
+        };
+        let client = (IpAddr::V4(Ipv4Addr::new(10, 8, 0, 1)), 30_000 + i);
+        let server_ep = (IpAddr::V4(Ipv4Addr::new(10, 9, 0, 1)), 443);
+        let mut s = TcpSession::new(client, server_ep, 1000 + u32::from(i), 7000);
+        s.handshake(&mut buf, &mut |x| f.push(x.to_vec()));
+        for (c, flags, p) in [
+            (true, F::PSH | F::ACK, hello(name)),
+            (false, F::PSH | F::ACK, server.clone()),
+            (true, F::PSH | F::ACK, finish_flight.clone()),
+            (true, F::FIN | F::ACK, Vec::new()),
+            (false, F::FIN | F::ACK, Vec::new()),
+            (true, F::ACK, Vec::new()),
+        ] {
+            s.segment(&mut buf, c, flags, &p);
+            f.push(buf.clone());
+        }
+    }
+    assert_eq!(lab.send(&f).unwrap(), 900);
+    let r = finish(sensor);
+    assert_exact(&r, 900);
+    let app = r.totals().app;
+    assert_eq!(
+        (app.tls_flows, app.tls_sni),
+        (100, 100),
+        "every hello parsed"
+    );
+    assert_eq!(r.status.alerts, 50);
+    let sids = sids.lock().unwrap();
+    assert_eq!(sids.len(), 50);
+    assert!(sids.iter().all(|&s| s == 9));
+}

@@ -118,6 +118,7 @@ fn inspect_does_not_allocate_when_warm() {
         stream_data: false,
         stream_size: None,
         app: Default::default(),
+        payload_unread: false,
     };
     let run = |scratch: &mut detect::engine::Scratch| {
         let mut hits = 0;
@@ -336,15 +337,48 @@ fn tunnel_decode_does_not_allocate() {
     );
 }
 
+/// A worker on the rules `text`, whose engine `check` accepts.
+fn worker_for(text: &str, check: impl Fn(&Engine) -> bool) -> detect::worker::Worker {
+    use detect::rules::{load_str, Classifications, Vars};
+    use detect::worker::{Worker, WorkerConfig};
+    let loaded = load_str(
+        text,
+        "t.rules",
+        &Vars::default(),
+        &Classifications::default(),
+        true,
+    )
+    .expect("rules load");
+    let engine = std::sync::Arc::new(Engine::build(loaded.rules).expect("engine builds"));
+    assert!(check(&engine), "the engine takes the app-layer rules");
+    Worker::new(engine, &WorkerConfig::default(), 0)
+}
+
+/// Runs `warm` through the worker, then `steady` with this thread's allocations counted;
+/// returns the alerts raised.
+fn warm_then_count(w: &mut detect::worker::Worker, warm: &[Vec<u8>], steady: &[Vec<u8>]) -> usize {
+    use capture::decode::{decode, LinkType};
+    let mut alerts = 0usize;
+    let mut ts = 1_000_000_000u64;
+    let mut run = |w: &mut detect::worker::Worker, fs: &[Vec<u8>]| {
+        for f in fs {
+            ts += 1_000;
+            let p = decode(LinkType::Ethernet, f, false).expect("crafted frame decodes");
+            w.handle_packet(ts, &p, 0, &mut |_a| alerts += 1);
+        }
+    };
+    run(w, warm);
+    COUNTING.with(|c| c.set(true));
+    run(w, steady);
+    COUNTING.with(|c| c.set(false));
+    alerts
+}
+
 /// DNS over UDP: the probe on each flow's first payloads, the request parser and the
 /// `dns.query` rules (prefilter, `dotprefix`, `bsize`, `pcre`) reuse the worker's buffers.
 #[test]
 fn dns_requests_do_not_allocate_when_warm() {
     use capture::craft::{FrameSpec, L4Spec};
-    use capture::decode::{decode, LinkType};
-    use detect::rules::{load_str, Classifications, Vars};
-    use detect::worker::{Worker, WorkerConfig};
-    use std::sync::Arc;
 
     let rules = r#"
 alert dns any any -> any any (msg:"a"; dns.query; content:"not-in-this.example"; nocase; sid:1;)
@@ -353,17 +387,7 @@ alert dns any any -> any any (msg:"c"; dns.query; bsize:3; sid:3;)
 alert dns any any -> any any (msg:"d"; dns.query; pcre:"/^zz+$/"; sid:4;)
 alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
 "#;
-    let loaded = load_str(
-        rules,
-        "t.rules",
-        &Vars::default(),
-        &Classifications::default(),
-        true,
-    )
-    .expect("rules load");
-    let engine = Arc::new(Engine::build(loaded.rules).expect("engine builds"));
-    assert!(engine.has_dns_rules());
-    let mut w = Worker::new(engine, &WorkerConfig::default(), 0);
+    let mut w = worker_for(rules, |e| e.has_dns_rules());
     let frames = |first: u32, n: u32| {
         let mut out: Vec<Vec<u8>> = Vec::new();
         for i in first..first + n {
@@ -389,20 +413,101 @@ alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
     };
     let warm = frames(0, 2000);
     let steady = frames(2000, 2000);
-    let mut alerts = 0usize;
-    let mut ts = 1_000_000_000u64;
-    let mut run = |w: &mut Worker, fs: &[Vec<u8>], alerts: &mut usize| {
-        for f in fs {
-            ts += 1_000;
-            let p = decode(LinkType::Ethernet, f, false).expect("crafted frame decodes");
-            w.handle_packet(ts, &p, 0, &mut |_a| *alerts += 1);
-        }
-    };
-    run(&mut w, &warm, &mut alerts);
-    COUNTING.with(|c| c.set(true));
-    run(&mut w, &steady, &mut alerts);
-    COUNTING.with(|c| c.set(false));
+    let alerts = warm_then_count(&mut w, &warm, &steady);
     assert_eq!(w.stats().app.dns_requests, 4000, "every request was parsed");
     assert_eq!(alerts, 0);
     assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the DNS path allocated");
+}
+
+/// TLS over TCP: following each flow's bytes, protocol detection, the record parser, the
+/// ClientHello's server name, the `tls.sni` rules and the end of content inspection reuse
+/// the worker's buffers and connection slab.
+#[test]
+fn tls_sessions_do_not_allocate_when_warm() {
+    use capture::craft::{tcp_flags as F, TcpSession};
+
+    let rules = r#"
+alert tls any any -> any any (msg:"a"; tls.sni; content:"not-in-this.example"; nocase; sid:1;)
+alert tls any any -> any any (msg:"b"; tls.sni; dotprefix; content:".nowhere.test"; endswith; sid:2;)
+alert tls any any -> any any (msg:"c"; tls.sni; bsize:3; sid:3;)
+alert tcp any any -> any any (msg:"d"; content:"NOPE"; sid:4;)
+"#;
+    let mut w = worker_for(rules, |e| e.has_tls_rules());
+    let record = |ct: u8, body: &[u8]| {
+        let mut r = vec![ct, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    };
+    let sni = b"www.example.com";
+    let mut ch = vec![3, 3];
+    ch.extend_from_slice(&[7; 32]);
+    ch.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    let ext_len = sni.len() + 9;
+    ch.extend_from_slice(&(ext_len as u16).to_be_bytes());
+    ch.extend_from_slice(&[0, 0]);
+    ch.extend_from_slice(&((sni.len() + 5) as u16).to_be_bytes());
+    ch.extend_from_slice(&((sni.len() + 3) as u16).to_be_bytes());
+    ch.push(0);
+    ch.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+    ch.extend_from_slice(sni);
+    let mut hs = vec![1, 0];
+    hs.extend_from_slice(&(ch.len() as u16).to_be_bytes());
+    hs.extend_from_slice(&ch);
+    let hello = record(22, &hs);
+    let server = [
+        record(
+            22,
+            &[
+                2, 0, 0, 38, 3, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+                19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 0, 0x13, 0x01, 0,
+            ],
+        ),
+        record(20, &[1]),
+    ]
+    .concat();
+    let client_fin = [record(20, &[1]), record(22, &[0x5a; 40])].concat();
+    let data = record(23, &[0x42; 200]);
+    let frames = |first: u32, n: u32| {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for i in first..first + n {
+            let client: std::net::Ipv4Addr = [10, 2, (i / 250) as u8, (1 + i % 250) as u8].into();
+            let mut s = TcpSession::new(
+                (client.into(), 20000 + (i % 40000) as u16),
+                (std::net::Ipv4Addr::new(192, 0, 2, 44).into(), 443),
+                1000 + i,
+                9000 + i,
+            );
+            let mut buf = Vec::new();
+            for (c, fl, p) in [
+                (true, F::SYN, &[][..]),
+                (false, F::SYN | F::ACK, &[][..]),
+                (true, F::ACK, &[][..]),
+                (true, F::PSH | F::ACK, &hello[..]),
+                (false, F::PSH | F::ACK, &server[..]),
+                (true, F::PSH | F::ACK, &client_fin[..]),
+                (false, F::PSH | F::ACK, &data[..]),
+                (true, F::PSH | F::ACK, &data[..]),
+                (false, F::ACK, &[][..]),
+                (true, F::FIN | F::ACK, &[][..]),
+                (false, F::FIN | F::ACK, &[][..]),
+                (true, F::ACK, &[][..]),
+            ] {
+                s.segment(&mut buf, c, fl, p);
+                out.push(buf.clone());
+            }
+        }
+        out
+    };
+    let warm = frames(0, 1000);
+    let steady = frames(1000, 1000);
+    let alerts = warm_then_count(&mut w, &warm, &steady);
+    let app = w.stats().app;
+    assert_eq!(
+        (app.tls_flows, app.tls_sni),
+        (2000, 2000),
+        "every hello was parsed"
+    );
+    assert_eq!(alerts, 0);
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the TLS path allocated");
 }

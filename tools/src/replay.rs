@@ -246,8 +246,13 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
         df.peak_memory
     );
     eprintln!(
-        "app layer: {} DNS requests inspected, {} flows turned round by their first payload",
-        t.app.dns_requests, t.app.reversed_flows
+        "app layer: {} DNS requests inspected, {} flows turned round by their first payload, \
+         {} TLS flows, {} TLS server names, {} TCP directions given up",
+        t.app.dns_requests,
+        t.app.reversed_flows,
+        t.app.tls_flows,
+        t.app.tls_sni,
+        t.app.tcp_given_up
     );
     eprintln!(
         "flows: {} created, {} timed out, {} evicted, {} emergencies",

@@ -34,6 +34,8 @@ pub struct LoadedRulesSummary {
     pub tuning_unmatched: usize,
     /// Enforced rules that need a DNS flow (`alert dns`, `dns.query`).
     pub dns: usize,
+    /// Enforced rules that need a TLS flow (`alert tls`, `tls.sni`).
+    pub tls: usize,
 }
 
 impl LoadedRulesSummary {
@@ -62,6 +64,12 @@ impl LoadedRulesSummary {
             s.push_str(&format!(
                 "dns: {} rule(s) on DNS over UDP (DNS over TCP is not parsed)\n",
                 self.dns
+            ));
+        }
+        if self.tls > 0 {
+            s.push_str(&format!(
+                "tls: {} rule(s) on TLS over TCP (the ClientHello's server name; certificates and JA3 are not parsed)\n",
+                self.tls
             ));
         }
         if !self.unknown_classtypes.is_empty() {
@@ -143,12 +151,15 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
     }
     let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
     by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let dns = rules
-        .iter()
-        .filter(|r| r.proto == rules::Proto::Dns || r.dns_query.is_some())
-        .count();
+    let needs = |proto: rules::Proto, sticky: rules::Sticky| {
+        rules
+            .iter()
+            .filter(|r| r.proto == proto || r.app_buffer.as_ref().is_some_and(|b| b.kind == sticky))
+            .count()
+    };
     let summary = LoadedRulesSummary {
-        dns,
+        dns: needs(rules::Proto::Dns, rules::Sticky::DnsQuery),
+        tls: needs(rules::Proto::Tls, rules::Sticky::TlsSni),
         files,
         enforced: rules.len(),
         skipped: skipped.len(),

@@ -1,27 +1,56 @@
-//! `cargo xtask golden-dns [--update]`: run Suricata on the DNS golden pcap with its
-//! rules, and store (or verify) its alerts.
+//! `cargo xtask golden-dns [--update]` and `cargo xtask golden-tls [--update]`: run
+//! Suricata on an app-layer golden pcap with its rules, and store (or verify) its alerts.
 
 use crate::golden::SURICATA_YAML_PATH;
 use crate::golden_dns::{write_dns_pcap, DNS_EXPECTED_PATH, DNS_RULES_PATH};
+use crate::golden_tls::{write_tls_pcap, TLS_EXPECTED_PATH, TLS_RULES_PATH};
 use crate::stream_check::record_or_compare;
 use crate::suricata;
 use anyhow::{bail, Result};
 use std::path::Path;
 
+/// The DNS golden set.
 pub fn run(update: bool) -> Result<()> {
-    let rules = Path::new(DNS_RULES_PATH);
+    run_set(
+        "dns",
+        DNS_RULES_PATH,
+        DNS_EXPECTED_PATH,
+        |p| write_dns_pcap(p),
+        update,
+    )
+}
+
+/// The TLS golden set.
+pub fn run_tls(update: bool) -> Result<()> {
+    run_set(
+        "tls",
+        TLS_RULES_PATH,
+        TLS_EXPECTED_PATH,
+        |p| write_tls_pcap(p),
+        update,
+    )
+}
+
+fn run_set(
+    name: &str,
+    rules: &str,
+    expected: &str,
+    write: fn(&Path) -> Result<()>,
+    update: bool,
+) -> Result<()> {
+    let rules = Path::new(rules);
     let yaml = Path::new(SURICATA_YAML_PATH);
     suricata::check_rules(rules, yaml)?;
-    let dir = suricata::scratch_dir("golden-dns")?;
-    let pcap = dir.join("dns.pcap");
-    write_dns_pcap(&pcap)?;
+    let dir = suricata::scratch_dir(&format!("golden-{name}"))?;
+    let pcap = dir.join(format!("{name}.pcap"));
+    write(&pcap)?;
     let result = suricata::run_with(&pcap, rules, yaml, true, &[]);
     let _ = std::fs::remove_dir_all(&dir);
     let mut diffs = Vec::new();
-    record_or_compare("dns", &result?, DNS_EXPECTED_PATH, update, &mut diffs)?;
+    record_or_compare(name, &result?, expected, update, &mut diffs)?;
     if !diffs.is_empty() {
         bail!(
-            "dns golden mismatch (run `cargo xtask golden-dns --update` if intended):\n{}",
+            "{name} golden mismatch (run `cargo xtask golden-{name} --update` if intended):\n{}",
             diffs.join("\n")
         );
     }

@@ -9,7 +9,7 @@ use crate::golden::SURICATA_YAML_PATH;
 use crate::stream_check::record_or_compare;
 use crate::suricata;
 use anyhow::{bail, Context, Result};
-use detect::rules::{load_files, Classifications, Vars};
+use detect::rules::{load_files, Classifications, Sticky, Vars};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,12 @@ pub const ET_OPEN_EXPECTED_PATH: &str = concat!(
 pub const ET_DNS_EXPECTED_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/golden/et_open/expected_dns.json"
+);
+/// Suricata's alerts with the enforced ET Open rules on the pcap of TLS sessions naming
+/// what ET Open's `tls.sni` rules look for ([`write_et_tls_pcap`]).
+pub const ET_TLS_EXPECTED_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/golden/et_open/expected_tls.json"
 );
 /// Size of the benchmark pcap the reference is taken on.
 pub const ET_OPEN_PCAP_MB: u64 = 50;
@@ -90,6 +96,17 @@ fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
         update,
         &mut diffs,
     )?;
+    let tls = dir.join("et_tls.pcap");
+    let sessions = write_et_tls_pcap(rules, &tls)?;
+    println!("{sessions} TLS sessions for the names of ET Open's tls.sni rules");
+    let run = suricata::run(&tls, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
+    record_or_compare(
+        "et-open tls",
+        &run,
+        ET_TLS_EXPECTED_PATH,
+        update,
+        &mut diffs,
+    )?;
     if !diffs.is_empty() {
         bail!(
             "ET Open golden mismatch (run `cargo xtask golden-et-open --update` if intended):\n{}",
@@ -132,16 +149,10 @@ fn dns_message(id: u16, name: &[u8], reply: bool) -> Option<Vec<u8>> {
     })
 }
 
-/// Writes a pcap of DNS queries, each with its reply, for the names ET Open's enforced
-/// `dns.query` rules look for ([`names_for`] each positive content), from `$HOME_NET`
-/// clients to an outside resolver; returns the number of queries.
-pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
-    use capture::craft::{FrameSpec, L4Spec};
-    use capture::decode::LinkType;
-    use capture::pcap::PcapWriter;
+/// The names to ask for, for the enforced rules of one sticky buffer: [`names_for`] each
+/// positive content.
+fn sticky_names(rules: &Path, kind: Sticky) -> Result<BTreeSet<Vec<u8>>> {
     use detect::rules::PayloadMatch;
-    use std::net::Ipv4Addr;
-
     let loaded = load_files(
         &[rules.to_path_buf()],
         &Vars::default(),
@@ -150,7 +161,9 @@ pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
     )?;
     let mut names: BTreeSet<Vec<u8>> = BTreeSet::new();
     for r in &loaded.rules {
-        let Some(b) = &r.dns_query else { continue };
+        let Some(b) = r.app_buffer.as_ref().filter(|b| b.kind == kind) else {
+            continue;
+        };
         for p in &b.payload {
             if let PayloadMatch::Content(c) = p {
                 if !c.negated {
@@ -159,6 +172,67 @@ pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
             }
         }
     }
+    Ok(names)
+}
+
+/// Writes a pcap of TLS sessions, each naming in its ClientHello one of the names ET
+/// Open's enforced `tls.sni` rules look for ([`names_for`] each positive content), from a
+/// `$HOME_NET` client to outside servers on port 443: handshake, ClientHello, the
+/// server's flight, the client's finish, teardown. Returns the number of sessions.
+pub fn write_et_tls_pcap(rules: &Path, out: &Path) -> Result<usize> {
+    use crate::golden_stream::{Gen, Op};
+    use crate::golden_tls::{client_finish, hello_record, server_flight};
+    use capture::decode::LinkType;
+    use capture::pcap::PcapWriter;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    let names = sticky_names(rules, Sticky::TlsSni)?;
+    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut w = PcapWriter::new(std::io::BufWriter::new(file), LinkType::Ethernet)?;
+    let (sf, cf) = (server_flight(), client_finish());
+    let mut ts = 1_713_000_000_000_000_000u64;
+    let mut n = 0usize;
+    // A generator numbers its client ports from 41001: a new server every 20,000 flows.
+    for (batch, chunk) in names
+        .iter()
+        .filter(|name| (1..=255).contains(&name.len()) && !name.contains(&0))
+        .collect::<Vec<_>>()
+        .chunks(20_000)
+        .enumerate()
+    {
+        let mut g = Gen::new();
+        g.server = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1 + batch as u8));
+        g.port = 443;
+        for name in chunk {
+            let hello = hello_record(Some(name));
+            g.flow(&[
+                Op::Handshake,
+                Op::Data(true, &hello),
+                Op::Data(false, &sf),
+                Op::Data(true, &cf),
+                Op::Teardown,
+            ]);
+            n += 1;
+        }
+        for f in &g.frames {
+            ts += 1_000_000;
+            w.write_frame(ts, f)?;
+        }
+    }
+    w.into_inner()?;
+    Ok(n)
+}
+
+/// Writes a pcap of DNS queries, each with its reply, for the names ET Open's enforced
+/// `dns.query` rules look for ([`names_for`] each positive content), from `$HOME_NET`
+/// clients to an outside resolver; returns the number of queries.
+pub fn write_et_dns_pcap(rules: &Path, out: &Path) -> Result<usize> {
+    use capture::craft::{FrameSpec, L4Spec};
+    use capture::decode::LinkType;
+    use capture::pcap::PcapWriter;
+    use std::net::Ipv4Addr;
+
+    let names = sticky_names(rules, Sticky::DnsQuery)?;
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = PcapWriter::new(std::io::BufWriter::new(file), LinkType::Ethernet)?;
     let resolver = Ipv4Addr::new(8, 8, 8, 8);

@@ -60,7 +60,7 @@ const PORT: u16 = 7777;
 
 /// One step of a flow script.
 #[derive(Clone, Copy)]
-enum Op<'a> {
+pub(crate) enum Op<'a> {
     /// SYN, SYN/ACK, ACK.
     Handshake,
     /// SYN and the client's ACK; the SYN/ACK is lost (its sequence number is used).
@@ -82,14 +82,27 @@ enum Op<'a> {
     ServerFirstTeardown,
 }
 
-struct Gen {
-    frames: Vec<Vec<u8>>,
+/// Frames of scripted TCP flows from `CLIENT` to `server:port`.
+pub(crate) struct Gen {
+    pub(crate) frames: Vec<Vec<u8>>,
     buf: Vec<u8>,
     flows: u16,
+    pub(crate) server: IpAddr,
+    pub(crate) port: u16,
 }
 
 impl Gen {
-    fn flow(&mut self, ops: &[Op<'_>]) {
+    pub(crate) fn new() -> Gen {
+        Gen {
+            frames: Vec::new(),
+            buf: Vec::new(),
+            flows: 0,
+            server: IpAddr::V4(SERVER),
+            port: PORT,
+        }
+    }
+
+    pub(crate) fn flow(&mut self, ops: &[Op<'_>]) {
         self.flows += 1;
         let n = u32::from(self.flows);
         let cport = 41000 + self.flows;
@@ -97,12 +110,11 @@ impl Gen {
             0x1000_0000u32.wrapping_mul(n),
             0x9000_0000u32.wrapping_add(n * 7919),
         );
-        let mut s = TcpSession::new(
-            (IpAddr::V4(CLIENT), cport),
-            (IpAddr::V4(SERVER), PORT),
-            cisn,
-            sisn,
-        );
+        let client = match self.server {
+            IpAddr::V4(_) => IpAddr::V4(CLIENT),
+            IpAddr::V6(_) => IpAddr::V6(CLIENT.to_ipv6_mapped()),
+        };
+        let mut s = TcpSession::new((client, cport), (self.server, self.port), cisn, sisn);
         // First data byte of each side (ISN + 1 when a handshake runs, else the ISN).
         let (mut cbase, mut sbase) = (cisn, sisn);
         for op in ops {
@@ -173,11 +185,7 @@ fn set_seq(s: &mut TcpSession, client: bool, seq: u32) {
 /// All stream golden frames in order; the comment on each flow names its case and sids.
 pub fn stream_frames() -> Vec<Vec<u8>> {
     use Op::*;
-    let mut g = Gen {
-        frames: Vec::new(),
-        buf: Vec::new(),
-        flows: 0,
-    };
+    let mut g = Gen::new();
     // 1. Content split across two segments (sid 101 tcp, 201 tcp-pkt, 301 tcp-stream).
     g.flow(&[
         Handshake,
@@ -423,22 +431,39 @@ fn big_segment(head: &[u8], n: u8) -> Vec<u8> {
     v
 }
 
-/// Writes the stream golden pcap into any sink; returns the number of frames.
-pub fn write_stream<W: Write>(sink: W) -> Result<usize> {
-    let frames = stream_frames();
+/// Writes Ethernet `frames` as a pcap into any sink, the first at `start_ns` and each
+/// next one `step_ns` later; returns the number of frames.
+pub(crate) fn write_frames<W: Write>(
+    sink: W,
+    frames: &[Vec<u8>],
+    start_ns: u64,
+    step_ns: u64,
+) -> Result<usize> {
     let mut w = PcapWriter::new(sink, LinkType::Ethernet)?;
     for (i, f) in frames.iter().enumerate() {
-        w.write_frame(START_NS + (i as u64) * STEP_NS, f)?;
+        w.write_frame(start_ns + (i as u64) * step_ns, f)?;
     }
     w.into_inner()?;
     Ok(frames.len())
 }
 
-/// Writes the stream golden pcap to `path`.
-pub fn write_stream_pcap(path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
+/// Creates `path` and hands `write` a buffered writer on it; errors name the file.
+pub(crate) fn write_file(
+    path: &Path,
+    write: impl FnOnce(BufWriter<std::fs::File>) -> Result<usize>,
+) -> Result<()> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    write_stream(BufWriter::new(file)).with_context(|| format!("writing {}", path.display()))?;
+    write(BufWriter::new(file)).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// Writes the stream golden pcap into any sink; returns the number of frames.
+pub fn write_stream<W: Write>(sink: W) -> Result<usize> {
+    write_frames(sink, &stream_frames(), START_NS, STEP_NS)
+}
+
+/// Writes the stream golden pcap to `path`.
+pub fn write_stream_pcap(path: impl AsRef<Path>) -> Result<()> {
+    write_file(path.as_ref(), write_stream)
 }

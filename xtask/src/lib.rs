@@ -17,6 +17,7 @@ pub mod golden_dns;
 pub mod golden_encap;
 pub mod golden_stateful;
 pub mod golden_stream;
+pub mod golden_tls;
 pub mod loadtest;
 pub mod pipeline;
 pub mod plot;

@@ -54,6 +54,17 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run Suricata on the TLS golden pcap and compare with (or, with --update, rewrite)
+    /// xtask/golden/tls/expected.json.
+    GoldenTls {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the TLS golden pcap.
+    GenGoldenTls {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run Suricata with the ET Open rules tidewatch enforces on the 50 MB bench pcap and
     /// compare with (or, with --update, rewrite) xtask/golden/et_open/expected_bench50.json.
     GoldenEtOpen {
@@ -136,6 +147,12 @@ fn main() -> Result<()> {
         Cmd::GoldenDns { update } => xtask::dns_check::run(update),
         Cmd::GenGoldenDns { out } => {
             xtask::golden_dns::write_dns_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Cmd::GoldenTls { update } => xtask::dns_check::run_tls(update),
+        Cmd::GenGoldenTls { out } => {
+            xtask::golden_tls::write_tls_pcap(&out)?;
             println!("wrote {}", out.display());
             Ok(())
         }

@@ -37,6 +37,10 @@ pub struct RuleDiffArgs {
     /// the DNS golden pcap, instead of the packet and stream sets.
     #[arg(long)]
     pub dns: bool,
+    /// TLS rule sets (`tls.sni`, `dotprefix`, `bsize`, `alert tls` header and content
+    /// rules, raw `tcp` content on TLS flows) on the TLS golden pcap.
+    #[arg(long, conflicts_with = "dns")]
+    pub tls: bool,
 }
 
 /// The bench generator's SplitMix64, with the picks a rule set needs: deterministic, so
@@ -63,6 +67,49 @@ impl Rng {
 
     fn chance(&mut self, percent: u64) -> bool {
         self.0.per_mille(percent * 10)
+    }
+
+    /// A `bsize` of one of its forms around a size from `lo` to `lo + span - 1`.
+    fn bsize(&mut self, lo: usize, span: usize) -> String {
+        let k = lo + self.below(span);
+        format!(
+            "bsize:{}",
+            self.pick(&[
+                format!("{k}"),
+                format!(">{k}"),
+                format!("<{k}"),
+                format!("{}<>{}", k - 4, k + 4)
+            ])
+        )
+    }
+
+    /// `n` contents from `pool` (pieces of them at times), `negated` percent of them
+    /// negated, with `nocase`, `startswith`, `distance` and (when `ends`) `endswith`.
+    fn contents(
+        &mut self,
+        opts: &mut Vec<String>,
+        pool: &[&str],
+        n: usize,
+        negated: u64,
+        ends: bool,
+    ) {
+        for j in 0..n {
+            let picked = (*self.pick(pool)).to_string();
+            let c = self.piece(picked, 30);
+            let neg = if self.chance(negated) { "!" } else { "" };
+            opts.push(format!("content:{neg}\"{c}\""));
+            if self.chance(30) {
+                opts.push("nocase".into());
+            }
+            if j == 0 && self.chance(15) {
+                opts.push("startswith".into());
+            } else if j > 0 && self.chance(30) {
+                opts.push(format!("distance:{}", self.below(4)));
+            }
+            if ends && self.chance(20) {
+                opts.push("endswith".into());
+            }
+        }
     }
 }
 
@@ -312,16 +359,7 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
                 opts.push("dotprefix".into());
             }
             if r.chance(20) {
-                let k = 5 + r.below(16);
-                opts.push(format!(
-                    "bsize:{}",
-                    r.pick(&[
-                        format!("{k}"),
-                        format!(">{k}"),
-                        format!("<{k}"),
-                        format!("{}<>{}", k - 4, k + 4)
-                    ])
-                ));
+                opts.push(r.bsize(5, 16));
             }
         }
         let contents = if query {
@@ -329,28 +367,112 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
         } else {
             *r.pick(&[0usize, 1, 1, 2])
         };
-        for j in 0..contents {
-            let picked = (*r.pick(DNS_POOL)).to_string();
-            let c = r.piece(picked, 30);
-            let neg = if r.chance(10) { "!" } else { "" };
-            opts.push(format!("content:{neg}\"{c}\""));
-            if r.chance(30) {
-                opts.push("nocase".into());
-            }
-            if j == 0 && r.chance(15) {
-                opts.push("startswith".into());
-            } else if j > 0 && r.chance(30) {
-                opts.push(format!("distance:{}", r.below(4)));
-            }
-            if r.chance(20) {
-                opts.push("endswith".into());
-            }
-        }
+        r.contents(&mut opts, DNS_POOL, contents, 10, true);
         if query && (contents == 0 || r.chance(10)) {
             let re = *r.pick(&["^[a-z]+\\.", "example$", "(?i)EVIL", "\\d", "^w+"]);
             opts.push(format!("pcre:\"/{re}/\""));
         }
         opts.push(format!("sid:{}", 200_000 + i));
+        opts.push("rev:1".into());
+        out.push_str(&format!(
+            "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
+            opts.join("; ")
+        ));
+    }
+    out
+}
+
+/// Names in the TLS golden pcap's ClientHellos, pieces of them, and raw bytes of its
+/// records and data.
+const TLS_POOL: &[&str] = &[
+    "www.example.com",
+    "cdn.evil-domain.net",
+    "Login.BANK-Portal.com",
+    "split.example.org",
+    "acked.example.org",
+    "records.example.org",
+    "first.example.net",
+    "other.example.net",
+    "allowed.pass-me.org",
+    "lonely.example.com",
+    "reordered.example.org",
+    "v6.example.com",
+    "example",
+    ".com",
+    "org",
+    "evil",
+    "|16 03 01|",
+    "|16 03 03|",
+    "|14 03 03|",
+    "|17 03 01|",
+    "secret-path",
+    "evil-marker",
+    "XYZZY",
+    "http/1.1",
+];
+
+/// One random TLS rule set: `n` rules, sids 300000 on.
+pub fn generate_tls(seed: u64, n: usize) -> String {
+    let mut r = Rng(crate::benchgen::Rng::new(seed));
+    let addrs = ["any", "any", "$HOME_NET", "$EXTERNAL_NET", "203.0.113.0/24"];
+    let ports = ["any", "any", "any", "443", "!443", "8443", "[400:500]"];
+    let mut out = String::new();
+    for i in 0..n {
+        let proto = *r.pick(&["tls", "tls", "tls", "tls", "tcp", "tcp", "ip"]);
+        let action = if r.chance(8) {
+            *r.pick(&["pass", "drop"])
+        } else {
+            "alert"
+        };
+        let dir = if r.chance(15) { "<>" } else { "->" };
+        let (sp, dp) = if proto == "ip" {
+            ("any", "any")
+        } else {
+            (*r.pick(&ports), *r.pick(&ports))
+        };
+        let (src, dst) = (*r.pick(&addrs), *r.pick(&addrs));
+        let mut opts = vec![format!("msg:\"t{i}\"")];
+        let sni = proto != "tcp" && r.chance(60);
+        if r.chance(35) {
+            let f = if sni {
+                *r.pick(&["to_server", "established", "established,to_server"])
+            } else {
+                *r.pick(&[
+                    "to_server",
+                    "to_client",
+                    "established",
+                    "established,to_server",
+                    "established,to_client",
+                ])
+            };
+            opts.push(format!("flow:{f}"));
+        }
+        if sni {
+            opts.push((*r.pick(&["tls.sni", "tls.sni", "tls_sni"])).into());
+            if r.chance(30) {
+                opts.push("dotprefix".into());
+            }
+            if r.chance(20) {
+                opts.push(r.bsize(10, 12));
+            }
+        }
+        let contents = if sni {
+            *r.pick(&[1usize, 1, 1, 2, 0])
+        } else {
+            *r.pick(&[0usize, 1, 1, 1, 2])
+        };
+        r.contents(&mut opts, TLS_POOL, contents, 8, sni);
+        if sni && (contents == 0 || r.chance(10)) {
+            let re = *r.pick(&[
+                "^[a-z]+\\.",
+                "example\\.(com|org)$",
+                "(?i)BANK",
+                "\\d",
+                "^w+",
+            ]);
+            opts.push(format!("pcre:\"/{re}/\""));
+        }
+        opts.push(format!("sid:{}", 300_000 + i));
         opts.push("rev:1".into());
         out.push_str(&format!(
             "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
@@ -487,6 +609,10 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
         let p = dir.join("dns.pcap");
         crate::golden_dns::write_dns_pcap(&p)?;
         vec![p]
+    } else if args.tls {
+        let p = dir.join("tls.pcap");
+        crate::golden_tls::write_tls_pcap(&p)?;
+        vec![p]
     } else {
         let pcaps = vec![dir.join("golden.pcap"), dir.join("stream.pcap")];
         golden::write_golden_pcap(&pcaps[0])?;
@@ -501,6 +627,8 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
         let rules = keep.join(format!("rules-{seed}.rules"));
         let text = if args.dns {
             generate_dns(seed, args.rules)
+        } else if args.tls {
+            generate_tls(seed, args.rules)
         } else {
             generate(seed, args.rules, &pool)
         };

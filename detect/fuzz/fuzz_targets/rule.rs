@@ -1,12 +1,12 @@
 //! Any bytes as a rules file: the loader must never panic, only report broken rules; the
 //! rules it accepts must build into an engine and run on a few fixed packets (TCP, UDP,
-//! a DNS request and its reply) without a panic.
+//! a DNS request and its reply, a TLS session naming a server) without a panic.
 #![no_main]
 
 use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};
 
-use capture::craft::{FrameSpec, L4Spec, TcpSpec};
+use capture::craft::{tcp_flags as F, FrameSpec, L4Spec, TcpSession, TcpSpec};
 use capture::decode::{decode, LinkType};
 use detect::engine::Engine;
 use detect::flow::FlowConfig;
@@ -28,14 +28,44 @@ fn frames() -> &'static [Vec<u8>] {
             FrameSpec::ipv4(c, s, L4Spec::Tcp(TcpSpec::new(40001, 80, 0x18)))
                 .payload(b"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"),
         ];
-        specs
+        let mut frames: Vec<Vec<u8>> = specs
             .iter()
             .map(|f| {
                 let mut out = Vec::new();
                 f.write(&mut out);
                 out
             })
-            .collect()
+            .collect();
+        // A TLS session: handshake, a ClientHello naming www.example.com, the server's
+        // reply (which acknowledges it), application data both ways, teardown.
+        let mut hello = vec![0x16, 3, 1, 0, 0, 1, 0, 0, 0, 3, 3];
+        hello.extend_from_slice(&[7; 32]);
+        hello.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0, 0, 20, 0, 0, 0, 16, 0, 14, 0, 0, 11]);
+        hello.extend_from_slice(b"example.com");
+        let body = (hello.len() - 5) as u16;
+        hello[3..5].copy_from_slice(&body.to_be_bytes());
+        let hs = (hello.len() - 9) as u32;
+        hello[6..9].copy_from_slice(&hs.to_be_bytes()[1..]);
+        let server = [0x16, 3, 3, 0, 4, 14, 0, 0, 0, 0x14, 3, 3, 0, 1, 1];
+        let data = [0x17, 3, 3, 0, 3, b'a', b'b', b'c'];
+        let mut t = TcpSession::new((c.into(), 40002), (s.into(), 443), 1000, 9000);
+        let mut buf = Vec::new();
+        for (client, flags, payload) in [
+            (true, F::SYN, &[][..]),
+            (false, F::SYN | F::ACK, &[][..]),
+            (true, F::ACK, &[][..]),
+            (true, F::PSH | F::ACK, &hello[..]),
+            (false, F::PSH | F::ACK, &server[..]),
+            (true, F::PSH | F::ACK, &data[..]),
+            (false, F::PSH | F::ACK, &data[..]),
+            (true, F::FIN | F::ACK, &[][..]),
+            (false, F::FIN | F::ACK, &[][..]),
+            (true, F::ACK, &[][..]),
+        ] {
+            t.segment(&mut buf, client, flags, payload);
+            frames.push(buf.clone());
+        }
+        frames
     })
 }
 

@@ -1,11 +1,17 @@
-//! The application layer: which protocol a flow speaks, told as Suricata 7 tells it
-//! (probing the first payload of each direction on the protocol's port), and the
-//! transactions of that protocol that transaction rules (`dns.query`) inspect.
+//! The application layer: which protocol a flow speaks, told as Suricata 7 tells it, and
+//! the transactions of that protocol that transaction rules (`dns.query`, `tls.sni`)
+//! inspect.
 //!
-//! Only DNS over UDP is parsed. Its state per flow is one byte ([`AppState`]), kept by
-//! the worker beside the flow's other per-slot state.
+//! Two protocols are parsed: DNS over UDP ([`dns`]: the first payload of each direction
+//! probed on the server's port 53) and TLS over TCP ([`tls`]: the client's first
+//! acknowledged bytes, on any port, and its ClientHello's server name), the latter fed
+//! from the stream by [`tcp`]. A flow's state is one byte ([`AppState`]), kept by the
+//! worker beside the flow's other per-slot state; a TCP flow being followed also has a
+//! connection in the worker's [`tcp::TcpApp`].
 
 pub mod dns;
+pub mod tcp;
+pub mod tls;
 
 /// The app-layer protocol of a flow, as rules see it (`alert dns ...`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,6 +20,7 @@ pub enum AppProto {
     #[default]
     Unknown,
     Dns,
+    Tls,
 }
 
 /// App-layer counters of a worker.
@@ -24,12 +31,20 @@ pub struct AppStats {
     /// Flows turned round because their first payload told the other direction (a DNS
     /// reply first, say).
     pub reversed_flows: u64,
+    /// TCP flows told TLS, and their ClientHellos whose server name was parsed.
+    pub tls_flows: u64,
+    pub tls_sni: u64,
+    /// TCP directions the app layer gave up following (a hole, or too much data).
+    pub tcp_given_up: u64,
 }
 
 impl AppStats {
     pub fn merge(&mut self, o: &AppStats) {
         self.dns_requests += o.dns_requests;
         self.reversed_flows += o.reversed_flows;
+        self.tls_flows += o.tls_flows;
+        self.tls_sni += o.tls_sni;
+        self.tcp_given_up += o.tcp_given_up;
     }
 }
 
@@ -62,6 +77,16 @@ pub struct AppState(pub u8);
 
 const FLOW_DNS: u8 = 1 << 4;
 const REVERSED: u8 = 1 << 5;
+
+// A TCP flow's bits: a slot holds one flow, so they reuse the UDP sides' bits.
+/// The flow is TLS.
+const TCP_TLS: u8 = 1 << 0;
+/// The worker's [`tcp::TcpApp`] follows the flow's bytes.
+const TCP_FOLLOWED: u8 = 1 << 1;
+/// The flow was told not TLS, or its handshake is over: never followed again.
+const TCP_DONE: u8 = 1 << 2;
+/// Suricata stopped inspecting the flow's content (its TLS handshake ended).
+const TCP_NO_INSPECT: u8 = 1 << 3;
 
 /// What [`AppState::on_packet`] found for one UDP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -160,6 +185,47 @@ impl AppState {
         step.proto = self.proto();
         step.parse = self.0 & FLOW_DNS != 0;
         step
+    }
+
+    /// A TCP flow's protocol.
+    pub fn tcp_proto(self) -> AppProto {
+        if self.0 & TCP_TLS != 0 {
+            AppProto::Tls
+        } else {
+            AppProto::Unknown
+        }
+    }
+
+    /// A TCP flow whose content Suricata no longer inspects.
+    pub fn tcp_no_inspect(self) -> bool {
+        self.0 & TCP_NO_INSPECT != 0
+    }
+
+    /// A TCP flow the app layer follows, or should start following.
+    pub fn tcp_wants_follow(self) -> bool {
+        self.0 & TCP_DONE == 0
+    }
+
+    pub fn tcp_followed(self) -> bool {
+        self.0 & TCP_FOLLOWED != 0
+    }
+
+    /// Records what the TCP app layer found: followed or not, TLS, content inspection
+    /// stopped.
+    pub fn set_tcp(&mut self, followed: bool, tls: bool, no_inspect: bool) {
+        let mut b = self.0 & TCP_DONE;
+        if followed {
+            b |= TCP_FOLLOWED;
+        } else if self.0 & TCP_FOLLOWED != 0 {
+            b |= TCP_DONE;
+        }
+        if tls || self.0 & TCP_TLS != 0 {
+            b |= TCP_TLS;
+        }
+        if no_inspect || self.0 & TCP_NO_INSPECT != 0 {
+            b |= TCP_NO_INSPECT;
+        }
+        self.0 = b;
     }
 
     /// The flow's protocol.

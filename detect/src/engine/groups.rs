@@ -41,6 +41,7 @@ pub(crate) fn rule_scope(proto: &Proto) -> Option<(u8, u8)> {
         Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => (1 << Class::Tcp as u8, 0b11),
         // DNS over UDP only: DNS over TCP is not parsed.
         Proto::Udp | Proto::Dns => (1 << Class::Udp as u8, 0b11),
+        Proto::Tls => (1 << Class::Tcp as u8, 0b11),
         Proto::Icmp => (1 << Class::Icmp as u8, 0b11),
         Proto::Ip => (ALL, 0b11),
         Proto::Ipv4 => (ALL, 0b01),
@@ -229,7 +230,7 @@ pub(crate) fn build(ranked: &[&Rule]) -> (Tables, Vec<Vec<u32>>) {
     // Transaction rules (`dns.query`) run on app-layer transactions, not in a group.
     let scopes: Vec<Option<(u8, u8)>> = ranked
         .iter()
-        .map(|r| rule_scope(&r.proto).filter(|_| r.dns_query.is_none()))
+        .map(|r| rule_scope(&r.proto).filter(|_| r.app_buffer.is_none()))
         .collect();
     let dirs: Vec<u8> = ranked.iter().map(|r| rule_directions(r)).collect();
     let ports: Vec<Option<Vec<u16>>> = ranked.iter().map(|r| rule_ports(r)).collect();

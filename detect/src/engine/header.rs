@@ -98,13 +98,16 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
         return false;
     }
     // An app-layer rule needs its protocol on the flow (Suricata's `s->alproto` check).
-    if rule.proto == crate::rules::Proto::Dns && info.app != AppProto::Dns {
+    if (rule.proto == crate::rules::Proto::Dns && info.app != AppProto::Dns)
+        || (rule.proto == crate::rules::Proto::Tls && info.app != AppProto::Tls)
+    {
         return false;
     }
     // Suricata skips a rule needing a payload when the packet has none to inspect: a
     // tunnel's outer packet, or an empty one, unless (TCP) its stream has bytes to
     // inspect at it.
-    let no_payload = info.header_only || (pkt.payload.is_empty() && !info.stream_data);
+    let no_payload =
+        info.header_only || ((pkt.payload.is_empty() || info.payload_unread) && !info.stream_data);
     if rule.dsize.is_some_and(|m| {
         !m.matches(pkt.payload.len() as u64)
             || if no_payload {

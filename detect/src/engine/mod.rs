@@ -39,7 +39,7 @@ pub use payload::INSPECTION_RECURSION_LIMIT;
 use capture::decode::Packet;
 
 use crate::applayer::dns::Queries;
-use crate::rules::{Action, Location, NumMatch, PayloadMatch, Rule};
+use crate::rules::{Action, Location, NumMatch, PayloadMatch, Rule, Sticky};
 use content::Searcher;
 use prefilter::{FastPattern, Prefilter, Selected, VariantSeen};
 
@@ -73,6 +73,11 @@ pub struct FlowInfo {
     pub stream_size: Option<[u32; 2]>,
     /// The flow's app-layer protocol, which `alert dns` rules require.
     pub app: AppProto,
+    /// Suricata's `PKT_NOPAYLOAD_INSPECTION` (a TLS flow after its handshake): the payload
+    /// is neither prefiltered nor read, so only rules without a positive fast pattern are
+    /// tried, and their payload keywords count as matched when the stream has bytes at
+    /// this packet ([`FlowInfo::stream_data`]) and fail otherwise.
+    pub payload_unread: bool,
 }
 
 /// The outcome of inspecting one packet.
@@ -252,28 +257,31 @@ struct Compiled {
     negated_fp: Option<Searcher>,
     kind: PayloadKind,
     bits: flowbits::RuleBits,
-    /// A transaction rule's `dns.query` buffer.
-    dns: Option<AppCompiled>,
+    /// A transaction rule's sticky buffer (`dns.query`, `tls.sni`).
+    app: Option<AppCompiled>,
 }
 
 /// One app-layer buffer's keywords in verification form.
 #[derive(Debug)]
 struct AppCompiled {
+    kind: Sticky,
     steps: Box<[payload::Step]>,
     dotprefix: bool,
     bsize: Box<[NumMatch]>,
 }
 
-/// The transaction rules of DNS requests (`dns.query`): Suricata inspects each request
-/// transaction once, on the packet that carried it, in the to-server direction.
+/// The transaction rules of one sticky buffer: DNS requests (`dns.query`), which Suricata
+/// inspects once, on the packet that carried them, or a TLS ClientHello's server name
+/// (`tls.sni`), inspected on the client's first packet after the server acknowledged it.
+/// Both go to the server.
 #[derive(Debug, Default)]
-struct DnsRules {
+struct TxRules {
     /// Over every rule's fast pattern in the buffer; the names are scanned with a leading
     /// `.` so `dotprefix` patterns are found too (verification is exact).
     prefilter: Option<Prefilter>,
     /// Ranks of rules without a positive fast pattern (sorted).
     always: Box<[u32]>,
-    /// Some rule is a `dns.query` rule.
+    /// Some rule inspects this buffer.
     any: bool,
 }
 
@@ -357,7 +365,10 @@ pub struct Engine {
     /// Some rule is "like IP-only" ([`is_like_ip_only`]): only then can the pseudo packets
     /// that end a TCP flow alert ([`Engine::inspect_end_of_flow`]).
     like_ip_only: bool,
-    dns: DnsRules,
+    dns: TxRules,
+    tls: TxRules,
+    /// Some rule names `tls` as its protocol (header or payload rules on TLS flows).
+    tls_proto: bool,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -448,7 +459,7 @@ impl Engine {
                     sid: r.sid,
                 });
             }
-            let fp = match &r.dns_query {
+            let fp = match &r.app_buffer {
                 Some(b) => prefilter::select_from(&b.payload),
                 None => prefilter::select(r),
             }
@@ -487,7 +498,8 @@ impl Engine {
                         _ => None,
                     },
                     kind: payload_kind(r),
-                    dns: r.dns_query.as_ref().map(|b| AppCompiled {
+                    app: r.app_buffer.as_ref().map(|b| AppCompiled {
+                        kind: b.kind,
                         steps: payload::compile(&b.payload),
                         dotprefix: b.dotprefix,
                         bsize: b.bsize.clone().into_boxed_slice(),
@@ -566,11 +578,11 @@ impl Engine {
                 stream_negated,
             });
         }
-        let dns = {
+        let mut tx_rules = |kind: Sticky| -> Result<TxRules, BuildError> {
             let mut items: Vec<(u32, &FastPattern)> = Vec::new();
             let mut always = Vec::new();
             for (rank, c) in compiled.iter().enumerate() {
-                if c.dns.is_none() {
+                if c.app.as_ref().is_none_or(|a| a.kind != kind) {
                     continue;
                 }
                 match &fast[c.index as usize] {
@@ -586,12 +598,14 @@ impl Engine {
             if let Some(p) = &prefilter {
                 max_variants = max_variants.max(p.variant_count());
             }
-            DnsRules {
+            Ok(TxRules {
                 any: !items.is_empty() || !always.is_empty(),
                 prefilter,
                 always: always.into_boxed_slice(),
-            }
+            })
         };
+        let dns = tx_rules(Sticky::DnsQuery)?;
+        let tls = tx_rules(Sticky::TlsSni)?;
         let prefiltered = fast
             .iter()
             .filter(|f| matches!(f, Selected::Positive(_)))
@@ -607,7 +621,7 @@ impl Engine {
             .zip(&rules)
             .filter_map(|(f, r)| match f {
                 // The stream's look-back is for packet-payload patterns.
-                Selected::Positive(fp) if r.dns_query.is_none() => Some(fp.bytes.len()),
+                Selected::Positive(fp) if r.app_buffer.is_none() => Some(fp.bytes.len()),
                 _ => None,
             })
             .max()
@@ -616,7 +630,9 @@ impl Engine {
             .iter()
             .any(|c| c.flow_action && !c.ip_only && !is_app_header_only(&rules[c.index as usize]));
         Ok(Engine {
+            tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
             dns,
+            tls,
             flowbit_names,
             max_pattern,
             like_ip_only,
@@ -702,6 +718,10 @@ impl Engine {
         }
         if c.steps.is_empty() {
             return true;
+        }
+        if flow.payload_unread {
+            // Suricata's payload mask holds, and its payload inspection is skipped.
+            return flow.stream_data && !flow.header_only;
         }
         // Suricata runs payload keywords on an empty payload only when the stream has
         // bytes to inspect at this packet (its payload mask; a negated content then
@@ -872,7 +892,11 @@ impl Engine {
         in_stream: bool,
         scratch: &mut Scratch,
     ) -> Verdict {
-        let payload = if flow.header_only { &[] } else { pkt.payload };
+        let payload = if flow.header_only || flow.payload_unread {
+            &[]
+        } else {
+            pkt.payload
+        };
         self.run(
             pkt,
             payload,
@@ -1012,6 +1036,12 @@ impl Engine {
         self.dns.any
     }
 
+    /// Whether some rule needs to know TLS flows (`tls.sni`, `alert tls`): only then does
+    /// the worker follow the client's TLS records.
+    pub fn has_tls_rules(&self) -> bool {
+        self.tls.any || self.tls_proto
+    }
+
     /// Inspects the request transaction `queries` that packet `pkt` carried (Suricata's
     /// `dns.query` rules, which look at requests alone): a rule matches when its header
     /// keywords match the packet and its buffer keywords match one of the query names.
@@ -1024,8 +1054,31 @@ impl Engine {
         queries: &Queries,
         scratch: &mut Scratch,
     ) -> Verdict {
+        self.inspect_tx(&self.dns, pkt, flow, || queries.names(), scratch)
+    }
+
+    /// Inspects a TLS flow's ClientHello server name (`tls.sni` rules) at packet `pkt`,
+    /// as [`Engine::inspect_dns`] does a request's names.
+    pub fn inspect_tls_sni(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        sni: &[u8],
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        self.inspect_tx(&self.tls, pkt, flow, || std::iter::once(sni), scratch)
+    }
+
+    fn inspect_tx<'n, I: Iterator<Item = &'n [u8]>>(
+        &self,
+        tx: &TxRules,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        names: impl Fn() -> I,
+        scratch: &mut Scratch,
+    ) -> Verdict {
         scratch.matches.clear();
-        if !self.dns.any || !flow.to_server || flow.header_only {
+        if !tx.any || !flow.to_server || flow.header_only {
             return Verdict::Inspected;
         }
         let Scratch {
@@ -1038,8 +1091,8 @@ impl Engine {
             ..
         } = scratch;
         cands.clear();
-        if let Some(pf) = &self.dns.prefilter {
-            for name in queries.names() {
+        if let Some(pf) = &tx.prefilter {
+            for name in names() {
                 app_buf.clear();
                 app_buf.push(b'.');
                 app_buf.extend_from_slice(name);
@@ -1047,7 +1100,7 @@ impl Engine {
             }
             unmark(cand_bits, cands);
         }
-        cands.extend_from_slice(&self.dns.always);
+        cands.extend_from_slice(&tx.always);
         cands.sort_unstable();
         cands.dedup();
         let mut verdict = Verdict::Inspected;
@@ -1055,7 +1108,7 @@ impl Engine {
             let Some(c) = self.compiled.get(rank as usize) else {
                 continue;
             };
-            let (Some(app), Some(rule)) = (&c.dns, self.rules.get(c.index as usize)) else {
+            let (Some(app), Some(rule)) = (&c.app, self.rules.get(c.index as usize)) else {
                 continue;
             };
             if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
@@ -1064,7 +1117,7 @@ impl Engine {
             if c.bits.has_checks() && !c.bits.check(flowbits) {
                 continue;
             }
-            let hit = queries.names().any(|name| {
+            let hit = names().any(|name| {
                 let buf: &[u8] = if app.dotprefix {
                     app_buf.clear();
                     app_buf.push(b'.');
@@ -1233,16 +1286,16 @@ fn is_app_header_only(r: &Rule) -> bool {
         to_server: r.flow.to_server,
         ..Default::default()
     };
-    r.proto == crate::rules::Proto::Dns
-        && r.dns_query.is_none()
+    matches!(r.proto, crate::rules::Proto::Dns | crate::rules::Proto::Tls)
+        && r.app_buffer.is_none()
         && r.flow == direction_only
         && no_packet_keywords(r)
 }
 
 fn ip_only_keywords(r: &Rule) -> bool {
     // Suricata: a rule with an app-layer protocol is never IP-only.
-    r.proto != crate::rules::Proto::Dns
-        && r.dns_query.is_none()
+    !matches!(r.proto, crate::rules::Proto::Dns | crate::rules::Proto::Tls)
+        && r.app_buffer.is_none()
         && r.flow == crate::rules::FlowMatch::default()
         && no_packet_keywords(r)
 }

@@ -668,6 +668,7 @@ fn header_keywords() {
         stream_data: false,
         stream_size: None,
         app: Default::default(),
+        payload_unread: false,
     };
     let no = first_packet();
     // A session whose client sent 10 bytes after its SYN and whose server only answered.

@@ -62,6 +62,9 @@ pub(super) struct PublishedWorker {
     pub queue_full: AtomicU64,
     dns_requests: AtomicU64,
     reversed_flows: AtomicU64,
+    tls_flows: AtomicU64,
+    tls_sni: AtomicU64,
+    tcp_given_up: AtomicU64,
 }
 
 impl PublishedWorker {
@@ -88,6 +91,9 @@ impl PublishedWorker {
         }
         self.dns_requests.store(s.app.dns_requests, Relaxed);
         self.reversed_flows.store(s.app.reversed_flows, Relaxed);
+        self.tls_flows.store(s.app.tls_flows, Relaxed);
+        self.tls_sni.store(s.app.tls_sni, Relaxed);
+        self.tcp_given_up.store(s.app.tcp_given_up, Relaxed);
     }
 
     pub(super) fn load(&self) -> WorkerLive {
@@ -128,6 +134,9 @@ impl PublishedWorker {
             app: AppStats {
                 dns_requests: self.dns_requests.load(Relaxed),
                 reversed_flows: self.reversed_flows.load(Relaxed),
+                tls_flows: self.tls_flows.load(Relaxed),
+                tls_sni: self.tls_sni.load(Relaxed),
+                tcp_given_up: self.tcp_given_up.load(Relaxed),
             },
         }
     }

@@ -56,6 +56,8 @@ pub enum Proto {
     Ipv6,
     /// `dns`: DNS over UDP, told by Suricata's probe on the flow's server port 53.
     Dns,
+    /// `tls`: TLS over TCP, told by Suricata's record patterns on the client's first bytes.
+    Tls,
     /// `http`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
     AppLayer(String),
 }
@@ -234,7 +236,7 @@ impl Rule {
             flags: Vec::new(),
             stream_size: Vec::new(),
             payload: Vec::new(),
-            dns_query: None,
+            app_buffer: None,
             flowbits: Vec::new(),
             filters: AlertFilters::default(),
         }
@@ -538,10 +540,31 @@ pub struct IsDataAt {
     pub rawbytes: bool,
 }
 
-/// The keywords of one app-layer sticky buffer (`dns.query`), with the buffer's own
-/// checks: what Suricata inspects per buffer instance of a transaction.
+/// Which app-layer sticky buffer a transaction rule inspects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sticky {
+    /// `dns.query`: each query name of a DNS request.
+    #[default]
+    DnsQuery,
+    /// `tls.sni`: the server name of the client's TLS ClientHello.
+    TlsSni,
+}
+
+impl Sticky {
+    /// The keyword's name, for messages.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Sticky::DnsQuery => "dns.query",
+            Sticky::TlsSni => "tls.sni",
+        }
+    }
+}
+
+/// The keywords of one app-layer sticky buffer (`dns.query`, `tls.sni`), with the
+/// buffer's own checks: what Suricata inspects per buffer instance of a transaction.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppBuffer {
+    pub kind: Sticky,
     /// `dotprefix`: the buffer is inspected with a `.` before it (when not empty).
     pub dotprefix: bool,
     /// `bsize`: the (transformed) buffer's length; each given must hold.
@@ -598,9 +621,10 @@ pub struct Rule {
     /// `stream_size`, which may repeat: every occurrence must hold.
     pub stream_size: Vec<StreamSizeMatch>,
     pub payload: Vec<PayloadMatch>,
-    /// `dns.query` (or `dns_query`): a DNS request transaction's query names, any of
-    /// which may match. Such a rule runs on DNS requests, not on packet payloads.
-    pub dns_query: Option<AppBuffer>,
+    /// An app-layer sticky buffer: `dns.query` (a DNS request's query names, any of
+    /// which may match) or `tls.sni`. Such a rule runs on transactions, not on packet
+    /// payloads.
+    pub app_buffer: Option<AppBuffer>,
     /// `flowbits` conditions and actions, in rule order.
     pub flowbits: Vec<Flowbit>,
     /// What decides whether a match becomes an alert: the rule's `threshold` or

@@ -121,15 +121,15 @@ struct Builder {
     fast_pattern_seen: bool,
     /// Variables declared by `byte_extract`/`byte_math`, usable as numbers.
     byte_vars: Vec<String>,
-    /// `dns.query` was given: its keywords are tagged [`DNS_QUERY_BUFFER`].
-    dns_query: Option<AppBuffer>,
+    /// `dns.query` or `tls.sni` was given: its keywords are tagged [`APP_BUFFER`].
+    app_buffer: Option<AppBuffer>,
     /// Where `bsize` was given, for the error when the contents cannot fit it.
     bsize_pos: Option<usize>,
-    dns_query_pos: Option<usize>,
+    app_buffer_pos: Option<usize>,
 }
 
-/// The buffer tag of the `dns.query` keywords (other sticky buffers count up from 1).
-const DNS_QUERY_BUFFER: u32 = u32::MAX;
+/// The buffer tag of the app-layer sticky buffer's keywords (other sticky buffers count up from 1).
+const APP_BUFFER: u32 = u32::MAX;
 
 fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
     Err(PErr::new(pos, Some(kw), msg))
@@ -166,9 +166,9 @@ impl Builder {
             next_buffer: 1,
             fast_pattern_seen: false,
             byte_vars: Vec::new(),
-            dns_query: None,
+            app_buffer: None,
             bsize_pos: None,
-            dns_query_pos: None,
+            app_buffer_pos: None,
         }
     }
 
@@ -218,6 +218,7 @@ impl Builder {
             "ipv4" | "ip4" => Proto::Ipv4,
             "ipv6" | "ip6" => Proto::Ipv6,
             "dns" => Proto::Dns,
+            "tls" => Proto::Tls,
             p if !p.is_empty()
                 && p.bytes().all(|c| {
                     c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
@@ -480,36 +481,72 @@ impl Builder {
                     .or_else(|m| err(vpos, kw, m))?;
                 self.rule.filters.threshold = Some(spec);
             }
-            "dns.query" | "dns_query" => {
+            "dns.query" | "dns_query" | "tls.sni" | "tls_sni" => {
                 none(value)?;
-                // DNS over TCP is not parsed: a TCP-only rule could never match.
-                if matches!(
+                let kind = if kw.starts_with("dns") {
+                    Sticky::DnsQuery
+                } else {
+                    Sticky::TlsSni
+                };
+                let tcp_only = matches!(
                     self.rule.proto,
                     Proto::Tcp | Proto::TcpPkt | Proto::TcpStream
-                ) {
-                    self.unsupported(format!("{kw}:tcp"));
+                );
+                match kind {
+                    // DNS over TCP is not parsed: a TCP-only rule could never match.
+                    Sticky::DnsQuery if tcp_only => self.unsupported(format!("{kw}:tcp")),
+                    Sticky::DnsQuery if self.rule.proto == Proto::Tls => {
+                        return err(pos, kw, "a tls rule cannot inspect dns.query (Suricata 7 refuses the rule)")
+                    }
+                    Sticky::TlsSni if self.rule.proto == Proto::Dns => {
+                        return err(pos, kw, "a dns rule cannot inspect tls.sni (Suricata 7 refuses the rule)")
+                    }
+                    // Suricata takes `alert udp ... tls.sni` (which never matches: TLS
+                    // is TCP), but not a TCP rule on single packets.
+                    Sticky::TlsSni if self.rule.proto == Proto::TcpPkt => {
+                        return err(
+                            pos,
+                            kw,
+                            "tcp-pkt rules look at single packets, tls.sni at a stream's transaction (Suricata 7 refuses the rule)",
+                        )
+                    }
+                    _ => {}
                 }
-                self.dns_query.get_or_insert_with(AppBuffer::default);
-                self.dns_query_pos.get_or_insert(pos);
-                self.buffer = DNS_QUERY_BUFFER;
+                let b = self.app_buffer.get_or_insert_with(|| AppBuffer {
+                    kind,
+                    ..Default::default()
+                });
+                if b.kind != kind {
+                    return err(
+                        pos,
+                        kw,
+                        format!(
+                            "{} and {} belong to different protocols (Suricata 7 refuses the rule)",
+                            b.kind.keyword(),
+                            kind.keyword()
+                        ),
+                    );
+                }
+                self.app_buffer_pos.get_or_insert(pos);
+                self.buffer = APP_BUFFER;
             }
-            "bsize" if self.buffer == DNS_QUERY_BUFFER => {
+            "bsize" if self.buffer == APP_BUFFER => {
                 let m = num_match(&need(value)?, u64::MAX).or_else(|m| err(vpos, kw, m))?;
                 // Suricata 7 takes a second bsize and requires both; its content check
                 // looks at the first.
-                if let Some(b) = self.dns_query.as_mut() {
+                if let Some(b) = self.app_buffer.as_mut() {
                     b.bsize.push(m);
                 }
                 self.bsize_pos.get_or_insert(pos);
             }
-            "dotprefix" if self.buffer == DNS_QUERY_BUFFER => {
+            "dotprefix" if self.buffer == APP_BUFFER => {
                 none(value)?;
                 // After a content Suricata 7 starts a second, transformed instance of the
                 // buffer for the keywords that follow; tidewatch keeps one per rule.
-                if self.buffers.contains(&DNS_QUERY_BUFFER) {
+                if self.buffers.contains(&APP_BUFFER) {
                     self.unsupported("dotprefix:after-content".to_owned());
                 }
-                if let Some(b) = self.dns_query.as_mut() {
+                if let Some(b) = self.app_buffer.as_mut() {
                     b.dotprefix = true;
                 }
             }
@@ -1112,7 +1149,7 @@ impl Builder {
             .explicit_priority
             .or(self.class_priority)
             .unwrap_or(DEFAULT_PRIORITY);
-        self.split_dns_query()?;
+        self.split_app_buffer()?;
         if let (Some((need, max)), Some(pos), true) = (
             dsize_leaves_no_room(&self.rule),
             self.dsize_pos,
@@ -1158,15 +1195,15 @@ impl Builder {
 }
 
 impl Builder {
-    /// Moves the keywords given after `dns.query` from the packet payload to the rule's
-    /// DNS query buffer, and checks what Suricata 7 checks of it.
-    fn split_dns_query(&mut self) -> PResult<()> {
-        let Some(mut buf) = self.dns_query.take() else {
+    /// Moves the keywords given after `dns.query` or `tls.sni` from the packet payload to
+    /// the rule's app-layer buffer, and checks what Suricata 7 checks of it.
+    fn split_app_buffer(&mut self) -> PResult<()> {
+        let Some(mut buf) = self.app_buffer.take() else {
             return Ok(());
         };
         let payload = std::mem::take(&mut self.rule.payload);
         for (m, &b) in payload.into_iter().zip(&self.buffers) {
-            if b == DNS_QUERY_BUFFER {
+            if b == APP_BUFFER {
                 buf.payload.push(m);
             } else {
                 self.rule.payload.push(m);
@@ -1174,13 +1211,13 @@ impl Builder {
         }
         if !self.rule.payload.is_empty() {
             // A packet payload match and a transaction's buffer in one rule.
-            self.unsupported("dns.query+packet-payload".to_owned());
+            self.unsupported(format!("{}+packet-payload", buf.kind.keyword()));
         }
         if buf.payload.is_empty() && buf.bsize.is_empty() {
-            let at = self.dns_query_pos.unwrap_or(0);
+            let at = self.app_buffer_pos.unwrap_or(0);
             return err(
                 at,
-                "dns.query",
+                buf.kind.keyword(),
                 "the buffer has no keywords to match (Suricata 7 refuses the rule)",
             );
         }
@@ -1188,7 +1225,7 @@ impl Builder {
             return err(
                 pos,
                 "flow",
-                "dns.query looks at requests, which go to the server: the directions conflict (Suricata 7 refuses the rule)",
+                format!("{} looks at the client's data, which goes to the server: the directions conflict (Suricata 7 refuses the rule)", buf.kind.keyword()),
             );
         }
         if let (Some(&bsize), Some(pos)) = (buf.bsize.first(), self.bsize_pos) {
@@ -1207,7 +1244,7 @@ impl Builder {
                 );
             }
         }
-        self.rule.dns_query = Some(buf);
+        self.rule.app_buffer = Some(buf);
         Ok(())
     }
 }

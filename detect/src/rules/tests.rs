@@ -60,20 +60,14 @@ fn actions_and_protocols() {
         ("tcp-stream", Proto::TcpStream),
         ("ipv4", Proto::Ipv4),
         ("ipv6", Proto::Ipv6),
+        ("dns", Proto::Dns),
+        ("tls", Proto::Tls),
     ];
     for (word, proto) in protos {
         let r = rule(&format!("alert {word} any any -> any any (sid:1;)"));
         assert_eq!(r.proto, proto, "{word}");
     }
-    for app in [
-        "http",
-        "tls",
-        "ftp-data",
-        "smb",
-        "quic",
-        "websocket",
-        "newproto",
-    ] {
+    for app in ["http", "ftp-data", "smb", "quic", "websocket", "newproto"] {
         match parse(&format!(
             "alert {app} any any -> any any (sid:5; msg:\"x\";)"
         ))
@@ -1518,7 +1512,7 @@ fn dns_query_rules_as_suricata_loads_them() {
         r.payload.is_empty(),
         "the buffer's keywords leave the packet payload"
     );
-    let b = r.dns_query.expect("a dns.query buffer");
+    let b = r.app_buffer.expect("a dns.query buffer");
     assert!(b.dotprefix);
     assert_eq!(b.bsize, vec![NumMatch::Gt(5)]);
     assert!(matches!(&b.payload[..], [PayloadMatch::Content(c)] if c.nocase && c.endswith));
@@ -1529,13 +1523,13 @@ fn dns_query_rules_as_suricata_loads_them() {
         r#"alert ip any any -> any any (dns.query; content:"x"; sid:1;)"#,
         r#"alert dns any any -> any any (dns.query; bsize:2; bsize:3; sid:1;)"#,
     ] {
-        assert!(rule(text).dns_query.is_some(), "{text}");
+        assert!(rule(text).app_buffer.is_some(), "{text}");
     }
     let p = rule(r#"alert dns any any -> any any (content:"x"; sid:1;)"#);
-    assert!(p.dns_query.is_none() && p.payload.len() == 1);
+    assert!(p.app_buffer.is_none() && p.payload.len() == 1);
     // Without payload keywords: a header rule on the packets of DNS flows.
     let h = rule(r#"alert dns any any -> any any (flow:to_server; sid:1;)"#);
-    assert!(h.dns_query.is_none() && h.payload.is_empty() && h.proto == Proto::Dns);
+    assert!(h.app_buffer.is_none() && h.payload.is_empty() && h.proto == Proto::Dns);
     // Refused, as Suricata refuses them.
     for (text, msg) in [
         (
@@ -1585,5 +1579,82 @@ fn dns_query_rules_as_suricata_loads_them() {
             }
             other => panic!("{text}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn tls_sni_rules_as_suricata_loads_them() {
+    // Each form was checked with `suricata -T` (7.0.10).
+    let r = rule(
+        r#"alert tls $HOME_NET any -> $EXTERNAL_NET any (flow:established,to_server; tls.sni; dotprefix; content:".evil.test"; nocase; endswith; bsize:>5; sid:1;)"#,
+    );
+    assert_eq!(r.proto, Proto::Tls);
+    assert!(r.payload.is_empty());
+    let b = r.app_buffer.expect("a tls.sni buffer");
+    assert_eq!(b.kind, Sticky::TlsSni);
+    assert!(b.dotprefix);
+    assert_eq!(b.bsize, vec![NumMatch::Gt(5)]);
+    // The legacy name; tcp, tcp-stream and ip rules; udp and icmp rules, which Suricata
+    // takes though they never match (TLS is TCP); several contents.
+    for text in [
+        r#"alert tls any any -> any any (tls_sni; content:"a"; pcre:"/b/R"; sid:1;)"#,
+        r#"alert tcp any any -> any any (tls.sni; content:"x"; sid:1;)"#,
+        r#"alert tcp-stream any any -> any any (tls.sni; content:"x"; sid:1;)"#,
+        r#"alert ip any any -> any any (tls.sni; content:"x"; sid:1;)"#,
+        r#"alert udp any any -> any any (tls.sni; content:"x"; sid:1;)"#,
+        r#"alert icmp any any -> any any (tls.sni; content:"x"; sid:1;)"#,
+        r#"alert tls any any -> any any (tls.sni; content:"a"; content:"b"; sid:1;)"#,
+    ] {
+        let r = rule(text);
+        assert_eq!(r.app_buffer.map(|b| b.kind), Some(Sticky::TlsSni), "{text}");
+    }
+    // Without payload keywords: a header rule on the packets of TLS flows.
+    let h = rule(r#"alert tls any any -> any any (flow:to_server; sid:1;)"#);
+    assert!(h.app_buffer.is_none() && h.proto == Proto::Tls);
+    // Refused, as Suricata refuses them.
+    for (text, msg) in [
+        (
+            r#"alert tls any any -> any any (tls.sni; sid:1;)"#,
+            "no keywords to match",
+        ),
+        (
+            r#"alert tls any any -> any any (tls.sni; bsize:3; content:"abcd"; sid:1;)"#,
+            "more than bsize's bound of 3",
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls.sni; content:"a"; sid:1;)"#,
+            "directions conflict",
+        ),
+        (
+            r#"alert dns any any -> any any (tls.sni; content:"a"; sid:1;)"#,
+            "dns rule cannot inspect tls.sni",
+        ),
+        (
+            r#"alert tls any any -> any any (dns.query; content:"a"; sid:1;)"#,
+            "tls rule cannot inspect dns.query",
+        ),
+        (
+            r#"alert tcp any any -> any any (tls.sni; content:"a"; dns.query; content:"b"; sid:1;)"#,
+            "different protocols",
+        ),
+        (
+            r#"alert tcp-pkt any any -> any any (tls.sni; content:"a"; sid:1;)"#,
+            "tcp-pkt",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Valid in Suricata, not enforced here.
+    match parse(r#"alert tls any any -> any any (content:"a"; tls.sni; content:"b"; sid:1;)"#) {
+        Ok(Parsed::Unsupported { keywords, .. }) => {
+            assert!(
+                keywords.iter().any(|k| k == "tls.sni+packet-payload"),
+                "{keywords:?}"
+            )
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -51,6 +51,15 @@ struct Half {
     known: bool,
     /// `stream.reassembly.depth` was reached: inspect now, store no more.
     depth_reached: bool,
+    /// The app layer completed a record of this direction: inspect at its next packet
+    /// (Suricata's `STREAMTCP_STREAM_FLAG_TRIGGER_RAW`).
+    trigger_raw: bool,
+    /// Raw inspection is being turned off: inspect what is held at the next packet, then
+    /// never again (`STREAMTCP_STREAM_FLAG_NEW_RAW_DISABLED`).
+    new_raw_disabled: bool,
+    /// Raw inspection is off (`STREAMTCP_STREAM_FLAG_DISABLE_RAW`): bytes are tracked,
+    /// not kept.
+    raw_disabled: bool,
 }
 
 impl Half {
@@ -306,6 +315,7 @@ impl StreamTable {
         let established = s.state >= SsnState::Established;
         let mut in_stream = false;
         if !p.payload.is_empty() {
+            let keep = keep && !s.halves[d].raw_disabled;
             if established && s.state != SsnState::Closed && s.halves[d].known && !keep {
                 self.stats.unkept_bytes += p.payload.len() as u64;
                 in_stream = true;
@@ -328,6 +338,8 @@ impl StreamTable {
         let ready = h.pending()
             && (closing
                 || h.depth_reached
+                || h.trigger_raw
+                || h.new_raw_disabled
                 || u64::from(h.last_ack.saturating_sub(h.progress)) >= self.config.chunk_size);
         Outcome {
             in_stream,
@@ -337,6 +349,55 @@ impl StreamTable {
                 || (completes_with_data && s.state == SsnState::Established),
             sizes: (s.state != SsnState::None).then(|| [s.halves[0].size(), s.halves[1].size()]),
         }
+    }
+
+    /// Asks for raw inspection of one direction of `slot` at its next packet, as
+    /// Suricata's app layer does when it completes a record of that direction.
+    pub fn trigger_raw(&mut self, slot: u32, to_server: bool) {
+        if let Some(s) = self.sessions.get_mut(slot as usize) {
+            if s.state != SsnState::None {
+                s.halves[usize::from(!to_server)].trigger_raw = true;
+            }
+        }
+    }
+
+    /// Turns raw inspection of `slot` off, both ways, as Suricata does when a TLS flow's
+    /// content is encrypted (`NEW_RAW_DISABLED` on both streams): what each direction
+    /// holds is offered once more at its next inspection (this packet's direction at
+    /// this packet, if [`StreamTable::pending`]), then nothing again.
+    pub fn disable_raw(&mut self, slot: u32) {
+        if let Some(s) = self.sessions.get_mut(slot as usize) {
+            for h in &mut s.halves {
+                if !h.raw_disabled {
+                    h.new_raw_disabled = true;
+                }
+            }
+        }
+    }
+
+    /// Drops what `slot` holds for raw inspection, both ways, and keeps nothing more:
+    /// Suricata inspects no content of the flow any more.
+    pub fn drop_raw(&mut self, slot: u32) {
+        if let Some(s) = self.sessions.get_mut(slot as usize) {
+            for h in &mut s.halves {
+                drop_raw(h, &mut self.mem, &mut self.pool);
+            }
+        }
+    }
+
+    /// The stream offset of sequence number `seq` in one direction of `slot`, for the
+    /// app layer's copy of that direction's bytes.
+    pub fn offset_of(&self, slot: u32, to_server: bool, seq: u32) -> Option<u32> {
+        let s = self.sessions.get(slot as usize)?;
+        s.halves[usize::from(!to_server)].offset(seq)
+    }
+
+    /// How far the peer acknowledged one direction of `slot` (a stream offset): what the
+    /// app layer may take of it.
+    pub fn acked(&self, slot: u32, to_server: bool) -> Option<u32> {
+        let s = self.sessions.get(slot as usize)?;
+        let h = &s.halves[usize::from(!to_server)];
+        (s.state != SsnState::None && h.known).then_some(h.last_ack)
     }
 
     /// Prefilters the bytes that just arrived in one direction of `slot` while they are
@@ -391,6 +452,11 @@ impl StreamTable {
         };
         let h = &mut s.halves[usize::from(!to_server)];
         let until = inspect_end(h, eof);
+        h.trigger_raw = false;
+        if h.new_raw_disabled {
+            h.new_raw_disabled = false;
+            h.raw_disabled = true;
+        }
         let Some(buf) = h.buf.as_deref_mut() else {
             return;
         };
@@ -408,7 +474,9 @@ impl StreamTable {
         }
         h.progress = u32::try_from(progress).unwrap_or(u32::MAX);
         buf.release_before(progress);
-        if buf.pieces().is_empty() {
+        if h.raw_disabled {
+            drop_raw(h, &mut self.mem, &mut self.pool);
+        } else if buf.pieces().is_empty() {
             // Everything held was inspected: the buffer goes back to the pool, so memory
             // follows the flows that hold data rather than the flows in the table.
             if let Some(mut b) = h.buf.take() {
@@ -416,6 +484,19 @@ impl StreamTable {
                 self.pool.give(b, &mut self.mem);
             }
         }
+    }
+}
+
+/// Turns raw inspection of `h` off for good: nothing held is inspected again, and later
+/// bytes are tracked without being kept.
+fn drop_raw(h: &mut Half, mem: &mut Memcap, pool: &mut Pool) {
+    h.raw_disabled = true;
+    h.new_raw_disabled = false;
+    h.trigger_raw = false;
+    h.progress = h.progress.max(h.right_edge);
+    if let Some(mut b) = h.buf.take() {
+        b.shrink(mem);
+        pool.give(b, mem);
     }
 }
 
@@ -745,6 +826,54 @@ mod tests {
         }
         let out = t.on_packet(1, 1, false, true, &seg(false, FIN | ACK, 5001, 1001, b"ab"));
         assert_eq!(out.sizes, Some([1, 4]));
+    }
+
+    /// An app-layer trigger makes the next packet of that direction inspect what was
+    /// acknowledged, before `chunk_size` bytes wait; turning raw inspection off flushes
+    /// the packet's direction once and drops the other's bytes, then keeps nothing.
+    #[test]
+    fn triggers_and_disabling_as_the_tls_app_layer_asks() {
+        let mut t = table(false);
+        for (to_server, flags, seq, ack) in [
+            (true, SYN, 1000, 0),
+            (false, SYN | ACK, 5000, 1001),
+            (true, ACK, 1001, 5001),
+        ] {
+            t.on_packet(0, 1, to_server, true, &seg(to_server, flags, seq, ack, b""));
+        }
+        let hello = seg(true, PSH | ACK, 1001, 5001, b"hello");
+        assert!(!t.on_packet(0, 1, true, true, &hello).ready);
+        let reply = seg(false, PSH | ACK, 5001, 1006, b"reply");
+        assert!(!t.on_packet(0, 1, false, true, &reply).ready);
+        assert_eq!(t.acked(0, true), Some(5));
+        assert_eq!(t.offset_of(0, true, 1003), Some(2));
+        // Five bytes acknowledged are far below the chunk size: only a trigger inspects.
+        let ack = seg(true, ACK, 1006, 5006, b"");
+        assert!(!t.on_packet(0, 1, true, true, &ack).ready);
+        t.trigger_raw(0, true);
+        assert!(t.on_packet(0, 1, true, true, &ack).ready);
+        let mut seen = Vec::new();
+        t.inspect(0, true, false, |d, _| seen.extend_from_slice(d));
+        assert_eq!(seen, b"hello");
+        // The trigger is spent by the inspection.
+        assert!(
+            !t.on_packet(0, 1, true, true, &seg(true, PSH | ACK, 1006, 5006, b"more"))
+                .ready
+        );
+        // Off at a server packet: the server's held bytes are flushed by this packet's
+        // inspection, then nothing is kept; the client's wait for its next packet.
+        t.disable_raw(0);
+        assert_eq!(t.pending(0), [true, true]);
+        seen.clear();
+        t.inspect(0, false, false, |d, _| seen.extend_from_slice(d));
+        assert_eq!(seen, b"reply", "what the client acknowledged");
+        assert_eq!(t.pending(0), [true, false]);
+        t.drop_raw(0);
+        assert_eq!(t.pending(0), [false, false]);
+        let late = seg(false, PSH | ACK, 5006, 1010, b"late");
+        let out = t.on_packet(0, 1, false, true, &late);
+        assert!(out.in_stream && !out.ready);
+        assert_eq!(t.pending(0), [false, false]);
     }
 
     /// Suricata picks a session up midstream from an ACK, or from a FIN carrying data;

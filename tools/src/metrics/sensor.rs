@@ -176,8 +176,10 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     e.family(
         "tidewatch_app_layer_total",
         Kind::Counter,
-        "App-layer events: DNS requests inspected by `dns.query` rules, and UDP flows turned \
-         round because their first payload told the other direction (as Suricata does).",
+        "App-layer events: DNS requests inspected by `dns.query` rules, UDP flows turned \
+         round because their first payload told the other direction (as Suricata does), TCP \
+         flows told TLS, TLS server names parsed, and TCP directions the app layer gave up \
+         (a hole in the data, or more than 64 KiB waiting).",
     )
     .sample(
         &[("event", "dns_request")],
@@ -186,6 +188,12 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     .sample(
         &[("event", "flow_reversed")],
         sum(|w| w.app.reversed_flows) as f64,
+    )
+    .sample(&[("event", "tls_flow")], sum(|w| w.app.tls_flows) as f64)
+    .sample(&[("event", "tls_sni")], sum(|w| w.app.tls_sni) as f64)
+    .sample(
+        &[("event", "tcp_given_up")],
+        sum(|w| w.app.tcp_given_up) as f64,
     );
     e.single(
         "tidewatch_flows_active",

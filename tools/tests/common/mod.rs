@@ -431,3 +431,35 @@ pub fn expected_tuples(path: &str) -> Vec<Tuple> {
     v.sort();
     v
 }
+
+/// Replays the pcap `write` makes with `rules`, with one worker and with two, and requires
+/// Suricata's alerts stored at `expected` (more than `min` of them), alert by alert.
+pub fn assert_golden_equal(
+    name: &str,
+    write: impl Fn(&Path) -> anyhow::Result<()>,
+    rules: &str,
+    expected: &str,
+    min: usize,
+) {
+    let dir = scratch_dir(&format!("{name}-golden"));
+    let pcap = dir.join(format!("{name}.pcap"));
+    write(&pcap).unwrap();
+    let theirs = expected_tuples(expected);
+    assert!(theirs.len() > min, "the reference covers the cases");
+    for workers in ["1", "2"] {
+        let eve = dir.join(format!("eve-{workers}.json"));
+        let mut cmd = tidewatch();
+        cmd.arg("replay")
+            .arg(&pcap)
+            .args(["--rules", rules, "--workers", workers, "--eve"])
+            .arg(&eve);
+        run_ok(&mut cmd);
+        let got = eve_tuples(&eve_lines(&eve));
+        let missing: Vec<_> = theirs.iter().filter(|t| !got.contains(t)).collect();
+        let extra: Vec<_> = got.iter().filter(|t| !theirs.contains(t)).collect();
+        assert!(
+            got == theirs,
+            "{workers} worker(s): missing {missing:?}, extra {extra:?}"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! Any bytes as the two directions of a TLS flow, in chunks: each chunk goes through
+//! Suricata's TLS record parser for its direction. Nothing may panic, a server name is at
+//! most 255 bytes without a NUL, each completed record took at least 6 bytes, a stopped
+//! flow takes nothing more, inspection stops at most once (never with `full`), and the
+//! probe never changes its mind once it decided.
+#![no_main]
+
+use detect::applayer::tls::{self, EncryptionHandling, Fed, Probe, TlsFlow, MAX_SNI_LEN};
+use libfuzzer_sys::fuzz_target;
+
+/// Feeds the chunks, checking each feed; returns what each feed gave.
+fn run(flow: &mut TlsFlow, chunks: &[(bool, &[u8])], mode: EncryptionHandling) -> Vec<Fed> {
+    let mut out = Vec::with_capacity(chunks.len());
+    let (mut bytes, mut records, mut encrypted) = ([0usize; 2], [0usize; 2], 0);
+    for &(to_server, data) in chunks {
+        let was_stopped = flow.stopped();
+        let fed = flow.feed(to_server, data);
+        if was_stopped {
+            assert_eq!(fed, Fed::default(), "a stopped flow parsed");
+        }
+        let d = usize::from(!to_server);
+        bytes[d] += data.len();
+        records[d] += fed.records_completed as usize;
+        assert!(records[d] * 6 <= bytes[d], "a record of under 6 bytes");
+        encrypted += usize::from(fed.encrypted_now);
+        if fed.error {
+            assert!(flow.stopped());
+        }
+        for side in [&flow.client, &flow.server] {
+            if let Some(sni) = side.sni() {
+                assert!(sni.len() <= MAX_SNI_LEN && !sni.contains(&0));
+            }
+        }
+        out.push(fed);
+    }
+    assert!(encrypted <= 1, "inspection stopped twice");
+    if mode == EncryptionHandling::Full {
+        assert_eq!(encrypted, 0);
+    }
+    assert_eq!(flow.inspection_stopped(), encrypted == 1);
+    out
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&head, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mode = match head & 3 {
+        0 | 3 => EncryptionHandling::Default,
+        1 => EncryptionHandling::Bypass,
+        _ => EncryptionHandling::Full,
+    };
+    // Chunks: a length byte (top bit: to client), then the bytes.
+    let mut chunks = Vec::new();
+    let mut client_stream = Vec::new();
+    while let Some((&h, tail)) = rest.split_first() {
+        let len = usize::from(h & 0x7f).min(tail.len());
+        let (chunk, tail) = tail.split_at(len);
+        rest = tail;
+        let to_server = h & 0x80 == 0;
+        if to_server {
+            client_stream.extend_from_slice(chunk);
+        }
+        chunks.push((to_server, chunk));
+    }
+
+    let mut flow = TlsFlow::new(mode);
+    let first = run(&mut flow, &chunks, mode);
+    let sni = flow.client.sni().map(<[u8]>::to_vec);
+    // The same feeds after a reset give the same answers.
+    flow.reset();
+    assert_eq!(run(&mut flow, &chunks, mode), first);
+    assert_eq!(flow.client.sni().map(<[u8]>::to_vec), sni);
+
+    // The client's stream at once and a byte at a time: no panic, bounded names.
+    for step in [client_stream.len().max(1), 1] {
+        let mut side = tls::TlsSide::default();
+        for c in client_stream.chunks(step) {
+            side.feed(c, true);
+        }
+        assert!(side.sni().is_none_or(|s| s.len() <= MAX_SNI_LEN));
+    }
+
+    // The probe decides once: every longer prefix agrees.
+    for to_server in [true, false] {
+        for pp in [false, true] {
+            let mut decided = None;
+            for n in 0..=client_stream.len().min(8) {
+                let p = tls::probe_with_pp(&client_stream[..n], to_server, pp);
+                match decided {
+                    Some(d) => assert_eq!(p, d, "probe changed its mind"),
+                    None if p != Probe::NeedMore => decided = Some(p),
+                    None => {}
+                }
+            }
+        }
+    }
+});

@@ -1,0 +1,402 @@
+//! The TCP app layer of one worker: which flows speak TLS, and the client's ClientHello
+//! server name, fed as Suricata 7's stream engine feeds its app layer in IDS mode.
+//!
+//! Suricata hands a direction's bytes to the app layer when the peer acknowledges them
+//! (`StreamTcpReassembleHandleSegmentUpdateACK` on a packet of the other direction), so
+//! a client's ClientHello is detected and parsed on the server's packet that
+//! acknowledges it, and its `tls.sni` transaction is inspected on the client's next
+//! packet. Every TLS record completed that way asks for raw inspection of its direction
+//! (`AppLayerParserTriggerRawStreamReassembly`), which the caller forwards to the stream.
+//!
+//! A flow is followed from its first data: its bytes are copied in stream order from
+//! offset 0 (segments ahead of a hole wait for it) until the protocol is told (TLS or
+//! not) and then, for TLS, until the handshake ends: at the first application data
+//! Suricata stops inspecting the flow's content ([`TcpStep::encrypted_now`]). The copies
+//! live in a per-worker slab of connections whose buffers are reused, so a warm worker
+//! allocates nothing per packet.
+//!
+//! Not modelled (besides what [`super::tls`] lists):
+//! - only the client's first bytes tell the protocol: a server speaking first, and other
+//!   protocols' parsers (whose own raw-inspection triggers Suricata follows, moving
+//!   `content` alerts of HTTP flows, say, to other packets), are not followed;
+//! - a gap (the peer acknowledged bytes never seen): the direction is given up and
+//!   counted, where Suricata's TLS parser fails and its app layer stops in ways that
+//!   change which packets its rules see;
+//! - end of stream: Suricata also hands the app layer unacknowledged bytes at a RST or
+//!   at the flow's end; here only acknowledged bytes are parsed.
+
+use std::collections::HashMap;
+
+use super::tls::{self, Probe, TlsFlow};
+
+/// Suricata's TLS probing parser applies to flows with this server port.
+const TLS_PROBE_PORT: u16 = tls::TLS_PORT;
+
+/// Bytes a direction of a TLS flow may hold before it is given up (a ClientHello is far
+/// smaller).
+pub const MAX_PENDING: usize = 64 << 10;
+/// Bytes a direction may hold before the flow is told TLS: past them (a server speaking
+/// first, say) the flow is no longer followed, so flows that are not TLS cost little.
+pub const MAX_PENDING_UNTOLD: usize = 16 << 10;
+
+/// What the app layer made of one TCP packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpStep {
+    /// The flow is TLS (told at this packet or before).
+    pub tls: bool,
+    /// `[to-server, to-client]`: records of that direction completed at this packet, so
+    /// its raw stream is to be inspected at its next packet.
+    pub trigger_raw: [bool; 2],
+    /// Suricata stopped content inspection of the flow at this packet (the handshake
+    /// ended): later packets are inspected as header-only ones.
+    pub encrypted_now: bool,
+}
+
+/// Counters of the TCP app layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpAppStats {
+    /// Flows told TLS.
+    pub tls_flows: u64,
+    /// ClientHellos whose server name was parsed.
+    pub tls_sni: u64,
+    /// Directions given up: a hole in the data, or more than [`MAX_PENDING`] waiting.
+    pub given_up: u64,
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    tls: TlsFlow,
+    /// The protocol is told: TLS (else the connection would have been freed).
+    is_tls: bool,
+    /// Per direction (`[client, server]`): bytes received in order, not yet fed.
+    pending: [Vec<u8>; 2],
+    /// Per direction: segments that arrived ahead of a hole, by stream offset, until the
+    /// hole fills (as Suricata's stream reorders them before its app layer sees them).
+    ahead: [Vec<(u32, Vec<u8>)>; 2],
+    /// Stream offset of the first pending byte.
+    fed: [u32; 2],
+    /// The direction is no longer followed (a hole, too much data, a parser error).
+    stopped: [bool; 2],
+    /// The server name was inspected.
+    sni_inspected: bool,
+    /// The flow's server port is where Suricata's TLS probing parser runs.
+    probing_port: bool,
+}
+
+impl Conn {
+    /// Appends the part of `payload` (at stream offset `offset`, not past the end of
+    /// what is held) that is new.
+    fn append(&mut self, d: usize, offset: u32, payload: &[u8]) {
+        let next = u64::from(self.fed[d]) + self.pending[d].len() as u64;
+        let end = u64::from(offset) + payload.len() as u64;
+        if end > next {
+            let skip = (next - u64::from(offset)) as usize;
+            self.pending[d].extend_from_slice(&payload[skip..]);
+        }
+    }
+
+    fn reset(&mut self) {
+        self.tls.reset();
+        self.is_tls = false;
+        for p in &mut self.pending {
+            p.clear();
+        }
+        for a in &mut self.ahead {
+            a.clear();
+        }
+        self.fed = [0; 2];
+        self.stopped = [false; 2];
+        self.sni_inspected = false;
+        self.probing_port = false;
+    }
+}
+
+/// The followed TCP flows of one worker, by flow slot.
+#[derive(Debug, Default)]
+pub struct TcpApp {
+    by_slot: HashMap<u32, u32>,
+    conns: Vec<Conn>,
+    free: Vec<u32>,
+    pub stats: TcpAppStats,
+}
+
+impl TcpApp {
+    /// Starts following the flow in `slot`, whose server listens on `server_port`.
+    pub fn open(&mut self, slot: u32, server_port: u16) {
+        if self.by_slot.contains_key(&slot) {
+            return;
+        }
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(Conn::default());
+                (self.conns.len() - 1) as u32
+            }
+        };
+        let c = &mut self.conns[i as usize];
+        c.reset();
+        c.probing_port = server_port == TLS_PROBE_PORT;
+        self.by_slot.insert(slot, i);
+    }
+
+    /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
+    pub fn close(&mut self, slot: u32) {
+        if let Some(i) = self.by_slot.remove(&slot) {
+            self.free.push(i);
+        }
+    }
+
+    pub fn is_open(&self, slot: u32) -> bool {
+        self.by_slot.contains_key(&slot)
+    }
+
+    fn conn(&mut self, slot: u32) -> Option<&mut Conn> {
+        let i = *self.by_slot.get(&slot)?;
+        self.conns.get_mut(i as usize)
+    }
+
+    /// Records the payload of a packet of the flow in `slot` going `to_server`, which
+    /// starts at stream offset `offset`. Bytes are taken in stream order: a segment ahead
+    /// of a hole waits until the hole fills; a byte received twice keeps its first copy.
+    pub fn on_data(&mut self, slot: u32, to_server: bool, offset: u32, payload: &[u8]) {
+        let d = usize::from(!to_server);
+        let Some(&i) = self.by_slot.get(&slot) else {
+            return;
+        };
+        let Some(c) = self.conns.get_mut(i as usize) else {
+            return;
+        };
+        if c.stopped[d] || payload.is_empty() {
+            return;
+        }
+        let held: usize = c.ahead[d].iter().map(|(_, b)| b.len()).sum();
+        let total = c.pending[d].len() + held + payload.len();
+        if !c.is_tls && total > MAX_PENDING_UNTOLD {
+            // Not TLS so far, and too much to be a hello's flight: not followed further.
+            self.close(slot);
+            return;
+        }
+        if total > MAX_PENDING {
+            c.stopped[d] = true;
+            c.pending[d].clear();
+            c.ahead[d].clear();
+            self.stats.given_up += 1;
+            return;
+        }
+        let next = u64::from(c.fed[d]) + c.pending[d].len() as u64;
+        if u64::from(offset) > next {
+            c.ahead[d].push((offset, payload.to_vec()));
+            return;
+        }
+        c.append(d, offset, payload);
+        // Segments waiting ahead that the new bytes reach.
+        while let Some(i) = c.ahead[d]
+            .iter()
+            .position(|&(o, _)| u64::from(o) <= u64::from(c.fed[d]) + c.pending[d].len() as u64)
+        {
+            let (o, b) = c.ahead[d].swap_remove(i);
+            c.append(d, o, &b);
+        }
+    }
+
+    /// The peer acknowledged direction `to_server` of the flow in `slot` up to stream
+    /// offset `acked`: the app layer takes those bytes (protocol detection first, then
+    /// the TLS parser). Returns what happened; a flow told not TLS is closed.
+    pub fn on_ack(&mut self, slot: u32, to_server: bool, acked: u32) -> TcpStep {
+        let d = usize::from(!to_server);
+        let mut step = TcpStep::default();
+        let Some(i) = self.by_slot.get(&slot).copied() else {
+            return step;
+        };
+        let Some(c) = self.conns.get_mut(i as usize) else {
+            return step;
+        };
+        step.tls = c.is_tls;
+        if c.stopped[d] || acked <= c.fed[d] {
+            return step;
+        }
+        let n = ((acked - c.fed[d]) as usize).min(c.pending[d].len());
+        if n == 0 {
+            if !c.ahead[d].is_empty() {
+                // The peer acknowledged past a hole: a gap, which TLS does not cross.
+                c.stopped[d] = true;
+                c.ahead[d].clear();
+                self.stats.given_up += 1;
+            }
+            return step;
+        }
+        if !c.is_tls {
+            // Suricata tells the protocol from the client's first acknowledged bytes.
+            if !to_server {
+                return step;
+            }
+            match tls::probe_with_pp(&c.pending[d][..n], true, c.probing_port) {
+                Probe::NeedMore => return step,
+                Probe::NotTls => {
+                    self.close(slot);
+                    return step;
+                }
+                Probe::Tls => {
+                    c.is_tls = true;
+                    step.tls = true;
+                    self.stats.tls_flows += 1;
+                }
+            }
+        }
+        let had_sni = c.tls.client.sni().is_some();
+        let fed = c.tls.feed(to_server, &c.pending[d][..n]);
+        c.pending[d].drain(..n);
+        c.fed[d] += n as u32;
+        step.trigger_raw[d] = fed.records_completed > 0;
+        step.encrypted_now = fed.encrypted_now;
+        if fed.error || c.tls.stopped() {
+            // A parser error stops Suricata's app layer both ways.
+            c.stopped = [true; 2];
+            for p in &mut c.pending {
+                p.clear();
+            }
+        }
+        if !had_sni && c.tls.client.sni().is_some() {
+            self.stats.tls_sni += 1;
+        }
+        step
+    }
+
+    /// The client's server name when it is parsed and not yet inspected; marks it
+    /// inspected.
+    pub fn take_sni(&mut self, slot: u32) -> Option<&[u8]> {
+        let c = self.conn(slot)?;
+        if c.sni_inspected {
+            return None;
+        }
+        let sni = c.tls.client.sni()?;
+        c.sni_inspected = true;
+        Some(sni)
+    }
+
+    /// Whether the flow in `slot` has a parsed server name not yet inspected.
+    pub fn has_sni(&self, slot: u32) -> bool {
+        self.get(slot)
+            .is_some_and(|c| !c.sni_inspected && c.tls.client.sni().is_some())
+    }
+
+    /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
+    /// was parsed stays until [`TcpApp::close`].
+    pub fn stop(&mut self, slot: u32) {
+        if let Some(c) = self.conn(slot) {
+            c.stopped = [true; 2];
+            for p in &mut c.pending {
+                p.clear();
+            }
+        }
+    }
+
+    /// Whether nothing more is needed of the flow in `slot`: both directions stopped and
+    /// the server name, if any, inspected.
+    pub fn done(&self, slot: u32) -> bool {
+        self.get(slot).is_none_or(|c| {
+            c.stopped == [true; 2] && (c.sni_inspected || c.tls.client.sni().is_none())
+        })
+    }
+
+    fn get(&self, slot: u32) -> Option<&Conn> {
+        let i = *self.by_slot.get(&slot)?;
+        self.conns.get(i as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(sni: &[u8]) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[0; 32]);
+        b.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        let mut ext = vec![0, 0];
+        let list_len = sni.len() + 3;
+        ext.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
+        ext.extend_from_slice(&(list_len as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+        ext.extend_from_slice(sni);
+        b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        b.extend_from_slice(&ext);
+        let mut m = vec![1];
+        m.extend_from_slice(&(b.len() as u32).to_be_bytes()[1..]);
+        m.extend_from_slice(&b);
+        let mut r = vec![22, 3, 1];
+        r.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        r.extend_from_slice(&m);
+        r
+    }
+
+    #[test]
+    fn a_hello_is_told_and_parsed_only_when_acknowledged() {
+        let mut app = TcpApp::default();
+        app.open(7, 443);
+        let h = hello(b"www.example.com");
+        let (a, b) = h.split_at(2);
+        app.on_data(7, true, 0, a);
+        // Two bytes cannot tell TLS yet.
+        assert_eq!(app.on_ack(7, true, 2), TcpStep::default());
+        app.on_data(7, true, 2, b);
+        // A retransmission of the first part changes nothing.
+        app.on_data(7, true, 0, a);
+        assert!(!app.has_sni(7));
+        let step = app.on_ack(7, true, h.len() as u32);
+        assert!(step.tls && step.trigger_raw == [true, false] && !step.encrypted_now);
+        assert!(app.has_sni(7));
+        assert_eq!(app.take_sni(7), Some(&b"www.example.com"[..]));
+        assert_eq!(app.take_sni(7), None, "inspected once");
+        assert_eq!(app.stats.tls_flows, 1);
+        assert_eq!(app.stats.tls_sni, 1);
+        // Application data in either direction ends content inspection.
+        app.on_data(7, false, 0, &[23, 3, 3, 0, 2, 0xaa, 0xbb]);
+        let step = app.on_ack(7, false, 7);
+        assert!(step.encrypted_now && step.trigger_raw == [false, true]);
+        app.stop(7);
+        assert!(app.done(7));
+        app.close(7);
+        assert!(!app.is_open(7) && app.done(7));
+    }
+
+    #[test]
+    fn other_protocols_close_and_holes_give_up() {
+        let mut app = TcpApp::default();
+        app.open(1, 80);
+        app.on_data(1, true, 0, b"GET / HTTP/1.1\r\n");
+        assert!(!app.on_ack(1, true, 16).tls);
+        assert!(!app.is_open(1), "told not TLS: no longer followed");
+        // Out of order: the later part waits for the hole to fill.
+        app.open(2, 443);
+        let h = hello(b"a.example");
+        app.on_data(2, true, 10, &h[10..]);
+        app.on_data(2, true, 0, &h[..10]);
+        assert!(app.on_ack(2, true, h.len() as u32).tls);
+        assert_eq!(app.take_sni(2), Some(&b"a.example"[..]));
+        // A hole the peer acknowledged: a gap, and the direction is given up.
+        app.open(4, 443);
+        app.on_data(4, true, 10, &h[10..]);
+        assert!(!app.on_ack(4, true, h.len() as u32).tls);
+        assert_eq!(app.stats.given_up, 1);
+        // A server speaking first, at length, before anything tells TLS: not followed.
+        app.open(3, 443);
+        app.on_data(3, false, 0, &vec![b'x'; MAX_PENDING_UNTOLD + 1]);
+        assert!(!app.is_open(3));
+        assert_eq!(app.stats.given_up, 1, "not counted: nothing was TLS");
+        // A TLS flow with too much waiting gives the direction up.
+        app.open(3, 443);
+        let h3 = hello(b"b.example");
+        app.on_data(3, true, 0, &h3);
+        assert!(app.on_ack(3, true, h3.len() as u32).tls);
+        app.on_data(3, false, 0, &vec![0x16u8; MAX_PENDING + 1]);
+        assert_eq!(app.stats.given_up, 2);
+        // A slot reopened starts afresh, with the buffers reused.
+        app.close(2);
+        app.open(2, 443);
+        app.on_data(2, true, 0, &h);
+        assert!(app.on_ack(2, true, h.len() as u32).tls);
+        assert_eq!(app.take_sni(2), Some(&b"a.example"[..]));
+    }
+}
