@@ -4,7 +4,7 @@
 use crate::applayer::tcp::TcpApp;
 use crate::applayer::{dns, AppProto, AppState, AppStats};
 use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
-use crate::engine::{Engine, FlowInfo, Scratch, Verdict};
+use crate::engine::{Engine, FlowInfo, Scratch, TlsHello, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, KeyedFlow};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
@@ -223,7 +223,11 @@ impl Worker {
             idle_swept_ns: 0,
             app: vec![0; flows.capacity()].into_boxed_slice(),
             queries: dns::Queries::default(),
-            tcp_app: TcpApp::default(),
+            tcp_app: {
+                let mut t = TcpApp::default();
+                t.set_ja3(engine.has_ja3_rules());
+                t
+            },
             engine,
             flows,
             checksums: config.checksums,
@@ -272,6 +276,7 @@ impl Worker {
             self.words = words;
             self.flowbits = crate::hugepage::boxed(self.flows.capacity() * words, 0);
         }
+        self.tcp_app.set_ja3(engine.has_ja3_rules());
         self.engine = engine;
     }
 
@@ -738,11 +743,11 @@ impl Worker {
         // do; the packet's alerts wait with the held ones, since a `pass` among the
         // transaction's matches drops them all.
         let mut dns_verdict = Verdict::Inspected;
-        let tls_sni = app == AppProto::Tls
+        let tls_hello = app == AppProto::Tls
             && to_server
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
-            && self.tcp_app.has_sni(view.slot);
-        if (dns_request || tls_sni) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
+            && self.tcp_app.has_hello(view.slot);
+        if (dns_request || tls_hello) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             let Worker {
                 scratch,
                 held,
@@ -754,15 +759,22 @@ impl Worker {
             for &rule in scratch.matches() {
                 held.push(rule as u32, p.payload);
             }
-            dns_verdict = if tls_sni {
-                match tcp_app.take_sni(view.slot) {
-                    Some(sni) => engine.inspect_tls_sni(p, &info, sni, scratch),
+            dns_verdict = if tls_hello {
+                match tcp_app.take_hello(view.slot) {
+                    Some(c) => {
+                        let hello = TlsHello {
+                            sni: c.sni(),
+                            ja3_hash: c.ja3_hash(),
+                            ja3_string: c.ja3_string(),
+                        };
+                        engine.inspect_tls_hello(p, &info, &hello, scratch)
+                    }
                     None => Verdict::Inspected,
                 }
             } else {
                 engine.inspect_dns(p, &info, queries, scratch)
             };
-            if tls_sni {
+            if tls_hello {
                 self.tcp_app_done(view.slot);
             }
             if dns_verdict == Verdict::Pass {

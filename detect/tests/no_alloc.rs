@@ -420,8 +420,8 @@ alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
 }
 
 /// TLS over TCP: following each flow's bytes, protocol detection, the record parser, the
-/// ClientHello's server name, the `tls.sni` rules and the end of content inspection reuse
-/// the worker's buffers and connection slab.
+/// ClientHello's server name and JA3, the `tls.sni` and `ja3` rules and the end of
+/// content inspection reuse the worker's buffers and connection slab.
 #[test]
 fn tls_sessions_do_not_allocate_when_warm() {
     use capture::craft::{tcp_flags as F, TcpSession};
@@ -431,6 +431,8 @@ alert tls any any -> any any (msg:"a"; tls.sni; content:"not-in-this.example"; n
 alert tls any any -> any any (msg:"b"; tls.sni; dotprefix; content:".nowhere.test"; endswith; sid:2;)
 alert tls any any -> any any (msg:"c"; tls.sni; bsize:3; sid:3;)
 alert tcp any any -> any any (msg:"d"; content:"NOPE"; sid:4;)
+alert tls any any -> any any (msg:"e"; ja3.hash; content:"00000000000000000000000000000000"; sid:5;)
+alert tls any any -> any any (msg:"f"; ja3.string; content:",99999,"; sid:6;)
 "#;
     let mut w = worker_for(rules, |e| e.has_tls_rules());
     let record = |ct: u8, body: &[u8]| {

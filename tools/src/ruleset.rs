@@ -68,7 +68,7 @@ impl LoadedRulesSummary {
         }
         if self.tls > 0 {
             s.push_str(&format!(
-                "tls: {} rule(s) on TLS over TCP (the ClientHello's server name; certificates and JA3 are not parsed)\n",
+                "tls: {} rule(s) on TLS over TCP (the ClientHello's server name and JA3; certificates are not parsed)\n",
                 self.tls
             ));
         }
@@ -151,15 +151,20 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
     }
     let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
     by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let needs = |proto: rules::Proto, sticky: rules::Sticky| {
+    let needs = |proto: rules::Proto, tls: bool| {
         rules
             .iter()
-            .filter(|r| r.proto == proto || r.app_buffer.as_ref().is_some_and(|b| b.kind == sticky))
+            .filter(|r| {
+                r.proto == proto
+                    || r.app_buffer
+                        .as_ref()
+                        .is_some_and(|b| b.kind.is_tls() == tls)
+            })
             .count()
     };
     let summary = LoadedRulesSummary {
-        dns: needs(rules::Proto::Dns, rules::Sticky::DnsQuery),
-        tls: needs(rules::Proto::Tls, rules::Sticky::TlsSni),
+        dns: needs(rules::Proto::Dns, false),
+        tls: needs(rules::Proto::Tls, true),
         files,
         enforced: rules.len(),
         skipped: skipped.len(),

@@ -411,6 +411,27 @@ const TLS_POOL: &[&str] = &[
     "http/1.1",
 ];
 
+/// The JA3 hashes of the TLS golden pcap's hellos (name and ALPN, ALPN only, extensions
+/// cut by a bad name type) and one of none of them.
+const JA3_HASHES: &[&str] = &[
+    "f304b683dc0e3e41d087a99f999e232b",
+    "2e390db90213d2eb580ed77bef9fe1a1",
+    "d12efec3a7501dfb43e0bf44e1445670",
+    "F304B683DC0E3E41D087A99F999E232B",
+    "00000000000000000000000000000000",
+];
+
+/// Pieces of the TLS golden pcap's JA3 strings.
+const JA3_POOL: &[&str] = &[
+    "771,",
+    "49199-49200-156",
+    ",0-16,",
+    ",16,",
+    ",,,",
+    "-156",
+    "771,49199",
+];
+
 /// One random TLS rule set: `n` rules, sids 300000 on.
 pub fn generate_tls(seed: u64, n: usize) -> String {
     let mut r = Rng(crate::benchgen::Rng::new(seed));
@@ -447,21 +468,46 @@ pub fn generate_tls(seed: u64, n: usize) -> String {
             };
             opts.push(format!("flow:{f}"));
         }
-        if sni {
-            opts.push((*r.pick(&["tls.sni", "tls.sni", "tls_sni"])).into());
-            if r.chance(30) {
-                opts.push("dotprefix".into());
-            }
-            if r.chance(20) {
-                opts.push(r.bsize(10, 12));
-            }
-        }
-        let contents = if sni {
-            *r.pick(&[1usize, 1, 1, 2, 0])
+        // One buffer of the hello in four: a JA3 hash (a whole one, as Suricata requires
+        // of the first content) or a JA3 string, else the server name.
+        let ja3 = if sni && r.chance(25) {
+            Some(r.chance(50))
         } else {
-            *r.pick(&[0usize, 1, 1, 1, 2])
+            None
+        };
+        let contents = match ja3 {
+            Some(true) => {
+                opts.push((*r.pick(&["ja3.hash", "ja3_hash"])).into());
+                let h = *r.pick(JA3_HASHES);
+                let neg = if r.chance(10) { "!" } else { "" };
+                opts.push(format!("content:{neg}\"{h}\""));
+                0
+            }
+            Some(false) => {
+                opts.push((*r.pick(&["ja3.string", "ja3_string"])).into());
+                let n = *r.pick(&[1usize, 1, 2]);
+                r.contents(&mut opts, JA3_POOL, n, 8, true);
+                0
+            }
+            None => {
+                if sni {
+                    opts.push((*r.pick(&["tls.sni", "tls.sni", "tls_sni"])).into());
+                    if r.chance(30) {
+                        opts.push("dotprefix".into());
+                    }
+                    if r.chance(20) {
+                        opts.push(r.bsize(10, 12));
+                    }
+                }
+                if sni {
+                    *r.pick(&[1usize, 1, 1, 2, 0])
+                } else {
+                    *r.pick(&[0usize, 1, 1, 1, 2])
+                }
+            }
         };
         r.contents(&mut opts, TLS_POOL, contents, 8, sni);
+        let sni = sni && ja3.is_none();
         if sni && (contents == 0 || r.chance(10)) {
             let re = *r.pick(&[
                 "^[a-z]+\\.",

@@ -1,8 +1,9 @@
 //! Any bytes as the two directions of a TLS flow, in chunks: each chunk goes through
 //! Suricata's TLS record parser for its direction. Nothing may panic, a server name is at
 //! most 255 bytes without a NUL, each completed record took at least 6 bytes, a stopped
-//! flow takes nothing more, inspection stops at most once (never with `full`), and the
-//! probe never changes its mind once it decided.
+//! flow takes nothing more, inspection stops at most once (never with `full`), a JA3
+//! string is digits, commas and dashes starting with a digit, its hash 32 lower-case hex
+//! digits and only with a string, and the probe never changes its mind once it decided.
 #![no_main]
 
 use detect::applayer::tls::{self, EncryptionHandling, Fed, Probe, TlsFlow, MAX_SNI_LEN};
@@ -29,6 +30,16 @@ fn run(flow: &mut TlsFlow, chunks: &[(bool, &[u8])], mode: EncryptionHandling) -
         for side in [&flow.client, &flow.server] {
             if let Some(sni) = side.sni() {
                 assert!(sni.len() <= MAX_SNI_LEN && !sni.contains(&0));
+            }
+            if let Some(s) = side.ja3_string() {
+                assert!(s.first().is_some_and(u8::is_ascii_digit));
+                assert!(s
+                    .iter()
+                    .all(|&b| b.is_ascii_digit() || b == b',' || b == b'-'));
+            }
+            if let Some(h) = side.ja3_hash() {
+                assert!(side.ja3_string().is_some());
+                assert!(h.len() == 32 && h.iter().all(|b| b"0123456789abcdef".contains(b)));
             }
         }
         out.push(fed);
@@ -67,10 +78,20 @@ fuzz_target!(|data: &[u8]| {
     let mut flow = TlsFlow::new(mode);
     let first = run(&mut flow, &chunks, mode);
     let sni = flow.client.sni().map(<[u8]>::to_vec);
+    let ja3 = |flow: &TlsFlow| {
+        [&flow.client, &flow.server].map(|s| {
+            (
+                s.ja3_string().map(<[u8]>::to_vec),
+                s.ja3_hash().map(<[u8]>::to_vec),
+            )
+        })
+    };
+    let first_ja3 = ja3(&flow);
     // The same feeds after a reset give the same answers.
     flow.reset();
     assert_eq!(run(&mut flow, &chunks, mode), first);
     assert_eq!(flow.client.sni().map(<[u8]>::to_vec), sni);
+    assert_eq!(ja3(&flow), first_ja3);
 
     // The client's stream at once and a byte at a time: no panic, bounded names.
     for step in [client_stream.len().max(1), 1] {

@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use super::tls::{self, Probe, TlsFlow};
+use super::tls::{self, Probe, TlsFlow, TlsSide};
 
 /// Suricata's TLS probing parser applies to flows with this server port.
 const TLS_PROBE_PORT: u16 = tls::TLS_PORT;
@@ -77,8 +77,8 @@ struct Conn {
     fed: [u32; 2],
     /// The direction is no longer followed (a hole, too much data, a parser error).
     stopped: [bool; 2],
-    /// The server name was inspected.
-    sni_inspected: bool,
+    /// The ClientHello's buffers were inspected.
+    hello_inspected: bool,
     /// The flow's server port is where Suricata's TLS probing parser runs.
     probing_port: bool,
 }
@@ -106,14 +106,22 @@ impl Conn {
         }
         self.fed = [0; 2];
         self.stopped = [false; 2];
-        self.sni_inspected = false;
+        self.hello_inspected = false;
         self.probing_port = false;
     }
+}
+
+/// Whether the client's ClientHello was parsed: it has a server name or a JA3.
+fn hello_parsed(client: &TlsSide) -> bool {
+    client.sni().is_some() || client.ja3_hash().is_some()
 }
 
 /// The followed TCP flows of one worker, by flow slot.
 #[derive(Debug, Default)]
 pub struct TcpApp {
+    /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
+    /// changes how one malformed hello is parsed).
+    ja3: bool,
     by_slot: HashMap<u32, u32>,
     conns: Vec<Conn>,
     free: Vec<u32>,
@@ -135,8 +143,14 @@ impl TcpApp {
         };
         let c = &mut self.conns[i as usize];
         c.reset();
+        c.tls.set_ja3(self.ja3);
         c.probing_port = server_port == TLS_PROBE_PORT;
         self.by_slot.insert(slot, i);
+    }
+
+    /// Whether flows opened from now on compute JA3.
+    pub fn set_ja3(&mut self, on: bool) {
+        self.ja3 = on;
     }
 
     /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
@@ -262,22 +276,21 @@ impl TcpApp {
         step
     }
 
-    /// The client's server name when it is parsed and not yet inspected; marks it
-    /// inspected.
-    pub fn take_sni(&mut self, slot: u32) -> Option<&[u8]> {
+    /// The client's side once its ClientHello is parsed and not yet inspected (its
+    /// server name and JA3); marks the hello inspected.
+    pub fn take_hello(&mut self, slot: u32) -> Option<&TlsSide> {
         let c = self.conn(slot)?;
-        if c.sni_inspected {
+        if c.hello_inspected || !hello_parsed(&c.tls.client) {
             return None;
         }
-        let sni = c.tls.client.sni()?;
-        c.sni_inspected = true;
-        Some(sni)
+        c.hello_inspected = true;
+        Some(&c.tls.client)
     }
 
-    /// Whether the flow in `slot` has a parsed server name not yet inspected.
-    pub fn has_sni(&self, slot: u32) -> bool {
+    /// Whether the flow in `slot` has a parsed ClientHello not yet inspected.
+    pub fn has_hello(&self, slot: u32) -> bool {
         self.get(slot)
-            .is_some_and(|c| !c.sni_inspected && c.tls.client.sni().is_some())
+            .is_some_and(|c| !c.hello_inspected && hello_parsed(&c.tls.client))
     }
 
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
@@ -292,10 +305,10 @@ impl TcpApp {
     }
 
     /// Whether nothing more is needed of the flow in `slot`: both directions stopped and
-    /// the server name, if any, inspected.
+    /// the ClientHello, if any, inspected.
     pub fn done(&self, slot: u32) -> bool {
         self.get(slot).is_none_or(|c| {
-            c.stopped == [true; 2] && (c.sni_inspected || c.tls.client.sni().is_none())
+            c.stopped == [true; 2] && (c.hello_inspected || !hello_parsed(&c.tls.client))
         })
     }
 
@@ -343,12 +356,15 @@ mod tests {
         app.on_data(7, true, 2, b);
         // A retransmission of the first part changes nothing.
         app.on_data(7, true, 0, a);
-        assert!(!app.has_sni(7));
+        assert!(!app.has_hello(7));
         let step = app.on_ack(7, true, h.len() as u32);
         assert!(step.tls && step.trigger_raw == [true, false] && !step.encrypted_now);
-        assert!(app.has_sni(7));
-        assert_eq!(app.take_sni(7), Some(&b"www.example.com"[..]));
-        assert_eq!(app.take_sni(7), None, "inspected once");
+        assert!(app.has_hello(7));
+        assert_eq!(
+            app.take_hello(7).and_then(|c| c.sni()),
+            Some(&b"www.example.com"[..])
+        );
+        assert!(app.take_hello(7).is_none(), "inspected once");
         assert_eq!(app.stats.tls_flows, 1);
         assert_eq!(app.stats.tls_sni, 1);
         // Application data in either direction ends content inspection.
@@ -374,7 +390,10 @@ mod tests {
         app.on_data(2, true, 10, &h[10..]);
         app.on_data(2, true, 0, &h[..10]);
         assert!(app.on_ack(2, true, h.len() as u32).tls);
-        assert_eq!(app.take_sni(2), Some(&b"a.example"[..]));
+        assert_eq!(
+            app.take_hello(2).and_then(|c| c.sni()),
+            Some(&b"a.example"[..])
+        );
         // A hole the peer acknowledged: a gap, and the direction is given up.
         app.open(4, 443);
         app.on_data(4, true, 10, &h[10..]);
@@ -397,6 +416,9 @@ mod tests {
         app.open(2, 443);
         app.on_data(2, true, 0, &h);
         assert!(app.on_ack(2, true, h.len() as u32).tls);
-        assert_eq!(app.take_sni(2), Some(&b"a.example"[..]));
+        assert_eq!(
+            app.take_hello(2).and_then(|c| c.sni()),
+            Some(&b"a.example"[..])
+        );
     }
 }

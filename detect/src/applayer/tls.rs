@@ -1,7 +1,7 @@
 //! TLS as Suricata 7.0.10 tells and parses it (`app-layer-ssl.c`): the protocol probe,
 //! the record layer of each direction, the ClientHello's server name that `tls.sni`
-//! inspects, and the moment Suricata stops inspecting the flow's content because the
-//! rest is encrypted.
+//! inspects, the ClientHello's JA3 that `ja3.string` and `ja3.hash` inspect, and the
+//! moment Suricata stops inspecting the flow's content because the rest is encrypted.
 //!
 //! Pure parsing: no I/O, no `unsafe`, no panic on any input, and once the reused
 //! buffers are warm no allocation per call.
@@ -73,12 +73,56 @@
 //! it (a leading NUL leaves an empty buffer that is still inspected); no buffer before
 //! the ClientHello's SNI is parsed. It is registered to-server only. See [`TlsSide::sni`].
 //!
+//! # JA3 (`TLSDecodeHandshakeHello`, `util-ja3.c`, `detect-tls-ja3-{string,hash}.c`)
+//!
+//! On when `app-layer.protocols.tls.ja3-fingerprints` is true, or (`auto`/unset, the
+//! default) as soon as a loaded rule uses `ja3.hash`, `ja3.string`, `ja3s.hash` or
+//! `ja3s.string`: their setup calls `SSLEnableJA3`, which turns the global
+//! `ssl_config.enable_ja3` on unless the setting is explicitly false (or hashing is
+//! disabled); a rule then fails to load when `SSLJA3IsEnabled` is still false. Modelled
+//! on by default; [`TlsFlow::set_ja3`] turns it off.
+//!
+//! Each direction keeps a string (`connp->ja3_str`) and its hash (`connp->ja3_hash`),
+//! built from the hellos it parses:
+//! - the hello's version starts the string, as received (`0x0304` stays `772`), but
+//!   only if the direction has no string yet;
+//! - while the direction has no hash: `,` and the cipher suites (a ServerHello's one),
+//!   once their length checks pass; then, once the extensions end, `,` and the
+//!   extension types in order, and for a ClientHello `,` and the elliptic curves
+//!   (supported groups) and `,` and the EC point formats. Values are decimal, joined by
+//!   `-`; an empty list leaves only its comma (`771,4865,,,`). GREASE values
+//!   (`TLSDecodeValueIsGREASE`: `0x0a0a`, `0x1a1a`, ..., `0xfafa`) are left out of each
+//!   list (a one-byte point format never is one).
+//! - The extension lists are appended when the extensions block is missing (a hello
+//!   ending after its compression methods: `771,4865,,,`), fully parsed, or ended by
+//!   an extension's contents (a bad SNI, curves, point formats, signature algorithms,
+//!   ALPN or supported_versions: `goto end`, that extension's type left out, the
+//!   curves read so far kept). They are not when the block or an extension header
+//!   does not fit (`invalid_length`), nor when the hello ended earlier (random,
+//!   session id, cipher suites, compression): the string then stays partial
+//!   (`771` or `771,4865-4866`), and there is no hash.
+//! - The hash, MD5 as lower-case hex, is computed when the extensions were appended;
+//!   from then on no hello changes the string. A later hello after a partial one
+//!   appends to it, without a version: `771,4865-49199` then
+//!   `771,4865-49199,4865-49199,0,,`.
+//!
+//! `ja3.string` (to-server) is the client string as soon as there is one (partial or
+//! not); `ja3.hash` is the client hash, absent until computed. The string always holds
+//! the version, so it is never empty (nor is the hash then of an empty string).
+//! `ja3s.*` read the to-client direction's (its ServerHello: version, cipher,
+//! extensions). SSLv2 hellos make none.
+//!
+//! JA3 changes one thing in parsing: reading the first ClientHello's elliptic curves
+//! two bytes at a time (`ec_processed_len < elliptic_curves_len`), an odd list length
+//! reads one byte past the list, and ends the hello when that byte is past the
+//! extension; with JA3 off (or once hashed) the list is skipped by its length.
+//!
 //! # Not modelled
 //!
 //! - Certificates (`TlsDecodeHSCertificates`: X.509 fields, chain, fingerprint) and the
 //!   `HANDSHAKE_DONE` flag they lead to: they never change how records are parsed.
-//! - JA3/JA4 (off by default). Turned on, JA4 also reads ALPN protocol lengths and can
-//!   end a hello's parsing earlier.
+//! - JA4 (off by default; JA3 and JA4 are enabled separately). Turned on, JA4 also
+//!   reads ALPN protocol lengths and can end a hello's parsing earlier.
 //! - The random, the session id and `SESSION_RESUMED`, ALPN, decoder events, frames,
 //!   `STATE_FINISHED` / EOF handling, logging.
 //! - Gaps and stream depth: TLS does not accept gaps, so a gap is a parser error in
@@ -344,12 +388,15 @@ struct Shared {
     hb_record_len: u32,
     parser: ParserFlags,
     mode: EncryptionHandling,
+    /// `ssl_config.enable_ja3` off (a global setting in Suricata; on by default here).
+    ja3_off: bool,
 }
 
 impl Shared {
-    fn new(mode: EncryptionHandling) -> Shared {
+    fn new(mode: EncryptionHandling, ja3_off: bool) -> Shared {
         Shared {
             mode,
+            ja3_off,
             ..Shared::default()
         }
     }
@@ -400,6 +447,7 @@ struct Conn {
     hs_type: u8,
     hs_size: u32,
     hs_buf: Vec<u8>,
+    ja3: Ja3,
 }
 
 impl Default for Conn {
@@ -416,6 +464,7 @@ impl Default for Conn {
             hs_type: 0,
             hs_size: 0,
             hs_buf: Vec::new(),
+            ja3: Ja3::default(),
         }
     }
 }
@@ -424,8 +473,11 @@ impl Conn {
     fn reset(&mut self) {
         let mut buf = std::mem::take(&mut self.hs_buf);
         buf.clear();
+        let mut ja3 = std::mem::take(&mut self.ja3);
+        ja3.clear();
         *self = Conn {
             hs_buf: buf,
+            ja3,
             ..Conn::default()
         };
     }
@@ -441,6 +493,77 @@ impl Conn {
         self.hs_size = 0;
         self.hs_buf.clear();
     }
+}
+
+/// What `SSLStateConnp` keeps of JA3 (`ja3_str`, `ja3_hash`), and the per-hello lists
+/// `TLSDecodeHSHelloExtensions` gathers before appending them (reused, not reallocated).
+#[derive(Clone, Debug, Default)]
+struct Ja3 {
+    /// `ja3_str != NULL`: a hello's version was read while JA3 was on.
+    started: bool,
+    string: Vec<u8>,
+    /// `ja3_hash`: set once, at the end of the first hello whose extensions parsed.
+    hash: Option<[u8; 32]>,
+    exts: Vec<u8>,
+    curves: Vec<u8>,
+    point_formats: Vec<u8>,
+}
+
+impl Ja3 {
+    fn clear(&mut self) {
+        self.started = false;
+        self.string.clear();
+        self.hash = None;
+    }
+
+    /// `Ja3BufferAppendBuffer` (`ja3_str` always holds the version by then): a comma,
+    /// then the list, which may be empty.
+    fn append(string: &mut Vec<u8>, list: &[u8]) {
+        string.push(b',');
+        string.extend_from_slice(list);
+    }
+
+    /// `Ja3GenerateHash`: MD5 of the string, in lower-case hex (`SCMd5HashBufferToHex`).
+    fn finish(&mut self) {
+        use md5::{Digest, Md5};
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = Md5::digest(&self.string);
+        let mut hex = [0; 32];
+        for (i, b) in digest.iter().enumerate() {
+            hex[2 * i] = HEX[usize::from(b >> 4)];
+            hex[2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+        self.hash = Some(hex);
+    }
+}
+
+/// `Ja3BufferAddValue`: the value in decimal, after a `-` unless the list is empty.
+fn ja3_add(list: &mut Vec<u8>, v: u16) {
+    if !list.is_empty() {
+        list.push(b'-');
+    }
+    ja3_add_digits(list, v);
+}
+
+/// `%u`.
+fn ja3_add_digits(buf: &mut Vec<u8>, v: u16) {
+    let mut digits = [0; 5];
+    let mut n = 0;
+    let mut v = v;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend(digits[..n].iter().rev());
+}
+
+/// `TLSDecodeValueIsGREASE` (RFC 8701): `0x?a?a` with both nibbles equal.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
 /// One direction's TLS parser state, fed that direction's stream bytes in order, in
@@ -468,7 +591,7 @@ impl TlsSide {
         self.required = 0;
         self.stopped = false;
         self.errored = false;
-        self.solo = Shared::default();
+        self.solo = Shared::new(EncryptionHandling::Default, self.solo.ja3_off);
     }
 
     /// Feeds this direction on its own (flow state as if the other direction sent
@@ -490,6 +613,31 @@ impl TlsSide {
         let n = usize::from(self.conn.sni_len?);
         let name = &self.conn.sni[..n];
         Some(&name[..memchr::memchr(0, name).unwrap_or(n)])
+    }
+
+    /// The hello's JA3 string as the `ja3.string` buffer gives it (`connp->ja3_str`):
+    /// `version,ciphers,extensions,curves,point_formats`, each list's values in
+    /// decimal joined by `-`, GREASE values left out. It is there from the moment a
+    /// hello's version is read, so a hello cut short leaves the part built so far, and
+    /// only the first hello parsed to its end counts (see the module doc). Suricata
+    /// builds one for a hello of either side; `ja3.string` reads the to-server side,
+    /// `ja3s.string` the to-client side's (a ServerHello's: version, cipher,
+    /// extensions). `None` while JA3 is off ([`TlsFlow::set_ja3`]) or before a hello.
+    pub fn ja3_string(&self) -> Option<&[u8]> {
+        self.conn.ja3.started.then_some(&self.conn.ja3.string[..])
+    }
+
+    /// The MD5 of [`TlsSide::ja3_string`] as 32 lower-case hex digits, as the `ja3.hash`
+    /// (`ja3s.hash` on the to-client side) buffer gives it: set once, when the first
+    /// hello is parsed to the end of its extensions (or where an extension's contents
+    /// ended it); a hello cut before that leaves no hash.
+    pub fn ja3_hash(&self) -> Option<&[u8]> {
+        self.conn.ja3.hash.as_ref().map(|h| &h[..])
+    }
+
+    /// Turns JA3 on or off for [`TlsSide::feed`] (on by default); kept across resets.
+    pub fn set_ja3(&mut self, enabled: bool) {
+        self.solo.ja3_off = !enabled;
     }
 
     /// The direction's version as Suricata keeps it (`connp->version`): the record's,
@@ -575,16 +723,26 @@ pub struct TlsFlow {
 impl TlsFlow {
     pub fn new(mode: EncryptionHandling) -> TlsFlow {
         TlsFlow {
-            shared: Shared::new(mode),
+            shared: Shared::new(mode, false),
             ..TlsFlow::default()
         }
     }
 
-    /// Forgets the flow, keeping its encryption handling and buffers' capacity.
+    /// Turns JA3 on (the default) or off: Suricata's `ssl_config.enable_ja3`, on when
+    /// `app-layer.protocols.tls.ja3-fingerprints` is true, or when a loaded rule uses a
+    /// `ja3.*`/`ja3s.*` keyword and the setting is not explicitly false. Besides the
+    /// fingerprints, it changes how an odd-length elliptic-curves list is read (see
+    /// the module doc). Kept across resets.
+    pub fn set_ja3(&mut self, enabled: bool) {
+        self.shared.ja3_off = !enabled;
+    }
+
+    /// Forgets the flow, keeping its encryption handling, JA3 setting and buffers'
+    /// capacity.
     pub fn reset(&mut self) {
         self.client.reset();
         self.server.reset();
-        self.shared = Shared::new(self.shared.mode);
+        self.shared = Shared::new(self.shared.mode, self.shared.ja3_off);
     }
 
     /// Feeds newly acknowledged bytes of one direction. An error on either side, or
@@ -909,11 +1067,11 @@ fn handshake_type(
     }
     let set = match ty {
         HS_CLIENT_HELLO => {
-            decode_hello(conn, &mut sh.flags, Hello::Client, msg);
+            decode_hello(conn, &mut sh.flags, !sh.ja3_off, Hello::Client, msg);
             F_STATE_CLIENT_HELLO
         }
         HS_SERVER_HELLO => {
-            decode_hello(conn, &mut sh.flags, Hello::Server, msg);
+            decode_hello(conn, &mut sh.flags, !sh.ja3_off, Hello::Server, msg);
             F_STATE_SERVER_HELLO
         }
         HS_SERVER_KEY_EXCHANGE => F_STATE_SERVER_KEYX,
@@ -938,28 +1096,53 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 
 /// `TLSDecodeHandshakeHello`: the fields in order; the first that does not fit ends the
 /// hello quietly (Suricata returns 0 either way: a bad hello is never a parser error).
-fn decode_hello(conn: &mut Conn, flags: &mut u32, kind: Hello, msg: &[u8]) {
-    let _ = hello_fields(conn, flags, kind, msg);
+/// `ja3_on` is `ssl_config.enable_ja3`.
+fn decode_hello(conn: &mut Conn, flags: &mut u32, ja3_on: bool, kind: Hello, msg: &[u8]) {
+    let _ = hello_fields(conn, flags, ja3_on, kind, msg);
 }
 
-fn hello_fields(conn: &mut Conn, flags: &mut u32, kind: Hello, msg: &[u8]) -> Option<()> {
-    let mut p = hello_version(conn, flags, kind, msg)?;
+fn hello_fields(
+    conn: &mut Conn,
+    flags: &mut u32,
+    ja3_on: bool,
+    kind: Hello,
+    msg: &[u8],
+) -> Option<()> {
+    let mut p = hello_version(conn, flags, ja3_on, kind, msg)?;
+    // Once the hash is there, no later hello adds to the JA3 string.
+    let ja3 = ja3_on && conn.ja3.hash.is_none();
     p += hello_random(msg.get(p..)?)?;
     // TLS 1.3 drafts dropped the session id and compression from the ServerHello.
     let full = |flags: u32| kind == Hello::Client || flags & F_LOG_WITHOUT_CERT == 0;
     if full(*flags) {
         p += hello_session_id(msg.get(p..)?)?;
     }
-    p += hello_cipher_suites(kind, msg.get(p..)?)?;
+    let ja3_string = ja3.then_some(&mut conn.ja3.string);
+    p += hello_cipher_suites(kind, msg.get(p..)?, ja3_string)?;
     if full(*flags) {
         p += hello_compression(kind, msg.get(p..)?)?;
     }
-    hello_extensions(conn, flags, kind, msg.get(p..)?)
+    hello_extensions(conn, flags, ja3, kind, msg.get(p..)?)?;
+    if ja3 {
+        conn.ja3.finish();
+    }
+    Some(())
 }
 
-/// `TLSDecodeHSHelloVersion`.
-fn hello_version(conn: &mut Conn, flags: &mut u32, kind: Hello, b: &[u8]) -> Option<usize> {
+/// `TLSDecodeHSHelloVersion`; with JA3 on, the first version read starts the JA3
+/// string (as received, before the TLS 1.3 draft mapping).
+fn hello_version(
+    conn: &mut Conn,
+    flags: &mut u32,
+    ja3_on: bool,
+    kind: Hello,
+    b: &[u8],
+) -> Option<usize> {
     let v = be16(b, 0)?;
+    if ja3_on && !conn.ja3.started {
+        conn.ja3.started = true;
+        ja3_add(&mut conn.ja3.string, v);
+    }
     conn.version = v;
     if kind == Hello::Server && (v == TLS_VERSION_13 || v >> 8 == 0x7f) {
         *flags |= F_LOG_WITHOUT_CERT;
@@ -981,14 +1164,31 @@ fn hello_session_id(b: &[u8]) -> Option<usize> {
     (b.len() > n).then_some(1 + n)
 }
 
-/// `TLSDecodeHSHelloCipherSuites`: a ServerHello has one suite and no length.
-fn hello_cipher_suites(kind: Hello, b: &[u8]) -> Option<usize> {
+/// `TLSDecodeHSHelloCipherSuites`: a ServerHello has one suite and no length. With
+/// `ja3`, the suites that are not GREASE go to the JA3 string.
+fn hello_cipher_suites(kind: Hello, b: &[u8], ja3: Option<&mut Vec<u8>>) -> Option<usize> {
     let n = be16(b, 0)?;
     let (at, n) = match kind {
         Hello::Server => (0, 2),
         Hello::Client => (2, usize::from(n)),
     };
-    (b.len() - at >= n && n % 2 == 0).then_some(at + n)
+    if b.len() - at < n || n % 2 != 0 {
+        return None;
+    }
+    if let Some(string) = ja3 {
+        string.push(b',');
+        let list_start = string.len();
+        for c in b[at..at + n].chunks_exact(2) {
+            let v = u16::from_be_bytes([c[0], c[1]]);
+            if !is_grease(v) {
+                if string.len() > list_start {
+                    string.push(b'-');
+                }
+                ja3_add_digits(string, v);
+            }
+        }
+    }
+    Some(at + n)
 }
 
 /// `TLSDecodeHSHelloCompressionMethods`: a ServerHello has one method and no length.
@@ -1002,8 +1202,41 @@ fn hello_compression(kind: Hello, b: &[u8]) -> Option<usize> {
 
 /// `TLSDecodeHSHelloExtensions`. Each extension decoder returns what it read, which
 /// advances the position even when shorter than the extension (the next one is then
-/// read from inside it), while the loop counts whole extensions (in 16 bits).
-fn hello_extensions(conn: &mut Conn, flags: &mut u32, kind: Hello, b: &[u8]) -> Option<()> {
+/// read from inside it), while the loop counts whole extensions (in 16 bits). `None`
+/// is Suricata's `invalid_length` (a missing or overlong length or header); an
+/// extension whose contents do not parse ends the hello the other way (`goto end`):
+/// the JA3 lists gathered so far are still appended, then hashed.
+fn hello_extensions(
+    conn: &mut Conn,
+    flags: &mut u32,
+    ja3: bool,
+    kind: Hello,
+    b: &[u8],
+) -> Option<()> {
+    if ja3 {
+        conn.ja3.exts.clear();
+        conn.ja3.curves.clear();
+        conn.ja3.point_formats.clear();
+    }
+    extension_list(conn, flags, ja3, kind, b)?;
+    if ja3 {
+        let j = &mut conn.ja3;
+        Ja3::append(&mut j.string, &j.exts);
+        if kind == Hello::Client {
+            Ja3::append(&mut j.string, &j.curves);
+            Ja3::append(&mut j.string, &j.point_formats);
+        }
+    }
+    Some(())
+}
+
+fn extension_list(
+    conn: &mut Conn,
+    flags: &mut u32,
+    ja3: bool,
+    kind: Hello,
+    b: &[u8],
+) -> Option<()> {
     // Extensions are optional.
     let Some(total) = be16(b, 0) else {
         return Some(());
@@ -1012,6 +1245,8 @@ fn hello_extensions(conn: &mut Conn, flags: &mut u32, kind: Hello, b: &[u8]) -> 
     if b.len() - p < usize::from(total) {
         return None;
     }
+    // The curve and point-format lists JA3 takes only from a ClientHello.
+    let ja3_lists = ja3 && kind == Hello::Client;
     let mut processed: u16 = 0;
     while processed < total {
         let ty = be16(b, p)?;
@@ -1020,27 +1255,45 @@ fn hello_extensions(conn: &mut Conn, flags: &mut u32, kind: Hello, b: &[u8]) -> 
         p += 2;
         let ext = b.get(p..p + usize::from(len))?;
         let whole = usize::from(len);
-        p += match ty {
-            EXT_SNI => ext_sni(conn, ext)?,
-            EXT_ELLIPTIC_CURVES => ext_list16(ext)?,
-            EXT_EC_POINT_FORMATS => ext_list8(ext)?,
-            EXT_SIGNATURE_ALGORITHMS => ext_signature_algorithms(ext)?,
-            EXT_ALPN => ext_list16(ext).map(|_| whole)?,
+        let read = match ty {
+            EXT_SNI => ext_sni(conn, ext),
+            EXT_ELLIPTIC_CURVES if ja3_lists => ext_curves_ja3(ext, &mut conn.ja3.curves),
+            EXT_ELLIPTIC_CURVES => ext_list16(ext),
+            EXT_EC_POINT_FORMATS => {
+                let read = ext_list8(ext);
+                if let (true, Some(end @ 1..)) = (ja3_lists, read) {
+                    // A one-byte value is never GREASE.
+                    for &v in &ext[1..end] {
+                        ja3_add(&mut conn.ja3.point_formats, u16::from(v));
+                    }
+                }
+                read
+            }
+            EXT_SIGNATURE_ALGORITHMS => ext_signature_algorithms(ext),
+            EXT_ALPN => ext_list16(ext).map(|_| whole),
             EXT_EARLY_DATA => {
                 if kind == Hello::Client {
                     *flags |= F_EARLY_DATA;
                 }
-                whole
+                Some(whole)
             }
-            EXT_SUPPORTED_VERSIONS => ext_supported_versions(conn, flags, kind, ext)?,
+            EXT_SUPPORTED_VERSIONS => ext_supported_versions(conn, flags, kind, ext),
             EXT_SESSION_TICKET => {
                 if kind == Hello::Client {
                     *flags |= F_SESSION_RESUMED;
                 }
-                whole
+                Some(whole)
             }
-            _ => whole,
+            _ => Some(whole),
         };
+        // `goto end`: this extension's type is not added to JA3.
+        let Some(read) = read else {
+            return Some(());
+        };
+        p += read;
+        if ja3 && !is_grease(ty) {
+            ja3_add(&mut conn.ja3.exts, ty);
+        }
         processed = processed.wrapping_add(len.wrapping_add(4));
     }
     Some(())
@@ -1072,6 +1325,29 @@ fn ext_list16(b: &[u8]) -> Option<usize> {
     }
     let n = usize::from(be16(b, 0)?);
     (b.len() - 2 >= n).then_some(2 + n)
+}
+
+/// `TLSDecodeHSHelloExtensionEllipticCurves` of the first ClientHello with JA3 on: the
+/// list is read two bytes at a time while fewer than its length were read, so an odd
+/// length reads one byte past it, and fails if that is past the extension (the
+/// curves read until then stay in the JA3 list).
+fn ext_curves_ja3(b: &[u8], curves: &mut Vec<u8>) -> Option<usize> {
+    if b.is_empty() {
+        return Some(0);
+    }
+    let n = usize::from(be16(b, 0)?);
+    if b.len() - 2 < n {
+        return None;
+    }
+    let mut p = 2;
+    while p - 2 < n {
+        let v = be16(b, p)?;
+        p += 2;
+        if !is_grease(v) {
+            ja3_add(curves, v);
+        }
+    }
+    Some(p)
 }
 
 /// `TLSDecodeHSHelloExtensionEllipticCurvePF`.
@@ -1823,5 +2099,256 @@ mod tests {
         assert!(flow.client.conn.hs_buf.capacity() > 0 && flow.client.pending.capacity() > 0);
         flow.feed(true, &Ch::sni(b"again").record());
         assert_eq!(flow.client.sni(), Some(&b"again"[..]));
+    }
+
+    fn curves(list: &[u16]) -> Vec<u8> {
+        let mut e = ((list.len() * 2) as u16).to_be_bytes().to_vec();
+        for c in list {
+            e.extend_from_slice(&c.to_be_bytes());
+        }
+        e
+    }
+
+    fn point_formats(list: &[u8]) -> Vec<u8> {
+        let mut e = vec![list.len() as u8];
+        e.extend_from_slice(list);
+        e
+    }
+
+    fn ja3(s: &TlsSide) -> (Option<&str>, Option<&str>) {
+        fn text(b: &[u8]) -> &str {
+            std::str::from_utf8(b).unwrap()
+        }
+        (s.ja3_string().map(text), s.ja3_hash().map(text))
+    }
+
+    #[test]
+    fn grease_values() {
+        let listed = [
+            0x0a0a, 0x1a1a, 0x2a2a, 0x3a3a, 0x4a4a, 0x5a5a, 0x6a6a, 0x7a7a, 0x8a8a, 0x9a9a, 0xaaaa,
+            0xbaba, 0xcaca, 0xdada, 0xeaea, 0xfafa,
+        ];
+        for v in 0..=u16::MAX {
+            assert_eq!(is_grease(v), listed.contains(&v), "{v:#06x}");
+        }
+    }
+
+    #[test]
+    fn ja3_of_the_reference_hello() {
+        // The example of the JA3 README (salesforce/ja3), with its published MD5.
+        let ch = Ch {
+            version: 0x0301,
+            ciphers: vec![47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
+            ..Ch::sni(b"a.example")
+        }
+        .ext(EXT_ELLIPTIC_CURVES, curves(&[23, 24, 25]))
+        .ext(EXT_EC_POINT_FORMATS, point_formats(&[0]));
+        let (s, f) = client(&ch.record());
+        assert!(!f.error);
+        assert_eq!(
+            ja3(&s),
+            (
+                Some("769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"),
+                Some("ada70206e40642a3e4461f35503241d5")
+            )
+        );
+    }
+
+    #[test]
+    fn ja3_leaves_grease_out() {
+        let ch = Ch {
+            ciphers: vec![0x0a0a, 0x1301, 0x1302, 0xc02f],
+            exts: Some(vec![(0x1a1a, Vec::new())]),
+            ..Ch::default()
+        }
+        .ext(EXT_SNI, sni_ext(&[(0, b"g.example")]))
+        .ext(EXT_ELLIPTIC_CURVES, curves(&[0x2a2a, 0x001d, 0x0017]))
+        .ext(EXT_EC_POINT_FORMATS, point_formats(&[0]))
+        .ext(EXT_SESSION_TICKET, Vec::new())
+        .ext(EXT_SUPPORTED_VERSIONS, vec![6, 0x3a, 0x3a, 3, 4, 3, 3])
+        .ext(0xfafa, vec![0]);
+        let (s, _) = client(&ch.record());
+        // The hello's version, not the supported_versions choice.
+        assert_eq!(s.version(), 0x0304);
+        assert_eq!(
+            ja3(&s),
+            (
+                Some("771,4865-4866-49199,0-10-11-35-43,29-23,0"),
+                Some("6f4c8724636776ce20066e9d01ad13fe")
+            )
+        );
+    }
+
+    #[test]
+    fn ja3_without_curves_or_point_formats() {
+        let want = (
+            Some("771,4865-49199,,,"),
+            Some("6ac28f635e78b6e59638f7a1e035f458"),
+        );
+        assert_eq!(ja3(&client(&Ch::default().record()).0), want);
+        let no_block = Ch {
+            exts: None,
+            ..Ch::default()
+        };
+        assert_eq!(ja3(&client(&no_block.record()).0), want);
+        assert_eq!(
+            ja3(&client(&Ch::sni(b"x").record()).0),
+            (
+                Some("771,4865-49199,0,,"),
+                Some("349640b9e304f8ea23a8e0f71dde2248")
+            )
+        );
+        // Empty curve and point-format extensions: their types, empty lists.
+        let empty = Ch::default()
+            .ext(EXT_ELLIPTIC_CURVES, Vec::new())
+            .ext(EXT_EC_POINT_FORMATS, point_formats(&[]));
+        assert_eq!(
+            ja3(&client(&empty.record()).0).0,
+            Some("771,4865-49199,10-11,,")
+        );
+    }
+
+    /// A ClientHello message whose body is cut to `n` bytes.
+    fn cut_hello(ch: &Ch, n: usize) -> Vec<u8> {
+        record(HANDSHAKE, 0x0301, &hs(HS_CLIENT_HELLO, &ch.body()[..n]))
+    }
+
+    #[test]
+    fn a_cut_hello_leaves_a_partial_string_and_no_hash() {
+        let ch = Ch::sni(b"cut.example");
+        // 2 version, 32 random, 33 session id, 6 cipher suites, 2 compression.
+        for (n, want) in [
+            (1, None),
+            (2, Some("771")),
+            (30, Some("771")),
+            (67, Some("771")),
+            (72, Some("771")),
+            (73, Some("771,4865-49199")),
+            (74, Some("771,4865-49199")),
+            (77, Some("771,4865-49199")),
+            (80, Some("771,4865-49199")),
+        ] {
+            let (s, f) = client(&cut_hello(&ch, n));
+            assert!(!f.error);
+            assert_eq!(ja3(&s), (want, None), "cut at {n}");
+        }
+        // Cut right after the compression methods: no extensions, a whole JA3.
+        let (s, _) = client(&cut_hello(&ch, 75));
+        assert_eq!(ja3(&s).0, Some("771,4865-49199,,,"));
+        assert!(s.ja3_hash().is_some());
+        // The extensions block longer than the hello: no lists, no hash.
+        let (s, _) = client(&cut_hello(&ch, ch.body().len() - 1));
+        assert_eq!(ja3(&s), (Some("771,4865-49199"), None));
+    }
+
+    #[test]
+    fn an_extension_that_ends_the_hello_still_gives_a_hash() {
+        // A bad SNI type ends the extensions: what came before it is kept and hashed.
+        let ch = Ch::default()
+            .ext(EXT_ELLIPTIC_CURVES, curves(&[29]))
+            .ext(EXT_SNI, sni_ext(&[(1, b"bad")]))
+            .ext(EXT_EC_POINT_FORMATS, point_formats(&[0]));
+        assert_eq!(
+            ja3(&client(&ch.record()).0),
+            (
+                Some("771,4865-49199,10,29,"),
+                Some("1ad3abc02d36cd31e1e63c40c53c6199")
+            )
+        );
+    }
+
+    #[test]
+    fn ja3_reads_an_odd_curve_list_two_bytes_at_a_time() {
+        // List length 3 in a 5-byte extension: the second read does not fit, which
+        // ends the hello (the early-data extension after it is not seen); the curve
+        // read is kept, the extension's type is not.
+        let odd = Ch::default()
+            .ext(EXT_ELLIPTIC_CURVES, vec![0, 3, 0, 29, 0])
+            .ext(EXT_EARLY_DATA, Vec::new());
+        let (s, _) = client(&odd.record());
+        assert_eq!(ja3(&s).0, Some("771,4865-49199,,29,"));
+        assert_eq!(s.solo.flags & F_EARLY_DATA, 0);
+        // With JA3 off the list is skipped by its length.
+        let mut off = TlsSide::default();
+        off.set_ja3(false);
+        off.feed(&odd.record(), true);
+        assert_eq!(ja3(&off), (None, None));
+        assert_ne!(off.solo.flags & F_EARLY_DATA, 0);
+        // One spare byte in the extension: the read past the list takes it.
+        let spare = Ch::default().ext(EXT_ELLIPTIC_CURVES, vec![0, 3, 0, 29, 0, 23]);
+        assert_eq!(
+            ja3(&client(&spare.record()).0),
+            (
+                Some("771,4865-49199,10,29-23,"),
+                Some("831d7d7cc4fc5df09f6d914ffa22804b")
+            )
+        );
+    }
+
+    #[test]
+    fn only_the_first_hashed_hello_counts() {
+        let first = Ch::sni(b"x").record();
+        let mut s = TlsSide::default();
+        s.feed(&first, true);
+        let want = ja3(&s).0.map(str::to_owned);
+        let second = Ch {
+            version: 0x0301,
+            ciphers: vec![0x002f],
+            ..Ch::default()
+        };
+        s.feed(&second.record(), true);
+        assert_eq!(ja3(&s).0.map(str::to_owned), want);
+        assert_eq!(ja3(&s).1, Some("349640b9e304f8ea23a8e0f71dde2248"));
+
+        // After a hello cut before its extensions, the next one appends, without its
+        // version.
+        let mut s = TlsSide::default();
+        s.feed(&cut_hello(&Ch::default(), 73), true);
+        assert_eq!(ja3(&s), (Some("771,4865-49199"), None));
+        s.feed(&Ch::sni(b"x").record(), true);
+        assert_eq!(
+            ja3(&s),
+            (
+                Some("771,4865-49199,4865-49199,0,,"),
+                Some("9b1340729a0ab1a04205f5a1c63891e2")
+            )
+        );
+    }
+
+    #[test]
+    fn ja3_of_the_server_hello_and_when_off() {
+        let mut flow = TlsFlow::default();
+        tls12_handshake(&mut flow);
+        assert_eq!(ja3(&flow.client).0, Some("771,4865-49199,0,,"));
+        // JA3S: version, cipher, extensions.
+        assert_eq!(
+            ja3(&flow.server),
+            (Some("771,4865,"), Some("e8c07683aecf9b16e8e33f10a5161e4e"))
+        );
+
+        flow.set_ja3(false);
+        flow.reset();
+        tls12_handshake(&mut flow);
+        assert_eq!(flow.client.sni(), Some(&b"h.example"[..]));
+        assert_eq!(
+            (ja3(&flow.client), ja3(&flow.server)),
+            ((None, None), (None, None))
+        );
+    }
+
+    #[test]
+    fn reset_forgets_ja3_and_keeps_its_capacity() {
+        let mut flow = TlsFlow::default();
+        flow.feed(true, &Ch::sni(b"r").record());
+        assert!(flow.client.ja3_hash().is_some());
+        let cap = flow.client.conn.ja3.string.capacity();
+        flow.reset();
+        assert_eq!(ja3(&flow.client), (None, None));
+        assert_eq!(flow.client.conn.ja3.string.capacity(), cap);
+        flow.feed(true, &Ch::sni(b"r").record());
+        assert_eq!(
+            ja3(&flow.client).1,
+            Some("349640b9e304f8ea23a8e0f71dde2248")
+        );
     }
 }

@@ -261,6 +261,26 @@ struct Compiled {
     app: Option<AppCompiled>,
 }
 
+/// The buffers of a TLS ClientHello that transaction rules inspect.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TlsHello<'a> {
+    pub sni: Option<&'a [u8]>,
+    pub ja3_hash: Option<&'a [u8]>,
+    pub ja3_string: Option<&'a [u8]>,
+}
+
+impl<'a> TlsHello<'a> {
+    /// The buffer a rule of `kind` inspects, when the hello has it.
+    pub fn buffer(&self, kind: Sticky) -> Option<&'a [u8]> {
+        match kind {
+            Sticky::TlsSni => self.sni,
+            Sticky::Ja3Hash => self.ja3_hash,
+            Sticky::Ja3String => self.ja3_string,
+            Sticky::DnsQuery => None,
+        }
+    }
+}
+
 /// One app-layer buffer's keywords in verification form.
 #[derive(Debug)]
 struct AppCompiled {
@@ -276,6 +296,8 @@ struct AppCompiled {
 /// Both go to the server.
 #[derive(Debug, Default)]
 struct TxRules {
+    /// The buffer these rules inspect.
+    kind: Sticky,
     /// Over every rule's fast pattern in the buffer; the names are scanned with a leading
     /// `.` so `dotprefix` patterns are found too (verification is exact).
     prefilter: Option<Prefilter>,
@@ -367,6 +389,8 @@ pub struct Engine {
     like_ip_only: bool,
     dns: TxRules,
     tls: TxRules,
+    ja3_hash: TxRules,
+    ja3_string: TxRules,
     /// Some rule names `tls` as its protocol (header or payload rules on TLS flows).
     tls_proto: bool,
 }
@@ -599,6 +623,7 @@ impl Engine {
                 max_variants = max_variants.max(p.variant_count());
             }
             Ok(TxRules {
+                kind,
                 any: !items.is_empty() || !always.is_empty(),
                 prefilter,
                 always: always.into_boxed_slice(),
@@ -606,6 +631,8 @@ impl Engine {
         };
         let dns = tx_rules(Sticky::DnsQuery)?;
         let tls = tx_rules(Sticky::TlsSni)?;
+        let ja3_hash = tx_rules(Sticky::Ja3Hash)?;
+        let ja3_string = tx_rules(Sticky::Ja3String)?;
         let prefiltered = fast
             .iter()
             .filter(|f| matches!(f, Selected::Positive(_)))
@@ -633,6 +660,8 @@ impl Engine {
             tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
             dns,
             tls,
+            ja3_hash,
+            ja3_string,
             flowbit_names,
             max_pattern,
             like_ip_only,
@@ -1039,7 +1068,12 @@ impl Engine {
     /// Whether some rule needs to know TLS flows (`tls.sni`, `alert tls`): only then does
     /// the worker follow the client's TLS records.
     pub fn has_tls_rules(&self) -> bool {
-        self.tls.any || self.tls_proto
+        self.tls.any || self.ja3_hash.any || self.ja3_string.any || self.tls_proto
+    }
+
+    /// Whether some rule inspects a JA3 buffer: Suricata computes JA3 only then.
+    pub fn has_ja3_rules(&self) -> bool {
+        self.ja3_hash.any || self.ja3_string.any
     }
 
     /// Inspects the request transaction `queries` that packet `pkt` carried (Suricata's
@@ -1054,31 +1088,41 @@ impl Engine {
         queries: &Queries,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.inspect_tx(&self.dns, pkt, flow, || queries.names(), scratch)
+        self.inspect_tx(&[&self.dns], pkt, flow, |_| queries.names(), scratch)
     }
 
-    /// Inspects a TLS flow's ClientHello server name (`tls.sni` rules) at packet `pkt`,
-    /// as [`Engine::inspect_dns`] does a request's names.
-    pub fn inspect_tls_sni(
+    /// Inspects a TLS flow's ClientHello (`tls.sni`, `ja3.hash` and `ja3.string` rules)
+    /// at packet `pkt`, as [`Engine::inspect_dns`] does a request's names: each rule
+    /// looks at its buffer, and a rule whose buffer the hello lacks does not match.
+    pub fn inspect_tls_hello(
         &self,
         pkt: &Packet<'_>,
         flow: &FlowInfo,
-        sni: &[u8],
+        hello: &TlsHello<'_>,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.inspect_tx(&self.tls, pkt, flow, || std::iter::once(sni), scratch)
+        self.inspect_tx(
+            &[&self.tls, &self.ja3_hash, &self.ja3_string],
+            pkt,
+            flow,
+            |k| hello.buffer(k).into_iter(),
+            scratch,
+        )
     }
 
+    /// Transaction rules of the given buffers: candidates from each buffer's prefilter
+    /// (over `names` of that buffer) and its always-verified rules, verified in rank
+    /// order so flowbits set by one are seen by the next, as for packet rules.
     fn inspect_tx<'n, I: Iterator<Item = &'n [u8]>>(
         &self,
-        tx: &TxRules,
+        txs: &[&TxRules],
         pkt: &Packet<'_>,
         flow: &FlowInfo,
-        names: impl Fn() -> I,
+        names: impl Fn(Sticky) -> I,
         scratch: &mut Scratch,
     ) -> Verdict {
         scratch.matches.clear();
-        if !tx.any || !flow.to_server || flow.header_only {
+        if !flow.to_server || flow.header_only || txs.iter().all(|t| !t.any) {
             return Verdict::Inspected;
         }
         let Scratch {
@@ -1091,16 +1135,20 @@ impl Engine {
             ..
         } = scratch;
         cands.clear();
-        if let Some(pf) = &tx.prefilter {
-            for name in names() {
-                app_buf.clear();
-                app_buf.push(b'.');
-                app_buf.extend_from_slice(name);
-                pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
+        for tx in txs.iter().filter(|t| t.any) {
+            if let Some(pf) = &tx.prefilter {
+                for name in names(tx.kind) {
+                    app_buf.clear();
+                    app_buf.push(b'.');
+                    app_buf.extend_from_slice(name);
+                    pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
+                }
             }
-            unmark(cand_bits, cands);
         }
-        cands.extend_from_slice(&tx.always);
+        unmark(cand_bits, cands);
+        for tx in txs {
+            cands.extend_from_slice(&tx.always);
+        }
         cands.sort_unstable();
         cands.dedup();
         let mut verdict = Verdict::Inspected;
@@ -1117,7 +1165,7 @@ impl Engine {
             if c.bits.has_checks() && !c.bits.check(flowbits) {
                 continue;
             }
-            let hit = names().any(|name| {
+            let hit = names(app.kind).any(|name| {
                 let buf: &[u8] = if app.dotprefix {
                     app_buf.clear();
                     app_buf.push(b'.');

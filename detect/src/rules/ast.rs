@@ -548,6 +548,10 @@ pub enum Sticky {
     DnsQuery,
     /// `tls.sni`: the server name of the client's TLS ClientHello.
     TlsSni,
+    /// `ja3.hash`: the MD5 of the ClientHello's JA3 string, in hex.
+    Ja3Hash,
+    /// `ja3.string`: the ClientHello's JA3 string.
+    Ja3String,
 }
 
 impl Sticky {
@@ -556,7 +560,25 @@ impl Sticky {
         match self {
             Sticky::DnsQuery => "dns.query",
             Sticky::TlsSni => "tls.sni",
+            Sticky::Ja3Hash => "ja3.hash",
+            Sticky::Ja3String => "ja3.string",
         }
+    }
+
+    /// The buffer of a keyword (or its legacy name).
+    pub fn from_keyword(kw: &str) -> Option<Sticky> {
+        Some(match kw {
+            "dns.query" | "dns_query" => Sticky::DnsQuery,
+            "tls.sni" | "tls_sni" => Sticky::TlsSni,
+            "ja3.hash" | "ja3_hash" => Sticky::Ja3Hash,
+            "ja3.string" | "ja3_string" => Sticky::Ja3String,
+            _ => return None,
+        })
+    }
+
+    /// Whether the buffer is one of a TLS ClientHello's.
+    pub fn is_tls(self) -> bool {
+        !matches!(self, Sticky::DnsQuery)
     }
 }
 

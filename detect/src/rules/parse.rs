@@ -481,12 +481,11 @@ impl Builder {
                     .or_else(|m| err(vpos, kw, m))?;
                 self.rule.filters.threshold = Some(spec);
             }
-            "dns.query" | "dns_query" | "tls.sni" | "tls_sni" => {
+            "dns.query" | "dns_query" | "tls.sni" | "tls_sni" | "ja3.hash" | "ja3_hash"
+            | "ja3.string" | "ja3_string" => {
                 none(value)?;
-                let kind = if kw.starts_with("dns") {
-                    Sticky::DnsQuery
-                } else {
-                    Sticky::TlsSni
+                let Some(kind) = Sticky::from_keyword(kw) else {
+                    return err(pos, kw, "not an app-layer buffer");
                 };
                 let tcp_only = matches!(
                     self.rule.proto,
@@ -498,16 +497,20 @@ impl Builder {
                     Sticky::DnsQuery if self.rule.proto == Proto::Tls => {
                         return err(pos, kw, "a tls rule cannot inspect dns.query (Suricata 7 refuses the rule)")
                     }
-                    Sticky::TlsSni if self.rule.proto == Proto::Dns => {
-                        return err(pos, kw, "a dns rule cannot inspect tls.sni (Suricata 7 refuses the rule)")
-                    }
-                    // Suricata takes `alert udp ... tls.sni` (which never matches: TLS
-                    // is TCP), but not a TCP rule on single packets.
-                    Sticky::TlsSni if self.rule.proto == Proto::TcpPkt => {
+                    k if k.is_tls() && self.rule.proto == Proto::Dns => {
                         return err(
                             pos,
                             kw,
-                            "tcp-pkt rules look at single packets, tls.sni at a stream's transaction (Suricata 7 refuses the rule)",
+                            format!("a dns rule cannot inspect {} (Suricata 7 refuses the rule)", k.keyword()),
+                        )
+                    }
+                    // Suricata takes `alert udp ... tls.sni` (which never matches: TLS
+                    // is TCP), but not a TCP rule on single packets.
+                    k if k.is_tls() && self.rule.proto == Proto::TcpPkt => {
+                        return err(
+                            pos,
+                            kw,
+                            format!("tcp-pkt rules look at single packets, {} at a stream's transaction (Suricata 7 refuses the rule)", k.keyword()),
                         )
                     }
                     _ => {}
@@ -516,7 +519,7 @@ impl Builder {
                     kind,
                     ..Default::default()
                 });
-                if b.kind != kind {
+                if b.kind.is_tls() != kind.is_tls() {
                     return err(
                         pos,
                         kw,
@@ -526,6 +529,11 @@ impl Builder {
                             kind.keyword()
                         ),
                     );
+                }
+                if b.kind != kind {
+                    // Two buffers of one transaction: each rule here inspects one.
+                    let both = format!("{}+{}", b.kind.keyword(), kind.keyword());
+                    self.unsupported(both);
                 }
                 self.app_buffer_pos.get_or_insert(pos);
                 self.buffer = APP_BUFFER;
@@ -1220,6 +1228,27 @@ impl Builder {
                 buf.kind.keyword(),
                 "the buffer has no keywords to match (Suricata 7 refuses the rule)",
             );
+        }
+        if buf.kind == Sticky::Ja3Hash {
+            // Suricata's ja3.hash callbacks: the first content must be a whole MD5 in
+            // hex, and every content is lower-cased (the buffer is lower-case hex).
+            let first = buf.payload.iter().find_map(|m| match m {
+                PayloadMatch::Content(c) => Some(c.pattern.len()),
+                _ => None,
+            });
+            if first.is_some_and(|n| n != 32) {
+                let at = self.app_buffer_pos.unwrap_or(0);
+                return err(
+                    at,
+                    "ja3.hash",
+                    "the JA3 hash content must be 32 characters long (Suricata 7 refuses the rule)",
+                );
+            }
+            for m in &mut buf.payload {
+                if let PayloadMatch::Content(c) = m {
+                    c.pattern.make_ascii_lowercase();
+                }
+            }
         }
         if let (Some(pos), Some(false)) = (self.flow_pos, self.rule.flow.to_server) {
             return err(

@@ -1647,6 +1647,67 @@ fn tls_sni_rules_as_suricata_loads_them() {
             other => panic!("{text}: {other:?}"),
         }
     }
+    // JA3: the first ja3.hash content must be a whole MD5 in hex; contents are
+    // lower-cased as Suricata does.
+    let j = rule(
+        r#"alert tls any any -> any any (ja3.hash; content:"F304B683DC0E3E41D087A99F999E232B"; content:"AB"; sid:1;)"#,
+    );
+    let b = j.app_buffer.expect("a ja3.hash buffer");
+    assert_eq!(b.kind, Sticky::Ja3Hash);
+    let pats: Vec<&[u8]> = b
+        .payload
+        .iter()
+        .filter_map(|m| match m {
+            PayloadMatch::Content(c) => Some(&c.pattern[..]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pats, [&b"f304b683dc0e3e41d087a99f999e232b"[..], b"ab"]);
+    for text in [
+        r#"alert tls any any -> any any (ja3_hash; pcre:"/^f3/"; sid:1;)"#,
+        r#"alert tls any any -> any any (ja3.string; content:"771,"; sid:1;)"#,
+        r#"alert tcp any any -> any any (ja3_string; content:"771,"; sid:1;)"#,
+    ] {
+        assert!(
+            rule(text).app_buffer.is_some_and(|b| b.kind.is_tls()),
+            "{text}"
+        );
+    }
+    for (text, msg) in [
+        (
+            r#"alert tls any any -> any any (ja3.hash; content:"abc"; sid:1;)"#,
+            "32 characters",
+        ),
+        (
+            r#"alert dns any any -> any any (ja3.hash; content:"f304b683dc0e3e41d087a99f999e232b"; sid:1;)"#,
+            "dns rule cannot inspect ja3.hash",
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; ja3.hash; content:"f304b683dc0e3e41d087a99f999e232b"; sid:1;)"#,
+            "directions conflict",
+        ),
+        (
+            r#"alert tcp-pkt any any -> any any (ja3.string; content:"771,"; sid:1;)"#,
+            "tcp-pkt",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Two buffers of the ClientHello in one rule: valid in Suricata, skipped here.
+    match parse(
+        r#"alert tls any any -> any any (ja3.string; content:"771,"; tls.sni; content:"a"; sid:1;)"#,
+    ) {
+        Ok(Parsed::Unsupported { keywords, .. }) => {
+            assert!(
+                keywords.iter().any(|k| k == "ja3.string+tls.sni"),
+                "{keywords:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
     // Valid in Suricata, not enforced here.
     match parse(r#"alert tls any any -> any any (content:"a"; tls.sni; content:"b"; sid:1;)"#) {
         Ok(Parsed::Unsupported { keywords, .. }) => {
