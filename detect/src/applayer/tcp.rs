@@ -1,11 +1,11 @@
 //! The TCP app layer of one worker: which flows speak TLS, and the client's ClientHello
-//! server name, fed as Suricata 7's stream engine feeds its app layer in IDS mode.
+//! (server name, JA3), fed as Suricata 7's stream engine feeds its app layer in IDS mode.
 //!
 //! Suricata hands a direction's bytes to the app layer when the peer acknowledges them
 //! (`StreamTcpReassembleHandleSegmentUpdateACK` on a packet of the other direction), so
 //! a client's ClientHello is detected and parsed on the server's packet that
-//! acknowledges it, and its `tls.sni` transaction is inspected on the client's next
-//! packet. Every TLS record completed that way asks for raw inspection of its direction
+//! acknowledges it, and its transaction (`tls.sni`, `ja3.hash`, `ja3.string`) is
+//! inspected on the client's next packet. Every TLS record completed that way asks for raw inspection of its direction
 //! (`AppLayerParserTriggerRawStreamReassembly`), which the caller forwards to the stream.
 //!
 //! A flow is followed from its first data: its bytes are copied in stream order from
@@ -48,7 +48,8 @@ pub struct TcpStep {
     /// its raw stream is to be inspected at its next packet.
     pub trigger_raw: [bool; 2],
     /// Suricata stopped content inspection of the flow at this packet (the handshake
-    /// ended): later packets are inspected as header-only ones.
+    /// ended): later packets' payloads are not read (see
+    /// [`crate::engine::FlowInfo::payload_unread`]).
     pub encrypted_now: bool,
 }
 
@@ -111,9 +112,10 @@ impl Conn {
     }
 }
 
-/// Whether the client's ClientHello was parsed: it has a server name or a JA3.
+/// Whether the client's ClientHello was parsed: it has a server name or a JA3 string
+/// (with JA3 on, even one cut short, which `ja3.string` still inspects).
 fn hello_parsed(client: &TlsSide) -> bool {
-    client.sni().is_some() || client.ja3_hash().is_some()
+    client.sni().is_some() || client.ja3_string().is_some()
 }
 
 /// The followed TCP flows of one worker, by flow slot.
