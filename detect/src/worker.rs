@@ -327,6 +327,7 @@ impl Worker {
         s.app.tls_flows = t.tls_flows;
         s.app.tls_sni = t.tls_sni;
         s.app.tcp_given_up = t.given_up;
+        s.app.tcp_held_peak = t.held_peak;
         s
     }
 

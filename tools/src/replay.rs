@@ -247,12 +247,13 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
     );
     eprintln!(
         "app layer: {} DNS requests inspected, {} flows turned round by their first payload, \
-         {} TLS flows, {} TLS server names, {} TCP directions given up",
+         {} TLS flows, {} TLS server names, {} TCP directions given up, {} bytes held at most",
         t.app.dns_requests,
         t.app.reversed_flows,
         t.app.tls_flows,
         t.app.tls_sni,
-        t.app.tcp_given_up
+        t.app.tcp_given_up,
+        t.app.tcp_held_peak
     );
     eprintln!(
         "flows: {} created, {} timed out, {} evicted, {} emergencies",

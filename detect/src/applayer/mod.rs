@@ -36,6 +36,8 @@ pub struct AppStats {
     pub tls_sni: u64,
     /// TCP directions the app layer gave up following (a hole, or too much data).
     pub tcp_given_up: u64,
+    /// Most bytes the TCP app layer held at once (summed over workers when merged).
+    pub tcp_held_peak: u64,
 }
 
 impl AppStats {
@@ -45,6 +47,7 @@ impl AppStats {
         self.tls_flows += o.tls_flows;
         self.tls_sni += o.tls_sni;
         self.tcp_given_up += o.tcp_given_up;
+        self.tcp_held_peak += o.tcp_held_peak;
     }
 }
 

@@ -38,6 +38,10 @@ pub const MAX_PENDING: usize = 64 << 10;
 /// Bytes a direction may hold before the flow is told TLS: past them (a server speaking
 /// first, say) the flow is no longer followed, so flows that are not TLS cost little.
 pub const MAX_PENDING_UNTOLD: usize = 16 << 10;
+/// Bytes all followed flows of a worker may hold together: past them new data is not
+/// followed (counted with [`TcpAppStats::given_up`]), so a flood of flows whose data is
+/// never acknowledged cannot grow the app layer without bound.
+pub const MAX_HELD: usize = 32 << 20;
 
 /// What the app layer made of one TCP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,8 +64,12 @@ pub struct TcpAppStats {
     pub tls_flows: u64,
     /// ClientHellos whose server name was parsed.
     pub tls_sni: u64,
-    /// Directions given up: a hole in the data, or more than [`MAX_PENDING`] waiting.
+    /// Directions given up: a hole in the data, more than [`MAX_PENDING`] waiting, or
+    /// the worker's [`MAX_HELD`] reached.
     pub given_up: u64,
+    /// Bytes the followed flows hold now, and at most.
+    pub held: u64,
+    pub held_peak: u64,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +93,22 @@ struct Conn {
 }
 
 impl Conn {
+    /// Bytes this connection holds, both directions.
+    fn held(&self) -> usize {
+        let mut n = 0;
+        for d in 0..2 {
+            n += self.pending[d].len() + self.ahead[d].iter().map(|(_, b)| b.len()).sum::<usize>();
+        }
+        n
+    }
+
+    /// Drops what one direction holds and follows it no more.
+    fn stop_direction(&mut self, d: usize) {
+        self.stopped[d] = true;
+        self.pending[d].clear();
+        self.ahead[d].clear();
+    }
+
     /// Appends the part of `payload` (at stream offset `offset`, not past the end of
     /// what is held) that is new.
     fn append(&mut self, d: usize, offset: u32, payload: &[u8]) {
@@ -124,6 +148,8 @@ pub struct TcpApp {
     /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
     /// changes how one malformed hello is parsed).
     ja3: bool,
+    /// [`MAX_HELD`] unless set (0) otherwise, for tests.
+    max_held: usize,
     by_slot: HashMap<u32, u32>,
     conns: Vec<Conn>,
     free: Vec<u32>,
@@ -150,6 +176,14 @@ impl TcpApp {
         self.by_slot.insert(slot, i);
     }
 
+    fn max_held(&self) -> usize {
+        if self.max_held == 0 {
+            MAX_HELD
+        } else {
+            self.max_held
+        }
+    }
+
     /// Whether flows opened from now on compute JA3.
     pub fn set_ja3(&mut self, on: bool) {
         self.ja3 = on;
@@ -157,9 +191,31 @@ impl TcpApp {
 
     /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
     pub fn close(&mut self, slot: u32) {
+        let before = self.held_by(slot);
+        self.close_inner(slot);
+        self.account(before, 0);
+    }
+
+    fn close_inner(&mut self, slot: u32) {
         if let Some(i) = self.by_slot.remove(&slot) {
+            if let Some(c) = self.conns.get_mut(i as usize) {
+                c.stop_direction(0);
+                c.stop_direction(1);
+            }
             self.free.push(i);
         }
+    }
+
+    /// Bytes the flow in `slot` holds.
+    fn held_by(&self, slot: u32) -> usize {
+        self.get(slot).map_or(0, Conn::held)
+    }
+
+    /// A flow went from holding `before` bytes to `after`.
+    fn account(&mut self, before: usize, after: usize) {
+        let held = (self.stats.held as usize + after).saturating_sub(before);
+        self.stats.held = held as u64;
+        self.stats.held_peak = self.stats.held_peak.max(self.stats.held);
     }
 
     pub fn is_open(&self, slot: u32) -> bool {
@@ -175,6 +231,23 @@ impl TcpApp {
     /// starts at stream offset `offset`. Bytes are taken in stream order: a segment ahead
     /// of a hole waits until the hole fills; a byte received twice keeps its first copy.
     pub fn on_data(&mut self, slot: u32, to_server: bool, offset: u32, payload: &[u8]) {
+        let before = self.held_by(slot);
+        if self.stats.held as usize + payload.len() > self.max_held() {
+            let d = usize::from(!to_server);
+            match self.conn(slot) {
+                Some(c) if c.is_tls => c.stop_direction(d),
+                Some(_) => self.close_inner(slot),
+                None => return,
+            }
+            self.stats.given_up += 1;
+        } else {
+            self.on_data_inner(slot, to_server, offset, payload);
+        }
+        let after = self.held_by(slot);
+        self.account(before, after);
+    }
+
+    fn on_data_inner(&mut self, slot: u32, to_server: bool, offset: u32, payload: &[u8]) {
         let d = usize::from(!to_server);
         let Some(&i) = self.by_slot.get(&slot) else {
             return;
@@ -189,13 +262,11 @@ impl TcpApp {
         let total = c.pending[d].len() + held + payload.len();
         if !c.is_tls && total > MAX_PENDING_UNTOLD {
             // Not TLS so far, and too much to be a hello's flight: not followed further.
-            self.close(slot);
+            self.close_inner(slot);
             return;
         }
         if total > MAX_PENDING {
-            c.stopped[d] = true;
-            c.pending[d].clear();
-            c.ahead[d].clear();
+            c.stop_direction(d);
             self.stats.given_up += 1;
             return;
         }
@@ -219,6 +290,14 @@ impl TcpApp {
     /// offset `acked`: the app layer takes those bytes (protocol detection first, then
     /// the TLS parser). Returns what happened; a flow told not TLS is closed.
     pub fn on_ack(&mut self, slot: u32, to_server: bool, acked: u32) -> TcpStep {
+        let before = self.held_by(slot);
+        let step = self.on_ack_inner(slot, to_server, acked);
+        let after = self.held_by(slot);
+        self.account(before, after);
+        step
+    }
+
+    fn on_ack_inner(&mut self, slot: u32, to_server: bool, acked: u32) -> TcpStep {
         let d = usize::from(!to_server);
         let mut step = TcpStep::default();
         let Some(i) = self.by_slot.get(&slot).copied() else {
@@ -235,8 +314,7 @@ impl TcpApp {
         if n == 0 {
             if !c.ahead[d].is_empty() {
                 // The peer acknowledged past a hole: a gap, which TLS does not cross.
-                c.stopped[d] = true;
-                c.ahead[d].clear();
+                c.stop_direction(d);
                 self.stats.given_up += 1;
             }
             return step;
@@ -249,7 +327,7 @@ impl TcpApp {
             match tls::probe_with_pp(&c.pending[d][..n], true, c.probing_port) {
                 Probe::NeedMore => return step,
                 Probe::NotTls => {
-                    self.close(slot);
+                    self.close_inner(slot);
                     return step;
                 }
                 Probe::Tls => {
@@ -267,10 +345,8 @@ impl TcpApp {
         step.encrypted_now = fed.encrypted_now;
         if fed.error || c.tls.stopped() {
             // A parser error stops Suricata's app layer both ways.
-            c.stopped = [true; 2];
-            for p in &mut c.pending {
-                p.clear();
-            }
+            c.stop_direction(0);
+            c.stop_direction(1);
         }
         if !had_sni && c.tls.client.sni().is_some() {
             self.stats.tls_sni += 1;
@@ -298,12 +374,12 @@ impl TcpApp {
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
     /// was parsed stays until [`TcpApp::close`].
     pub fn stop(&mut self, slot: u32) {
+        let before = self.held_by(slot);
         if let Some(c) = self.conn(slot) {
-            c.stopped = [true; 2];
-            for p in &mut c.pending {
-                p.clear();
-            }
+            c.stop_direction(0);
+            c.stop_direction(1);
         }
+        self.account(before, 0);
     }
 
     /// Whether nothing more is needed of the flow in `slot`: both directions stopped and
@@ -380,6 +456,37 @@ mod tests {
     }
 
     #[test]
+    fn what_all_flows_hold_is_bounded() {
+        let mut app = TcpApp {
+            max_held: 1000,
+            ..TcpApp::default()
+        };
+        let h = hello(b"b.example");
+        // A TLS flow, then flows whose data is never acknowledged.
+        app.open(0, 443);
+        app.on_data(0, true, 0, &h);
+        assert!(app.on_ack(0, true, h.len() as u32).tls);
+        for slot in 1..10 {
+            app.open(slot, 443);
+            app.on_data(slot, true, 0, &[0x16; 300]);
+        }
+        assert!(app.stats.held <= 1000, "{}", app.stats.held);
+        assert_eq!(
+            app.stats.given_up, 6,
+            "the flows past the bound are not followed"
+        );
+        assert_eq!((1..10).filter(|&s| app.is_open(s)).count(), 3);
+        // A TLS flow past the bound gives that direction up, and keeps its hello.
+        app.on_data(0, false, 0, &[0x16; 300]);
+        assert_eq!(app.stats.given_up, 7);
+        assert!(app.has_hello(0));
+        for slot in 0..10 {
+            app.close(slot);
+        }
+        assert_eq!(app.stats.held, 0);
+    }
+
+    #[test]
     fn other_protocols_close_and_holes_give_up() {
         let mut app = TcpApp::default();
         app.open(1, 80);
@@ -413,6 +520,12 @@ mod tests {
         assert!(app.on_ack(3, true, h3.len() as u32).tls);
         app.on_data(3, false, 0, &vec![0x16u8; MAX_PENDING + 1]);
         assert_eq!(app.stats.given_up, 2);
+        // What the flows hold is accounted, and nothing once they are closed.
+        assert!(app.stats.held_peak > 0);
+        for slot in [1, 2, 3, 4] {
+            app.close(slot);
+        }
+        assert_eq!(app.stats.held, 0);
         // A slot reopened starts afresh, with the buffers reused.
         app.close(2);
         app.open(2, 443);

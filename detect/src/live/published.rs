@@ -137,6 +137,7 @@ impl PublishedWorker {
                 tls_flows: self.tls_flows.load(Relaxed),
                 tls_sni: self.tls_sni.load(Relaxed),
                 tcp_given_up: self.tcp_given_up.load(Relaxed),
+                ..AppStats::default()
             },
         }
     }
