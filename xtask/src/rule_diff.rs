@@ -43,6 +43,38 @@ pub struct RuleDiffArgs {
     pub tls: bool,
 }
 
+/// A generated rule's header.
+struct Header {
+    proto: &'static str,
+    action: &'static str,
+    dir: &'static str,
+    src: &'static str,
+    sp: &'static str,
+    dst: &'static str,
+    dp: &'static str,
+}
+
+impl Header {
+    /// Appends the rule with options `opts`, `sid` and `rev:1` to `out`.
+    fn write(&self, out: &mut String, opts: &mut Vec<String>, sid: usize) {
+        opts.push(format!("sid:{sid}"));
+        opts.push("rev:1".into());
+        let Header {
+            proto,
+            action,
+            dir,
+            src,
+            sp,
+            dst,
+            dp,
+        } = self;
+        out.push_str(&format!(
+            "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
+            opts.join("; ")
+        ));
+    }
+}
+
 /// The bench generator's SplitMix64, with the picks a rule set needs: deterministic, so
 /// a seed is a rule set anyone can regenerate.
 struct Rng(crate::benchgen::Rng);
@@ -67,6 +99,39 @@ impl Rng {
 
     fn chance(&mut self, percent: u64) -> bool {
         self.0.per_mille(percent * 10)
+    }
+
+    /// An app-layer rule's header: protocol, action (`pass` or `drop` `pass_drop` percent
+    /// of the time), direction, ports (`any` for `ip`) and addresses, drawn in that order.
+    fn header(
+        &mut self,
+        protos: &[&'static str],
+        pass_drop: u64,
+        addrs: &[&'static str],
+        ports: &[&'static str],
+    ) -> Header {
+        let proto = *self.pick(protos);
+        let action = if self.chance(pass_drop) {
+            *self.pick(&["pass", "drop"])
+        } else {
+            "alert"
+        };
+        let dir = if self.chance(15) { "<>" } else { "->" };
+        let (sp, dp) = if proto == "ip" {
+            ("any", "any")
+        } else {
+            (*self.pick(ports), *self.pick(ports))
+        };
+        let (src, dst) = (*self.pick(addrs), *self.pick(addrs));
+        Header {
+            proto,
+            action,
+            dir,
+            src,
+            sp,
+            dst,
+            dp,
+        }
     }
 
     /// A `bsize` of one of its forms around a size from `lo` to `lo + span - 1`.
@@ -325,19 +390,13 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
     let ports = ["any", "any", "any", "53", "!53", "5353", "[50:60]"];
     let mut out = String::new();
     for i in 0..n {
-        let proto = *r.pick(&["dns", "dns", "dns", "dns", "udp", "ip"]);
-        let action = if r.chance(10) {
-            *r.pick(&["pass", "drop"])
-        } else {
-            "alert"
-        };
-        let dir = if r.chance(15) { "<>" } else { "->" };
-        let (sp, dp) = if proto == "ip" {
-            ("any", "any")
-        } else {
-            (*r.pick(&ports), *r.pick(&ports))
-        };
-        let (src, dst) = (*r.pick(&addrs), *r.pick(&addrs));
+        let h = r.header(
+            &["dns", "dns", "dns", "dns", "udp", "ip"],
+            10,
+            &addrs,
+            &ports,
+        );
+        let proto = h.proto;
         let mut opts = vec![format!("msg:\"d{i}\"")];
         let query = proto != "dns" || r.chance(75);
         if r.chance(30) {
@@ -372,12 +431,7 @@ pub fn generate_dns(seed: u64, n: usize) -> String {
             let re = *r.pick(&["^[a-z]+\\.", "example$", "(?i)EVIL", "\\d", "^w+"]);
             opts.push(format!("pcre:\"/{re}/\""));
         }
-        opts.push(format!("sid:{}", 200_000 + i));
-        opts.push("rev:1".into());
-        out.push_str(&format!(
-            "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
-            opts.join("; ")
-        ));
+        h.write(&mut out, &mut opts, 200_000 + i);
     }
     out
 }
@@ -439,19 +493,13 @@ pub fn generate_tls(seed: u64, n: usize) -> String {
     let ports = ["any", "any", "any", "443", "!443", "8443", "[400:500]"];
     let mut out = String::new();
     for i in 0..n {
-        let proto = *r.pick(&["tls", "tls", "tls", "tls", "tcp", "tcp", "ip"]);
-        let action = if r.chance(8) {
-            *r.pick(&["pass", "drop"])
-        } else {
-            "alert"
-        };
-        let dir = if r.chance(15) { "<>" } else { "->" };
-        let (sp, dp) = if proto == "ip" {
-            ("any", "any")
-        } else {
-            (*r.pick(&ports), *r.pick(&ports))
-        };
-        let (src, dst) = (*r.pick(&addrs), *r.pick(&addrs));
+        let h = r.header(
+            &["tls", "tls", "tls", "tls", "tcp", "tcp", "ip"],
+            8,
+            &addrs,
+            &ports,
+        );
+        let proto = h.proto;
         let mut opts = vec![format!("msg:\"t{i}\"")];
         let sni = proto != "tcp" && r.chance(60);
         if r.chance(35) {
@@ -518,12 +566,7 @@ pub fn generate_tls(seed: u64, n: usize) -> String {
             ]);
             opts.push(format!("pcre:\"/{re}/\""));
         }
-        opts.push(format!("sid:{}", 300_000 + i));
-        opts.push("rev:1".into());
-        out.push_str(&format!(
-            "{action} {proto} {src} {sp} {dir} {dst} {dp} ({};)\n",
-            opts.join("; ")
-        ));
+        h.write(&mut out, &mut opts, 300_000 + i);
     }
     out
 }

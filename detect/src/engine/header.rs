@@ -98,9 +98,12 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
         return false;
     }
     // An app-layer rule needs its protocol on the flow (Suricata's `s->alproto` check).
-    if (rule.proto == crate::rules::Proto::Dns && info.app != AppProto::Dns)
-        || (rule.proto == crate::rules::Proto::Tls && info.app != AppProto::Tls)
-    {
+    let needs = match rule.proto {
+        crate::rules::Proto::Dns => AppProto::Dns,
+        crate::rules::Proto::Tls => AppProto::Tls,
+        _ => AppProto::Unknown,
+    };
+    if needs != AppProto::Unknown && info.app != needs {
         return false;
     }
     // Suricata skips a rule needing a payload when the packet has none to inspect: a

@@ -1334,15 +1334,12 @@ fn is_app_header_only(r: &Rule) -> bool {
         to_server: r.flow.to_server,
         ..Default::default()
     };
-    matches!(r.proto, crate::rules::Proto::Dns | crate::rules::Proto::Tls)
-        && r.app_buffer.is_none()
-        && r.flow == direction_only
-        && no_packet_keywords(r)
+    r.proto.is_app() && r.app_buffer.is_none() && r.flow == direction_only && no_packet_keywords(r)
 }
 
 fn ip_only_keywords(r: &Rule) -> bool {
     // Suricata: a rule with an app-layer protocol is never IP-only.
-    !matches!(r.proto, crate::rules::Proto::Dns | crate::rules::Proto::Tls)
+    !r.proto.is_app()
         && r.app_buffer.is_none()
         && r.flow == crate::rules::FlowMatch::default()
         && no_packet_keywords(r)

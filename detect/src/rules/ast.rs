@@ -62,6 +62,13 @@ pub enum Proto {
     AppLayer(String),
 }
 
+impl Proto {
+    /// An app-layer protocol tidewatch parses (`dns`, `tls`): the rule needs flows of it.
+    pub fn is_app(&self) -> bool {
+        matches!(self, Proto::Dns | Proto::Tls)
+    }
+}
+
 /// An IP network (address and prefix length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IpNet {
