@@ -4,7 +4,7 @@
 use crate::applayer::tcp::TcpApp;
 use crate::applayer::{dns, AppProto, AppState, AppStats};
 use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
-use crate::engine::{Engine, FlowInfo, Scratch, TlsHello, Verdict};
+use crate::engine::{Engine, FlowInfo, Scratch, TlsCerts, TlsHello, TlsTx, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, KeyedFlow};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
@@ -226,6 +226,7 @@ impl Worker {
             tcp_app: {
                 let mut t = TcpApp::default();
                 t.set_ja3(engine.has_ja3_rules());
+                t.set_certs(engine.has_cert_rules());
                 t
             },
             engine,
@@ -277,6 +278,7 @@ impl Worker {
             self.flowbits = crate::hugepage::boxed(self.flows.capacity() * words, 0);
         }
         self.tcp_app.set_ja3(engine.has_ja3_rules());
+        self.tcp_app.set_certs(engine.has_cert_rules());
         self.engine = engine;
     }
 
@@ -326,6 +328,7 @@ impl Worker {
         let t = self.tcp_app.stats;
         s.app.tls_flows = t.tls_flows;
         s.app.tls_sni = t.tls_sni;
+        s.app.tls_certs = t.tls_certs;
         s.app.tcp_given_up = t.given_up;
         s.app.tcp_held_peak = t.held_peak;
         s
@@ -744,11 +747,13 @@ impl Worker {
         // do; the packet's alerts wait with the held ones, since a `pass` among the
         // transaction's matches drops them all.
         let mut dns_verdict = Verdict::Inspected;
-        let tls_hello = app == AppProto::Tls
-            && to_server
+        // The TLS transaction: the client's hello going to the server, and a side's
+        // certificate going its way once the handshake is done.
+        let tls_tx = app == AppProto::Tls
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
-            && self.tcp_app.has_hello(view.slot);
-        if (dns_request || tls_hello) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
+            && ((to_server && self.tcp_app.has_hello(view.slot))
+                || self.tcp_app.has_certs(view.slot, to_server));
+        if (dns_request || tls_tx) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             let Worker {
                 scratch,
                 held,
@@ -760,22 +765,34 @@ impl Worker {
             for &rule in scratch.matches() {
                 held.push(rule as u32, p.payload);
             }
-            dns_verdict = if tls_hello {
-                match tcp_app.take_hello(view.slot) {
-                    Some(c) => {
-                        let hello = TlsHello {
-                            sni: c.sni(),
-                            ja3_hash: c.ja3_hash(),
-                            ja3_string: c.ja3_string(),
+            dns_verdict = if tls_tx {
+                match tcp_app.take_tx(view.slot, to_server) {
+                    Some(ready) => {
+                        let tx = TlsTx {
+                            hello: ready.hello.map(|c| TlsHello {
+                                sni: c.sni(),
+                                ja3_hash: c.ja3_hash(),
+                                ja3_string: c.ja3_string(),
+                            }),
+                            certs: ready.certs.map(|s| {
+                                let (chain, list) = s.cert_chain();
+                                TlsCerts {
+                                    chain,
+                                    list,
+                                    subject: s.cert_subject(),
+                                    issuer: s.cert_issuer(),
+                                    serial: s.cert_serial(),
+                                }
+                            }),
                         };
-                        engine.inspect_tls_hello(p, &info, &hello, scratch)
+                        engine.inspect_tls(p, &info, &tx, scratch)
                     }
                     None => Verdict::Inspected,
                 }
             } else {
                 engine.inspect_dns(p, &info, queries, scratch)
             };
-            if tls_hello {
+            if tls_tx {
                 self.tcp_app_done(view.slot);
             }
             if dns_verdict == Verdict::Pass {

@@ -1,9 +1,13 @@
-//! `cargo xtask golden-dns [--update]` and `cargo xtask golden-tls [--update]`: run
-//! Suricata on an app-layer golden pcap with its rules, and store (or verify) its alerts.
+//! `cargo xtask golden-dns [--update]`, `cargo xtask golden-tls [--update]` and `cargo
+//! xtask golden-tls-certs [--update]`: run Suricata on an app-layer golden pcap with its
+//! rules, and store (or verify) its alerts.
 
 use crate::golden::SURICATA_YAML_PATH;
 use crate::golden_dns::{write_dns_pcap, DNS_EXPECTED_PATH, DNS_RULES_PATH};
 use crate::golden_tls::{write_tls_pcap, TLS_EXPECTED_PATH, TLS_RULES_PATH};
+use crate::golden_tls_certs::{
+    write_tls_certs_pcap, TLS_CERTS_EXPECTED_PATH, TLS_CERTS_RULES_PATH,
+};
 use crate::stream_check::record_or_compare;
 use crate::suricata;
 use anyhow::{bail, Result};
@@ -27,6 +31,17 @@ pub fn run_tls(update: bool) -> Result<()> {
         TLS_RULES_PATH,
         TLS_EXPECTED_PATH,
         |p| write_tls_pcap(p),
+        update,
+    )
+}
+
+/// The TLS certificate golden set.
+pub fn run_tls_certs(update: bool) -> Result<()> {
+    run_set(
+        "tls-certs",
+        TLS_CERTS_RULES_PATH,
+        TLS_CERTS_EXPECTED_PATH,
+        |p| write_tls_certs_pcap(p),
         update,
     )
 }

@@ -78,13 +78,18 @@ pub(crate) fn hello_record(sni: Option<&[u8]>) -> Vec<u8> {
     }
 }
 
-/// The server's first flight: ServerHello and ServerHelloDone in one record.
-pub(crate) fn server_flight() -> Vec<u8> {
+/// The server's ServerHello handshake message (TLS 1.2, ECDHE-RSA-AES128-GCM-SHA256).
+pub(crate) fn server_hello() -> Vec<u8> {
     let mut sh = vec![3, 3];
     sh.extend((0..32u8).map(|i| i.wrapping_mul(13)));
     sh.push(0);
     sh.extend_from_slice(&[0xc0, 0x2f, 0]);
-    let mut body = handshake(2, &sh);
+    handshake(2, &sh)
+}
+
+/// The server's first flight: ServerHello and ServerHelloDone in one record.
+pub(crate) fn server_flight() -> Vec<u8> {
+    let mut body = server_hello();
     body.extend_from_slice(&handshake(14, &[]));
     let mut r = record(22, &body);
     r[2] = 3;
@@ -100,14 +105,14 @@ pub(crate) fn client_finish() -> Vec<u8> {
 }
 
 /// ChangeCipherSpec and the encrypted Finished of the server.
-fn server_finish() -> Vec<u8> {
+pub(crate) fn server_finish() -> Vec<u8> {
     let mut v = record(20, &[1]);
     v.extend_from_slice(&record(22, &[0x6b; 40]));
     v
 }
 
 /// Application data carrying `text` (as if it were not encrypted).
-fn app_data(text: &[u8]) -> Vec<u8> {
+pub(crate) fn app_data(text: &[u8]) -> Vec<u8> {
     record(23, text)
 }
 

@@ -18,6 +18,7 @@ pub mod golden_encap;
 pub mod golden_stateful;
 pub mod golden_stream;
 pub mod golden_tls;
+pub mod golden_tls_certs;
 pub mod loadtest;
 pub mod pipeline;
 pub mod plot;

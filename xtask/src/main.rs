@@ -65,6 +65,17 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run Suricata on the TLS certificate golden pcap and compare with (or, with
+    /// --update, rewrite) xtask/golden/tls-certs/expected.json.
+    GoldenTlsCerts {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the TLS certificate golden pcap.
+    GenGoldenTlsCerts {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run Suricata with the ET Open rules tidewatch enforces on the 50 MB bench pcap and
     /// compare with (or, with --update, rewrite) xtask/golden/et_open/expected_bench50.json.
     GoldenEtOpen {
@@ -153,6 +164,12 @@ fn main() -> Result<()> {
         Cmd::GoldenTls { update } => xtask::dns_check::run_tls(update),
         Cmd::GenGoldenTls { out } => {
             xtask::golden_tls::write_tls_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Cmd::GoldenTlsCerts { update } => xtask::dns_check::run_tls_certs(update),
+        Cmd::GenGoldenTlsCerts { out } => {
+            xtask::golden_tls_certs::write_tls_certs_pcap(&out)?;
             println!("wrote {}", out.display());
             Ok(())
         }

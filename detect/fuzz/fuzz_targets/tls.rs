@@ -3,14 +3,21 @@
 //! most 255 bytes without a NUL, each completed record took at least 6 bytes, a stopped
 //! flow takes nothing more, inspection stops at most once (never with `full`), a JA3
 //! string is digits, commas and dashes starting with a digit, its hash 32 lower-case hex
-//! digits and only with a string, and the probe never changes its mind once it decided.
+//! digits and only with a string, certificates are read only when asked (an issuer only
+//! with a subject, a serial only with an issuer), and the probe never changes its mind
+//! once it decided.
 #![no_main]
 
 use detect::applayer::tls::{self, EncryptionHandling, Fed, Probe, TlsFlow, MAX_SNI_LEN};
 use libfuzzer_sys::fuzz_target;
 
 /// Feeds the chunks, checking each feed; returns what each feed gave.
-fn run(flow: &mut TlsFlow, chunks: &[(bool, &[u8])], mode: EncryptionHandling) -> Vec<Fed> {
+fn run(
+    flow: &mut TlsFlow,
+    chunks: &[(bool, &[u8])],
+    mode: EncryptionHandling,
+    certs_on: bool,
+) -> Vec<Fed> {
     let mut out = Vec::with_capacity(chunks.len());
     let (mut bytes, mut records, mut encrypted) = ([0usize; 2], [0usize; 2], 0);
     for &(to_server, data) in chunks {
@@ -36,6 +43,15 @@ fn run(flow: &mut TlsFlow, chunks: &[(bool, &[u8])], mode: EncryptionHandling) -
                 assert!(s
                     .iter()
                     .all(|&b| b.is_ascii_digit() || b == b',' || b == b'-'));
+            }
+            if !certs_on {
+                assert!(side.certs().next().is_none() && side.cert_subject().is_none());
+            }
+            if side.cert_issuer().is_some() {
+                assert!(side.cert_subject().is_some());
+            }
+            if side.cert_serial().is_some() {
+                assert!(side.cert_issuer().is_some());
             }
             if let Some(h) = side.ja3_hash() {
                 assert!(side.ja3_string().is_some());
@@ -75,21 +91,29 @@ fuzz_target!(|data: &[u8]| {
         chunks.push((to_server, chunk));
     }
 
+    let certs_on = head & 4 != 0;
     let mut flow = TlsFlow::new(mode);
-    let first = run(&mut flow, &chunks, mode);
+    flow.set_certs(certs_on);
+    let first = run(&mut flow, &chunks, mode, certs_on);
     let sni = flow.client.sni().map(<[u8]>::to_vec);
     let ja3 = |flow: &TlsFlow| {
         [&flow.client, &flow.server].map(|s| {
             (
                 s.ja3_string().map(<[u8]>::to_vec),
                 s.ja3_hash().map(<[u8]>::to_vec),
+                s.certs().map(<[u8]>::to_vec).collect::<Vec<_>>(),
+                s.cert_subject().map(<[u8]>::to_vec),
+                s.cert_serial().map(<[u8]>::to_vec),
             )
         })
     };
     let first_ja3 = ja3(&flow);
     // The same feeds after a reset give the same answers.
+    let done = flow.handshake_done();
     flow.reset();
-    assert_eq!(run(&mut flow, &chunks, mode), first);
+    assert!(!flow.handshake_done());
+    assert_eq!(run(&mut flow, &chunks, mode, certs_on), first);
+    assert_eq!(flow.handshake_done(), done);
     assert_eq!(flow.client.sni().map(<[u8]>::to_vec), sni);
     assert_eq!(ja3(&flow), first_ja3);
 

@@ -34,6 +34,9 @@ pub struct AppStats {
     /// TCP flows told TLS, and their ClientHellos whose server name was parsed.
     pub tls_flows: u64,
     pub tls_sni: u64,
+    /// Server certificates whose subject and issuer were read (while some rule
+    /// inspects certificates).
+    pub tls_certs: u64,
     /// TCP directions the app layer gave up following (a hole, or too much data).
     pub tcp_given_up: u64,
     /// Most bytes the TCP app layer held at once (summed over workers when merged).
@@ -46,6 +49,7 @@ impl AppStats {
         self.reversed_flows += o.reversed_flows;
         self.tls_flows += o.tls_flows;
         self.tls_sni += o.tls_sni;
+        self.tls_certs += o.tls_certs;
         self.tcp_given_up += o.tcp_given_up;
         self.tcp_held_peak += o.tcp_held_peak;
     }

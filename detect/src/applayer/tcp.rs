@@ -5,7 +5,10 @@
 //! (`StreamTcpReassembleHandleSegmentUpdateACK` on a packet of the other direction), so
 //! a client's ClientHello is detected and parsed on the server's packet that
 //! acknowledges it, and its transaction (`tls.sni`, `ja3.hash`, `ja3.string`) is
-//! inspected on the client's next packet. Every TLS record completed that way asks for raw inspection of its direction
+//! inspected on the client's next packet. Certificates (read only when some rule inspects
+//! them) are ready once the handshake is done (`HANDSHAKE_DONE`: the first certificate's
+//! subject and issuer were read, or application data was seen): the server's is
+//! inspected on the server's next packet, the client's on the client's. Every TLS record completed that way asks for raw inspection of its direction
 //! (`AppLayerParserTriggerRawStreamReassembly`), which the caller forwards to the stream.
 //!
 //! A flow is followed from its first data: its bytes are copied in stream order from
@@ -57,6 +60,14 @@ pub struct TcpStep {
     pub encrypted_now: bool,
 }
 
+/// What [`TcpApp::take_tx`] found ready: the side whose hello, and the side whose
+/// certificate, are to be inspected.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyTx<'a> {
+    pub hello: Option<&'a TlsSide>,
+    pub certs: Option<&'a TlsSide>,
+}
+
 /// Counters of the TCP app layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpAppStats {
@@ -64,6 +75,9 @@ pub struct TcpAppStats {
     pub tls_flows: u64,
     /// ClientHellos whose server name was parsed.
     pub tls_sni: u64,
+    /// Server certificates whose subject and issuer were read (only while some rule
+    /// inspects certificates).
+    pub tls_certs: u64,
     /// Directions given up: a hole in the data, more than [`MAX_PENDING`] waiting, or
     /// the worker's [`MAX_HELD`] reached.
     pub given_up: u64,
@@ -88,6 +102,9 @@ struct Conn {
     stopped: [bool; 2],
     /// The ClientHello's buffers were inspected.
     hello_inspected: bool,
+    /// `[to-server, to-client]`: that direction's certificate (the client's, the
+    /// server's) was inspected.
+    certs_inspected: [bool; 2],
     /// The flow's server port is where Suricata's TLS probing parser runs.
     probing_port: bool,
 }
@@ -132,6 +149,7 @@ impl Conn {
         self.fed = [0; 2];
         self.stopped = [false; 2];
         self.hello_inspected = false;
+        self.certs_inspected = [false; 2];
         self.probing_port = false;
     }
 }
@@ -142,12 +160,20 @@ fn hello_parsed(client: &TlsSide) -> bool {
     client.sni().is_some() || client.ja3_string().is_some()
 }
 
+/// Whether the certificate going `to_server` (the client's) or to the client waits for
+/// inspection: certificates are read and the handshake is done.
+fn certs_pending(c: &Conn, certs_on: bool, to_server: bool) -> bool {
+    certs_on && c.is_tls && !c.certs_inspected[usize::from(!to_server)] && c.tls.handshake_done()
+}
+
 /// The followed TCP flows of one worker, by flow slot.
 #[derive(Debug, Default)]
 pub struct TcpApp {
     /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
     /// changes how one malformed hello is parsed).
     ja3: bool,
+    /// Certificates are read (some rule inspects them).
+    certs: bool,
     /// [`MAX_HELD`] unless set (0) otherwise, for tests.
     max_held: usize,
     by_slot: HashMap<u32, u32>,
@@ -172,6 +198,7 @@ impl TcpApp {
         let c = &mut self.conns[i as usize];
         c.reset();
         c.tls.set_ja3(self.ja3);
+        c.tls.set_certs(self.certs);
         c.probing_port = server_port == TLS_PROBE_PORT;
         self.by_slot.insert(slot, i);
     }
@@ -187,6 +214,11 @@ impl TcpApp {
     /// Whether flows opened from now on compute JA3.
     pub fn set_ja3(&mut self, on: bool) {
         self.ja3 = on;
+    }
+
+    /// Whether flows opened from now on read the server's certificate.
+    pub fn set_certs(&mut self, on: bool) {
+        self.certs = on;
     }
 
     /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
@@ -338,6 +370,7 @@ impl TcpApp {
             }
         }
         let had_sni = c.tls.client.sni().is_some();
+        let had_cert = c.tls.server.cert_subject().is_some();
         let fed = c.tls.feed(to_server, &c.pending[d][..n]);
         c.pending[d].drain(..n);
         c.fed[d] += n as u32;
@@ -350,6 +383,9 @@ impl TcpApp {
         }
         if !had_sni && c.tls.client.sni().is_some() {
             self.stats.tls_sni += 1;
+        }
+        if !had_cert && c.tls.server.cert_subject().is_some() {
+            self.stats.tls_certs += 1;
         }
         step
     }
@@ -371,6 +407,54 @@ impl TcpApp {
             .is_some_and(|c| !c.hello_inspected && hello_parsed(&c.tls.client))
     }
 
+    /// The side whose certificate goes `to_server` (the client) or to the client, once
+    /// the handshake is done and that certificate not yet inspected (the side may have
+    /// none); marks it inspected.
+    pub fn take_certs(&mut self, slot: u32, to_server: bool) -> Option<&TlsSide> {
+        let on = self.certs;
+        let c = self.conn(slot)?;
+        if !certs_pending(c, on, to_server) {
+            return None;
+        }
+        c.certs_inspected[usize::from(!to_server)] = true;
+        Some(if to_server {
+            &c.tls.client
+        } else {
+            &c.tls.server
+        })
+    }
+
+    /// Whether the flow in `slot` has a certificate going `to_server` (or to the client)
+    /// waiting for inspection.
+    pub fn has_certs(&self, slot: u32, to_server: bool) -> bool {
+        self.get(slot)
+            .is_some_and(|c| certs_pending(c, self.certs, to_server))
+    }
+
+    /// What of the flow's TLS transaction is ready at a packet going `to_server` (or to
+    /// the client): the client's hello (to the server only) and that direction's
+    /// certificate, each marked inspected. `None` when neither is.
+    pub fn take_tx(&mut self, slot: u32, to_server: bool) -> Option<ReadyTx<'_>> {
+        let on = self.certs;
+        let c = self.conn(slot)?;
+        let hello = to_server && !c.hello_inspected && hello_parsed(&c.tls.client);
+        let certs = certs_pending(c, on, to_server);
+        if !hello && !certs {
+            return None;
+        }
+        c.hello_inspected |= hello;
+        c.certs_inspected[usize::from(!to_server)] |= certs;
+        let side = if to_server {
+            &c.tls.client
+        } else {
+            &c.tls.server
+        };
+        Some(ReadyTx {
+            hello: hello.then_some(&c.tls.client),
+            certs: certs.then_some(side),
+        })
+    }
+
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
     /// was parsed stays until [`TcpApp::close`].
     pub fn stop(&mut self, slot: u32) {
@@ -382,11 +466,14 @@ impl TcpApp {
         self.account(before, 0);
     }
 
-    /// Whether nothing more is needed of the flow in `slot`: both directions stopped and
-    /// the ClientHello, if any, inspected.
+    /// Whether nothing more is needed of the flow in `slot`: both directions stopped, and
+    /// the ClientHello and the server's certificate, if any, inspected.
     pub fn done(&self, slot: u32) -> bool {
         self.get(slot).is_none_or(|c| {
-            c.stopped == [true; 2] && (c.hello_inspected || !hello_parsed(&c.tls.client))
+            c.stopped == [true; 2]
+                && (c.hello_inspected || !hello_parsed(&c.tls.client))
+                && !certs_pending(c, self.certs, true)
+                && !certs_pending(c, self.certs, false)
         })
     }
 
@@ -535,5 +622,69 @@ mod tests {
             app.take_hello(2).and_then(|c| c.sni()),
             Some(&b"a.example"[..])
         );
+    }
+
+    /// A server flight: a Certificate message holding `cert`, then ServerHelloDone.
+    fn cert_flight(cert: &[u8]) -> Vec<u8> {
+        let mut chain = (cert.len() as u32).to_be_bytes()[1..].to_vec();
+        chain.extend_from_slice(cert);
+        let mut body = (chain.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend(chain);
+        let mut m = vec![11];
+        m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        m.extend(body);
+        m.extend_from_slice(&[14, 0, 0, 0]);
+        let mut r = vec![22, 3, 3];
+        r.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        r.extend(m);
+        r
+    }
+
+    #[test]
+    fn the_server_certificate_is_ready_once_acknowledged_and_inspected_once() {
+        let leaf = include_bytes!("testdata/leaf.der");
+        let mut app = TcpApp::default();
+        app.set_certs(true);
+        app.open(5, 443);
+        let h = hello(b"c.example");
+        app.on_data(5, true, 0, &h);
+        assert!(app.on_ack(5, true, h.len() as u32).tls);
+        assert!(app.take_hello(5).is_some());
+        let flight = cert_flight(leaf);
+        app.on_data(5, false, 0, &flight);
+        assert!(
+            !app.has_certs(5, false),
+            "not before the client acknowledges it"
+        );
+        let step = app.on_ack(5, false, flight.len() as u32);
+        assert_eq!(step.trigger_raw, [false, true]);
+        assert_eq!(app.stats.tls_certs, 1);
+        assert!(app.has_certs(5, false) && app.has_certs(5, true));
+        // Stopped (encrypted, say): kept until the certificates are inspected.
+        app.stop(5);
+        assert!(!app.done(5));
+        let s = app.take_certs(5, false).expect("ready");
+        assert_eq!(s.certs().count(), 1);
+        assert!(s
+            .cert_subject()
+            .is_some_and(|v| v.ends_with(b"CN=cert.example.com")));
+        assert!(app.take_certs(5, false).is_none(), "inspected once");
+        assert!(!app.done(5), "the client's (none) is still to be inspected");
+        let s = app.take_certs(5, true).expect("ready");
+        assert_eq!((s.certs().count(), s.cert_subject()), (0, None));
+        assert!(app.done(5));
+        app.close(5);
+        // Without certificate rules nothing is read or waited for.
+        app.set_certs(false);
+        app.open(6, 443);
+        app.on_data(6, true, 0, &h);
+        app.on_ack(6, true, h.len() as u32);
+        app.take_hello(6);
+        app.on_data(6, false, 0, &flight);
+        app.on_ack(6, false, flight.len() as u32);
+        assert!(!app.has_certs(6, false) && !app.has_certs(6, true));
+        app.stop(6);
+        assert!(app.done(6));
+        assert_eq!(app.stats.tls_certs, 1);
     }
 }

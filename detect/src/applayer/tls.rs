@@ -119,8 +119,9 @@
 //!
 //! # Not modelled
 //!
-//! - Certificates (`TlsDecodeHSCertificates`: X.509 fields, chain, fingerprint) and the
-//!   `HANDSHAKE_DONE` flag they lead to: they never change how records are parsed.
+//! - The certificate fingerprint, validity dates and decoder events; certificates are
+//!   read only while some rule inspects them ([`TlsFlow::set_certs`]): they never
+//!   change how records are parsed.
 //! - JA4 (off by default; JA3 and JA4 are enabled separately). Turned on, JA4 also
 //!   reads ALPN protocol lengths and can end a hello's parsing earlier.
 //! - The random, the session id and `SESSION_RESUMED`, ALPN, decoder events, frames,
@@ -390,14 +391,34 @@ struct Shared {
     mode: EncryptionHandling,
     /// `ssl_config.enable_ja3` off (a global setting in Suricata; on by default here).
     ja3_off: bool,
+    /// Certificates are read (some rule inspects them).
+    certs_on: bool,
+    /// `[client, server]`: that side's first certificate gave a subject and an issuer
+    /// (`cert0_subject && cert0_issuerdn`), what `HANDSHAKE_DONE` waits for.
+    cert0: [bool; 2],
 }
 
 impl Shared {
-    fn new(mode: EncryptionHandling, ja3_off: bool) -> Shared {
+    fn new(mode: EncryptionHandling, ja3_off: bool, certs_on: bool) -> Shared {
         Shared {
             mode,
             ja3_off,
+            certs_on,
             ..Shared::default()
+        }
+    }
+
+    /// The end of `SSLDecode`'s record loop: the handshake is done once the side whose
+    /// certificate counts (the client's when the server asked for one) gave its first
+    /// certificate's subject and issuer.
+    fn check_handshake_done(&mut self) {
+        let side = if self.flags & F_NEED_CLIENT_CERT != 0 {
+            0
+        } else {
+            1
+        };
+        if self.cert0[side] {
+            self.flags |= F_HANDSHAKE_DONE;
         }
     }
 
@@ -448,6 +469,7 @@ struct Conn {
     hs_size: u32,
     hs_buf: Vec<u8>,
     ja3: Ja3,
+    certs: Certs,
 }
 
 impl Default for Conn {
@@ -465,6 +487,7 @@ impl Default for Conn {
             hs_size: 0,
             hs_buf: Vec::new(),
             ja3: Ja3::default(),
+            certs: Certs::default(),
         }
     }
 }
@@ -475,9 +498,12 @@ impl Conn {
         buf.clear();
         let mut ja3 = std::mem::take(&mut self.ja3);
         ja3.clear();
+        let mut certs = std::mem::take(&mut self.certs);
+        certs.clear();
         *self = Conn {
             hs_buf: buf,
             ja3,
+            certs,
             ..Conn::default()
         };
     }
@@ -537,6 +563,126 @@ impl Ja3 {
     }
 }
 
+/// What `SSLStateConnp` keeps of a side's Certificate message: the chain
+/// (`certs_buffer`), the certificates added to it (`certs`, what `tls.certs` inspects one
+/// by one) and the first certificate's X.509 fields. Buffers are reused across flows.
+#[derive(Clone, Debug, Default)]
+struct Certs {
+    /// `certs_buffer != NULL`: a Certificate message was read (a second is ignored).
+    seen: bool,
+    chain: Vec<u8>,
+    /// Start and end in `chain` of each certificate added.
+    list: Vec<(u32, u32)>,
+    subject: Option<Vec<u8>>,
+    issuer: Option<Vec<u8>>,
+    serial: Option<Vec<u8>>,
+    /// Spare buffers for the fields, kept for reuse.
+    spare: Vec<Vec<u8>>,
+}
+
+impl Certs {
+    fn clear(&mut self) {
+        self.seen = false;
+        self.chain.clear();
+        self.list.clear();
+        for f in [&mut self.subject, &mut self.issuer, &mut self.serial] {
+            if let Some(mut b) = f.take() {
+                b.clear();
+                self.spare.push(b);
+            }
+        }
+    }
+
+    /// A field buffer holding `text`, reusing a spare one.
+    fn field(&mut self, text: &[u8]) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(text);
+        b
+    }
+
+    /// Whether the first certificate's subject and issuer were read.
+    fn cert0_ready(&self) -> bool {
+        self.subject.is_some() && self.issuer.is_some()
+    }
+
+    /// `TlsDecodeHSCertificates`: a Certificate message body. Its errors only end the
+    /// reading of the chain (`SSLv3ParseHandshakeTypeCertificate` consumes the message
+    /// whatever happens).
+    fn decode(&mut self, msg: &[u8]) {
+        let Some(chain_len) = be24(msg, 0) else {
+            return;
+        };
+        let Some(chain) = msg.get(3..3 + chain_len) else {
+            return;
+        };
+        if self.seen {
+            return;
+        }
+        self.seen = true;
+        self.chain.clear();
+        self.chain.extend_from_slice(chain);
+        let mut at = 0;
+        while at < chain_len {
+            match self.decode_one(at) {
+                Some(used) => at += used,
+                None => return,
+            }
+        }
+    }
+
+    /// `TlsDecodeHSCertificate`: the certificate at `at` in the chain. Suricata's count
+    /// of certificates is never advanced, so every certificate until one decodes is
+    /// "the first": the fields come from the first that is X.509, and those before it
+    /// are left out of the chain. Returns the bytes it took, `None` on an error (which
+    /// ends the chain).
+    fn decode_one(&mut self, at: usize) -> Option<usize> {
+        let rest = self.chain.get(at..)?;
+        let len = be24(rest, 0)?;
+        let (start, end) = (at + 3, at + 3 + len);
+        if end > self.chain.len() {
+            // TLS_DECODER_EVENT_INVALID_CERTIFICATE
+            return None;
+        }
+        if self.subject.is_none() && self.issuer.is_none() && self.serial.is_none() {
+            use x509_parser::prelude::{FromDer, X509Certificate};
+            let fields = match X509Certificate::from_der(&self.chain[start..end]) {
+                // Not X.509: the certificate is skipped, not added (`goto next`).
+                Err(_) => return Some(3 + len),
+                Ok((_, cert)) => {
+                    let tbs = &cert.tbs_certificate;
+                    let serial = tbs
+                        .raw_serial()
+                        .iter()
+                        .map(|b| format!("{b:02X}"))
+                        .collect::<Vec<_>>()
+                        .join(":");
+                    (tbs.subject.to_string(), tbs.issuer.to_string(), serial)
+                }
+            };
+            // `rust_string_to_c`: a field with a NUL gives no string, an error.
+            for (text, slot) in [(&fields.0, 0), (&fields.1, 1), (&fields.2, 2)] {
+                if text.as_bytes().contains(&0) {
+                    return None;
+                }
+                let b = self.field(text.as_bytes());
+                match slot {
+                    0 => self.subject = Some(b),
+                    1 => self.issuer = Some(b),
+                    _ => self.serial = Some(b),
+                }
+            }
+        }
+        self.list.push((start as u32, end as u32));
+        Some(3 + len)
+    }
+}
+
+fn be24(b: &[u8], at: usize) -> Option<usize> {
+    let x = b.get(at..at + 3)?;
+    Some(usize::from(x[0]) << 16 | usize::from(x[1]) << 8 | usize::from(x[2]))
+}
+
 /// `Ja3BufferAddValue`: the value in decimal, after a `-` unless the list is empty.
 fn ja3_add(list: &mut Vec<u8>, v: u16) {
     if !list.is_empty() {
@@ -591,7 +737,11 @@ impl TlsSide {
         self.required = 0;
         self.stopped = false;
         self.errored = false;
-        self.solo = Shared::new(EncryptionHandling::Default, self.solo.ja3_off);
+        self.solo = Shared::new(
+            EncryptionHandling::Default,
+            self.solo.ja3_off,
+            self.solo.certs_on,
+        );
     }
 
     /// Feeds this direction on its own (flow state as if the other direction sent
@@ -638,6 +788,45 @@ impl TlsSide {
     /// Turns JA3 on or off for [`TlsSide::feed`] (on by default); kept across resets.
     pub fn set_ja3(&mut self, enabled: bool) {
         self.solo.ja3_off = !enabled;
+    }
+
+    /// Turns certificate reading on or off for [`TlsSide::feed`] (off by default); kept
+    /// across resets.
+    pub fn set_certs(&mut self, enabled: bool) {
+        self.solo.certs_on = enabled;
+    }
+
+    /// The certificates of this side's Certificate message, in order, as `tls.certs`
+    /// inspects them (each its DER bytes). Certificates before the first that is X.509
+    /// are left out, as Suricata leaves them out of its chain.
+    pub fn certs(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let c = &self.conn.certs;
+        c.list
+            .iter()
+            .filter_map(|&(s, e)| c.chain.get(s as usize..e as usize))
+    }
+
+    /// The chain's bytes and each certificate's start and end in them (what
+    /// [`TlsSide::certs`] iterates).
+    pub fn cert_chain(&self) -> (&[u8], &[(u32, u32)]) {
+        (&self.conn.certs.chain, &self.conn.certs.list)
+    }
+
+    /// The first X.509 certificate's subject as `tls.cert_subject` gives it
+    /// (x509-parser's `X509Name` text, e.g. `C=US, O=Example, CN=www.example.com`).
+    pub fn cert_subject(&self) -> Option<&[u8]> {
+        self.conn.certs.subject.as_deref()
+    }
+
+    /// The first certificate's issuer (`tls.cert_issuer`), formatted as the subject.
+    pub fn cert_issuer(&self) -> Option<&[u8]> {
+        self.conn.certs.issuer.as_deref()
+    }
+
+    /// The first certificate's serial (`tls.cert_serial`): its bytes in upper-case hex,
+    /// joined by `:`.
+    pub fn cert_serial(&self) -> Option<&[u8]> {
+        self.conn.certs.serial.as_deref()
     }
 
     /// The direction's version as Suricata keeps it (`connp->version`): the record's,
@@ -723,7 +912,7 @@ pub struct TlsFlow {
 impl TlsFlow {
     pub fn new(mode: EncryptionHandling) -> TlsFlow {
         TlsFlow {
-            shared: Shared::new(mode, false),
+            shared: Shared::new(mode, false, false),
             ..TlsFlow::default()
         }
     }
@@ -737,12 +926,26 @@ impl TlsFlow {
         self.shared.ja3_off = !enabled;
     }
 
+    /// Turns certificate reading on or off (off by default; kept across resets). Suricata
+    /// always reads them, but they change nothing but what certificate rules see and
+    /// when ([`TlsFlow::handshake_done`]), so they are read only when a rule looks.
+    pub fn set_certs(&mut self, enabled: bool) {
+        self.shared.certs_on = enabled;
+    }
+
+    /// `HANDSHAKE_DONE`: application data was seen, or the side whose certificate counts
+    /// gave its first certificate's subject and issuer. The to-client transaction is then
+    /// ready for certificate rules (`TLS_STATE_CERT_READY` and beyond).
+    pub fn handshake_done(&self) -> bool {
+        self.shared.flags & F_HANDSHAKE_DONE != 0
+    }
+
     /// Forgets the flow, keeping its encryption handling, JA3 setting and buffers'
     /// capacity.
     pub fn reset(&mut self) {
         self.client.reset();
         self.server.reset();
-        self.shared = Shared::new(self.shared.mode, self.shared.ja3_off);
+        self.shared = Shared::new(self.shared.mode, self.shared.ja3_off, self.shared.certs_on);
     }
 
     /// Feeds newly acknowledged bytes of one direction. An error on either side, or
@@ -845,6 +1048,7 @@ fn decode(
         }
         counter += 1;
     }
+    sh.check_handshake_done();
     Dec::Ok(len)
 }
 
@@ -1077,6 +1281,13 @@ fn handshake_type(
         HS_SERVER_KEY_EXCHANGE => F_STATE_SERVER_KEYX,
         HS_CLIENT_KEY_EXCHANGE => F_STATE_CLIENT_KEYX,
         HS_CERTIFICATE_REQUEST if !to_server => F_NEED_CLIENT_CERT,
+        HS_CERTIFICATE => {
+            if sh.certs_on {
+                conn.certs.decode(msg);
+                sh.cert0[usize::from(!to_server)] = conn.certs.cert0_ready();
+            }
+            0
+        }
         t if supported_handshake_type(t) => 0,
         _ => return None,
     };
@@ -2350,5 +2561,158 @@ mod tests {
             ja3(&flow.client).1,
             Some("349640b9e304f8ea23a8e0f71dde2248")
         );
+    }
+
+    /// A self-signed P-256 certificate: `C=US, O=Test Org, CN=cert.example.com`, serial
+    /// `00 a1 b2 c3` (made with `openssl req -x509 -set_serial 0x00a1b2c3`).
+    const LEAF: &[u8] = include_bytes!("testdata/leaf.der");
+
+    /// A Certificate handshake message holding `certs`.
+    fn certificate(certs: &[&[u8]]) -> Vec<u8> {
+        let mut chain = Vec::new();
+        for c in certs {
+            chain.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
+            chain.extend_from_slice(c);
+        }
+        let mut body = (chain.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend(chain);
+        hs(HS_CERTIFICATE, &body)
+    }
+
+    fn server_hello_message() -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend_from_slice(&[0x11; 32]);
+        b.extend_from_slice(&[0, 0xc0, 0x2f, 0]);
+        hs(HS_SERVER_HELLO, &b)
+    }
+
+    /// A flow with certificates read, the client's hello fed.
+    fn cert_flow() -> TlsFlow {
+        let mut f = TlsFlow::new(EncryptionHandling::Default);
+        f.set_certs(true);
+        assert!(!f.feed(true, &Ch::sni(b"a.example").record()).error);
+        f
+    }
+
+    #[test]
+    fn server_certificate_fields_and_chain() {
+        let mut f = cert_flow();
+        let mut flight = server_hello_message();
+        flight.extend(certificate(&[LEAF, b"not der at all"]));
+        flight.extend(hs(HS_SERVER_HELLO_DONE, &[]));
+        let fed = f.feed(false, &record(HANDSHAKE, 0x0303, &flight));
+        assert!(!fed.error && !fed.encrypted_now);
+        let s = &f.server;
+        assert_eq!(
+            s.cert_subject(),
+            Some(&b"C=US, O=Test Org, CN=cert.example.com"[..])
+        );
+        assert_eq!(s.cert_issuer(), s.cert_subject());
+        assert_eq!(s.cert_serial(), Some(&b"00:A1:B2:C3"[..]));
+        // Only the first certificate is decoded; every one joins the chain.
+        let certs: Vec<&[u8]> = s.certs().collect();
+        assert_eq!(certs, vec![LEAF, &b"not der at all"[..]]);
+        // Subject and issuer read: the handshake is done (TLS_HANDSHAKE_DONE).
+        assert!(f.handshake_done());
+        assert!(!f.inspection_stopped(), "content inspection goes on");
+    }
+
+    #[test]
+    fn certificates_are_read_only_when_asked() {
+        let mut f = TlsFlow::new(EncryptionHandling::Default);
+        f.feed(true, &Ch::sni(b"a.example").record());
+        f.feed(false, &record(HANDSHAKE, 0x0303, &certificate(&[LEAF])));
+        assert_eq!(
+            (f.server.cert_subject(), f.server.certs().count()),
+            (None, 0)
+        );
+        assert!(!f.handshake_done());
+        // Application data ends the handshake either way.
+        f.feed(false, &record(APPLICATION, 0x0303, &[1, 2, 3]));
+        assert!(f.handshake_done());
+    }
+
+    #[test]
+    fn certificates_before_the_first_x509_one_are_left_out() {
+        let mut f = cert_flow();
+        let junk = [0x30, 0x03, 0x02, 0x01, 0x05];
+        f.feed(
+            false,
+            &record(HANDSHAKE, 0x0303, &certificate(&[&junk, LEAF, &junk])),
+        );
+        let s = &f.server;
+        // `goto next` skips the first; the second gives the fields (Suricata's count
+        // of certificates stays 0); the third joins undecoded.
+        assert!(s
+            .cert_subject()
+            .is_some_and(|v| v.ends_with(b"cert.example.com")));
+        assert_eq!(s.certs().collect::<Vec<_>>(), vec![LEAF, &junk[..]]);
+        assert!(f.handshake_done());
+        // None X.509: no fields, an empty chain, and the handshake not done.
+        let mut f = cert_flow();
+        f.feed(
+            false,
+            &record(HANDSHAKE, 0x0303, &certificate(&[&junk, &junk])),
+        );
+        assert_eq!(
+            (f.server.cert_subject(), f.server.certs().count()),
+            (None, 0)
+        );
+        assert!(!f.handshake_done());
+    }
+
+    #[test]
+    fn a_chain_cut_short_keeps_the_certificates_before_the_cut() {
+        let mut f = cert_flow();
+        let mut msg = certificate(&[LEAF, LEAF]);
+        // The second certificate's length says more than the chain holds.
+        let second = 4 + 3 + 3 + LEAF.len();
+        msg[second] = 0x7f;
+        f.feed(false, &record(HANDSHAKE, 0x0303, &msg));
+        assert_eq!(f.server.certs().count(), 1);
+        assert!(f.server.cert_subject().is_some());
+        // The message is consumed whatever its chain held: no parser error.
+        assert!(!f.server.errored() && !f.stopped());
+    }
+
+    #[test]
+    fn a_requested_client_certificate_is_what_ends_the_handshake() {
+        let mut f = cert_flow();
+        let mut flight = certificate(&[LEAF]);
+        flight.extend(hs(HS_CERTIFICATE_REQUEST, &[1, 1, 0, 0]));
+        flight.extend(hs(HS_SERVER_HELLO_DONE, &[]));
+        f.feed(false, &record(HANDSHAKE, 0x0303, &flight));
+        assert!(f.server.cert_subject().is_some());
+        assert!(
+            !f.handshake_done(),
+            "NEED_CLIENT_CERT waits for the client's"
+        );
+        f.feed(true, &record(HANDSHAKE, 0x0303, &certificate(&[LEAF])));
+        assert!(f.client.cert_subject().is_some());
+        assert!(f.handshake_done());
+    }
+
+    #[test]
+    fn a_certificate_split_across_records_is_read_whole() {
+        let mut f = cert_flow();
+        let msg = certificate(&[LEAF]);
+        let (a, b) = msg.split_at(100);
+        let mut two = record(HANDSHAKE, 0x0303, a);
+        two.extend(record(HANDSHAKE, 0x0303, b));
+        // Fed a byte at a time, as the stream may hand it over.
+        for byte in two.chunks(1) {
+            assert!(!f.feed(false, byte).error);
+        }
+        assert_eq!(f.server.certs().collect::<Vec<_>>(), vec![LEAF]);
+        assert!(f.handshake_done());
+        // A second Certificate message is ignored (`certs_buffer` is set).
+        f.feed(false, &record(HANDSHAKE, 0x0303, &certificate(&[b"other"])));
+        assert_eq!(f.server.certs().count(), 1);
+        // A reset flow starts afresh, keeping the setting.
+        f.reset();
+        assert_eq!(f.server.certs().count(), 0);
+        f.feed(true, &Ch::sni(b"a.example").record());
+        f.feed(false, &record(HANDSHAKE, 0x0303, &certificate(&[LEAF])));
+        assert!(f.server.cert_subject().is_some());
     }
 }

@@ -276,8 +276,83 @@ impl<'a> TlsHello<'a> {
             Sticky::TlsSni => self.sni,
             Sticky::Ja3Hash => self.ja3_hash,
             Sticky::Ja3String => self.ja3_string,
-            Sticky::DnsQuery => None,
+            _ => None,
         }
+    }
+}
+
+/// The buffers of a TLS server's Certificate message that transaction rules inspect
+/// (see [`crate::applayer::tls::TlsSide`]): the chain's certificates, each a
+/// `tls.certs` buffer, and the first certificate's fields.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TlsCerts<'a> {
+    /// The chain's bytes, and where each certificate starts and ends in them.
+    pub chain: &'a [u8],
+    pub list: &'a [(u32, u32)],
+    pub subject: Option<&'a [u8]>,
+    pub issuer: Option<&'a [u8]>,
+    pub serial: Option<&'a [u8]>,
+}
+
+/// What of a TLS flow's transaction is ready for inspection at a packet: the client's
+/// hello (to the server, once), and a side's certificate (each direction once, when the
+/// handshake is done: the client's going to the server, the server's to the client).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TlsTx<'a> {
+    pub hello: Option<TlsHello<'a>>,
+    pub certs: Option<TlsCerts<'a>>,
+}
+
+impl<'a> TlsTx<'a> {
+    /// The buffers a rule of `kind` inspects: every certificate for `tls.certs`, one
+    /// buffer for the others; none when the transaction lacks it.
+    pub fn buffers(&self, kind: Sticky) -> TxBuffers<'a> {
+        let none = TxBuffers {
+            chain: &[],
+            list: [].iter(),
+            one: None,
+        };
+        if !kind.is_cert() {
+            return TxBuffers {
+                one: self.hello.and_then(|h| h.buffer(kind)),
+                ..none
+            };
+        }
+        let Some(c) = self.certs else {
+            return none;
+        };
+        let (list, one): (&[(u32, u32)], _) = match kind {
+            Sticky::TlsCerts => (c.list, None),
+            Sticky::TlsCertSubject => (&[], c.subject),
+            Sticky::TlsCertIssuer => (&[], c.issuer),
+            Sticky::TlsCertSerial => (&[], c.serial),
+            _ => (&[], None),
+        };
+        TxBuffers {
+            chain: c.chain,
+            list: list.iter(),
+            one,
+        }
+    }
+}
+
+/// The iterator of [`TlsTx::buffers`].
+#[derive(Clone, Debug)]
+pub struct TxBuffers<'a> {
+    chain: &'a [u8],
+    list: std::slice::Iter<'a, (u32, u32)>,
+    one: Option<&'a [u8]>,
+}
+
+impl<'a> Iterator for TxBuffers<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(b) = self.one.take() {
+            return Some(b);
+        }
+        self.list
+            .by_ref()
+            .find_map(|&(s, e)| self.chain.get(s as usize..e as usize))
     }
 }
 
@@ -391,6 +466,9 @@ pub struct Engine {
     tls: TxRules,
     ja3_hash: TxRules,
     ja3_string: TxRules,
+    /// The server certificate's buffers: `tls.certs`, `tls.cert_subject`,
+    /// `tls.cert_issuer`, `tls.cert_serial`.
+    certs: [TxRules; 4],
     /// Some rule names `tls` as its protocol (header or payload rules on TLS flows).
     tls_proto: bool,
 }
@@ -633,6 +711,12 @@ impl Engine {
         let tls = tx_rules(Sticky::TlsSni)?;
         let ja3_hash = tx_rules(Sticky::Ja3Hash)?;
         let ja3_string = tx_rules(Sticky::Ja3String)?;
+        let certs = [
+            tx_rules(Sticky::TlsCerts)?,
+            tx_rules(Sticky::TlsCertSubject)?,
+            tx_rules(Sticky::TlsCertIssuer)?,
+            tx_rules(Sticky::TlsCertSerial)?,
+        ];
         let prefiltered = fast
             .iter()
             .filter(|f| matches!(f, Selected::Positive(_)))
@@ -662,6 +746,7 @@ impl Engine {
             tls,
             ja3_hash,
             ja3_string,
+            certs,
             flowbit_names,
             max_pattern,
             like_ip_only,
@@ -1068,7 +1153,16 @@ impl Engine {
     /// Whether some rule needs to know TLS flows (`tls.sni`, `alert tls`): only then does
     /// the worker follow the client's TLS records.
     pub fn has_tls_rules(&self) -> bool {
-        self.tls.any || self.ja3_hash.any || self.ja3_string.any || self.tls_proto
+        self.tls.any
+            || self.ja3_hash.any
+            || self.ja3_string.any
+            || self.tls_proto
+            || self.has_cert_rules()
+    }
+
+    /// Whether some rule inspects the server's certificate: only then are they read.
+    pub fn has_cert_rules(&self) -> bool {
+        self.certs.iter().any(|t| t.any)
     }
 
     /// Whether some rule inspects a JA3 buffer: Suricata computes JA3 only then.
@@ -1088,7 +1182,7 @@ impl Engine {
         queries: &Queries,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.inspect_tx(&[&self.dns], pkt, flow, |_| queries.names(), scratch)
+        self.inspect_tx(&[&self.dns], true, pkt, flow, |_| queries.names(), scratch)
     }
 
     /// Inspects a TLS flow's ClientHello (`tls.sni`, `ja3.hash` and `ja3.string` rules)
@@ -1101,28 +1195,51 @@ impl Engine {
         hello: &TlsHello<'_>,
         scratch: &mut Scratch,
     ) -> Verdict {
+        let tx = TlsTx {
+            hello: Some(*hello),
+            certs: None,
+        };
+        self.inspect_tls(pkt, flow, &tx, scratch)
+    }
+
+    /// Inspects what of a TLS flow's transaction is ready at packet `pkt` (see
+    /// [`TlsTx`]): hello and certificate rules together, in rank order. A `tls.certs`
+    /// rule matches when one certificate of the chain matches it; a rule whose buffer
+    /// the transaction lacks does not match.
+    pub fn inspect_tls(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        tx: &TlsTx<'_>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        let [a, b, c, d] = &self.certs;
         self.inspect_tx(
-            &[&self.tls, &self.ja3_hash, &self.ja3_string],
+            &[&self.tls, &self.ja3_hash, &self.ja3_string, a, b, c, d],
+            flow.to_server,
             pkt,
             flow,
-            |k| hello.buffer(k).into_iter(),
+            |k| tx.buffers(k),
             scratch,
         )
     }
 
     /// Transaction rules of the given buffers: candidates from each buffer's prefilter
     /// (over `names` of that buffer) and its always-verified rules, verified in rank
-    /// order so flowbits set by one are seen by the next, as for packet rules.
+    /// order so flowbits set by one are seen by the next, as for packet rules. The
+    /// transaction goes `to_server` or to the client; packets going the other way see none.
+    #[allow(clippy::too_many_arguments)]
     fn inspect_tx<'n, I: Iterator<Item = &'n [u8]>>(
         &self,
         txs: &[&TxRules],
+        to_server: bool,
         pkt: &Packet<'_>,
         flow: &FlowInfo,
         names: impl Fn(Sticky) -> I,
         scratch: &mut Scratch,
     ) -> Verdict {
         scratch.matches.clear();
-        if !flow.to_server || flow.header_only || txs.iter().all(|t| !t.any) {
+        if flow.to_server != to_server || flow.header_only || txs.iter().all(|t| !t.any) {
             return Verdict::Inspected;
         }
         let Scratch {

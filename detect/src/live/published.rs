@@ -64,6 +64,7 @@ pub(super) struct PublishedWorker {
     reversed_flows: AtomicU64,
     tls_flows: AtomicU64,
     tls_sni: AtomicU64,
+    tls_certs: AtomicU64,
     tcp_given_up: AtomicU64,
 }
 
@@ -93,6 +94,7 @@ impl PublishedWorker {
         self.reversed_flows.store(s.app.reversed_flows, Relaxed);
         self.tls_flows.store(s.app.tls_flows, Relaxed);
         self.tls_sni.store(s.app.tls_sni, Relaxed);
+        self.tls_certs.store(s.app.tls_certs, Relaxed);
         self.tcp_given_up.store(s.app.tcp_given_up, Relaxed);
     }
 
@@ -136,6 +138,7 @@ impl PublishedWorker {
                 reversed_flows: self.reversed_flows.load(Relaxed),
                 tls_flows: self.tls_flows.load(Relaxed),
                 tls_sni: self.tls_sni.load(Relaxed),
+                tls_certs: self.tls_certs.load(Relaxed),
                 tcp_given_up: self.tcp_given_up.load(Relaxed),
                 ..AppStats::default()
             },

@@ -559,6 +559,14 @@ pub enum Sticky {
     Ja3Hash,
     /// `ja3.string`: the ClientHello's JA3 string.
     Ja3String,
+    /// `tls.certs`: each certificate (DER) of the server's Certificate message.
+    TlsCerts,
+    /// `tls.cert_subject`: the server's first certificate's subject.
+    TlsCertSubject,
+    /// `tls.cert_issuer`: its issuer.
+    TlsCertIssuer,
+    /// `tls.cert_serial`: its serial number (`XX:XX:...`).
+    TlsCertSerial,
 }
 
 impl Sticky {
@@ -569,6 +577,10 @@ impl Sticky {
             Sticky::TlsSni => "tls.sni",
             Sticky::Ja3Hash => "ja3.hash",
             Sticky::Ja3String => "ja3.string",
+            Sticky::TlsCerts => "tls.certs",
+            Sticky::TlsCertSubject => "tls.cert_subject",
+            Sticky::TlsCertIssuer => "tls.cert_issuer",
+            Sticky::TlsCertSerial => "tls.cert_serial",
         }
     }
 
@@ -579,13 +591,29 @@ impl Sticky {
             "tls.sni" | "tls_sni" => Sticky::TlsSni,
             "ja3.hash" | "ja3_hash" => Sticky::Ja3Hash,
             "ja3.string" | "ja3_string" => Sticky::Ja3String,
+            "tls.certs" => Sticky::TlsCerts,
+            "tls.cert_subject" | "tls_cert_subject" => Sticky::TlsCertSubject,
+            "tls.cert_issuer" | "tls_cert_issuer" => Sticky::TlsCertIssuer,
+            "tls.cert_serial" | "tls_cert_serial" => Sticky::TlsCertSerial,
             _ => return None,
         })
     }
 
-    /// Whether the buffer is one of a TLS ClientHello's.
+    /// Whether the buffer is one of a TLS flow's.
     pub fn is_tls(self) -> bool {
         !matches!(self, Sticky::DnsQuery)
+    }
+
+    /// Whether the buffer is one of the server's certificate's, which Suricata inspects
+    /// in the to-client transaction once the handshake is done.
+    pub fn is_cert(self) -> bool {
+        matches!(
+            self,
+            Sticky::TlsCerts
+                | Sticky::TlsCertSubject
+                | Sticky::TlsCertIssuer
+                | Sticky::TlsCertSerial
+        )
     }
 }
 

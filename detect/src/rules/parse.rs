@@ -482,7 +482,9 @@ impl Builder {
                 self.rule.filters.threshold = Some(spec);
             }
             "dns.query" | "dns_query" | "tls.sni" | "tls_sni" | "ja3.hash" | "ja3_hash"
-            | "ja3.string" | "ja3_string" => {
+            | "ja3.string" | "ja3_string" | "tls.certs" | "tls.cert_subject"
+            | "tls_cert_subject" | "tls.cert_issuer" | "tls_cert_issuer" | "tls.cert_serial"
+            | "tls_cert_serial" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -1250,7 +1252,10 @@ impl Builder {
                 }
             }
         }
-        if let (Some(pos), Some(false)) = (self.flow_pos, self.rule.flow.to_server) {
+        // Certificate buffers go both ways (the client's certificate to the server, the
+        // server's to the client); the hello's only to the server.
+        let to_client = self.rule.flow.to_server == Some(false);
+        if let (Some(pos), true) = (self.flow_pos, to_client && !buf.kind.is_cert()) {
             return err(
                 pos,
                 "flow",

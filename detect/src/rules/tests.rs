@@ -1719,3 +1719,78 @@ fn tls_sni_rules_as_suricata_loads_them() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn tls_certificate_rules_as_suricata_loads_them() {
+    // Each form was checked with `suricata -T` (7.0.10).
+    for (text, kind) in [
+        (
+            r#"alert tls $EXTERNAL_NET any -> $HOME_NET any (flow:established,to_client; tls.cert_subject; content:"CN=*.evil.test"; nocase; endswith; sid:1;)"#,
+            Sticky::TlsCertSubject,
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls_cert_issuer; content:"O=Evil"; sid:1;)"#,
+            Sticky::TlsCertIssuer,
+        ),
+        (
+            r#"alert tcp any any -> any any (flow:from_server; tls.cert_serial; content:"00:A1"; sid:1;)"#,
+            Sticky::TlsCertSerial,
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls.certs; content:"|06 03 55 04 03|"; pcre:"/^\d/R"; sid:1;)"#,
+            Sticky::TlsCerts,
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls.cert_issuer; bsize:>3; sid:1;)"#,
+            Sticky::TlsCertIssuer,
+        ),
+    ] {
+        let r = rule(text);
+        assert_eq!(r.app_buffer.map(|b| b.kind), Some(kind), "{text}");
+        assert!(r.payload.is_empty(), "{text}");
+    }
+    // Both ways: the client's own certificate goes to the server.
+    for text in [
+        r#"alert tls any any -> any any (tls.certs; content:"a"; sid:1;)"#,
+        r#"alert tls any any -> any any (flow:to_server; tls.cert_subject; content:"a"; sid:1;)"#,
+    ] {
+        assert!(
+            rule(text).app_buffer.is_some_and(|b| b.kind.is_cert()),
+            "{text}"
+        );
+    }
+    for (text, skip) in [(
+        r#"alert tls any any -> any any (flow:to_client; tls.cert_subject; content:"a"; tls.cert_issuer; content:"b"; sid:1;)"#,
+        "tls.cert_subject+tls.cert_issuer",
+    )] {
+        match parse(text) {
+            Ok(Parsed::Unsupported { keywords, .. }) => {
+                assert!(keywords.iter().any(|k| k == skip), "{text}: {keywords:?}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    for (text, msg) in [
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls.certs; sid:1;)"#,
+            "no keywords to match",
+        ),
+        (
+            r#"alert tcp-pkt any any -> any any (flow:to_client; tls.certs; content:"a"; sid:1;)"#,
+            "tcp-pkt",
+        ),
+        (
+            r#"alert dns any any -> any any (flow:to_client; tls.cert_subject; content:"a"; sid:1;)"#,
+            "dns rule cannot inspect",
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_client; tls.sni; content:"a"; tls.cert_issuer; content:"b"; sid:1;)"#,
+            "directions conflict",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
