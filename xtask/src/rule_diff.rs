@@ -41,6 +41,11 @@ pub struct RuleDiffArgs {
     /// rules, raw `tcp` content on TLS flows) on the TLS golden pcap.
     #[arg(long, conflicts_with = "dns")]
     pub tls: bool,
+    /// TLS certificate rule sets (`tls.certs`, `tls.cert_subject`, `tls.cert_issuer`,
+    /// `tls.cert_serial` both ways, beside `tls.sni`, header and raw content rules) on
+    /// the TLS certificate golden pcap.
+    #[arg(long, conflicts_with_all = ["dns", "tls"])]
+    pub tls_certs: bool,
 }
 
 /// A generated rule's header.
@@ -571,6 +576,128 @@ pub fn generate_tls(seed: u64, n: usize) -> String {
     out
 }
 
+/// Pieces of the certificate golden pcap's subjects and issuers, and some of none.
+const CERT_NAME_POOL: &[&str] = &[
+    "C=US, O=Evil Corp, CN=evil.example.com",
+    "CN=evil.example.com",
+    "O=Evil Corp",
+    "C=DE, ST=Berlin, OU=Web Team + O=Good GmbH, CN=www.good.example",
+    "OU=Web Team + O=Good GmbH",
+    "CN=www.good.example",
+    "C=US, O=Client Org, CN=client.example.net",
+    "client.example.net",
+    "C=US, O=Tidewatch Test, CN=Tidewatch Test Root CA",
+    "Tidewatch Test",
+    "Root CA",
+    "C=US, ",
+    ", CN=",
+    "example",
+    "CN=nowhere.example",
+];
+
+/// The certificate golden pcap's serials, pieces of them, and one of none.
+const CERT_SERIAL_POOL: &[&str] = &[
+    "00:C0:FF:EE:01:23:45:67:89",
+    "00:C0",
+    "C0:FF",
+    ":89",
+    "12:34",
+    "7E:01",
+    "01",
+    "AB:CD",
+];
+
+/// Bytes of the certificate golden pcap's certificates (DER): OIDs, names, a date's
+/// start, and some of none.
+const CERT_DER_POOL: &[&str] = &[
+    "|06 03 55 04 03|",
+    "|06 03 55 04 0a|",
+    "|06 03 55 04 06 13 02|US",
+    "|30 82|",
+    "|2a 86 48 ce 3d|",
+    "evil.example.com",
+    "www.good.example",
+    "client.example.net",
+    "Tidewatch Test Root CA",
+    "Good GmbH",
+    "|17 0d|",
+    "|c0 ff ee|",
+    "|de ad be ef|",
+    "nowhere",
+];
+
+/// One random TLS certificate rule set: `n` rules, sids 400000 on.
+pub fn generate_tls_certs(seed: u64, n: usize) -> String {
+    let mut r = Rng(crate::benchgen::Rng::new(seed));
+    let addrs = ["any", "any", "$HOME_NET", "$EXTERNAL_NET", "203.0.113.0/24"];
+    let ports = ["any", "any", "any", "443", "!443", "8443"];
+    let mut out = String::new();
+    for i in 0..n {
+        let h = r.header(&["tls", "tls", "tls", "tcp", "ip"], 6, &addrs, &ports);
+        let mut opts = vec![format!("msg:\"c{i}\"")];
+        // Most rules inspect a certificate buffer; some the server name, some raw bytes.
+        let kind = *r.pick(&[
+            "tls.cert_subject",
+            "tls.cert_subject",
+            "tls.cert_issuer",
+            "tls.cert_serial",
+            "tls.certs",
+            "tls.certs",
+            "tls.sni",
+            "raw",
+        ]);
+        let cert = kind.starts_with("tls.cert");
+        let f = if cert {
+            *r.pick(&[
+                "established,to_client",
+                "established,to_client",
+                "to_client",
+                "established,to_server",
+                "established",
+                "",
+            ])
+        } else if kind == "tls.sni" {
+            *r.pick(&["to_server", "established", ""])
+        } else {
+            *r.pick(&["established,to_client", "established,to_server", ""])
+        };
+        if !f.is_empty() {
+            opts.push(format!("flow:{f}"));
+        }
+        if r.chance(8) {
+            let op = *r.pick(&["set", "isset", "isnotset"]);
+            opts.push(format!("flowbits:{op},c.bit"));
+        }
+        let (pool, ends) = match kind {
+            "tls.cert_subject" | "tls.cert_issuer" => (CERT_NAME_POOL, true),
+            "tls.cert_serial" => (CERT_SERIAL_POOL, true),
+            "tls.certs" => (CERT_DER_POOL, false),
+            "tls.sni" => (TLS_POOL, true),
+            _ => (CERT_DER_POOL, false),
+        };
+        if kind != "raw" {
+            opts.push(kind.into());
+            if cert && r.chance(10) {
+                opts.push(r.bsize(8, 50));
+            }
+        }
+        let k = *r.pick(&[1usize, 1, 1, 2]);
+        r.contents(&mut opts, pool, k, 10, ends);
+        if cert && r.chance(12) {
+            let re = *r.pick(&[
+                "^C=(US|DE), ",
+                "CN=[a-z]+\\.example\\.(com|net)$",
+                "(?i)evil",
+                "^00:",
+                "\\+ O=",
+            ]);
+            opts.push(format!("pcre:\"/{re}/\""));
+        }
+        h.write(&mut out, &mut opts, 400_000 + i);
+    }
+    out
+}
+
 /// What one engine did with one rule file on one pcap.
 struct Outcome {
     /// 1-based lines of the rules it refused.
@@ -702,6 +829,10 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
         let p = dir.join("tls.pcap");
         crate::golden_tls::write_tls_pcap(&p)?;
         vec![p]
+    } else if args.tls_certs {
+        let p = dir.join("tls-certs.pcap");
+        crate::golden_tls_certs::write_tls_certs_pcap(&p)?;
+        vec![p]
     } else {
         let pcaps = vec![dir.join("golden.pcap"), dir.join("stream.pcap")];
         golden::write_golden_pcap(&pcaps[0])?;
@@ -718,6 +849,8 @@ pub fn run(args: &RuleDiffArgs) -> Result<()> {
             generate_dns(seed, args.rules)
         } else if args.tls {
             generate_tls(seed, args.rules)
+        } else if args.tls_certs {
+            generate_tls_certs(seed, args.rules)
         } else {
             generate(seed, args.rules, &pool)
         };

@@ -259,6 +259,36 @@ struct Compiled {
     bits: flowbits::RuleBits,
     /// A transaction rule's sticky buffer (`dns.query`, `tls.sni`).
     app: Option<AppCompiled>,
+    /// Its further buffers of the same transaction, each of which must match too.
+    app_also: Box<[AppCompiled]>,
+}
+
+impl AppCompiled {
+    fn of(b: &crate::rules::AppBuffer) -> AppCompiled {
+        AppCompiled {
+            kind: b.kind,
+            steps: payload::compile(&b.payload),
+            dotprefix: b.dotprefix,
+            bsize: b.bsize.clone().into_boxed_slice(),
+        }
+    }
+
+    /// Whether one of the buffers `names` gives matches this buffer's keywords; `scratch`
+    /// holds a dotted copy for `dotprefix`.
+    fn hit<'n>(&self, mut names: impl Iterator<Item = &'n [u8]>, scratch: &mut Vec<u8>) -> bool {
+        names.any(|name| {
+            let buf: &[u8] = if self.dotprefix {
+                scratch.clear();
+                scratch.push(b'.');
+                scratch.extend_from_slice(name);
+                scratch
+            } else {
+                name
+            };
+            self.bsize.iter().all(|m| m.matches(buf.len() as u64))
+                && (self.steps.is_empty() || payload::inspect(&self.steps, buf))
+        })
+    }
 }
 
 /// The buffers of a TLS ClientHello that transaction rules inspect.
@@ -600,12 +630,8 @@ impl Engine {
                         _ => None,
                     },
                     kind: payload_kind(r),
-                    app: r.app_buffer.as_ref().map(|b| AppCompiled {
-                        kind: b.kind,
-                        steps: payload::compile(&b.payload),
-                        dotprefix: b.dotprefix,
-                        bsize: b.bsize.clone().into_boxed_slice(),
-                    }),
+                    app: r.app_buffer.as_ref().map(AppCompiled::of),
+                    app_also: r.app_buffers_also.iter().map(AppCompiled::of).collect(),
                 }
             })
             .collect();
@@ -1167,7 +1193,13 @@ impl Engine {
 
     /// Whether some rule inspects a JA3 buffer: Suricata computes JA3 only then.
     pub fn has_ja3_rules(&self) -> bool {
-        self.ja3_hash.any || self.ja3_string.any
+        self.ja3_hash.any
+            || self.ja3_string.any
+            || self.compiled.iter().any(|c| {
+                c.app_also
+                    .iter()
+                    .any(|a| matches!(a.kind, Sticky::Ja3Hash | Sticky::Ja3String))
+            })
     }
 
     /// Inspects the request transaction `queries` that packet `pkt` carried (Suricata's
@@ -1282,18 +1314,8 @@ impl Engine {
             if c.bits.has_checks() && !c.bits.check(flowbits) {
                 continue;
             }
-            let hit = names(app.kind).any(|name| {
-                let buf: &[u8] = if app.dotprefix {
-                    app_buf.clear();
-                    app_buf.push(b'.');
-                    app_buf.extend_from_slice(name);
-                    app_buf
-                } else {
-                    name
-                };
-                app.bsize.iter().all(|m| m.matches(buf.len() as u64))
-                    && (app.steps.is_empty() || payload::inspect(&app.steps, buf))
-            });
+            let hit = app.hit(names(app.kind), app_buf)
+                && c.app_also.iter().all(|a| a.hit(names(a.kind), app_buf));
             if !hit {
                 continue;
             }

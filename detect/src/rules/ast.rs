@@ -244,6 +244,7 @@ impl Rule {
             stream_size: Vec::new(),
             payload: Vec::new(),
             app_buffer: None,
+            app_buffers_also: Vec::new(),
             flowbits: Vec::new(),
             filters: AlertFilters::default(),
         }
@@ -682,6 +683,9 @@ pub struct Rule {
     /// which may match) or `tls.sni`. Such a rule runs on transactions, not on packet
     /// payloads.
     pub app_buffer: Option<AppBuffer>,
+    /// Further buffers of the same transaction (`tls.cert_subject` and `tls.cert_issuer`,
+    /// say): each must match too.
+    pub app_buffers_also: Vec<AppBuffer>,
     /// `flowbits` conditions and actions, in rule order.
     pub flowbits: Vec<Flowbit>,
     /// What decides whether a match becomes an alert: the rule's `threshold` or

@@ -121,15 +121,28 @@ struct Builder {
     fast_pattern_seen: bool,
     /// Variables declared by `byte_extract`/`byte_math`, usable as numbers.
     byte_vars: Vec<String>,
-    /// `dns.query` or `tls.sni` was given: its keywords are tagged [`APP_BUFFER`].
-    app_buffer: Option<AppBuffer>,
+    /// App-layer sticky buffers given (`dns.query`, `tls.sni`, ...), in order: the
+    /// keywords of the `i`th are tagged [`app_tag`]`(i)`.
+    app_buffers: Vec<AppBuffer>,
     /// Where `bsize` was given, for the error when the contents cannot fit it.
     bsize_pos: Option<usize>,
     app_buffer_pos: Option<usize>,
 }
 
-/// The buffer tag of the app-layer sticky buffer's keywords (other sticky buffers count up from 1).
+/// The buffer tag of the first app-layer sticky buffer's keywords; the next ones count
+/// down from it (other sticky buffers count up from 1).
 const APP_BUFFER: u32 = u32::MAX;
+
+/// The tag of the `i`th app-layer buffer's keywords.
+fn app_tag(i: usize) -> u32 {
+    APP_BUFFER - i as u32
+}
+
+/// Which app-layer buffer a tag names, if any.
+fn app_index(tag: u32) -> Option<usize> {
+    let i = (APP_BUFFER - tag) as usize;
+    (i < 16).then_some(i)
+}
 
 fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
     Err(PErr::new(pos, Some(kw), msg))
@@ -166,7 +179,7 @@ impl Builder {
             next_buffer: 1,
             fast_pattern_seen: false,
             byte_vars: Vec::new(),
-            app_buffer: None,
+            app_buffers: Vec::new(),
             bsize_pos: None,
             app_buffer_pos: None,
         }
@@ -517,46 +530,56 @@ impl Builder {
                     }
                     _ => {}
                 }
-                let b = self.app_buffer.get_or_insert_with(|| AppBuffer {
-                    kind,
-                    ..Default::default()
-                });
-                if b.kind.is_tls() != kind.is_tls() {
-                    return err(
-                        pos,
-                        kw,
-                        format!(
-                            "{} and {} belong to different protocols (Suricata 7 refuses the rule)",
-                            b.kind.keyword(),
-                            kind.keyword()
-                        ),
-                    );
+                if let Some(first) = self.app_buffers.first().map(|b| b.kind) {
+                    if first.is_tls() != kind.is_tls() {
+                        return err(
+                            pos,
+                            kw,
+                            format!(
+                                "{} and {} belong to different protocols (Suricata 7 refuses the rule)",
+                                first.keyword(),
+                                kind.keyword()
+                            ),
+                        );
+                    }
+                    if first.is_cert() != kind.is_cert() {
+                        // The hello's and a certificate's buffers: Suricata inspects
+                        // them at different points of the transaction.
+                        self.unsupported(format!("{}+{}", first.keyword(), kind.keyword()));
+                    }
                 }
-                if b.kind != kind {
-                    // Two buffers of one transaction: each rule here inspects one.
-                    let both = format!("{}+{}", b.kind.keyword(), kind.keyword());
-                    self.unsupported(both);
-                }
+                // A buffer named again continues its keywords; another one starts.
+                let i = match self.app_buffers.iter().position(|b| b.kind == kind) {
+                    Some(i) => i,
+                    None if self.app_buffers.len() < 16 => {
+                        self.app_buffers.push(AppBuffer {
+                            kind,
+                            ..Default::default()
+                        });
+                        self.app_buffers.len() - 1
+                    }
+                    None => return err(pos, kw, "more than 16 app-layer buffers in one rule"),
+                };
                 self.app_buffer_pos.get_or_insert(pos);
-                self.buffer = APP_BUFFER;
+                self.buffer = app_tag(i);
             }
-            "bsize" if self.buffer == APP_BUFFER => {
+            "bsize" if app_index(self.buffer).is_some() => {
                 let m = num_match(&need(value)?, u64::MAX).or_else(|m| err(vpos, kw, m))?;
                 // Suricata 7 takes a second bsize and requires both; its content check
                 // looks at the first.
-                if let Some(b) = self.app_buffer.as_mut() {
+                if let Some(b) = app_index(self.buffer).and_then(|i| self.app_buffers.get_mut(i)) {
                     b.bsize.push(m);
                 }
                 self.bsize_pos.get_or_insert(pos);
             }
-            "dotprefix" if self.buffer == APP_BUFFER => {
+            "dotprefix" if app_index(self.buffer).is_some() => {
                 none(value)?;
                 // After a content Suricata 7 starts a second, transformed instance of the
                 // buffer for the keywords that follow; tidewatch keeps one per rule.
-                if self.buffers.contains(&APP_BUFFER) {
+                if self.buffers.contains(&self.buffer) {
                     self.unsupported("dotprefix:after-content".to_owned());
                 }
-                if let Some(b) = self.app_buffer.as_mut() {
+                if let Some(b) = app_index(self.buffer).and_then(|i| self.app_buffers.get_mut(i)) {
                     b.dotprefix = true;
                 }
             }
@@ -1205,24 +1228,37 @@ impl Builder {
 }
 
 impl Builder {
-    /// Moves the keywords given after `dns.query` or `tls.sni` from the packet payload to
-    /// the rule's app-layer buffer, and checks what Suricata 7 checks of it.
+    /// Moves the keywords given after `dns.query`, `tls.sni` and the other app-layer
+    /// buffers from the packet payload to the rule's buffers, and checks what Suricata 7
+    /// checks of them.
     fn split_app_buffer(&mut self) -> PResult<()> {
-        let Some(mut buf) = self.app_buffer.take() else {
+        let mut bufs = std::mem::take(&mut self.app_buffers);
+        if bufs.is_empty() {
             return Ok(());
-        };
+        }
         let payload = std::mem::take(&mut self.rule.payload);
         for (m, &b) in payload.into_iter().zip(&self.buffers) {
-            if b == APP_BUFFER {
-                buf.payload.push(m);
-            } else {
-                self.rule.payload.push(m);
+            match app_index(b).and_then(|i| bufs.get_mut(i)) {
+                Some(buf) => buf.payload.push(m),
+                None => self.rule.payload.push(m),
             }
         }
         if !self.rule.payload.is_empty() {
             // A packet payload match and a transaction's buffer in one rule.
-            self.unsupported(format!("{}+packet-payload", buf.kind.keyword()));
+            self.unsupported(format!("{}+packet-payload", bufs[0].kind.keyword()));
         }
+        let mut checked = Vec::with_capacity(bufs.len());
+        for buf in bufs.drain(..) {
+            checked.push(self.check_app_buffer(buf)?);
+        }
+        let mut it = checked.into_iter();
+        self.rule.app_buffer = it.next();
+        self.rule.app_buffers_also = it.collect();
+        Ok(())
+    }
+
+    /// What Suricata 7 checks of one app-layer buffer of the rule.
+    fn check_app_buffer(&mut self, mut buf: AppBuffer) -> PResult<AppBuffer> {
         if buf.payload.is_empty() && buf.bsize.is_empty() {
             let at = self.app_buffer_pos.unwrap_or(0);
             return err(
@@ -1278,8 +1314,7 @@ impl Builder {
                 );
             }
         }
-        self.rule.app_buffer = Some(buf);
-        Ok(())
+        Ok(buf)
     }
 }
 

@@ -1696,13 +1696,25 @@ fn tls_sni_rules_as_suricata_loads_them() {
             other => panic!("{text}: {other:?}"),
         }
     }
-    // Two buffers of the ClientHello in one rule: valid in Suricata, skipped here.
+    // Two buffers of the ClientHello in one rule: each must match.
+    let two = rule(
+        r#"alert tls any any -> any any (ja3.hash; content:"F304B683DC0E3E41D087A99F999E232B"; tls.sni; content:"a"; sid:1;)"#,
+    );
+    let first = two.app_buffer.expect("a ja3.hash buffer");
+    assert_eq!(first.kind, Sticky::Ja3Hash);
+    match &first.payload[0] {
+        PayloadMatch::Content(c) => assert_eq!(c.pattern, b"f304b683dc0e3e41d087a99f999e232b"),
+        other => panic!("{other:?}"),
+    }
+    let also: Vec<Sticky> = two.app_buffers_also.iter().map(|b| b.kind).collect();
+    assert_eq!(also, [Sticky::TlsSni]);
+    // The hello's and a certificate's buffers: valid in Suricata, skipped here.
     match parse(
-        r#"alert tls any any -> any any (ja3.string; content:"771,"; tls.sni; content:"a"; sid:1;)"#,
+        r#"alert tls any any -> any any (tls.sni; content:"a"; tls.cert_subject; content:"b"; sid:1;)"#,
     ) {
         Ok(Parsed::Unsupported { keywords, .. }) => {
             assert!(
-                keywords.iter().any(|k| k == "ja3.string+tls.sni"),
+                keywords.iter().any(|k| k == "tls.sni+tls.cert_subject"),
                 "{keywords:?}"
             )
         }
@@ -1759,17 +1771,20 @@ fn tls_certificate_rules_as_suricata_loads_them() {
             "{text}"
         );
     }
-    for (text, skip) in [(
-        r#"alert tls any any -> any any (flow:to_client; tls.cert_subject; content:"a"; tls.cert_issuer; content:"b"; sid:1;)"#,
-        "tls.cert_subject+tls.cert_issuer",
-    )] {
-        match parse(text) {
-            Ok(Parsed::Unsupported { keywords, .. }) => {
-                assert!(keywords.iter().any(|k| k == skip), "{text}: {keywords:?}")
-            }
-            other => panic!("{text}: {other:?}"),
-        }
-    }
+    // Several buffers of the certificate: each must match; a buffer named again goes on
+    // with its own keywords.
+    let r = rule(
+        r#"alert tls any any -> any any (flow:to_client; tls.cert_subject; content:"a"; tls.cert_issuer; content:"b"; bsize:>3; tls.cert_subject; content:"c"; distance:0; sid:1;)"#,
+    );
+    let first = r.app_buffer.expect("a subject buffer");
+    assert_eq!(
+        (first.kind, first.payload.len()),
+        (Sticky::TlsCertSubject, 2)
+    );
+    assert_eq!(r.app_buffers_also.len(), 1);
+    let issuer = &r.app_buffers_also[0];
+    assert_eq!(issuer.kind, Sticky::TlsCertIssuer);
+    assert_eq!((issuer.payload.len(), issuer.bsize.len()), (1, 1));
     for (text, msg) in [
         (
             r#"alert tls any any -> any any (flow:to_client; tls.certs; sid:1;)"#,
