@@ -747,11 +747,11 @@ impl Worker {
         // do; the packet's alerts wait with the held ones, since a `pass` among the
         // transaction's matches drops them all.
         let mut dns_verdict = Verdict::Inspected;
-        // The TLS transaction: the client's hello going to the server, and a side's
-        // certificate going its way once the handshake is done.
+        // The TLS transaction: the sender's hello (the client's server name and JA3, the
+        // server's JA3S), and its certificate once the handshake is done.
         let tls_tx = app == AppProto::Tls
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
-            && ((to_server && self.tcp_app.has_hello(view.slot))
+            && (self.tcp_app.has_hello(view.slot, to_server)
                 || self.tcp_app.has_certs(view.slot, to_server));
         if (dns_request || tls_tx) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             let Worker {
@@ -769,6 +769,7 @@ impl Worker {
                 match tcp_app.take_tx(view.slot, to_server) {
                     Some(ready) => {
                         let tx = TlsTx {
+                            to_server,
                             hello: ready.hello.map(|c| TlsHello {
                                 sni: c.sni(),
                                 ja3_hash: c.ja3_hash(),

@@ -68,7 +68,7 @@ impl LoadedRulesSummary {
         }
         if self.tls > 0 {
             s.push_str(&format!(
-                "tls: {} rule(s) on TLS over TCP (the ClientHello's server name and JA3, certificates; not JA3S)\n",
+                "tls: {} rule(s) on TLS over TCP (the hellos' server name, JA3 and JA3S; certificates)\n",
                 self.tls
             ));
         }

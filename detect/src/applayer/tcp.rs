@@ -102,6 +102,8 @@ struct Conn {
     stopped: [bool; 2],
     /// The ClientHello's buffers were inspected.
     hello_inspected: bool,
+    /// The ServerHello's (JA3S) were.
+    server_hello_inspected: bool,
     /// `[to-server, to-client]`: that direction's certificate (the client's, the
     /// server's) was inspected.
     certs_inspected: [bool; 2],
@@ -149,6 +151,7 @@ impl Conn {
         self.fed = [0; 2];
         self.stopped = [false; 2];
         self.hello_inspected = false;
+        self.server_hello_inspected = false;
         self.certs_inspected = [false; 2];
         self.probing_port = false;
     }
@@ -158,6 +161,16 @@ impl Conn {
 /// (with JA3 on, even one cut short, which `ja3.string` still inspects).
 fn hello_parsed(client: &TlsSide) -> bool {
     client.sni().is_some() || client.ja3_string().is_some()
+}
+
+/// Whether the hello going `to_server` (the client's: server name, JA3) or to the client
+/// (the server's: JA3S, computed only while JA3 is on) waits for inspection.
+fn hello_pending(c: &Conn, to_server: bool) -> bool {
+    if to_server {
+        !c.hello_inspected && hello_parsed(&c.tls.client)
+    } else {
+        !c.server_hello_inspected && c.tls.server.ja3_string().is_some()
+    }
 }
 
 /// Whether the certificate going `to_server` (the client's) or to the client waits for
@@ -401,10 +414,10 @@ impl TcpApp {
         Some(&c.tls.client)
     }
 
-    /// Whether the flow in `slot` has a parsed ClientHello not yet inspected.
-    pub fn has_hello(&self, slot: u32) -> bool {
-        self.get(slot)
-            .is_some_and(|c| !c.hello_inspected && hello_parsed(&c.tls.client))
+    /// Whether the flow in `slot` has a hello going `to_server` (the client's) or to the
+    /// client (the server's) parsed and not yet inspected.
+    pub fn has_hello(&self, slot: u32, to_server: bool) -> bool {
+        self.get(slot).is_some_and(|c| hello_pending(c, to_server))
     }
 
     /// The side whose certificate goes `to_server` (the client) or to the client, once
@@ -437,12 +450,16 @@ impl TcpApp {
     pub fn take_tx(&mut self, slot: u32, to_server: bool) -> Option<ReadyTx<'_>> {
         let on = self.certs;
         let c = self.conn(slot)?;
-        let hello = to_server && !c.hello_inspected && hello_parsed(&c.tls.client);
+        let hello = hello_pending(c, to_server);
         let certs = certs_pending(c, on, to_server);
         if !hello && !certs {
             return None;
         }
-        c.hello_inspected |= hello;
+        if to_server {
+            c.hello_inspected |= hello;
+        } else {
+            c.server_hello_inspected |= hello;
+        }
         c.certs_inspected[usize::from(!to_server)] |= certs;
         let side = if to_server {
             &c.tls.client
@@ -450,7 +467,7 @@ impl TcpApp {
             &c.tls.server
         };
         Some(ReadyTx {
-            hello: hello.then_some(&c.tls.client),
+            hello: hello.then_some(side),
             certs: certs.then_some(side),
         })
     }
@@ -471,7 +488,8 @@ impl TcpApp {
     pub fn done(&self, slot: u32) -> bool {
         self.get(slot).is_none_or(|c| {
             c.stopped == [true; 2]
-                && (c.hello_inspected || !hello_parsed(&c.tls.client))
+                && !hello_pending(c, true)
+                && !hello_pending(c, false)
                 && !certs_pending(c, self.certs, true)
                 && !certs_pending(c, self.certs, false)
         })
@@ -521,10 +539,10 @@ mod tests {
         app.on_data(7, true, 2, b);
         // A retransmission of the first part changes nothing.
         app.on_data(7, true, 0, a);
-        assert!(!app.has_hello(7));
+        assert!(!app.has_hello(7, true));
         let step = app.on_ack(7, true, h.len() as u32);
         assert!(step.tls && step.trigger_raw == [true, false] && !step.encrypted_now);
-        assert!(app.has_hello(7));
+        assert!(app.has_hello(7, true));
         assert_eq!(
             app.take_hello(7).and_then(|c| c.sni()),
             Some(&b"www.example.com"[..])
@@ -566,7 +584,7 @@ mod tests {
         // A TLS flow past the bound gives that direction up, and keeps its hello.
         app.on_data(0, false, 0, &[0x16; 300]);
         assert_eq!(app.stats.given_up, 7);
-        assert!(app.has_hello(0));
+        assert!(app.has_hello(0, true));
         for slot in 0..10 {
             app.close(slot);
         }

@@ -306,6 +306,9 @@ impl<'a> TlsHello<'a> {
             Sticky::TlsSni => self.sni,
             Sticky::Ja3Hash => self.ja3_hash,
             Sticky::Ja3String => self.ja3_string,
+            // The server's hello: its JA3S.
+            Sticky::Ja3sHash => self.ja3_hash,
+            Sticky::Ja3sString => self.ja3_string,
             _ => None,
         }
     }
@@ -324,11 +327,13 @@ pub struct TlsCerts<'a> {
     pub serial: Option<&'a [u8]>,
 }
 
-/// What of a TLS flow's transaction is ready for inspection at a packet: the client's
-/// hello (to the server, once), and a side's certificate (each direction once, when the
-/// handshake is done: the client's going to the server, the server's to the client).
+/// What of a TLS flow's transaction is ready for inspection at a packet going
+/// `to_server` (or to the client): the sender's hello (once: the client's server name and
+/// JA3, the server's JA3S), and the sender's certificate (once, when the handshake is
+/// done).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TlsTx<'a> {
+    pub to_server: bool,
     pub hello: Option<TlsHello<'a>>,
     pub certs: Option<TlsCerts<'a>>,
 }
@@ -343,8 +348,10 @@ impl<'a> TlsTx<'a> {
             one: None,
         };
         if !kind.is_cert() {
+            // The client's hello goes to the server, the server's to the client.
+            let ours = (kind.part() == 1) == self.to_server;
             return TxBuffers {
-                one: self.hello.and_then(|h| h.buffer(kind)),
+                one: self.hello.filter(|_| ours).and_then(|h| h.buffer(kind)),
                 ..none
             };
         }
@@ -496,6 +503,8 @@ pub struct Engine {
     tls: TxRules,
     ja3_hash: TxRules,
     ja3_string: TxRules,
+    /// The ServerHello's: `ja3s.hash`, `ja3s.string`.
+    ja3s: [TxRules; 2],
     /// The server certificate's buffers: `tls.certs`, `tls.cert_subject`,
     /// `tls.cert_issuer`, `tls.cert_serial`.
     certs: [TxRules; 4],
@@ -737,6 +746,7 @@ impl Engine {
         let tls = tx_rules(Sticky::TlsSni)?;
         let ja3_hash = tx_rules(Sticky::Ja3Hash)?;
         let ja3_string = tx_rules(Sticky::Ja3String)?;
+        let ja3s = [tx_rules(Sticky::Ja3sHash)?, tx_rules(Sticky::Ja3sString)?];
         let certs = [
             tx_rules(Sticky::TlsCerts)?,
             tx_rules(Sticky::TlsCertSubject)?,
@@ -772,6 +782,7 @@ impl Engine {
             tls,
             ja3_hash,
             ja3_string,
+            ja3s,
             certs,
             flowbit_names,
             max_pattern,
@@ -1182,6 +1193,8 @@ impl Engine {
         self.tls.any
             || self.ja3_hash.any
             || self.ja3_string.any
+            || self.ja3s[0].any
+            || self.ja3s[1].any
             || self.tls_proto
             || self.has_cert_rules()
     }
@@ -1195,10 +1208,14 @@ impl Engine {
     pub fn has_ja3_rules(&self) -> bool {
         self.ja3_hash.any
             || self.ja3_string.any
+            || self.ja3s.iter().any(|t| t.any)
             || self.compiled.iter().any(|c| {
-                c.app_also
-                    .iter()
-                    .any(|a| matches!(a.kind, Sticky::Ja3Hash | Sticky::Ja3String))
+                c.app_also.iter().any(|a| {
+                    matches!(
+                        a.kind,
+                        Sticky::Ja3Hash | Sticky::Ja3String | Sticky::Ja3sHash | Sticky::Ja3sString
+                    )
+                })
             })
     }
 
@@ -1228,6 +1245,7 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Verdict {
         let tx = TlsTx {
+            to_server: true,
             hello: Some(*hello),
             certs: None,
         };
@@ -1246,8 +1264,19 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Verdict {
         let [a, b, c, d] = &self.certs;
+        let [e, f] = &self.ja3s;
         self.inspect_tx(
-            &[&self.tls, &self.ja3_hash, &self.ja3_string, a, b, c, d],
+            &[
+                &self.tls,
+                &self.ja3_hash,
+                &self.ja3_string,
+                e,
+                f,
+                a,
+                b,
+                c,
+                d,
+            ],
             flow.to_server,
             pkt,
             flow,

@@ -560,6 +560,10 @@ pub enum Sticky {
     Ja3Hash,
     /// `ja3.string`: the ClientHello's JA3 string.
     Ja3String,
+    /// `ja3s.hash`: the MD5 of the ServerHello's JA3S string, in hex.
+    Ja3sHash,
+    /// `ja3s.string`: the ServerHello's JA3S string.
+    Ja3sString,
     /// `tls.certs`: each certificate (DER) of the server's Certificate message.
     TlsCerts,
     /// `tls.cert_subject`: the server's first certificate's subject.
@@ -578,6 +582,8 @@ impl Sticky {
             Sticky::TlsSni => "tls.sni",
             Sticky::Ja3Hash => "ja3.hash",
             Sticky::Ja3String => "ja3.string",
+            Sticky::Ja3sHash => "ja3s.hash",
+            Sticky::Ja3sString => "ja3s.string",
             Sticky::TlsCerts => "tls.certs",
             Sticky::TlsCertSubject => "tls.cert_subject",
             Sticky::TlsCertIssuer => "tls.cert_issuer",
@@ -592,6 +598,8 @@ impl Sticky {
             "tls.sni" | "tls_sni" => Sticky::TlsSni,
             "ja3.hash" | "ja3_hash" => Sticky::Ja3Hash,
             "ja3.string" | "ja3_string" => Sticky::Ja3String,
+            "ja3s.hash" | "ja3s_hash" => Sticky::Ja3sHash,
+            "ja3s.string" | "ja3s_string" => Sticky::Ja3sString,
             "tls.certs" => Sticky::TlsCerts,
             "tls.cert_subject" | "tls_cert_subject" => Sticky::TlsCertSubject,
             "tls.cert_issuer" | "tls_cert_issuer" => Sticky::TlsCertIssuer,
@@ -605,8 +613,25 @@ impl Sticky {
         !matches!(self, Sticky::DnsQuery)
     }
 
-    /// Whether the buffer is one of the server's certificate's, which Suricata inspects
-    /// in the to-client transaction once the handshake is done.
+    /// Whether the buffer is one of the ServerHello's, which Suricata inspects going to
+    /// the client.
+    pub fn is_server_hello(self) -> bool {
+        matches!(self, Sticky::Ja3sHash | Sticky::Ja3sString)
+    }
+
+    /// Which part of a transaction the buffer is read from, and so when it is inspected:
+    /// a DNS request, the client's hello, the server's hello, a certificate.
+    pub fn part(self) -> u8 {
+        match self {
+            Sticky::DnsQuery => 0,
+            Sticky::TlsSni | Sticky::Ja3Hash | Sticky::Ja3String => 1,
+            Sticky::Ja3sHash | Sticky::Ja3sString => 2,
+            _ => 3,
+        }
+    }
+
+    /// Whether the buffer is a certificate's (a side's first certificate, or each of its
+    /// chain), which Suricata inspects once the handshake is done.
     pub fn is_cert(self) -> bool {
         matches!(
             self,

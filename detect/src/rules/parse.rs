@@ -495,9 +495,9 @@ impl Builder {
                 self.rule.filters.threshold = Some(spec);
             }
             "dns.query" | "dns_query" | "tls.sni" | "tls_sni" | "ja3.hash" | "ja3_hash"
-            | "ja3.string" | "ja3_string" | "tls.certs" | "tls.cert_subject"
-            | "tls_cert_subject" | "tls.cert_issuer" | "tls_cert_issuer" | "tls.cert_serial"
-            | "tls_cert_serial" => {
+            | "ja3.string" | "ja3_string" | "ja3s.hash" | "ja3s_hash" | "ja3s.string"
+            | "ja3s_string" | "tls.certs" | "tls.cert_subject" | "tls_cert_subject"
+            | "tls.cert_issuer" | "tls_cert_issuer" | "tls.cert_serial" | "tls_cert_serial" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -542,8 +542,8 @@ impl Builder {
                             ),
                         );
                     }
-                    if first.is_cert() != kind.is_cert() {
-                        // The hello's and a certificate's buffers: Suricata inspects
+                    if first.part() != kind.part() {
+                        // A hello's and a certificate's buffers, say: Suricata inspects
                         // them at different points of the transaction.
                         self.unsupported(format!("{}+{}", first.keyword(), kind.keyword()));
                     }
@@ -1267,9 +1267,10 @@ impl Builder {
                 "the buffer has no keywords to match (Suricata 7 refuses the rule)",
             );
         }
-        if buf.kind == Sticky::Ja3Hash {
-            // Suricata's ja3.hash callbacks: the first content must be a whole MD5 in
-            // hex, and every content is lower-cased (the buffer is lower-case hex).
+        if matches!(buf.kind, Sticky::Ja3Hash | Sticky::Ja3sHash) {
+            // Suricata's ja3.hash and ja3s.hash callbacks: the first content must be a
+            // whole MD5 in hex, and every content is lower-cased (the buffer is lower-case
+            // hex).
             let first = buf.payload.iter().find_map(|m| match m {
                 PayloadMatch::Content(c) => Some(c.pattern.len()),
                 _ => None,
@@ -1278,7 +1279,7 @@ impl Builder {
                 let at = self.app_buffer_pos.unwrap_or(0);
                 return err(
                     at,
-                    "ja3.hash",
+                    buf.kind.keyword(),
                     "the JA3 hash content must be 32 characters long (Suricata 7 refuses the rule)",
                 );
             }
@@ -1289,14 +1290,22 @@ impl Builder {
             }
         }
         // Certificate buffers go both ways (the client's certificate to the server, the
-        // server's to the client); the hello's only to the server.
-        let to_client = self.rule.flow.to_server == Some(false);
-        if let (Some(pos), true) = (self.flow_pos, to_client && !buf.kind.is_cert()) {
-            return err(
-                pos,
-                "flow",
-                format!("{} looks at the client's data, which goes to the server: the directions conflict (Suricata 7 refuses the rule)", buf.kind.keyword()),
-            );
+        // server's to the client), a hello's only its sender's way.
+        if let (Some(pos), Some(to_server)) = (self.flow_pos, self.rule.flow.to_server) {
+            let conflict = match buf.kind.part() {
+                // A DNS request, a ClientHello.
+                0 | 1 => !to_server,
+                2 => to_server,
+                _ => false,
+            };
+            if conflict {
+                let whose = if to_server { "server" } else { "client" };
+                return err(
+                    pos,
+                    "flow",
+                    format!("{} looks at the {whose}'s data, which goes the other way: the directions conflict (Suricata 7 refuses the rule)", buf.kind.keyword()),
+                );
+            }
         }
         if let (Some(&bsize), Some(pos)) = (buf.bsize.first(), self.bsize_pos) {
             let max = match bsize {

@@ -1809,3 +1809,46 @@ fn tls_certificate_rules_as_suricata_loads_them() {
         }
     }
 }
+
+#[test]
+fn ja3s_rules_as_suricata_loads_them() {
+    // Each form was checked with `suricata -T` (7.0.10).
+    let r = rule(
+        r#"alert tls $EXTERNAL_NET any -> $HOME_NET any (flowbits:isset,ET.x; ja3s.hash; content:"F6DFDD25D1522E4E1C7CD09BD37CE619"; sid:1;)"#,
+    );
+    let b = r.app_buffer.expect("a ja3s.hash buffer");
+    assert_eq!(b.kind, Sticky::Ja3sHash);
+    match &b.payload[0] {
+        PayloadMatch::Content(c) => assert_eq!(c.pattern, b"f6dfdd25d1522e4e1c7cd09bd37ce619"),
+        other => panic!("{other:?}"),
+    }
+    let s = rule(
+        r#"alert tls any any -> any any (flow:to_client; ja3s_string; content:"771,"; sid:1;)"#,
+    );
+    assert_eq!(s.app_buffer.map(|b| b.kind), Some(Sticky::Ja3sString));
+    for (text, msg) in [
+        (
+            r#"alert tls any any -> any any (ja3s.hash; content:"abc"; sid:1;)"#,
+            "32 characters",
+        ),
+        (
+            r#"alert tls any any -> any any (flow:to_server; ja3s.hash; content:"f304b683dc0e3e41d087a99f999e232b"; sid:1;)"#,
+            "directions conflict",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // The server's hello beside a certificate: valid in Suricata, skipped here.
+    match parse(
+        r#"alert tls any any -> any any (ja3s.hash; content:"f304b683dc0e3e41d087a99f999e232b"; tls.cert_subject; content:"a"; sid:1;)"#,
+    ) {
+        Ok(Parsed::Unsupported { keywords, .. }) => assert!(
+            keywords.iter().any(|k| k == "ja3s.hash+tls.cert_subject"),
+            "{keywords:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
