@@ -29,11 +29,12 @@ fn et_open_loads_and_replays_with_a_summary() {
         "every rule enforced or skipped: {line}"
     );
     assert!(
-        nums[0] > 9_000,
-        "most non-app-layer rules, the DNS query and the TLS server-name rules are enforced: {line}"
+        nums[0] > 10_000,
+        "most non-app-layer rules, the DNS and the TLS rules are enforced: {line}"
     );
-    // flowbits, threshold, detection_filter, DNS queries and TLS server names are
-    // enforced: no rule is skipped for them alone.
+    // flowbits, threshold, detection_filter, DNS queries, TLS server names, JA3S and
+    // certificates (two of them in one rule too) are enforced: no rule is skipped for
+    // them alone.
     for kw in [
         "flowbits",
         "threshold",
@@ -43,6 +44,13 @@ fn et_open_loads_and_replays_with_a_summary() {
         "app-layer:dns",
         "tls.sni",
         "tls_sni",
+        "ja3s.hash",
+        "tls.certs",
+        "tls.cert_subject",
+        "tls.cert_issuer",
+        "tls.cert_serial",
+        "tls.cert_subject+tls.cert_issuer",
+        "ja3.hash+tls.sni",
     ] {
         assert!(
             !stdout

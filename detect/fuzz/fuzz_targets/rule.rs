@@ -1,6 +1,7 @@
 //! Any bytes as a rules file: the loader must never panic, only report broken rules; the
 //! rules it accepts must build into an engine and run on a few fixed packets (TCP, UDP,
-//! a DNS request and its reply, a TLS session naming a server) without a panic.
+//! a DNS request and its reply, a TLS session naming a server and carrying a
+//! certificate) without a panic.
 #![no_main]
 
 use std::net::Ipv4Addr;
@@ -46,7 +47,19 @@ fn frames() -> &'static [Vec<u8>] {
         hello[3..5].copy_from_slice(&body.to_be_bytes());
         let hs = (hello.len() - 9) as u32;
         hello[6..9].copy_from_slice(&hs.to_be_bytes()[1..]);
-        let server = [0x16, 3, 3, 0, 4, 14, 0, 0, 0, 0x14, 3, 3, 0, 1, 1];
+        // The server's flight: its certificate and ServerHelloDone, then ChangeCipherSpec.
+        let leaf: &[u8] = include_bytes!("../../src/applayer/testdata/leaf.der");
+        let mut chain = (leaf.len() as u32).to_be_bytes()[1..].to_vec();
+        chain.extend_from_slice(leaf);
+        let mut msgs = vec![11];
+        msgs.extend_from_slice(&((chain.len() + 3) as u32).to_be_bytes()[1..]);
+        msgs.extend_from_slice(&(chain.len() as u32).to_be_bytes()[1..]);
+        msgs.extend_from_slice(&chain);
+        msgs.extend_from_slice(&[14, 0, 0, 0]);
+        let mut server = vec![0x16, 3, 3];
+        server.extend_from_slice(&(msgs.len() as u16).to_be_bytes());
+        server.extend_from_slice(&msgs);
+        server.extend_from_slice(&[0x14, 3, 3, 0, 1, 1]);
         let data = [0x17, 3, 3, 0, 3, b'a', b'b', b'c'];
         let mut t = TcpSession::new((c.into(), 40002), (s.into(), 443), 1000, 9000);
         let mut buf = Vec::new();
