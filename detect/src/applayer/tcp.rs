@@ -114,7 +114,7 @@ struct Conn {
 impl Conn {
     /// Bytes this connection holds, both directions.
     fn held(&self) -> usize {
-        let mut n = 0;
+        let mut n = self.tls.client.held() + self.tls.server.held();
         for d in 0..2 {
             n += self.pending[d].len() + self.ahead[d].iter().map(|(_, b)| b.len()).sum::<usize>();
         }
@@ -161,6 +161,15 @@ impl Conn {
 /// (with JA3 on, even one cut short, which `ja3.string` still inspects).
 fn hello_parsed(client: &TlsSide) -> bool {
     client.sni().is_some() || client.ja3_string().is_some()
+}
+
+/// Bytes the TLS parser of direction `to_server` holds.
+fn side_held(tls: &TlsFlow, to_server: bool) -> usize {
+    if to_server {
+        tls.client.held()
+    } else {
+        tls.server.held()
+    }
 }
 
 /// Whether the hello going `to_server` (the client's: server name, JA3) or to the client
@@ -393,6 +402,12 @@ impl TcpApp {
             // A parser error stops Suricata's app layer both ways.
             c.stop_direction(0);
             c.stop_direction(1);
+        } else if side_held(&c.tls, to_server) > MAX_PENDING {
+            // A handshake message or certificate chain past the bound: given up, as a
+            // direction holding too much waiting is.
+            c.stop_direction(d);
+            c.tls.stop_side(to_server);
+            self.stats.given_up += 1;
         }
         if !had_sni && c.tls.client.sni().is_some() {
             self.stats.tls_sni += 1;
@@ -704,5 +719,40 @@ mod tests {
         app.stop(6);
         assert!(app.done(6));
         assert_eq!(app.stats.tls_certs, 1);
+    }
+
+    #[test]
+    fn a_handshake_message_past_the_bound_gives_the_direction_up() {
+        let mut app = TcpApp::default();
+        app.set_certs(true);
+        app.open(8, 443);
+        let h = hello(b"big.example");
+        app.on_data(8, true, 0, &h);
+        assert!(app.on_ack(8, true, h.len() as u32).tls);
+        // A Certificate message announcing 1 MiB, sent in records of 16,000 bytes.
+        let mut off = 0u32;
+        for i in 0..6 {
+            let mut body = vec![0u8; 16_000];
+            if i == 0 {
+                body[..4].copy_from_slice(&[11, 0x10, 0, 0]);
+            }
+            let mut r = vec![22, 3, 3];
+            r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            r.extend(body);
+            app.on_data(8, false, off, &r);
+            off += r.len() as u32;
+            app.on_ack(8, false, off);
+            assert!(
+                app.stats.held <= (MAX_PENDING + 20_000) as u64,
+                "{}",
+                app.stats.held
+            );
+        }
+        assert_eq!(app.stats.given_up, 1);
+        assert!(app.stats.held < 1_000, "let go: {}", app.stats.held);
+        // The client's side goes on.
+        assert!(app.take_hello(8).is_some());
+        app.close(8);
+        assert_eq!(app.stats.held, 0);
     }
 }

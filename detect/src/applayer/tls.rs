@@ -846,6 +846,12 @@ impl TlsSide {
         self.errored
     }
 
+    /// Bytes this direction holds: unconsumed input, a handshake message being gathered
+    /// (its length field allows 16 MiB) and the certificate chain.
+    pub fn held(&self) -> usize {
+        self.pending.len() + self.conn.hs_buf.len() + self.conn.certs.chain.len()
+    }
+
     fn stop(&mut self) {
         self.stopped = true;
         self.pending.clear();
@@ -978,6 +984,19 @@ impl TlsFlow {
     /// Whether Suricata parses no more of the flow.
     pub fn stopped(&self) -> bool {
         self.client.stopped && self.server.stopped
+    }
+
+    /// Parses no more of one side (the caller gave it up), and lets go of the handshake
+    /// message it was gathering; what it parsed stays.
+    pub fn stop_side(&mut self, to_server: bool) {
+        let side = if to_server {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        side.stop();
+        side.conn.close_hs_buffer();
+        side.conn.hs_buf = Vec::new();
     }
 }
 
