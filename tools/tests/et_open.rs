@@ -176,3 +176,27 @@ fn et_open_tls_alerts_equal_suricatas() {
     assert!(sessions > 5_000, "{sessions} sessions");
     replay_equals(&work, &pcap, &rules, &theirs);
 }
+
+/// With the whole ET Open ruleset, tidewatch raises on TLS sessions whose server
+/// certificates carry what ET Open's `tls.cert_subject`, `tls.cert_issuer` and
+/// `tls.cert_serial` rules look for exactly the alerts Suricata 7 raises with the rules
+/// tidewatch enforces (`cargo xtask golden-et-open`): a few hundred real certificate
+/// rules, subject and issuer in one rule among them, with their `startswith`,
+/// `endswith`, `bsize`, `nocase`, `pcre` and thresholds, alert by alert and packet by
+/// packet (the server's packet after the client acknowledged the certificate).
+#[test]
+fn et_open_cert_alerts_equal_suricatas() {
+    use xtask::et_open_check::{write_et_cert_pcap, ET_CERTS_EXPECTED_PATH};
+    let Some(dir) = et_open_dir() else {
+        eprintln!("ET Open not found beside the checkout: skipped");
+        return;
+    };
+    let theirs = expected_tuples(ET_CERTS_EXPECTED_PATH);
+    assert!(theirs.len() > 100, "the reference has alerts");
+    let work = scratch_dir("et_open_certs");
+    let pcap = work.join("et_certs.pcap");
+    let rules = dir.join("et-open.rules");
+    let sessions = write_et_cert_pcap(&rules, &pcap).unwrap();
+    assert!(sessions > 200, "{sessions} sessions");
+    replay_equals(&work, &pcap, &rules, &theirs);
+}

@@ -140,7 +140,7 @@ fn server_hello_done() -> Vec<u8> {
 }
 
 /// ServerHello, Certificate with `chain`, ServerHelloDone in one server record.
-fn cert_flight(chain: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cert_flight(chain: &[&[u8]]) -> Vec<u8> {
     let mut body = server_hello();
     body.extend_from_slice(&certificate(chain));
     body.extend_from_slice(&server_hello_done());
@@ -168,7 +168,7 @@ fn not_a_certificate() -> Vec<u8> {
 /// A TLS 1.2 session: handshake, the ClientHello naming `sni`, the server's first flight
 /// as the `server` steps, the client's flight `client` (its finish), the server's finish,
 /// one application exchange, teardown.
-fn session(g: &mut Gen, sni: &[u8], server: &[Op<'_>], client: &[u8]) {
+pub(crate) fn session(g: &mut Gen, sni: &[u8], server: &[Op<'_>], client: &[u8]) {
     use Op::*;
     let h = hello_record(Some(sni));
     let sfin = server_finish();
