@@ -4,7 +4,7 @@
 use crate::applayer::tcp::TcpApp;
 use crate::applayer::{dns, AppProto, AppState, AppStats};
 use crate::defrag::{self, Defrag, DefragConfig, DefragStats};
-use crate::engine::{Engine, FlowInfo, Scratch, TlsCerts, TlsHello, TlsTx, Verdict};
+use crate::engine::{Engine, FlowInfo, Scratch, Settle, TlsCerts, TlsHello, TlsTx, Verdict};
 use crate::flow::{FlowConfig, FlowStats, FlowTable, KeyedFlow};
 use crate::rules::Action;
 use crate::stream::{Outcome, StreamConfig, StreamStats, StreamTable};
@@ -226,7 +226,8 @@ impl Worker {
             tcp_app: {
                 let mut t = TcpApp::default();
                 t.set_ja3(engine.has_ja3_rules());
-                t.set_certs(engine.has_cert_rules());
+                t.set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
+                t.set_recheck(engine.has_tls_rechecks());
                 t
             },
             engine,
@@ -278,7 +279,9 @@ impl Worker {
             self.flowbits = crate::hugepage::boxed(self.flows.capacity() * words, 0);
         }
         self.tcp_app.set_ja3(engine.has_ja3_rules());
-        self.tcp_app.set_certs(engine.has_cert_rules());
+        self.tcp_app
+            .set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
+        self.tcp_app.set_recheck(engine.has_tls_rechecks());
         self.engine = engine;
     }
 
@@ -752,7 +755,8 @@ impl Worker {
         let tls_tx = app == AppProto::Tls
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
             && (self.tcp_app.has_hello(view.slot, to_server)
-                || self.tcp_app.has_certs(view.slot, to_server));
+                || self.tcp_app.has_certs(view.slot, to_server)
+                || self.tcp_app.has_recheck(view.slot, to_server));
         if (dns_request || tls_tx) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             let Worker {
                 scratch,
@@ -768,25 +772,30 @@ impl Worker {
             dns_verdict = if tls_tx {
                 match tcp_app.take_tx(view.slot, to_server) {
                     Some(ready) => {
+                        let s = ready.side;
+                        let (chain, list) = s.cert_chain();
                         let tx = TlsTx {
                             to_server,
-                            hello: ready.hello.map(|c| TlsHello {
-                                sni: c.sni(),
-                                ja3_hash: c.ja3_hash(),
-                                ja3_string: c.ja3_string(),
+                            hello: ready.hello.then(|| TlsHello {
+                                sni: s.sni(),
+                                ja3_hash: s.ja3_hash(),
+                                ja3_string: s.ja3_string(),
                             }),
-                            certs: ready.certs.map(|s| {
-                                let (chain, list) = s.cert_chain();
-                                TlsCerts {
-                                    chain,
-                                    list,
-                                    subject: s.cert_subject(),
-                                    issuer: s.cert_issuer(),
-                                    serial: s.cert_serial(),
-                                }
+                            certs: ready.certs.then_some(TlsCerts {
+                                chain,
+                                list,
+                                subject: s.cert_subject(),
+                                issuer: s.cert_issuer(),
+                                serial: s.cert_serial(),
                             }),
+                            hello_fresh: ready.hello_fresh,
+                            certs_fresh: ready.certs_fresh,
                         };
-                        engine.inspect_tls(p, &info, &tx, scratch)
+                        let settle = Settle {
+                            progress: ready.progress,
+                            settled: ready.settled,
+                        };
+                        engine.inspect_tls(p, &info, &tx, Some(settle), scratch)
                     }
                     None => Verdict::Inspected,
                 }
@@ -892,6 +901,12 @@ impl Worker {
         if data {
             if let Some(off) = self.streams.offset_of(slot, to_server, t.seq) {
                 self.tcp_app.on_data(slot, to_server, off, payload);
+            }
+        }
+        if t.flags & capture::decode::tcp_flags::FIN != 0 {
+            if let Some(off) = self.streams.offset_of(slot, to_server, t.seq) {
+                let end = off.wrapping_add(payload.len() as u32);
+                self.tcp_app.on_fin(slot, to_server, end);
             }
         }
         if t.flags & capture::decode::tcp_flags::ACK != 0 {

@@ -60,12 +60,20 @@ pub struct TcpStep {
     pub encrypted_now: bool,
 }
 
-/// What [`TcpApp::take_tx`] found ready: the side whose hello, and the side whose
-/// certificate, are to be inspected.
-#[derive(Clone, Copy, Debug)]
+/// What [`TcpApp::take_tx`] found ready at a packet: the sender's side, whose hello and
+/// certificate are inspected (`*_fresh`: for the first time; otherwise again, for the
+/// rules without a positive fast pattern, see [`crate::engine::Settle`]).
+#[derive(Debug)]
 pub struct ReadyTx<'a> {
-    pub hello: Option<&'a TlsSide>,
-    pub certs: Option<&'a TlsSide>,
+    pub side: &'a TlsSide,
+    pub hello: bool,
+    pub hello_fresh: bool,
+    pub certs: bool,
+    pub certs_fresh: bool,
+    /// The transaction's progress in the packet's direction.
+    pub progress: u8,
+    /// The flow's settled rules.
+    pub settled: &'a mut Vec<u32>,
 }
 
 /// Counters of the TCP app layer.
@@ -107,6 +115,19 @@ struct Conn {
     /// `[to-server, to-client]`: that direction's certificate (the client's, the
     /// server's) was inspected.
     certs_inspected: [bool; 2],
+    /// `[to-server, to-client]`: the parser ran (either direction, or at an end of
+    /// stream) since that direction's last inspection (Suricata's `updated_ts/tc`).
+    updated: [bool; 2],
+    /// Per direction: the stream offset just past its FIN, once seen.
+    fin_at: [Option<u32>; 2],
+    /// Per direction: its FIN was acknowledged (the app layer's end-of-stream call).
+    eof: [bool; 2],
+    /// Per direction: the furthest stream offset acknowledged so far.
+    acked: [u32; 2],
+    /// Per direction: inspected once the transaction finished (both ends), then never.
+    finished_inspected: [bool; 2],
+    /// Rules settled in this flow (see [`crate::engine::Settle`]).
+    settled: Vec<u32>,
     /// The flow's server port is where Suricata's TLS probing parser runs.
     probing_port: bool,
 }
@@ -153,6 +174,12 @@ impl Conn {
         self.hello_inspected = false;
         self.server_hello_inspected = false;
         self.certs_inspected = [false; 2];
+        self.updated = [false; 2];
+        self.fin_at = [None; 2];
+        self.eof = [false; 2];
+        self.acked = [0; 2];
+        self.finished_inspected = [false; 2];
+        self.settled.clear();
         self.probing_port = false;
     }
 }
@@ -170,6 +197,33 @@ fn side_held(tls: &TlsFlow, to_server: bool) -> usize {
     } else {
         tls.server.held()
     }
+}
+
+/// The TLS transaction's progress going `to_server` or to the client
+/// (`SSLGetAlstateProgress`): 3 finished (both ends of stream), 2 the handshake done, 1
+/// (to the server only) the server's certificate read, else 0.
+fn progress(c: &Conn, to_server: bool) -> u8 {
+    if c.eof == [true; 2] {
+        3
+    } else if c.tls.handshake_done() {
+        2
+    } else if to_server
+        && (c.tls.server.cert_subject().is_some() || c.tls.server.cert_issuer().is_some())
+    {
+        1
+    } else {
+        0
+    }
+}
+
+/// Whether direction `to_server` had its hello or certificate inspected already.
+fn inspected_any(c: &Conn, to_server: bool) -> bool {
+    let hello = if to_server {
+        c.hello_inspected
+    } else {
+        c.server_hello_inspected
+    };
+    hello || c.certs_inspected[usize::from(!to_server)]
 }
 
 /// Whether the hello going `to_server` (the client's: server name, JA3) or to the client
@@ -196,6 +250,9 @@ pub struct TcpApp {
     ja3: bool,
     /// Certificates are read (some rule inspects them).
     certs: bool,
+    /// Some TLS rule runs without a positive fast pattern: a TLS flow's state is kept
+    /// to its end, and inspected again at each update (see [`crate::engine::Settle`]).
+    recheck: bool,
     /// [`MAX_HELD`] unless set (0) otherwise, for tests.
     max_held: usize,
     by_slot: HashMap<u32, u32>,
@@ -241,6 +298,20 @@ impl TcpApp {
     /// Whether flows opened from now on read the server's certificate.
     pub fn set_certs(&mut self, on: bool) {
         self.certs = on;
+    }
+
+    /// Whether TLS flows are inspected again at each update (and kept to their end).
+    pub fn set_recheck(&mut self, on: bool) {
+        self.recheck = on;
+    }
+
+    /// A FIN of direction `to_server` of the flow in `slot`, its stream offset just past
+    /// the packet's payload.
+    pub fn on_fin(&mut self, slot: u32, to_server: bool, end: u32) {
+        if let Some(c) = self.conn(slot) {
+            let d = usize::from(!to_server);
+            c.fin_at[d].get_or_insert(end);
+        }
     }
 
     /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
@@ -361,6 +432,17 @@ impl TcpApp {
             return step;
         };
         step.tls = c.is_tls;
+        if c.is_tls && !c.eof[d] && c.fin_at[d].is_some_and(|f| acked > f) {
+            // The FIN acknowledged: the app layer's end-of-stream call, an update.
+            c.eof[d] = true;
+            c.updated = [true; 2];
+        }
+        if c.is_tls && acked > c.acked[d] {
+            // New bytes acknowledged: Suricata's parser runs on them (it goes on parsing
+            // records after the handshake, though they are no longer copied here).
+            c.updated = [true; 2];
+        }
+        c.acked[d] = c.acked[d].max(acked);
         if c.stopped[d] || acked <= c.fed[d] {
             return step;
         }
@@ -394,6 +476,7 @@ impl TcpApp {
         let had_sni = c.tls.client.sni().is_some();
         let had_cert = c.tls.server.cert_subject().is_some();
         let fed = c.tls.feed(to_server, &c.pending[d][..n]);
+        c.updated = [true; 2];
         c.pending[d].drain(..n);
         c.fed[d] += n as u32;
         step.trigger_raw[d] = fed.records_completed > 0;
@@ -463,28 +546,59 @@ impl TcpApp {
     /// the client): the client's hello (to the server only) and that direction's
     /// certificate, each marked inspected. `None` when neither is.
     pub fn take_tx(&mut self, slot: u32, to_server: bool) -> Option<ReadyTx<'_>> {
-        let on = self.certs;
+        let (on, recheck) = (self.certs, self.recheck);
         let c = self.conn(slot)?;
-        let hello = hello_pending(c, to_server);
-        let certs = certs_pending(c, on, to_server);
-        if !hello && !certs {
+        let d = usize::from(!to_server);
+        let hello_fresh = hello_pending(c, to_server);
+        let certs_fresh = certs_pending(c, on, to_server);
+        let progress = progress(c, to_server);
+        let again = recheck
+            && c.is_tls
+            && inspected_any(c, to_server)
+            && (c.updated[d] || progress == 3)
+            && !c.finished_inspected[d];
+        if !hello_fresh && !certs_fresh && !again {
             return None;
         }
-        if to_server {
-            c.hello_inspected |= hello;
-        } else {
-            c.server_hello_inspected |= hello;
+        c.updated[d] = false;
+        if progress == 3 {
+            c.finished_inspected[d] = true;
         }
-        c.certs_inspected[usize::from(!to_server)] |= certs;
-        let side = if to_server {
-            &c.tls.client
+        if to_server {
+            c.hello_inspected |= hello_fresh;
         } else {
-            &c.tls.server
+            c.server_hello_inspected |= hello_fresh;
+        }
+        c.certs_inspected[d] |= certs_fresh;
+        let hello = if to_server {
+            c.hello_inspected
+        } else {
+            c.server_hello_inspected
         };
+        let certs = c.certs_inspected[d];
+        let Conn { tls, settled, .. } = c;
         Some(ReadyTx {
-            hello: hello.then_some(side),
-            certs: certs.then_some(side),
+            side: if to_server { &tls.client } else { &tls.server },
+            hello,
+            hello_fresh,
+            certs,
+            certs_fresh,
+            progress,
+            settled,
         })
+    }
+
+    /// Whether the flow in `slot` is to be inspected again at a packet going
+    /// `to_server` (see [`TcpApp::set_recheck`]).
+    pub fn has_recheck(&self, slot: u32, to_server: bool) -> bool {
+        let d = usize::from(!to_server);
+        self.recheck
+            && self.get(slot).is_some_and(|c| {
+                c.is_tls
+                    && inspected_any(c, to_server)
+                    && !c.finished_inspected[d]
+                    && (c.updated[d] || progress(c, to_server) == 3)
+            })
     }
 
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
@@ -502,7 +616,10 @@ impl TcpApp {
     /// the ClientHello and the server's certificate, if any, inspected.
     pub fn done(&self, slot: u32) -> bool {
         self.get(slot).is_none_or(|c| {
+            // With rechecks a TLS flow is kept to its end.
+            let kept = self.recheck && c.is_tls;
             c.stopped == [true; 2]
+                && !kept
                 && !hello_pending(c, true)
                 && !hello_pending(c, false)
                 && !certs_pending(c, self.certs, true)
@@ -753,6 +870,43 @@ mod tests {
         // The client's side goes on.
         assert!(app.take_hello(8).is_some());
         app.close(8);
+        assert_eq!(app.stats.held, 0);
+    }
+
+    #[test]
+    fn with_rechecks_a_tls_flow_is_inspected_again_at_each_update_and_at_its_end() {
+        let mut app = TcpApp::default();
+        app.set_recheck(true);
+        app.set_certs(true);
+        app.open(9, 443);
+        let h = hello(b"r.example");
+        app.on_data(9, true, 0, &h);
+        app.on_ack(9, true, h.len() as u32);
+        // The hello's first inspection, at progress 0.
+        let r = app.take_tx(9, true).expect("the hello");
+        assert!(r.hello && r.hello_fresh && !r.certs && r.progress == 0);
+        r.settled.push(7);
+        assert!(!app.has_recheck(9, true), "nothing new since");
+        // The server's data, acknowledged by the client: an update both ways.
+        let app_data = [23, 3, 3, 0, 2, 1, 2];
+        app.on_data(9, false, 0, &app_data);
+        app.on_ack(9, false, app_data.len() as u32);
+        assert!(app.has_recheck(9, true));
+        let r = app.take_tx(9, true).expect("again");
+        assert!(r.hello && !r.hello_fresh && r.progress == 2 && r.settled == &[7]);
+        assert!(!app.has_recheck(9, true));
+        // Kept while the flow lives, though both directions stopped.
+        app.stop(9);
+        assert!(!app.done(9));
+        // Both FINs acknowledged: the end-of-stream calls, then one last inspection.
+        app.on_fin(9, true, h.len() as u32);
+        app.on_fin(9, false, app_data.len() as u32);
+        app.on_ack(9, true, h.len() as u32 + 1);
+        app.on_ack(9, false, app_data.len() as u32 + 1);
+        let r = app.take_tx(9, true).expect("at the end");
+        assert_eq!(r.progress, 3);
+        assert!(app.take_tx(9, true).is_none(), "inspected for good");
+        app.close(9);
         assert_eq!(app.stats.held, 0);
     }
 }

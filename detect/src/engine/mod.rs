@@ -261,6 +261,32 @@ struct Compiled {
     app: Option<AppCompiled>,
     /// Its further buffers of the same transaction, each of which must match too.
     app_also: Box<[AppCompiled]>,
+    /// Its fast pattern is a positive content: a transaction rule then runs only when
+    /// its prefilter finds the pattern.
+    positive_fp: bool,
+    /// A transaction rule whose contents are all negated (Suricata's negated fast
+    /// pattern on an app-layer buffer, whatever the content's modifiers): see [`Settle`].
+    negated_only: bool,
+}
+
+/// What Suricata remembers of a TLS transaction's rules that run without a positive
+/// fast pattern (no content, or only negated ones: Suricata proposes them whenever the
+/// transaction was updated, not only when a pattern is found). Such a rule that matched
+/// is settled, and runs no more, except a rule with only negated contents (Suricata's
+/// negated fast pattern) that matched after the transaction moved past the point its
+/// buffer belongs to: Suricata keeps no state for it (`DetectRunTxInspectRule`'s
+/// `mpm_before_progress`), so it runs, and may alert, again at every later update.
+/// Checked against Suricata 7.0.10 with `cargo xtask rule-diff --tls-certs`, which also
+/// showed rules on the server's certificate settling whenever they match.
+#[derive(Debug)]
+pub struct Settle<'s> {
+    /// The transaction's progress in the packet's direction (`SSLGetAlstateProgress`:
+    /// 0 in progress, 1 the server's certificate read (to the server only), 2 the
+    /// handshake done, 3 finished).
+    pub progress: u8,
+    /// Rules settled so far in this flow (rule index times two, plus one going to the
+    /// client); matches that settle are added.
+    pub settled: &'s mut Vec<u32>,
 }
 
 impl AppCompiled {
@@ -336,6 +362,11 @@ pub struct TlsTx<'a> {
     pub to_server: bool,
     pub hello: Option<TlsHello<'a>>,
     pub certs: Option<TlsCerts<'a>>,
+    /// The hello, and the certificate, are inspected for the first time: their rules'
+    /// prefilters run. Otherwise only their rules without a positive fast pattern do
+    /// (see [`Settle`]).
+    pub hello_fresh: bool,
+    pub certs_fresh: bool,
 }
 
 impl<'a> TlsTx<'a> {
@@ -641,6 +672,14 @@ impl Engine {
                     kind: payload_kind(r),
                     app: r.app_buffer.as_ref().map(AppCompiled::of),
                     app_also: r.app_buffers_also.iter().map(AppCompiled::of).collect(),
+                    positive_fp: matches!(fast[i as usize], Selected::Positive(_)),
+                    negated_only: r.app_buffer.as_ref().is_some_and(|b| {
+                        let mut contents = b.payload.iter().filter_map(|m| match m {
+                            crate::rules::PayloadMatch::Content(c) => Some(c.negated),
+                            _ => None,
+                        });
+                        contents.clone().next().is_some() && contents.all(|n| n)
+                    }),
                 }
             })
             .collect();
@@ -1231,7 +1270,16 @@ impl Engine {
         queries: &Queries,
         scratch: &mut Scratch,
     ) -> Verdict {
-        self.inspect_tx(&[&self.dns], true, pkt, flow, |_| queries.names(), scratch)
+        self.inspect_tx(
+            &[&self.dns],
+            true,
+            pkt,
+            flow,
+            |_| queries.names(),
+            |_| true,
+            None,
+            scratch,
+        )
     }
 
     /// Inspects a TLS flow's ClientHello (`tls.sni`, `ja3.hash` and `ja3.string` rules)
@@ -1248,8 +1296,10 @@ impl Engine {
             to_server: true,
             hello: Some(*hello),
             certs: None,
+            hello_fresh: true,
+            certs_fresh: false,
         };
-        self.inspect_tls(pkt, flow, &tx, scratch)
+        self.inspect_tls(pkt, flow, &tx, None, scratch)
     }
 
     /// Inspects what of a TLS flow's transaction is ready at packet `pkt` (see
@@ -1261,34 +1311,56 @@ impl Engine {
         pkt: &Packet<'_>,
         flow: &FlowInfo,
         tx: &TlsTx<'_>,
+        settle: Option<Settle<'_>>,
         scratch: &mut Scratch,
     ) -> Verdict {
-        let [a, b, c, d] = &self.certs;
-        let [e, f] = &self.ja3s;
         self.inspect_tx(
-            &[
-                &self.tls,
-                &self.ja3_hash,
-                &self.ja3_string,
-                e,
-                f,
-                a,
-                b,
-                c,
-                d,
-            ],
+            &self.tls_txs(),
             flow.to_server,
             pkt,
             flow,
             |k| tx.buffers(k),
+            |k| {
+                if k.is_cert() {
+                    tx.certs_fresh
+                } else {
+                    tx.hello_fresh
+                }
+            },
+            settle,
             scratch,
         )
+    }
+
+    /// Every TLS transaction buffer's rules.
+    fn tls_txs(&self) -> [&TxRules; 9] {
+        let [a, b, c, d] = &self.certs;
+        let [e, f] = &self.ja3s;
+        [
+            &self.tls,
+            &self.ja3_hash,
+            &self.ja3_string,
+            e,
+            f,
+            a,
+            b,
+            c,
+            d,
+        ]
+    }
+
+    /// Whether some TLS transaction rule runs without a positive fast pattern (see
+    /// [`Settle`]): only then must a flow's TLS state outlive its handshake.
+    pub fn has_tls_rechecks(&self) -> bool {
+        self.tls_txs().iter().any(|t| !t.always.is_empty())
     }
 
     /// Transaction rules of the given buffers: candidates from each buffer's prefilter
     /// (over `names` of that buffer) and its always-verified rules, verified in rank
     /// order so flowbits set by one are seen by the next, as for packet rules. The
     /// transaction goes `to_server` or to the client; packets going the other way see none.
+    /// Only the buffers `fresh` picks run their prefilters (the others only their rules
+    /// without a positive fast pattern); `settle` keeps what such rules settled.
     #[allow(clippy::too_many_arguments)]
     fn inspect_tx<'n, I: Iterator<Item = &'n [u8]>>(
         &self,
@@ -1297,6 +1369,8 @@ impl Engine {
         pkt: &Packet<'_>,
         flow: &FlowInfo,
         names: impl Fn(Sticky) -> I,
+        fresh: impl Fn(Sticky) -> bool,
+        mut settle: Option<Settle<'_>>,
         scratch: &mut Scratch,
     ) -> Verdict {
         scratch.matches.clear();
@@ -1313,7 +1387,7 @@ impl Engine {
             ..
         } = scratch;
         cands.clear();
-        for tx in txs.iter().filter(|t| t.any) {
+        for tx in txs.iter().filter(|t| t.any && fresh(t.kind)) {
             if let Some(pf) = &tx.prefilter {
                 for name in names(tx.kind) {
                     app_buf.clear();
@@ -1337,6 +1411,11 @@ impl Engine {
             let (Some(app), Some(rule)) = (&c.app, self.rules.get(c.index as usize)) else {
                 continue;
             };
+            // Settled per direction, as Suricata keeps its state per direction.
+            let key = c.index << 1 | u32::from(!to_server);
+            if !c.positive_fp && settle.as_ref().is_some_and(|s| s.settled.contains(&key)) {
+                continue;
+            }
             if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
                 continue;
             }
@@ -1347,6 +1426,18 @@ impl Engine {
                 && c.app_also.iter().all(|a| a.hit(names(a.kind), app_buf));
             if !hit {
                 continue;
+            }
+            if let Some(s) = settle.as_mut().filter(|_| !c.positive_fp) {
+                // The point of the transaction the buffer belongs to: a hello's at once,
+                // a certificate's once it is read (TLS_STATE_CERT_READY). A certificate
+                // rule going to the client settles whatever the progress: so Suricata
+                // 7.0.10 behaves (observed, see the README), though its code reads as if
+                // it would not.
+                let at = u8::from(app.kind.is_cert());
+                let to_client_cert = app.kind.is_cert() && !to_server;
+                if !c.negated_only || s.progress == at || to_client_cert {
+                    s.settled.push(key);
+                }
             }
             c.bits.apply(flowbits);
             if c.pass {
