@@ -83,48 +83,70 @@ pub fn run(update: bool) -> Result<()> {
     result
 }
 
+/// One ET Open reference: its name, its pcap's file, what writes the pcap (and says how
+/// many sessions or queries it holds, and of what), and the expected alerts' file.
+type EtSet = (
+    &'static str,
+    &'static str,
+    fn(&Path, &Path) -> Result<String>,
+    &'static str,
+);
+
 fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
     let enforced = dir.join("enforced.rules");
     let n = write_enforced(rules, &enforced)?;
     println!("{n} enforced rules");
-    let pcap = dir.join("bench50.pcap");
-    write_bench_pcap(&pcap, ET_OPEN_PCAP_MB)?;
-    let run = suricata::run(&pcap, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
+    let sets: [EtSet; 4] = [
+        (
+            "et-open",
+            "bench50.pcap",
+            |_, pcap| {
+                write_bench_pcap(pcap, ET_OPEN_PCAP_MB)?;
+                Ok(format!("the {ET_OPEN_PCAP_MB} MB bench pcap"))
+            },
+            ET_OPEN_EXPECTED_PATH,
+        ),
+        (
+            "et-open dns",
+            "et_dns.pcap",
+            |rules, pcap| {
+                let n = write_et_dns_pcap(rules, pcap)?;
+                Ok(format!(
+                    "{n} DNS queries for the names of ET Open's dns.query rules"
+                ))
+            },
+            ET_DNS_EXPECTED_PATH,
+        ),
+        (
+            "et-open tls",
+            "et_tls.pcap",
+            |rules, pcap| {
+                let n = write_et_tls_pcap(rules, pcap)?;
+                Ok(format!(
+                    "{n} TLS sessions for the names of ET Open's tls.sni rules"
+                ))
+            },
+            ET_TLS_EXPECTED_PATH,
+        ),
+        (
+            "et-open certs",
+            "et_certs.pcap",
+            |rules, pcap| {
+                let n = write_et_cert_pcap(rules, pcap)?;
+                Ok(format!(
+                    "{n} TLS sessions for the certificates of ET Open's certificate rules"
+                ))
+            },
+            ET_CERTS_EXPECTED_PATH,
+        ),
+    ];
     let mut diffs = Vec::new();
-    record_or_compare("et-open", &run, ET_OPEN_EXPECTED_PATH, update, &mut diffs)?;
-    let dns = dir.join("et_dns.pcap");
-    let queries = write_et_dns_pcap(rules, &dns)?;
-    println!("{queries} DNS queries for the names of ET Open's dns.query rules");
-    let run = suricata::run(&dns, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
-    record_or_compare(
-        "et-open dns",
-        &run,
-        ET_DNS_EXPECTED_PATH,
-        update,
-        &mut diffs,
-    )?;
-    let tls = dir.join("et_tls.pcap");
-    let sessions = write_et_tls_pcap(rules, &tls)?;
-    println!("{sessions} TLS sessions for the names of ET Open's tls.sni rules");
-    let run = suricata::run(&tls, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
-    record_or_compare(
-        "et-open tls",
-        &run,
-        ET_TLS_EXPECTED_PATH,
-        update,
-        &mut diffs,
-    )?;
-    let certs = dir.join("et_certs.pcap");
-    let sessions = write_et_cert_pcap(rules, &certs)?;
-    println!("{sessions} TLS sessions for the certificates of ET Open's certificate rules");
-    let run = suricata::run(&certs, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
-    record_or_compare(
-        "et-open certs",
-        &run,
-        ET_CERTS_EXPECTED_PATH,
-        update,
-        &mut diffs,
-    )?;
+    for (name, file, write, expected) in sets {
+        let pcap = dir.join(file);
+        println!("{}", write(rules, &pcap)?);
+        let run = suricata::run(&pcap, &enforced, Path::new(SURICATA_YAML_PATH), true)?;
+        record_or_compare(name, &run, expected, update, &mut diffs)?;
+    }
     if !diffs.is_empty() {
         bail!(
             "ET Open golden mismatch (run `cargo xtask golden-et-open --update` if intended):\n{}",
