@@ -616,8 +616,10 @@ impl TcpApp {
     /// the ClientHello and the server's certificate, if any, inspected.
     pub fn done(&self, slot: u32) -> bool {
         self.get(slot).is_none_or(|c| {
-            // With rechecks a TLS flow is kept to its end.
-            let kept = self.recheck && c.is_tls;
+            // With rechecks a TLS flow is kept until both ends finished and it was
+            // inspected once more (its last inspections are then done).
+            let finished = c.eof == [true; 2] && c.finished_inspected.contains(&true);
+            let kept = self.recheck && c.is_tls && !finished;
             c.stopped == [true; 2]
                 && !kept
                 && !hello_pending(c, true)
@@ -903,9 +905,14 @@ mod tests {
         app.on_fin(9, false, app_data.len() as u32);
         app.on_ack(9, true, h.len() as u32 + 1);
         app.on_ack(9, false, app_data.len() as u32 + 1);
+        assert!(!app.done(9), "its last inspection is still to come");
         let r = app.take_tx(9, true).expect("at the end");
         assert_eq!(r.progress, 3);
         assert!(app.take_tx(9, true).is_none(), "inspected for good");
+        // The server's side still had its certificate (none) to inspect.
+        assert!(!app.done(9));
+        assert!(app.take_tx(9, false).is_some_and(|r| r.certs_fresh));
+        assert!(app.done(9), "finished: let go");
         app.close(9);
         assert_eq!(app.stats.held, 0);
     }
