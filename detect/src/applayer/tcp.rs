@@ -251,7 +251,8 @@ pub struct TcpApp {
     /// Certificates are read (some rule inspects them).
     certs: bool,
     /// Some TLS rule runs without a positive fast pattern: a TLS flow's state is kept
-    /// to its end, and inspected again at each update (see [`crate::engine::Settle`]).
+    /// until both ends finished, and inspected again at each update (see
+    /// [`crate::engine::Settle`]).
     recheck: bool,
     /// [`MAX_HELD`] unless set (0) otherwise, for tests.
     max_held: usize,
