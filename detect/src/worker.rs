@@ -754,9 +754,7 @@ impl Worker {
         // server's JA3S), and its certificate once the handshake is done.
         let tls_tx = app == AppProto::Tls
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
-            && (self.tcp_app.has_hello(view.slot, to_server)
-                || self.tcp_app.has_certs(view.slot, to_server)
-                || self.tcp_app.has_recheck(view.slot, to_server));
+            && self.tcp_app.has_tx(view.slot, to_server);
         if (dns_request || tls_tx) && !matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             let Worker {
                 scratch,

@@ -119,17 +119,36 @@ pub(crate) fn app_data(text: &[u8]) -> Vec<u8> {
 /// A full TLS 1.2 session after the handshake: ClientHello `hello` (already split into
 /// segments), then the rest of the handshake, one application exchange and a teardown.
 fn session(g: &mut Gen, hello: &[Op<'_>]) {
-    use Op::*;
     let sf = server_flight();
-    let cf = client_finish();
+    session_with(
+        g,
+        hello,
+        &[Op::Data(false, &sf)],
+        &client_finish(),
+        b"GET /secret-path HTTP/1.1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nevil-marker\r\n\r\n",
+    );
+}
+
+/// A TLS 1.2 session: handshake, the client's `hello` steps, the server's first flight
+/// as the `server` steps, the client's flight `client` (its finish), the server's finish,
+/// one application exchange (`req`, `resp` as application data), teardown.
+pub(crate) fn session_with(
+    g: &mut Gen,
+    hello: &[Op<'_>],
+    server: &[Op<'_>],
+    client: &[u8],
+    req: &[u8],
+    resp: &[u8],
+) {
+    use Op::*;
     let sfin = server_finish();
-    let req = app_data(b"GET /secret-path HTTP/1.1\r\n\r\n");
-    let resp = app_data(b"HTTP/1.1 200 OK\r\nevil-marker\r\n\r\n");
+    let (req, resp) = (app_data(req), app_data(resp));
     let mut ops = vec![Handshake];
     ops.extend_from_slice(hello);
+    ops.extend_from_slice(server);
     ops.extend_from_slice(&[
-        Data(false, &sf),
-        Data(true, &cf),
+        Data(true, client),
         Data(false, &sfin),
         Data(true, &req),
         Data(false, &resp),

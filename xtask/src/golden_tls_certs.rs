@@ -55,8 +55,7 @@
 
 use crate::golden_stream::{write_file, write_frames, Gen, Op};
 use crate::golden_tls::{
-    app_data, client_finish, handshake, hello_record, record, server_finish, server_flight,
-    server_hello,
+    client_finish, handshake, hello_record, record, server_flight, server_hello, session_with,
 };
 use anyhow::Result;
 use std::io::Write;
@@ -169,22 +168,15 @@ fn not_a_certificate() -> Vec<u8> {
 /// as the `server` steps, the client's flight `client` (its finish), the server's finish,
 /// one application exchange, teardown.
 pub(crate) fn session(g: &mut Gen, sni: &[u8], server: &[Op<'_>], client: &[u8]) {
-    use Op::*;
     let h = hello_record(Some(sni));
-    let sfin = server_finish();
-    let req = app_data(b"GET /cert-path HTTP/1.1\r\n\r\n");
-    let resp = app_data(b"HTTP/1.1 200 OK\r\ncert-marker\r\n\r\n");
-    let mut ops = vec![Handshake, Data(true, &h)];
-    ops.extend_from_slice(server);
-    ops.extend_from_slice(&[
-        Data(true, client),
-        Data(false, &sfin),
-        Data(true, &req),
-        Data(false, &resp),
-        Ack(true),
-        Teardown,
-    ]);
-    g.flow(&ops);
+    session_with(
+        g,
+        &[Op::Data(true, &h)],
+        server,
+        client,
+        b"GET /cert-path HTTP/1.1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncert-marker\r\n\r\n",
+    );
 }
 
 /// All TLS certificate golden frames in order.

@@ -226,6 +226,35 @@ fn inspected_any(c: &Conn, to_server: bool) -> bool {
     hello || c.certs_inspected[usize::from(!to_server)]
 }
 
+/// What of a flow's TLS transaction waits at a packet going `to_server` (or to the
+/// client): the sender's hello and certificate for the first time, or another
+/// inspection (see [`TcpApp::set_recheck`]).
+#[derive(Clone, Copy, Debug)]
+struct Due {
+    hello: bool,
+    certs: bool,
+    again: bool,
+}
+
+impl Due {
+    fn of(c: &Conn, certs_on: bool, recheck: bool, to_server: bool) -> Due {
+        let d = usize::from(!to_server);
+        Due {
+            hello: hello_pending(c, to_server),
+            certs: certs_pending(c, certs_on, to_server),
+            again: recheck
+                && c.is_tls
+                && inspected_any(c, to_server)
+                && (c.updated[d] || progress(c, to_server) == 3)
+                && !c.finished_inspected[d],
+        }
+    }
+
+    fn any(self) -> bool {
+        self.hello || self.certs || self.again
+    }
+}
+
 /// Whether the hello going `to_server` (the client's: server name, JA3) or to the client
 /// (the server's: JA3S, computed only while JA3 is on) waits for inspection.
 fn hello_pending(c: &Conn, to_server: bool) -> bool {
@@ -504,73 +533,63 @@ impl TcpApp {
 
     /// The client's side once its ClientHello is parsed and not yet inspected (its
     /// server name and JA3); marks the hello inspected.
-    pub fn take_hello(&mut self, slot: u32) -> Option<&TlsSide> {
+    #[cfg(test)]
+    fn take_hello(&mut self, slot: u32) -> Option<&TlsSide> {
         let c = self.conn(slot)?;
-        if c.hello_inspected || !hello_parsed(&c.tls.client) {
+        if !hello_pending(c, true) {
             return None;
         }
         c.hello_inspected = true;
         Some(&c.tls.client)
     }
 
-    /// Whether the flow in `slot` has a hello going `to_server` (the client's) or to the
-    /// client (the server's) parsed and not yet inspected.
-    pub fn has_hello(&self, slot: u32, to_server: bool) -> bool {
+    #[cfg(test)]
+    fn has_hello(&self, slot: u32, to_server: bool) -> bool {
         self.get(slot).is_some_and(|c| hello_pending(c, to_server))
     }
 
-    /// The side whose certificate goes `to_server` (the client) or to the client, once
-    /// the handshake is done and that certificate not yet inspected (the side may have
-    /// none); marks it inspected.
-    pub fn take_certs(&mut self, slot: u32, to_server: bool) -> Option<&TlsSide> {
-        let on = self.certs;
-        let c = self.conn(slot)?;
-        if !certs_pending(c, on, to_server) {
-            return None;
-        }
-        c.certs_inspected[usize::from(!to_server)] = true;
-        Some(if to_server {
-            &c.tls.client
-        } else {
-            &c.tls.server
-        })
-    }
-
-    /// Whether the flow in `slot` has a certificate going `to_server` (or to the client)
-    /// waiting for inspection.
-    pub fn has_certs(&self, slot: u32, to_server: bool) -> bool {
+    #[cfg(test)]
+    fn has_certs(&self, slot: u32, to_server: bool) -> bool {
         self.get(slot)
             .is_some_and(|c| certs_pending(c, self.certs, to_server))
     }
 
+    /// [`TcpApp::take_tx`] for a side's certificate alone.
+    #[cfg(test)]
+    fn take_certs(&mut self, slot: u32, to_server: bool) -> Option<&TlsSide> {
+        self.take_tx(slot, to_server)
+            .filter(|r| r.certs_fresh)
+            .map(|r| r.side)
+    }
+
+    #[cfg(test)]
+    fn has_recheck(&self, slot: u32, to_server: bool) -> bool {
+        self.get(slot)
+            .is_some_and(|c| Due::of(c, self.certs, self.recheck, to_server).again)
+    }
+
     /// What of the flow's TLS transaction is ready at a packet going `to_server` (or to
-    /// the client): the client's hello (to the server only) and that direction's
-    /// certificate, each marked inspected. `None` when neither is.
+    /// the client): the sender's hello and certificate, each marked inspected, and
+    /// whether the transaction is inspected again. `None` when nothing is.
     pub fn take_tx(&mut self, slot: u32, to_server: bool) -> Option<ReadyTx<'_>> {
         let (on, recheck) = (self.certs, self.recheck);
         let c = self.conn(slot)?;
-        let d = usize::from(!to_server);
-        let hello_fresh = hello_pending(c, to_server);
-        let certs_fresh = certs_pending(c, on, to_server);
-        let progress = progress(c, to_server);
-        let again = recheck
-            && c.is_tls
-            && inspected_any(c, to_server)
-            && (c.updated[d] || progress == 3)
-            && !c.finished_inspected[d];
-        if !hello_fresh && !certs_fresh && !again {
+        let due = Due::of(c, on, recheck, to_server);
+        if !due.any() {
             return None;
         }
+        let d = usize::from(!to_server);
+        let progress = progress(c, to_server);
         c.updated[d] = false;
         if progress == 3 {
             c.finished_inspected[d] = true;
         }
         if to_server {
-            c.hello_inspected |= hello_fresh;
+            c.hello_inspected |= due.hello;
         } else {
-            c.server_hello_inspected |= hello_fresh;
+            c.server_hello_inspected |= due.hello;
         }
-        c.certs_inspected[d] |= certs_fresh;
+        c.certs_inspected[d] |= due.certs;
         let hello = if to_server {
             c.hello_inspected
         } else {
@@ -581,25 +600,19 @@ impl TcpApp {
         Some(ReadyTx {
             side: if to_server { &tls.client } else { &tls.server },
             hello,
-            hello_fresh,
+            hello_fresh: due.hello,
             certs,
-            certs_fresh,
+            certs_fresh: due.certs,
             progress,
             settled,
         })
     }
 
-    /// Whether the flow in `slot` is to be inspected again at a packet going
-    /// `to_server` (see [`TcpApp::set_recheck`]).
-    pub fn has_recheck(&self, slot: u32, to_server: bool) -> bool {
-        let d = usize::from(!to_server);
-        self.recheck
-            && self.get(slot).is_some_and(|c| {
-                c.is_tls
-                    && inspected_any(c, to_server)
-                    && !c.finished_inspected[d]
-                    && (c.updated[d] || progress(c, to_server) == 3)
-            })
+    /// Whether [`TcpApp::take_tx`] has something for a packet of the flow in `slot` going
+    /// `to_server`: one lookup per packet of a followed flow.
+    pub fn has_tx(&self, slot: u32, to_server: bool) -> bool {
+        self.get(slot)
+            .is_some_and(|c| Due::of(c, self.certs, self.recheck, to_server).any())
     }
 
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
