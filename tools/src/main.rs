@@ -7,6 +7,7 @@ mod collector;
 mod config;
 mod control;
 mod deliver;
+mod errtext;
 mod eve;
 mod metrics;
 mod notify;
@@ -178,7 +179,7 @@ fn main() -> ExitCode {
     match real_main() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", errtext::one_line(&e));
             ExitCode::from(1)
         }
     }

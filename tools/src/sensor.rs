@@ -329,7 +329,7 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
             if let Some(d) = delivery.0.as_mut() {
                 if let Err(e) = d.submit(&a) {
                     if deliver_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
-                        tracing::error!(error = %format!("{e:#}"), "an alert could be placed neither in the spool nor in the drop channel; counting the rest");
+                        tracing::error!(error = %crate::errtext::one_line(&e), "an alert could be placed neither in the spool nor in the drop channel; counting the rest");
                     }
                 }
             }
@@ -391,8 +391,8 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
         match wait_signal(&sigs, Duration::from_millis(100)) {
             Some(libc::SIGHUP) => {
                 if let Err(e) = d.reload() {
-                    tracing::error!("{e:#}");
-                    eprintln!("error: {e:#}");
+                    tracing::error!("{}", crate::errtext::one_line(&e));
+                    eprintln!("error: {}", crate::errtext::one_line(&e));
                 } else {
                     eprintln!("rules reloaded (SIGHUP)");
                 }
@@ -401,7 +401,9 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
             None => {}
         }
         while let Ok(Request { line, reply }) = requests.try_recv() {
-            let answer = d.command(&line).unwrap_or_else(|e| format!("error: {e:#}"));
+            let answer = d
+                .command(&line)
+                .unwrap_or_else(|e| format!("error: {}", crate::errtext::one_line(&e)));
             let _ = reply.send(answer);
         }
         while let Ok(reply) = scrapes.try_recv() {
@@ -414,7 +416,7 @@ pub fn run(args: SensorArgs, config: &Config) -> Result<()> {
                     tracing::info!(command = %line, %answer, "command from the collector")
                 }
                 Err(e) => {
-                    tracing::warn!(command = %line, error = %format!("{e:#}"), "command from the collector failed")
+                    tracing::warn!(command = %line, error = %crate::errtext::one_line(&e), "command from the collector failed")
                 }
             }
         }
