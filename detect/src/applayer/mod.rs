@@ -10,6 +10,7 @@
 //! connection in the worker's [`tcp::TcpApp`].
 
 pub mod dns;
+pub mod http;
 pub mod tcp;
 pub mod tls;
 
@@ -21,6 +22,7 @@ pub enum AppProto {
     Unknown,
     Dns,
     Tls,
+    Http,
 }
 
 /// App-layer counters of a worker.
@@ -41,6 +43,9 @@ pub struct AppStats {
     pub tcp_given_up: u64,
     /// Most bytes the TCP app layer held at once (summed over workers when merged).
     pub tcp_held_peak: u64,
+    /// TCP flows told HTTP, and their requests parsed to the end.
+    pub http_flows: u64,
+    pub http_requests: u64,
 }
 
 impl AppStats {
@@ -52,6 +57,8 @@ impl AppStats {
         self.tls_certs += o.tls_certs;
         self.tcp_given_up += o.tcp_given_up;
         self.tcp_held_peak += o.tcp_held_peak;
+        self.http_flows += o.http_flows;
+        self.http_requests += o.http_requests;
     }
 }
 
@@ -94,6 +101,9 @@ const TCP_FOLLOWED: u8 = 1 << 1;
 const TCP_DONE: u8 = 1 << 2;
 /// Suricata stopped inspecting the flow's content (its TLS handshake ended).
 const TCP_NO_INSPECT: u8 = 1 << 3;
+/// The flow is HTTP (bit 6: bit 4 is a UDP flow's DNS mark, which [`AppState::proto`]
+/// reads whatever the transport).
+const TCP_HTTP: u8 = 1 << 6;
 
 /// What [`AppState::on_packet`] found for one UDP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,6 +208,8 @@ impl AppState {
     pub fn tcp_proto(self) -> AppProto {
         if self.0 & TCP_TLS != 0 {
             AppProto::Tls
+        } else if self.0 & TCP_HTTP != 0 {
+            AppProto::Http
         } else {
             AppProto::Unknown
         }
@@ -220,7 +232,7 @@ impl AppState {
     /// Records what the TCP app layer found: followed or not, TLS, content inspection
     /// stopped.
     pub fn set_tcp(&mut self, followed: bool, tls: bool, no_inspect: bool) {
-        let mut b = self.0 & TCP_DONE;
+        let mut b = self.0 & (TCP_DONE | TCP_HTTP);
         if followed {
             b |= TCP_FOLLOWED;
         } else if self.0 & TCP_FOLLOWED != 0 {
@@ -233,6 +245,11 @@ impl AppState {
             b |= TCP_NO_INSPECT;
         }
         self.0 = b;
+    }
+
+    /// Records that the TCP app layer told the flow HTTP.
+    pub fn set_tcp_http(&mut self) {
+        self.0 |= TCP_HTTP;
     }
 
     /// The flow's protocol.

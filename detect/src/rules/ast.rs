@@ -58,6 +58,9 @@ pub enum Proto {
     Dns,
     /// `tls`: TLS over TCP, told by Suricata's record patterns on the client's first bytes.
     Tls,
+    /// `http`: HTTP/1.x over TCP, told by a request method at the start of the client's
+    /// bytes (only rules on a request's buffers are enforced).
+    Http,
     /// `http`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
     AppLayer(String),
 }
@@ -65,7 +68,7 @@ pub enum Proto {
 impl Proto {
     /// An app-layer protocol tidewatch parses (`dns`, `tls`): the rule needs flows of it.
     pub fn is_app(&self) -> bool {
-        matches!(self, Proto::Dns | Proto::Tls)
+        matches!(self, Proto::Dns | Proto::Tls | Proto::Http)
     }
 }
 
@@ -572,9 +575,70 @@ pub enum Sticky {
     TlsCertIssuer,
     /// `tls.cert_serial`: its serial number (`XX:XX:...`).
     TlsCertSerial,
+    /// `http.method`: an HTTP request's method, as sent.
+    HttpMethod,
+    /// `http.uri`: the request target, normalized as libhtp does (path and query
+    /// percent-decoded, dot segments removed; see [`crate::applayer::http`]).
+    HttpUri,
+    /// `http.uri.raw`: the request target as sent.
+    HttpUriRaw,
+    /// `http.request_line`: the request line without its line end.
+    HttpRequestLine,
+    /// `http.protocol`: the request line's protocol (`HTTP/1.1`).
+    HttpProtocol,
+    /// `http.host`: the request's host, without its port (lower-cased when it had none).
+    HttpHost,
+    /// `http.host.raw`: the Host header's value.
+    HttpHostRaw,
+    /// `http.user_agent`: the User-Agent header's value.
+    HttpUserAgent,
+    /// `http.cookie`: the Cookie header's value.
+    HttpCookie,
+    /// `http.accept`, `http.accept_lang`, `http.accept_enc`, `http.referer`,
+    /// `http.content_type`, `http.content_len`, `http.connection`: that header's value.
+    HttpAccept,
+    HttpAcceptLang,
+    HttpAcceptEnc,
+    HttpReferer,
+    HttpContentType,
+    HttpContentLen,
+    HttpConnection,
+    /// `http.header`: every header but Cookie as `Name: value\r\n`.
+    HttpHeader,
+    /// `http.header_names`: `\r\n`, each header's name and `\r\n`, then `\r\n`.
+    HttpHeaderNames,
+    /// `http.start`: the request line and the headers as `http.header` writes them
+    /// (Cookie too), then `\r\n`.
+    HttpStart,
+    /// `http.header.raw`: the header block as sent, with its empty line.
+    HttpHeaderRaw,
 }
 
 impl Sticky {
+    /// Every buffer of an HTTP request, in the order Suricata 7 registers their engines.
+    pub const HTTP_REQUEST: [Sticky; 20] = [
+        Sticky::HttpMethod,
+        Sticky::HttpUri,
+        Sticky::HttpUriRaw,
+        Sticky::HttpRequestLine,
+        Sticky::HttpProtocol,
+        Sticky::HttpHost,
+        Sticky::HttpHostRaw,
+        Sticky::HttpUserAgent,
+        Sticky::HttpCookie,
+        Sticky::HttpAccept,
+        Sticky::HttpAcceptLang,
+        Sticky::HttpAcceptEnc,
+        Sticky::HttpReferer,
+        Sticky::HttpContentType,
+        Sticky::HttpContentLen,
+        Sticky::HttpConnection,
+        Sticky::HttpHeader,
+        Sticky::HttpHeaderNames,
+        Sticky::HttpStart,
+        Sticky::HttpHeaderRaw,
+    ];
+
     /// The keyword's name, for messages.
     pub fn keyword(self) -> &'static str {
         match self {
@@ -588,6 +652,26 @@ impl Sticky {
             Sticky::TlsCertSubject => "tls.cert_subject",
             Sticky::TlsCertIssuer => "tls.cert_issuer",
             Sticky::TlsCertSerial => "tls.cert_serial",
+            Sticky::HttpMethod => "http.method",
+            Sticky::HttpUri => "http.uri",
+            Sticky::HttpUriRaw => "http.uri.raw",
+            Sticky::HttpRequestLine => "http.request_line",
+            Sticky::HttpProtocol => "http.protocol",
+            Sticky::HttpHost => "http.host",
+            Sticky::HttpHostRaw => "http.host.raw",
+            Sticky::HttpUserAgent => "http.user_agent",
+            Sticky::HttpCookie => "http.cookie",
+            Sticky::HttpAccept => "http.accept",
+            Sticky::HttpAcceptLang => "http.accept_lang",
+            Sticky::HttpAcceptEnc => "http.accept_enc",
+            Sticky::HttpReferer => "http.referer",
+            Sticky::HttpContentType => "http.content_type",
+            Sticky::HttpContentLen => "http.content_len",
+            Sticky::HttpConnection => "http.connection",
+            Sticky::HttpHeader => "http.header",
+            Sticky::HttpHeaderNames => "http.header_names",
+            Sticky::HttpStart => "http.start",
+            Sticky::HttpHeaderRaw => "http.header.raw",
         }
     }
 
@@ -604,13 +688,96 @@ impl Sticky {
             "tls.cert_subject" | "tls_cert_subject" => Sticky::TlsCertSubject,
             "tls.cert_issuer" | "tls_cert_issuer" => Sticky::TlsCertIssuer,
             "tls.cert_serial" | "tls_cert_serial" => Sticky::TlsCertSerial,
+            // The legacy names of these are content modifiers, not buffers: not here.
+            "http.method" => Sticky::HttpMethod,
+            "http.uri" | "http.uri.normalized" => Sticky::HttpUri,
+            "http.uri.raw" => Sticky::HttpUriRaw,
+            "http.host" => Sticky::HttpHost,
+            "http.host.raw" => Sticky::HttpHostRaw,
+            "http.user_agent" => Sticky::HttpUserAgent,
+            "http.cookie" => Sticky::HttpCookie,
+            "http.header" => Sticky::HttpHeader,
+            "http.header.raw" => Sticky::HttpHeaderRaw,
+            // Sticky buffers under their legacy names too.
+            "http.request_line" | "http_request_line" => Sticky::HttpRequestLine,
+            "http.protocol" | "http_protocol" => Sticky::HttpProtocol,
+            "http.accept" | "http_accept" => Sticky::HttpAccept,
+            "http.accept_lang" | "http_accept_lang" => Sticky::HttpAcceptLang,
+            "http.accept_enc" | "http_accept_enc" => Sticky::HttpAcceptEnc,
+            "http.referer" | "http_referer" => Sticky::HttpReferer,
+            "http.content_type" | "http_content_type" => Sticky::HttpContentType,
+            "http.content_len" | "http_content_len" => Sticky::HttpContentLen,
+            "http.connection" | "http_connection" => Sticky::HttpConnection,
+            "http.header_names" | "http_header_names" => Sticky::HttpHeaderNames,
+            "http.start" | "http_start" => Sticky::HttpStart,
             _ => return None,
         })
     }
 
     /// Whether the buffer is one of a TLS flow's.
     pub fn is_tls(self) -> bool {
-        !matches!(self, Sticky::DnsQuery)
+        !matches!(self, Sticky::DnsQuery) && !self.is_http()
+    }
+
+    /// The app-layer protocol the buffer belongs to: one rule's buffers must share it.
+    pub fn proto(self) -> Proto {
+        if self == Sticky::DnsQuery {
+            Proto::Dns
+        } else if self.is_http() {
+            Proto::Http
+        } else {
+            Proto::Tls
+        }
+    }
+
+    /// Whether the buffer is one of an HTTP request's.
+    pub fn is_http(self) -> bool {
+        self.http_progress().is_some()
+    }
+
+    /// The request progress (libhtp's `htp_tx_req_progress_t`: 1 the request line, 2 the
+    /// headers, 3 the body) at which Suricata 7 registers the buffer's inspection engine.
+    pub fn http_progress(self) -> Option<u8> {
+        Some(match self {
+            Sticky::HttpMethod
+            | Sticky::HttpUri
+            | Sticky::HttpUriRaw
+            | Sticky::HttpRequestLine
+            | Sticky::HttpProtocol => 1,
+            Sticky::HttpHost
+            | Sticky::HttpHostRaw
+            | Sticky::HttpUserAgent
+            | Sticky::HttpCookie
+            | Sticky::HttpAccept
+            | Sticky::HttpAcceptLang
+            | Sticky::HttpAcceptEnc
+            | Sticky::HttpReferer
+            | Sticky::HttpContentType
+            | Sticky::HttpContentLen
+            | Sticky::HttpConnection
+            | Sticky::HttpHeader
+            | Sticky::HttpHeaderNames
+            | Sticky::HttpStart => 2,
+            Sticky::HttpHeaderRaw => 3,
+            _ => return None,
+        })
+    }
+
+    /// Whether Suricata 7 also inspects the buffer in responses (a rule without
+    /// `flow:to_server` on it matches a response's too).
+    pub fn http_both_ways(self) -> bool {
+        matches!(
+            self,
+            Sticky::HttpProtocol
+                | Sticky::HttpCookie
+                | Sticky::HttpContentType
+                | Sticky::HttpContentLen
+                | Sticky::HttpConnection
+                | Sticky::HttpHeader
+                | Sticky::HttpHeaderNames
+                | Sticky::HttpStart
+                | Sticky::HttpHeaderRaw
+        )
     }
 
     /// Whether the buffer is one of the ServerHello's, which Suricata inspects going to
@@ -626,6 +793,7 @@ impl Sticky {
             Sticky::DnsQuery => 0,
             Sticky::TlsSni | Sticky::Ja3Hash | Sticky::Ja3String => 1,
             Sticky::Ja3sHash | Sticky::Ja3sString => 2,
+            k if k.is_http() => 4,
             _ => 3,
         }
     }

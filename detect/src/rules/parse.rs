@@ -126,6 +126,7 @@ struct Builder {
     app_buffers: Vec<AppBuffer>,
     /// Where `bsize` was given, for the error when the contents cannot fit it.
     bsize_pos: Option<usize>,
+    urilen_pos: Option<usize>,
     app_buffer_pos: Option<usize>,
 }
 
@@ -181,8 +182,25 @@ impl Builder {
             byte_vars: Vec::new(),
             app_buffers: Vec::new(),
             bsize_pos: None,
+            urilen_pos: None,
             app_buffer_pos: None,
         }
+    }
+
+    /// The index of the rule's buffer `kind`: a buffer named again continues its
+    /// keywords, another one is added (at most 16).
+    fn app_buffer_index(&mut self, kind: Sticky, pos: usize, kw: &str) -> PResult<usize> {
+        if let Some(i) = self.app_buffers.iter().position(|b| b.kind == kind) {
+            return Ok(i);
+        }
+        if self.app_buffers.len() >= 16 {
+            return err(pos, kw, "more than 16 app-layer buffers in one rule");
+        }
+        self.app_buffers.push(AppBuffer {
+            kind,
+            ..Default::default()
+        });
+        Ok(self.app_buffers.len() - 1)
     }
 
     fn unsupported(&mut self, kw: String) {
@@ -232,6 +250,7 @@ impl Builder {
             "ipv6" | "ip6" => Proto::Ipv6,
             "dns" => Proto::Dns,
             "tls" => Proto::Tls,
+            "http" => Proto::Http,
             p if !p.is_empty()
                 && p.bytes().all(|c| {
                     c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
@@ -494,10 +513,57 @@ impl Builder {
                     .or_else(|m| err(vpos, kw, m))?;
                 self.rule.filters.threshold = Some(spec);
             }
-            "dns.query" | "dns_query" | "tls.sni" | "tls_sni" | "ja3.hash" | "ja3_hash"
-            | "ja3.string" | "ja3_string" | "ja3s.hash" | "ja3s_hash" | "ja3s.string"
-            | "ja3s_string" | "tls.certs" | "tls.cert_subject" | "tls_cert_subject"
-            | "tls.cert_issuer" | "tls_cert_issuer" | "tls.cert_serial" | "tls_cert_serial" => {
+            "dns.query"
+            | "dns_query"
+            | "tls.sni"
+            | "tls_sni"
+            | "ja3.hash"
+            | "ja3_hash"
+            | "ja3.string"
+            | "ja3_string"
+            | "ja3s.hash"
+            | "ja3s_hash"
+            | "ja3s.string"
+            | "ja3s_string"
+            | "tls.certs"
+            | "tls.cert_subject"
+            | "tls_cert_subject"
+            | "tls.cert_issuer"
+            | "tls_cert_issuer"
+            | "tls.cert_serial"
+            | "tls_cert_serial"
+            | "http.method"
+            | "http.uri"
+            | "http.uri.normalized"
+            | "http.uri.raw"
+            | "http.host"
+            | "http.host.raw"
+            | "http.user_agent"
+            | "http.cookie"
+            | "http.header"
+            | "http.header.raw"
+            | "http.request_line"
+            | "http_request_line"
+            | "http.protocol"
+            | "http_protocol"
+            | "http.accept"
+            | "http_accept"
+            | "http.accept_lang"
+            | "http_accept_lang"
+            | "http.accept_enc"
+            | "http_accept_enc"
+            | "http.referer"
+            | "http_referer"
+            | "http.content_type"
+            | "http_content_type"
+            | "http.content_len"
+            | "http_content_len"
+            | "http.connection"
+            | "http_connection"
+            | "http.header_names"
+            | "http_header_names"
+            | "http.start"
+            | "http_start" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -512,6 +578,13 @@ impl Builder {
                     Sticky::DnsQuery if self.rule.proto == Proto::Tls => {
                         return err(pos, kw, "a tls rule cannot inspect dns.query (Suricata 7 refuses the rule)")
                     }
+                    k if !k.is_http() && self.rule.proto == Proto::Http => {
+                        return err(
+                            pos,
+                            kw,
+                            format!("an http rule cannot inspect {} (Suricata 7 refuses the rule)", k.keyword()),
+                        )
+                    }
                     k if k.is_tls() && self.rule.proto == Proto::Dns => {
                         return err(
                             pos,
@@ -521,17 +594,28 @@ impl Builder {
                     }
                     // Suricata takes `alert udp ... tls.sni` (which never matches: TLS
                     // is TCP), but not a TCP rule on single packets.
-                    k if k.is_tls() && self.rule.proto == Proto::TcpPkt => {
+                    k if (k.is_tls() || k.is_http()) && self.rule.proto == Proto::TcpPkt => {
                         return err(
                             pos,
                             kw,
                             format!("tcp-pkt rules look at single packets, {} at a stream's transaction (Suricata 7 refuses the rule)", k.keyword()),
                         )
                     }
+                    k if k.is_http() && matches!(self.rule.proto, Proto::Dns | Proto::Tls) => {
+                        return err(
+                            pos,
+                            kw,
+                            format!("a {} rule cannot inspect {} (Suricata 7 refuses the rule)", if self.rule.proto == Proto::Dns { "dns" } else { "tls" }, k.keyword()),
+                        )
+                    }
+                    // HTTP is parsed over TCP only.
+                    k if k.is_http() && !matches!(self.rule.proto, Proto::Tcp | Proto::TcpStream | Proto::Http) => {
+                        self.unsupported(format!("{kw}:{}", proto_name(&self.rule.proto)))
+                    }
                     _ => {}
                 }
                 if let Some(first) = self.app_buffers.first().map(|b| b.kind) {
-                    if first.is_tls() != kind.is_tls() {
+                    if first.proto() != kind.proto() {
                         return err(
                             pos,
                             kw,
@@ -549,19 +633,44 @@ impl Builder {
                     }
                 }
                 // A buffer named again continues its keywords; another one starts.
-                let i = match self.app_buffers.iter().position(|b| b.kind == kind) {
-                    Some(i) => i,
-                    None if self.app_buffers.len() < 16 => {
-                        self.app_buffers.push(AppBuffer {
-                            kind,
-                            ..Default::default()
-                        });
-                        self.app_buffers.len() - 1
-                    }
-                    None => return err(pos, kw, "more than 16 app-layer buffers in one rule"),
-                };
+                let i = self.app_buffer_index(kind, pos, kw)?;
                 self.app_buffer_pos.get_or_insert(pos);
                 self.buffer = app_tag(i);
+            }
+            "urilen" => {
+                // A length check on the normalized (or, with `,raw`, the raw) URI, without
+                // making it the sticky buffer.
+                let v = need(value)?;
+                let (num, kind) = match v.rsplit_once(',') {
+                    Some((n, f)) if f.trim() == "raw" => (n, Sticky::HttpUriRaw),
+                    Some((n, f)) if f.trim() == "norm" => (n, Sticky::HttpUri),
+                    Some(_) => return err(vpos, kw, "expected 'N[,raw|norm]'"),
+                    None => (v.as_str(), Sticky::HttpUri),
+                };
+                let m = num_match(num, u64::from(u16::MAX)).or_else(|m| err(vpos, kw, m))?;
+                if matches!(self.rule.proto, Proto::Dns | Proto::Tls | Proto::TcpPkt) {
+                    return err(
+                        pos,
+                        kw,
+                        "urilen looks at an HTTP request (Suricata 7 refuses the rule)",
+                    );
+                }
+                if self
+                    .app_buffers
+                    .first()
+                    .is_some_and(|b| b.kind.proto() != kind.proto())
+                {
+                    return err(pos, kw, "urilen and another protocol's buffer in one rule (Suricata 7 refuses the rule)");
+                }
+                if !matches!(self.rule.proto, Proto::Tcp | Proto::TcpStream | Proto::Http) {
+                    self.unsupported(format!("{kw}:{}", proto_name(&self.rule.proto)));
+                }
+                let i = self.app_buffer_index(kind, pos, kw)?;
+                self.app_buffer_pos.get_or_insert(pos);
+                if let Some(b) = self.app_buffers.get_mut(i) {
+                    b.bsize.push(m);
+                }
+                self.urilen_pos.get_or_insert(pos);
             }
             "bsize" if app_index(self.buffer).is_some() => {
                 let m = num_match(&need(value)?, u64::MAX).or_else(|m| err(vpos, kw, m))?;
@@ -1183,6 +1292,16 @@ impl Builder {
             .or(self.class_priority)
             .unwrap_or(DEFAULT_PRIORITY);
         self.split_app_buffer()?;
+        if self.rule.proto == Proto::Http
+            && !self
+                .rule
+                .app_buffer
+                .as_ref()
+                .is_some_and(|b| b.kind.is_http())
+        {
+            // Raw content or header keywords on flows told HTTP: not enforced yet.
+            self.unsupported("app-layer:http".to_owned());
+        }
         if let (Some((need, max)), Some(pos), true) = (
             dsize_leaves_no_room(&self.rule),
             self.dsize_pos,
@@ -1228,6 +1347,38 @@ impl Builder {
 }
 
 impl Builder {
+    /// What Suricata 7 checks of an HTTP request buffer, and what tidewatch cannot
+    /// follow: a buffer Suricata also inspects in responses, in a rule not limited to
+    /// requests, is skipped (responses are not parsed).
+    fn check_http_buffer(&mut self, buf: &AppBuffer) -> PResult<()> {
+        let at = self.app_buffer_pos.unwrap_or(0);
+        let kw = buf.kind.keyword();
+        if buf.kind == Sticky::HttpHeaderRaw && self.rule.flow.to_server.is_none() {
+            return err(
+                at,
+                kw,
+                "http.header.raw needs flow:to_server or flow:to_client (Suricata 7 refuses the rule)",
+            );
+        }
+        if buf.kind == Sticky::HttpHost {
+            let bad = buf.payload.iter().any(|m| {
+                matches!(m, PayloadMatch::Content(c)
+                    if c.nocase || c.pattern.iter().any(u8::is_ascii_uppercase))
+            });
+            if bad {
+                return err(
+                    at,
+                    kw,
+                    "http.host is lower-cased: its contents must be lower case and without nocase (Suricata 7 refuses the rule)",
+                );
+            }
+        }
+        if buf.kind.http_both_ways() && self.rule.flow.to_server != Some(true) {
+            self.unsupported(format!("{kw}:response"));
+        }
+        Ok(())
+    }
+
     /// Moves the keywords given after `dns.query`, `tls.sni` and the other app-layer
     /// buffers from the packet payload to the rule's buffers, and checks what Suricata 7
     /// checks of them.
@@ -1237,13 +1388,19 @@ impl Builder {
             return Ok(());
         }
         let payload = std::mem::take(&mut self.rule.payload);
+        let mut raw = false;
         for (m, &b) in payload.into_iter().zip(&self.buffers) {
             match app_index(b).and_then(|i| bufs.get_mut(i)) {
                 Some(buf) => buf.payload.push(m),
-                None => self.rule.payload.push(m),
+                None => {
+                    // Buffer 0 is the packet payload; others are unsupported sticky
+                    // buffers (`http.request_body`), skipped under their own keyword.
+                    raw |= b == 0;
+                    self.rule.payload.push(m)
+                }
             }
         }
-        if !self.rule.payload.is_empty() {
+        if raw {
             // A packet payload match and a transaction's buffer in one rule.
             self.unsupported(format!("{}+packet-payload", bufs[0].kind.keyword()));
         }
@@ -1289,12 +1446,17 @@ impl Builder {
                 }
             }
         }
+        if buf.kind.is_http() {
+            self.check_http_buffer(&buf)?;
+        }
         // Certificate buffers go both ways (the client's certificate to the server, the
         // server's to the client), a hello's only its sender's way.
         if let (Some(pos), Some(to_server)) = (self.flow_pos, self.rule.flow.to_server) {
             let conflict = match buf.kind.part() {
-                // A DNS request, a ClientHello.
+                // A DNS request, a ClientHello, an HTTP request.
                 0 | 1 => !to_server,
+                // Buffers Suricata also reads in responses go either way.
+                4 => !to_server && !buf.kind.http_both_ways(),
                 2 => to_server,
                 _ => false,
             };
@@ -1307,9 +1469,18 @@ impl Builder {
                 );
             }
         }
-        if let (Some(&bsize), Some(pos)) = (buf.bsize.first(), self.bsize_pos) {
+        let urilen =
+            self.urilen_pos.is_some() && matches!(buf.kind, Sticky::HttpUri | Sticky::HttpUriRaw);
+        let (kw, at) = if urilen {
+            ("urilen", self.urilen_pos)
+        } else {
+            ("bsize", self.bsize_pos)
+        };
+        if let (Some(&bsize), Some(pos)) = (buf.bsize.first(), at) {
             let max = match bsize {
                 NumMatch::Eq(n) | NumMatch::Lt(n) => Some(n),
+                // Suricata's urilen check also takes `<=`; its bsize check does not.
+                NumMatch::Le(n) if urilen => Some(n),
                 NumMatch::Between(_, b) => Some(b),
                 _ => None,
             };
@@ -1318,8 +1489,8 @@ impl Builder {
             {
                 return err(
                     pos,
-                    "bsize",
-                    format!("the contents need {need} bytes, more than bsize's bound of {max} (Suricata 7 refuses the rule)"),
+                    kw,
+                    format!("the contents need {need} bytes, more than {kw}'s bound of {max} (Suricata 7 refuses the rule)"),
                 );
             }
         }
@@ -1752,4 +1923,22 @@ pub(crate) fn parse_track(v: &str) -> Result<Track, String> {
         "by_flow" => return Err("track 'by_flow' is Suricata 8's, not 7's".into()),
         o => return Err(format!("unknown track '{o}'")),
     })
+}
+
+/// A protocol's name in rules, for skip keywords (`http.uri:udp`).
+fn proto_name(p: &Proto) -> String {
+    match p {
+        Proto::Tcp => "tcp".into(),
+        Proto::TcpPkt => "tcp-pkt".into(),
+        Proto::TcpStream => "tcp-stream".into(),
+        Proto::Udp => "udp".into(),
+        Proto::Icmp => "icmp".into(),
+        Proto::Ip => "ip".into(),
+        Proto::Ipv4 => "ipv4".into(),
+        Proto::Ipv6 => "ipv6".into(),
+        Proto::Dns => "dns".into(),
+        Proto::Tls => "tls".into(),
+        Proto::Http => "http".into(),
+        Proto::AppLayer(n) => n.clone(),
+    }
 }

@@ -820,8 +820,8 @@ fn header_keywords() {
 #[test]
 fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
-        ("alert http any any -> any any (flowbits:set,x; http.uri; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
-            &["app-layer:http", "http.uri"]),
+        ("alert http any any -> any any (flowbits:set,x; http.request_body; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
+            &["http.request_body", "app-layer:http"]),
         ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
         ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
@@ -1850,5 +1850,140 @@ fn ja3s_rules_as_suricata_loads_them() {
             "{keywords:?}"
         ),
         other => panic!("{other:?}"),
+    }
+}
+
+/// HTTP request buffers: what Suricata 7.0.10 loads (`suricata -T`), refuses, and what
+/// tidewatch skips because it does not parse responses.
+#[test]
+fn http_request_buffers_load_as_suricata_loads_them() {
+    let r = rule(
+        r#"alert http any any -> any any (flow:established,to_server; http.uri; content:"/x"; http.user_agent; content:"curl"; sid:1;)"#,
+    );
+    assert_eq!(r.proto, Proto::Http);
+    assert_eq!(r.app_buffer.as_ref().map(|b| b.kind), Some(Sticky::HttpUri));
+    assert_eq!(
+        r.app_buffers_also
+            .iter()
+            .map(|b| b.kind)
+            .collect::<Vec<_>>(),
+        [Sticky::HttpUserAgent]
+    );
+    // urilen checks the URI's length without becoming the sticky buffer.
+    let u =
+        rule(r#"alert tcp any any -> any any (http.method; content:"GET"; urilen:5<>20; sid:2;)"#);
+    assert_eq!(
+        u.app_buffer.as_ref().map(|b| b.kind),
+        Some(Sticky::HttpMethod)
+    );
+    assert_eq!(u.app_buffers_also[0].kind, Sticky::HttpUri);
+    assert_eq!(u.app_buffers_also[0].bsize, [NumMatch::Between(5, 20)]);
+    let raw =
+        rule(r#"alert http any any -> any any (http.uri; content:"/ab"; urilen:3,raw; sid:3;)"#);
+    assert_eq!(raw.app_buffers_also[0].kind, Sticky::HttpUriRaw);
+    for text in [
+        r#"alert http any any -> any any (urilen:5; sid:4;)"#,
+        r#"alert http any any -> any any (http.uri; content:"/abcdef"; urilen:>3; sid:4;)"#,
+        r#"alert http any any -> any any (flow:to_server; http_header_names; content:"|0d 0a|Host"; sid:4;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.header.raw; content:"Host"; sid:4;)"#,
+    ] {
+        assert!(
+            rule(text).app_buffer.is_some_and(|b| b.kind.is_http()),
+            "{text}"
+        );
+    }
+    for (text, msg) in [
+        (
+            r#"alert http any any -> any any (http.host; content:"Example.com"; sid:1;)"#,
+            "lower case",
+        ),
+        (
+            r#"alert http any any -> any any (http.host; content:"example.com"; nocase; sid:1;)"#,
+            "lower case",
+        ),
+        (
+            r#"alert http any any -> any any (http.header.raw; content:"Host"; sid:1;)"#,
+            "needs flow",
+        ),
+        (
+            r#"alert http any any -> any any (flow:to_client; http.uri; content:"/x"; sid:1;)"#,
+            "directions conflict",
+        ),
+        (
+            r#"alert http any any -> any any (urilen:3; http.uri; content:"/abcdef"; sid:1;)"#,
+            "urilen",
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"/abcdef"; urilen:<=3; sid:1;)"#,
+            "urilen",
+        ),
+        (
+            r#"alert http any any -> any any (http.uri; content:"/abcdef"; urilen:3<>5; sid:1;)"#,
+            "urilen",
+        ),
+        (
+            r#"alert tls any any -> any any (http.uri; content:"/ab"; sid:1;)"#,
+            "tls rule cannot inspect",
+        ),
+        (
+            r#"alert dns any any -> any any (http.uri; content:"/ab"; sid:1;)"#,
+            "dns rule cannot inspect",
+        ),
+        (
+            r#"alert http any any -> any any (tls.sni; content:"ab"; sid:1;)"#,
+            "http rule cannot inspect",
+        ),
+        (
+            r#"alert http any any -> any any (dns.query; content:"ab"; sid:1;)"#,
+            "http rule cannot inspect",
+        ),
+        (
+            r#"alert tcp any any -> any any (http.uri; content:"/ab"; tls.sni; content:"x"; sid:1;)"#,
+            "different protocols",
+        ),
+        (
+            r#"alert tcp-pkt any any -> any any (http.uri; content:"/ab"; sid:1;)"#,
+            "tcp-pkt",
+        ),
+    ] {
+        match parse(text) {
+            Err(e) => assert!(e.to_string().contains(msg), "{text}: {e}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+    // Loaded by Suricata, not enforced here: responses are not parsed, raw content on an
+    // HTTP flow is not followed, and HTTP over UDP never is.
+    for (text, kw) in [
+        (
+            r#"alert http any any -> any any (http.header; content:"X"; sid:1;)"#,
+            "http.header:response",
+        ),
+        (
+            r#"alert http any any -> any any (http_header_names; content:"|0d 0a|Host"; sid:1;)"#,
+            "http.header_names:response",
+        ),
+        (
+            r#"alert http any any -> any any (flow:established; http.cookie; content:"a"; sid:1;)"#,
+            "http.cookie:response",
+        ),
+        (
+            r#"alert http any any -> any any (flow:to_server; content:"GET"; sid:1;)"#,
+            "app-layer:http",
+        ),
+        (
+            r#"alert udp any any -> any any (http.uri; content:"/x"; sid:1;)"#,
+            "http.uri:udp",
+        ),
+        (
+            r#"alert http any any -> any any (content:"x"; http.uri; content:"/x"; sid:1;)"#,
+            "http.uri+packet-payload",
+        ),
+    ] {
+        match parse(text) {
+            Ok(Parsed::Unsupported { keywords, .. }) => {
+                assert!(keywords.iter().any(|k| k == kw), "{text}: {keywords:?}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
     }
 }
