@@ -225,6 +225,7 @@ impl Worker {
             queries: dns::Queries::default(),
             tcp_app: {
                 let mut t = TcpApp::default();
+                t.set_protocols(engine.has_tls_rules(), engine.has_http_rules());
                 t.set_ja3(engine.has_ja3_rules());
                 t.set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
                 t.set_recheck(engine.has_tls_rechecks());
@@ -278,6 +279,8 @@ impl Worker {
             self.words = words;
             self.flowbits = crate::hugepage::boxed(self.flows.capacity() * words, 0);
         }
+        self.tcp_app
+            .set_protocols(engine.has_tls_rules(), engine.has_http_rules());
         self.tcp_app.set_ja3(engine.has_ja3_rules());
         self.tcp_app
             .set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
@@ -334,6 +337,8 @@ impl Worker {
         s.app.tls_certs = t.tls_certs;
         s.app.tcp_given_up = t.given_up;
         s.app.tcp_held_peak = t.held_peak;
+        s.app.http_flows = t.http_flows;
+        s.app.http_requests = t.http_requests;
         s
     }
 
@@ -665,7 +670,7 @@ impl Worker {
             (L4::Udp(u), false) => {
                 self.app_layer(p, u.src_port, u.dst_port, view.slot, view.to_server)
             }
-            (L4::Tcp(t), false) if self.engine.has_tls_rules() => {
+            (L4::Tcp(t), false) if self.engine.has_tcp_app_rules() => {
                 no_payload = self
                     .app
                     .get(view.slot as usize)
@@ -810,6 +815,49 @@ impl Worker {
                 return;
             }
         }
+        // An HTTP flow's requests due at this packet of the client's (each alerts once).
+        if app == AppProto::Http
+            && to_server
+            && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
+            && dns_verdict == Verdict::Inspected
+            && self.tcp_app.has_tx(view.slot, to_server)
+        {
+            let Worker {
+                scratch,
+                held,
+                engine,
+                tcp_app,
+                ..
+            } = self;
+            if !dns_request && !tls_tx {
+                for &rule in scratch.matches() {
+                    held.push(rule as u32, p.payload);
+                }
+            }
+            let mut v = Verdict::Inspected;
+            tcp_app.inspect_http(view.slot, |tx, settled| {
+                if v == Verdict::Pass {
+                    return;
+                }
+                let got =
+                    engine.inspect_http(p, &info, |k| tx.buffer(k), tx.progress, settled, scratch);
+                if got != Verdict::Inspected {
+                    v = got;
+                }
+                for &rule in scratch.matches() {
+                    held.push(rule as u32, p.payload);
+                }
+            });
+            self.scratch.clear_matches();
+            self.tcp_app_done(view.slot);
+            if v == Verdict::Pass {
+                self.held.clear();
+                self.store_bits(view.slot);
+                self.pass_flow(view.slot);
+                return;
+            }
+            dns_verdict = v;
+        }
         self.store_bits(view.slot);
         if matches!(verdict, Verdict::Pass | Verdict::PassPacket) {
             self.held.clear();
@@ -895,7 +943,7 @@ impl Worker {
             self.tcp_app.open(slot, server_port);
             st.set_tcp(true, false, false);
         }
-        let mut tls = false;
+        let (mut tls, mut http) = (false, false);
         if data {
             if let Some(off) = self.streams.offset_of(slot, to_server, t.seq) {
                 self.tcp_app.on_data(slot, to_server, off, payload);
@@ -923,9 +971,13 @@ impl Worker {
                     encrypted_now = true;
                 }
                 tls = step.tls;
+                http = step.http;
             }
         }
         st.set_tcp(self.tcp_app.is_open(slot), tls, encrypted_now);
+        if http {
+            st.set_tcp_http();
+        }
         if let Some(a) = self.app.get_mut(slot as usize) {
             *a = st.0;
         }

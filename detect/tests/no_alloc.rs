@@ -424,7 +424,7 @@ alert dns any any -> any any (msg:"e"; content:"NOPE"; sid:5;)
 /// content inspection reuse the worker's buffers and connection slab.
 #[test]
 fn tls_sessions_do_not_allocate_when_warm() {
-    use capture::craft::{tcp_flags as F, TcpSession};
+    use capture::craft::tcp_flags as F;
 
     let rules = r#"
 alert tls any any -> any any (msg:"a"; tls.sni; content:"not-in-this.example"; nocase; sid:1;)
@@ -470,37 +470,21 @@ alert tls any any -> any any (msg:"f"; ja3.string; content:",99999,"; sid:6;)
     .concat();
     let client_fin = [record(20, &[1]), record(22, &[0x5a; 40])].concat();
     let data = record(23, &[0x42; 200]);
-    let frames = |first: u32, n: u32| {
-        let mut out: Vec<Vec<u8>> = Vec::new();
-        for i in first..first + n {
-            let client: std::net::Ipv4Addr = [10, 2, (i / 250) as u8, (1 + i % 250) as u8].into();
-            let mut s = TcpSession::new(
-                (client.into(), 20000 + (i % 40000) as u16),
-                (std::net::Ipv4Addr::new(192, 0, 2, 44).into(), 443),
-                1000 + i,
-                9000 + i,
-            );
-            let mut buf = Vec::new();
-            for (c, fl, p) in [
-                (true, F::SYN, &[][..]),
-                (false, F::SYN | F::ACK, &[][..]),
-                (true, F::ACK, &[][..]),
-                (true, F::PSH | F::ACK, &hello[..]),
-                (false, F::PSH | F::ACK, &server[..]),
-                (true, F::PSH | F::ACK, &client_fin[..]),
-                (false, F::PSH | F::ACK, &data[..]),
-                (true, F::PSH | F::ACK, &data[..]),
-                (false, F::ACK, &[][..]),
-                (true, F::FIN | F::ACK, &[][..]),
-                (false, F::FIN | F::ACK, &[][..]),
-                (true, F::ACK, &[][..]),
-            ] {
-                s.segment(&mut buf, c, fl, p);
-                out.push(buf.clone());
-            }
-        }
-        out
-    };
+    let script = [
+        (true, F::SYN, &[][..]),
+        (false, F::SYN | F::ACK, &[][..]),
+        (true, F::ACK, &[][..]),
+        (true, F::PSH | F::ACK, &hello[..]),
+        (false, F::PSH | F::ACK, &server[..]),
+        (true, F::PSH | F::ACK, &client_fin[..]),
+        (false, F::PSH | F::ACK, &data[..]),
+        (true, F::PSH | F::ACK, &data[..]),
+        (false, F::ACK, &[][..]),
+        (true, F::FIN | F::ACK, &[][..]),
+        (false, F::FIN | F::ACK, &[][..]),
+        (true, F::ACK, &[][..]),
+    ];
+    let frames = |first: u32, n: u32| tcp_sessions(first, n, 2, 443, &script);
     let warm = frames(0, 1000);
     let steady = frames(1000, 1000);
     let alerts = warm_then_count(&mut w, &warm, &steady);
@@ -512,4 +496,82 @@ alert tls any any -> any any (msg:"f"; ja3.string; content:",99999,"; sid:6;)
     );
     assert_eq!(alerts, 0);
     assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the TLS path allocated");
+}
+
+/// HTTP over TCP: following each flow's bytes, the method probe, the request parser (two
+/// keep-alive requests, one with a body), the URI and host normalization, the request
+/// buffers' rules and the retiring of finished requests reuse the worker's buffers.
+#[test]
+fn http_requests_do_not_allocate_when_warm() {
+    use capture::craft::tcp_flags as F;
+
+    let rules = r#"
+alert http any any -> any any (msg:"a"; flow:established,to_server; http.uri; content:"/not-here"; sid:1;)
+alert http any any -> any any (msg:"b"; flow:to_server; http.host; content:"nowhere.test"; endswith; sid:2;)
+alert http any any -> any any (msg:"c"; flow:to_server; http.user_agent; content:"NopeAgent"; nocase; sid:3;)
+alert http any any -> any any (msg:"d"; flow:to_server; http.header; content:"X-Never|3a|"; sid:4;)
+alert http any any -> any any (msg:"e"; flow:to_server; http.header.raw; content:"|0d 0a|X-Never"; sid:5;)
+alert http any any -> any any (msg:"f"; flow:to_server; http.method; content:"PUT"; urilen:>500; sid:6;)
+alert http any any -> any any (msg:"g"; flow:to_server; http.uri.raw; pcre:"/zz+$/"; sid:7;)
+alert tcp any any -> any any (msg:"h"; content:"NOPE"; sid:8;)
+"#;
+    let mut w = worker_for(rules, |e| e.has_http_rules());
+    let first = b"GET /a/./b/../index.html?q=%41%42 HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n\
+User-Agent: curl/8.0\r\nAccept: */*\r\nCookie: s=1\r\n\r\n";
+    let second = b"POST /form HTTP/1.1\r\nHost: www.example.com\r\nContent-Type: text/plain\r\n\
+Content-Length: 11\r\nConnection: close\r\n\r\nhello world";
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let script = [
+        (true, F::SYN, &[][..]),
+        (false, F::SYN | F::ACK, &[][..]),
+        (true, F::ACK, &[][..]),
+        (true, F::PSH | F::ACK, &first[..]),
+        (false, F::PSH | F::ACK, &response[..]),
+        (true, F::PSH | F::ACK, &second[..]),
+        (false, F::PSH | F::ACK, &response[..]),
+        (true, F::FIN | F::ACK, &[][..]),
+        (false, F::FIN | F::ACK, &[][..]),
+        (true, F::ACK, &[][..]),
+    ];
+    let frames = |first: u32, n: u32| tcp_sessions(first, n, 3, 80, &script);
+    let warm = frames(0, 1000);
+    let steady = frames(1000, 1000);
+    let alerts = warm_then_count(&mut w, &warm, &steady);
+    let app = w.stats().app;
+    assert_eq!(
+        (app.http_flows, app.http_requests),
+        (2000, 4000),
+        "every request was parsed"
+    );
+    assert_eq!(alerts, 0);
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the HTTP path allocated");
+}
+
+/// Frames of `n` TCP sessions numbered from `first`, each from its own client in
+/// 10.`net`.0.0/16 to 192.0.2.`net`:`port`, playing `script` (from the client, flags,
+/// payload).
+fn tcp_sessions(
+    first: u32,
+    n: u32,
+    net: u8,
+    port: u16,
+    script: &[(bool, u8, &[u8])],
+) -> Vec<Vec<u8>> {
+    use capture::craft::TcpSession;
+    let mut out = Vec::new();
+    for i in first..first + n {
+        let client: std::net::Ipv4Addr = [10, net, (i / 250) as u8, (1 + i % 250) as u8].into();
+        let mut s = TcpSession::new(
+            (client.into(), 20000 + (i % 40000) as u16),
+            (std::net::Ipv4Addr::new(192, 0, 2, net).into(), port),
+            1000 + i,
+            9000 + i,
+        );
+        let mut buf = Vec::new();
+        for &(c, fl, p) in script {
+            s.segment(&mut buf, c, fl, p);
+            out.push(buf.clone());
+        }
+    }
+    out
 }

@@ -247,13 +247,15 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
     );
     eprintln!(
         "app layer: {} DNS requests inspected, {} flows turned round by their first payload, \
-         {} TLS flows, {} TLS server names, {} TLS server certificates, {} TCP directions given \
-         up, {} bytes held at most",
+         {} TLS flows, {} TLS server names, {} TLS server certificates, {} HTTP flows, {} HTTP \
+         requests, {} TCP directions given up, {} bytes held at most",
         t.app.dns_requests,
         t.app.reversed_flows,
         t.app.tls_flows,
         t.app.tls_sni,
         t.app.tls_certs,
+        t.app.http_flows,
+        t.app.http_requests,
         t.app.tcp_given_up,
         t.app.tcp_held_peak
     );

@@ -36,6 +36,8 @@ pub struct LoadedRulesSummary {
     pub dns: usize,
     /// Enforced rules that need a TLS flow (`alert tls`, `tls.sni`).
     pub tls: usize,
+    /// Rules on HTTP requests.
+    pub http: usize,
 }
 
 impl LoadedRulesSummary {
@@ -70,6 +72,12 @@ impl LoadedRulesSummary {
             s.push_str(&format!(
                 "tls: {} rule(s) on TLS over TCP (the hellos' server name, JA3 and JA3S; certificates)\n",
                 self.tls
+            ));
+        }
+        if self.http > 0 {
+            s.push_str(&format!(
+                "http: {} rule(s) on HTTP requests (method, URI, host, headers; responses and bodies are not parsed)\n",
+                self.http
             ));
         }
         if !self.unknown_classtypes.is_empty() {
@@ -151,20 +159,22 @@ pub fn load(config: &Config, cli_files: &[PathBuf], strict: bool) -> Result<Rule
     }
     let mut by_kw: Vec<(String, usize)> = skipped_by_keyword.into_iter().collect();
     by_kw.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let needs = |proto: rules::Proto, tls: bool| {
+    // Rules on a protocol's flows: naming it, or inspecting one of its buffers.
+    let needs = |proto: rules::Proto| {
         rules
             .iter()
             .filter(|r| {
                 r.proto == proto
                     || r.app_buffer
                         .as_ref()
-                        .is_some_and(|b| b.kind.is_tls() == tls)
+                        .is_some_and(|b| b.kind.proto() == proto)
             })
             .count()
     };
     let summary = LoadedRulesSummary {
-        dns: needs(rules::Proto::Dns, false),
-        tls: needs(rules::Proto::Tls, true),
+        dns: needs(rules::Proto::Dns),
+        tls: needs(rules::Proto::Tls),
+        http: needs(rules::Proto::Http),
         files,
         enforced: rules.len(),
         skipped: skipped.len(),

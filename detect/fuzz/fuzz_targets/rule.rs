@@ -1,7 +1,7 @@
 //! Any bytes as a rules file: the loader must never panic, only report broken rules; the
 //! rules it accepts must build into an engine and run on a few fixed packets (TCP, UDP,
 //! a DNS request and its reply, a TLS session naming a server and carrying a
-//! certificate) without a panic.
+//! certificate, an HTTP session of two requests) without a panic.
 #![no_main]
 
 use std::net::Ipv4Addr;
@@ -76,6 +76,28 @@ fn frames() -> &'static [Vec<u8>] {
             (true, F::ACK, &[][..]),
         ] {
             t.segment(&mut buf, client, flags, payload);
+            frames.push(buf.clone());
+        }
+        // An HTTP session: two keep-alive requests (the second with a body), answered.
+        let get = b"GET /a/../index.html?q=%41 HTTP/1.1\r\nHost: www.Example.com\r\n\
+User-Agent: fuzz\r\nCookie: c=1\r\n\r\n";
+        let post = b"POST /form HTTP/1.1\r\nHost: www.example.com:8080\r\n\
+Content-Length: 5\r\n\r\nhello";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let mut h = TcpSession::new((c.into(), 40003), (s.into(), 80), 5000, 7000);
+        for (client, flags, payload) in [
+            (true, F::SYN, &[][..]),
+            (false, F::SYN | F::ACK, &[][..]),
+            (true, F::ACK, &[][..]),
+            (true, F::PSH | F::ACK, &get[..]),
+            (false, F::PSH | F::ACK, &ok[..]),
+            (true, F::PSH | F::ACK, &post[..]),
+            (false, F::PSH | F::ACK, &ok[..]),
+            (true, F::FIN | F::ACK, &[][..]),
+            (false, F::FIN | F::ACK, &[][..]),
+            (true, F::ACK, &[][..]),
+        ] {
+            h.segment(&mut buf, client, flags, payload);
             frames.push(buf.clone());
         }
         frames

@@ -30,6 +30,7 @@
 
 use std::collections::HashMap;
 
+use super::http::{self, HttpRequests, HttpTx};
 use super::tls::{self, Probe, TlsFlow, TlsSide};
 
 /// Suricata's TLS probing parser applies to flows with this server port.
@@ -51,6 +52,8 @@ pub const MAX_HELD: usize = 32 << 20;
 pub struct TcpStep {
     /// The flow is TLS (told at this packet or before).
     pub tls: bool,
+    /// The flow is HTTP (told at this packet or before).
+    pub http: bool,
     /// `[to-server, to-client]`: records of that direction completed at this packet, so
     /// its raw stream is to be inspected at its next packet.
     pub trigger_raw: [bool; 2],
@@ -92,6 +95,9 @@ pub struct TcpAppStats {
     /// Bytes the followed flows hold now, and at most.
     pub held: u64,
     pub held_peak: u64,
+    /// Flows told HTTP, and their requests parsed to the end.
+    pub http_flows: u64,
+    pub http_requests: u64,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +105,12 @@ struct Conn {
     tls: TlsFlow,
     /// The protocol is told: TLS (else the connection would have been freed).
     is_tls: bool,
+    /// The client's requests, once the flow is told HTTP.
+    http: HttpRequests,
+    is_http: bool,
+    /// `(request id, rule index)`: rules done with a live request (see
+    /// [`crate::engine::Engine::inspect_http`]).
+    http_settled: Vec<(u64, u32)>,
     /// Per direction (`[client, server]`): bytes received in order, not yet fed.
     pending: [Vec<u8>; 2],
     /// Per direction: segments that arrived ahead of a hole, by stream offset, until the
@@ -135,7 +147,7 @@ struct Conn {
 impl Conn {
     /// Bytes this connection holds, both directions.
     fn held(&self) -> usize {
-        let mut n = self.tls.client.held() + self.tls.server.held();
+        let mut n = self.tls.client.held() + self.tls.server.held() + self.http.held();
         for d in 0..2 {
             n += self.pending[d].len() + self.ahead[d].iter().map(|(_, b)| b.len()).sum::<usize>();
         }
@@ -163,6 +175,9 @@ impl Conn {
     fn reset(&mut self) {
         self.tls.reset();
         self.is_tls = false;
+        self.http.reset();
+        self.is_http = false;
+        self.http_settled.clear();
         for p in &mut self.pending {
             p.clear();
         }
@@ -182,6 +197,62 @@ impl Conn {
         self.settled.clear();
         self.probing_port = false;
     }
+}
+
+/// Whether an HTTP flow has a request for inspection at the client's next packet.
+fn http_due(c: &Conn) -> bool {
+    c.http
+        .txs()
+        .iter()
+        .any(|t| t.updated || t.progress == http::PROGRESS_COMPLETE)
+}
+
+/// The server acknowledged the client's bytes of an HTTP flow up to `acked`: they go to
+/// the request parser, and an acknowledged FIN ends the client's stream (libhtp's close
+/// finishes a header block cut short). A parser error stops the flow's following.
+fn on_ack_http(c: &mut Conn, to_server: bool, acked: u32) -> http::Fed {
+    let mut out = http::Fed::default();
+    if !to_server || c.stopped[0] {
+        return out;
+    }
+    if acked > c.fed[0] {
+        let n = ((acked - c.fed[0]) as usize).min(c.pending[0].len());
+        if n > 0 {
+            let fed = c.http.feed(&c.pending[0][..n]);
+            c.pending[0].drain(..n);
+            c.fed[0] += n as u32;
+            out.completed += fed.completed;
+            out.error |= fed.error;
+        } else if !c.ahead[0].is_empty() {
+            // Acknowledged past a hole: the parser cannot go on.
+            out.error = true;
+        }
+    }
+    if !out.error && !c.eof[0] && c.fin_at[0].is_some_and(|f| acked > f) {
+        c.eof[0] = true;
+        let fed = c.http.close();
+        out.completed += fed.completed;
+        out.error |= fed.error;
+        // Nothing more comes from the client.
+        c.stop_direction(0);
+    }
+    if out.error {
+        c.stop_direction(0);
+        c.stop_direction(1);
+    } else if c.http.held() > MAX_PENDING {
+        out.error = true;
+        c.stop_direction(0);
+    }
+    out
+}
+
+/// [`on_ack_http`], counted: whether a request completed (its direction's raw stream is
+/// then inspected at its next packet).
+fn http_acked(c: &mut Conn, stats: &mut TcpAppStats, to_server: bool, acked: u32) -> bool {
+    let fed = on_ack_http(c, to_server, acked);
+    stats.http_requests += u64::from(fed.completed);
+    stats.given_up += u64::from(fed.error);
+    fed.completed > 0
 }
 
 /// Whether the client's ClientHello was parsed: it has a server name or a JA3 string
@@ -274,6 +345,12 @@ fn certs_pending(c: &Conn, certs_on: bool, to_server: bool) -> bool {
 /// The followed TCP flows of one worker, by flow slot.
 #[derive(Debug, Default)]
 pub struct TcpApp {
+    /// Which protocols are told and parsed: TLS (some TLS rule), HTTP (some rule on an
+    /// HTTP request). [`TcpApp::set_protocols`]; TLS alone by default.
+    no_tls: bool,
+    http_on: bool,
+    /// The rules settled for the request being inspected (reused).
+    http_scratch: Vec<u32>,
     /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
     /// changes how one malformed hello is parsed).
     ja3: bool,
@@ -318,6 +395,12 @@ impl TcpApp {
         } else {
             self.max_held
         }
+    }
+
+    /// Which protocols flows opened from now on are told and parsed as.
+    pub fn set_protocols(&mut self, tls: bool, http: bool) {
+        self.no_tls = !tls;
+        self.http_on = http;
     }
 
     /// Whether flows opened from now on compute JA3.
@@ -415,7 +498,7 @@ impl TcpApp {
         }
         let held: usize = c.ahead[d].iter().map(|(_, b)| b.len()).sum();
         let total = c.pending[d].len() + held + payload.len();
-        if !c.is_tls && total > MAX_PENDING_UNTOLD {
+        if !c.is_tls && !c.is_http && total > MAX_PENDING_UNTOLD {
             // Not TLS so far, and too much to be a hello's flight: not followed further.
             self.close_inner(slot);
             return;
@@ -462,6 +545,11 @@ impl TcpApp {
             return step;
         };
         step.tls = c.is_tls;
+        step.http = c.is_http;
+        if c.is_http {
+            step.trigger_raw[0] = http_acked(c, &mut self.stats, to_server, acked);
+            return step;
+        }
         if c.is_tls && !c.eof[d] && c.fin_at[d].is_some_and(|f| acked > f) {
             // The FIN acknowledged: the app layer's end-of-stream call, an update.
             c.eof[d] = true;
@@ -489,6 +577,28 @@ impl TcpApp {
             // Suricata tells the protocol from the client's first acknowledged bytes.
             if !to_server {
                 return step;
+            }
+            let h = if self.http_on {
+                http::probe(&c.pending[d][..n])
+            } else {
+                http::Probe::NotHttp
+            };
+            match h {
+                http::Probe::NeedMore => return step,
+                http::Probe::Http => {
+                    c.is_http = true;
+                    step.http = true;
+                    self.stats.http_flows += 1;
+                    // Responses are not parsed: the server's bytes are not kept.
+                    c.stop_direction(1);
+                    step.trigger_raw[0] = http_acked(c, &mut self.stats, to_server, acked);
+                    return step;
+                }
+                http::Probe::NotHttp if self.no_tls => {
+                    self.close_inner(slot);
+                    return step;
+                }
+                http::Probe::NotHttp => {}
             }
             match tls::probe_with_pp(&c.pending[d][..n], true, c.probing_port) {
                 Probe::NeedMore => return step,
@@ -608,11 +718,52 @@ impl TcpApp {
         })
     }
 
-    /// Whether [`TcpApp::take_tx`] has something for a packet of the flow in `slot` going
-    /// `to_server`: one lookup per packet of a followed flow.
+    /// Whether [`TcpApp::take_tx`] (a TLS flow) or [`TcpApp::inspect_http`] (an HTTP
+    /// flow) has something for a packet of the flow in `slot` going `to_server`: one
+    /// lookup per packet of a followed flow.
     pub fn has_tx(&self, slot: u32, to_server: bool) -> bool {
-        self.get(slot)
-            .is_some_and(|c| Due::of(c, self.certs, self.recheck, to_server).any())
+        self.get(slot).is_some_and(|c| {
+            if c.is_http {
+                to_server && http_due(c)
+            } else {
+                Due::of(c, self.certs, self.recheck, to_server).any()
+            }
+        })
+    }
+
+    /// Runs `inspect` on each request of the HTTP flow in `slot` that Suricata inspects
+    /// at a packet going to the server (updated since its last inspection, or finished),
+    /// with the rules done with that request (`inspect` adds those it settles). Finished
+    /// requests are let go afterwards.
+    pub fn inspect_http(&mut self, slot: u32, mut inspect: impl FnMut(&HttpTx, &mut Vec<u32>)) {
+        let before = self.held_by(slot);
+        let mut done = std::mem::take(&mut self.http_scratch);
+        let Some(c) = self.conn(slot) else {
+            self.http_scratch = done;
+            return;
+        };
+        let Conn {
+            http, http_settled, ..
+        } = c;
+        for tx in http.txs_mut() {
+            if !(tx.updated || tx.progress == http::PROGRESS_COMPLETE) {
+                continue;
+            }
+            tx.updated = false;
+            done.clear();
+            done.extend(http_settled.iter().filter(|s| s.0 == tx.id).map(|s| s.1));
+            let had = done.len();
+            inspect(tx, &mut done);
+            for &r in done.get(had..).unwrap_or_default() {
+                http_settled.push((tx.id, r));
+            }
+        }
+        http.retire(|tx| tx.progress == http::PROGRESS_COMPLETE && !tx.updated);
+        let oldest = http.txs().first().map_or(u64::MAX, |t| t.id);
+        http_settled.retain(|s| s.0 >= oldest);
+        self.http_scratch = done;
+        let after = self.held_by(slot);
+        self.account(before, after);
     }
 
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
@@ -633,7 +784,7 @@ impl TcpApp {
             // With rechecks a TLS flow is kept until both ends finished and it was
             // inspected once more (its last inspections are then done).
             let finished = c.eof == [true; 2] && c.finished_inspected.contains(&true);
-            let kept = self.recheck && c.is_tls && !finished;
+            let kept = (self.recheck && c.is_tls && !finished) || (c.is_http && http_due(c));
             c.stopped == [true; 2]
                 && !kept
                 && !hello_pending(c, true)
@@ -929,5 +1080,86 @@ mod tests {
         assert!(app.done(9), "finished: let go");
         app.close(9);
         assert_eq!(app.stats.held, 0);
+    }
+
+    /// The URIs of the requests `inspect_http` hands over at the client's next packet.
+    fn due_uris(app: &mut TcpApp, slot: u32) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        app.inspect_http(slot, |tx, _| {
+            got.push(
+                tx.buffer(crate::rules::Sticky::HttpUri)
+                    .unwrap_or_default()
+                    .to_vec(),
+            )
+        });
+        got
+    }
+
+    #[test]
+    fn an_http_flow_is_told_by_its_method_and_parsed_when_acknowledged() {
+        let mut app = TcpApp::default();
+        app.set_protocols(true, true);
+        app.open(3, 8181);
+        let req = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        app.on_data(3, true, 0, &req[..2]);
+        // "GE" cannot tell yet.
+        assert_eq!(app.on_ack(3, true, 2), TcpStep::default());
+        app.on_data(3, true, 2, &req[2..]);
+        assert!(!app.has_tx(3, true), "not acknowledged: not parsed");
+        let step = app.on_ack(3, true, req.len() as u32);
+        assert!(step.http && !step.tls);
+        assert_eq!(
+            step.trigger_raw,
+            [true, false],
+            "a finished request asks for raw inspection"
+        );
+        assert!(app.has_tx(3, true) && !app.has_tx(3, false));
+        assert_eq!(due_uris(&mut app, 3), [b"/a".to_vec()]);
+        assert!(!app.has_tx(3, true), "inspected once");
+        // Keep-alive: the next request is the next transaction.
+        let next = b"GET /b HTTP/1.1\r\n\r\n";
+        app.on_data(3, true, req.len() as u32, next);
+        app.on_ack(3, true, (req.len() + next.len()) as u32);
+        assert_eq!(due_uris(&mut app, 3), [b"/b".to_vec()]);
+        assert_eq!((app.stats.http_flows, app.stats.http_requests), (1, 2));
+        assert!(!app.done(3), "an HTTP flow may bring more requests");
+        app.close(3);
+        assert_eq!(app.stats.held, 0);
+    }
+
+    #[test]
+    fn settled_rules_stay_with_their_request_and_a_fin_finishes_the_headers() {
+        let mut app = TcpApp::default();
+        app.set_protocols(false, true);
+        app.open(4, 80);
+        let part = b"GET /p HTTP/1.1\r\nUser-Agent: a\r\nAcc";
+        app.on_data(4, true, 0, part);
+        app.on_ack(4, true, part.len() as u32);
+        let mut seen = Vec::new();
+        app.inspect_http(4, |tx, settled| {
+            seen.push((tx.progress, settled.clone()));
+            settled.push(7);
+        });
+        assert_eq!(seen, [(http::PROGRESS_HEADERS, vec![])]);
+        // The client's FIN, acknowledged: the header block is finished as libhtp's close
+        // finishes it, and the request is inspected again with rule 7 settled.
+        let end = part.len() as u32;
+        app.on_fin(4, true, end);
+        app.on_ack(4, true, end + 1);
+        seen.clear();
+        app.inspect_http(4, |tx, settled| seen.push((tx.progress, settled.clone())));
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].0 > http::PROGRESS_HEADERS);
+        assert_eq!(seen[0].1, [7]);
+        assert!(app.done(4), "nothing more comes: let go");
+    }
+
+    #[test]
+    fn without_http_rules_a_request_is_not_followed() {
+        let mut app = TcpApp::default();
+        app.open(5, 80);
+        app.on_data(5, true, 0, b"GET / HTTP/1.1\r\n\r\n");
+        assert!(!app.on_ack(5, true, 18).http);
+        assert!(!app.is_open(5));
     }
 }

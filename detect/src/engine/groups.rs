@@ -41,7 +41,7 @@ pub(crate) fn rule_scope(proto: &Proto) -> Option<(u8, u8)> {
         Proto::Tcp | Proto::TcpPkt | Proto::TcpStream => (1 << Class::Tcp as u8, 0b11),
         // DNS over UDP only: DNS over TCP is not parsed.
         Proto::Udp | Proto::Dns => (1 << Class::Udp as u8, 0b11),
-        Proto::Tls => (1 << Class::Tcp as u8, 0b11),
+        Proto::Tls | Proto::Http => (1 << Class::Tcp as u8, 0b11),
         Proto::Icmp => (1 << Class::Icmp as u8, 0b11),
         Proto::Ip => (ALL, 0b11),
         Proto::Ipv4 => (ALL, 0b01),

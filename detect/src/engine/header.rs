@@ -101,6 +101,7 @@ pub(crate) fn matches(rule: &Rule, pkt: &Packet<'_>, info: &FlowInfo) -> bool {
     let needs = match rule.proto {
         crate::rules::Proto::Dns => AppProto::Dns,
         crate::rules::Proto::Tls => AppProto::Tls,
+        crate::rules::Proto::Http => AppProto::Http,
         _ => AppProto::Unknown,
     };
     if needs != AppProto::Unknown && info.app != needs {

@@ -28,6 +28,30 @@ mod header;
 mod order;
 mod payload;
 mod prefilter;
+
+/// A rule matched an app-layer transaction: its flowbits are set, a `drop` noted in
+/// `verdict`, its alert (unless `noalert`) added to `matches`. `true` for a `pass`,
+/// which forgets the matches so far and ends the inspection.
+fn tx_match(
+    c: &Compiled,
+    flowbits: &mut [u64],
+    matches: &mut Vec<usize>,
+    verdict: &mut Verdict,
+) -> bool {
+    c.bits.apply(flowbits);
+    if c.pass {
+        matches.clear();
+        return true;
+    }
+    if c.drop {
+        *verdict = Verdict::Drop;
+    }
+    if !c.noalert {
+        matches.push(c.index as usize);
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -541,6 +565,12 @@ pub struct Engine {
     certs: [TxRules; 4],
     /// Some rule names `tls` as its protocol (header or payload rules on TLS flows).
     tls_proto: bool,
+    /// An HTTP request's buffers, in [`Sticky::HTTP_REQUEST`] order.
+    http: Vec<TxRules>,
+    /// Some rule inspects an HTTP request (one of `http` has rules); and so, with the TLS
+    /// rules, whether TCP flows' bytes are followed at all. Kept, as every TCP packet asks.
+    http_any: bool,
+    tcp_app: bool,
 }
 
 /// Per-worker scratch: sized once by [`Engine::scratch`], reused for every packet.
@@ -574,6 +604,11 @@ impl Scratch {
     /// bits in before a packet's inspections and back out after them.
     pub fn flowbits_mut(&mut self) -> &mut [u64] {
         &mut self.flowbits
+    }
+
+    /// Forgets the matches of the last inspection (their alerts were taken).
+    pub fn clear_matches(&mut self) {
+        self.matches.clear();
     }
 
     /// Starts a new packet: forgets which rules matched on the stream.
@@ -792,6 +827,10 @@ impl Engine {
             tx_rules(Sticky::TlsCertIssuer)?,
             tx_rules(Sticky::TlsCertSerial)?,
         ];
+        let http = Sticky::HTTP_REQUEST
+            .iter()
+            .map(|&k| tx_rules(k))
+            .collect::<Result<Vec<_>, _>>()?;
         let prefiltered = fast
             .iter()
             .filter(|f| matches!(f, Selected::Positive(_)))
@@ -815,8 +854,12 @@ impl Engine {
         let like_ip_only = compiled
             .iter()
             .any(|c| c.flow_action && !c.ip_only && !is_app_header_only(&rules[c.index as usize]));
-        Ok(Engine {
+        let http_any = http.iter().any(|t| t.any);
+        let mut engine = Engine {
             tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
+            http,
+            http_any,
+            tcp_app: false,
             dns,
             tls,
             ja3_hash,
@@ -834,7 +877,9 @@ impl Engine {
             groups: built,
             max_variants,
             prefiltered,
-        })
+        };
+        engine.tcp_app = engine.has_tls_rules() || engine.http_any;
+        Ok(engine)
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -1226,6 +1271,110 @@ impl Engine {
         self.dns.any
     }
 
+    /// Whether some rule inspects an HTTP request: only then does the worker follow the
+    /// client's bytes of HTTP flows.
+    pub fn has_http_rules(&self) -> bool {
+        self.http_any
+    }
+
+    /// Whether some rule needs an app-layer protocol over TCP (TLS or HTTP): only then
+    /// does the worker follow TCP flows' bytes.
+    pub fn has_tcp_app_rules(&self) -> bool {
+        self.tcp_app
+    }
+
+    /// Inspects one HTTP request transaction at packet `pkt` (going to the server):
+    /// `buffer` gives the request's buffers as they stand, `progress` its libhtp request
+    /// progress. Suricata runs a rule's buffers in the order of the progress they belong
+    /// to: a buffer whose progress is not reached yet makes the rule wait, one that does
+    /// not match while the request is still at its progress waits too (a header line may
+    /// come), and one that does not match once the request moved past it ends the rule
+    /// for this request. `settled` lists the rules done with this request (matched, or
+    /// unable to): each alerts at most once per request.
+    pub fn inspect_http<'b>(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        buffer: impl Fn(Sticky) -> Option<&'b [u8]>,
+        progress: u8,
+        settled: &mut Vec<u32>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        scratch.matches.clear();
+        if !flow.to_server || flow.header_only || !self.has_http_rules() {
+            return Verdict::Inspected;
+        }
+        let Scratch {
+            matches,
+            cands,
+            cand_bits,
+            seen,
+            flowbits,
+            app_buf,
+            ..
+        } = scratch;
+        cands.clear();
+        for tx in self.http.iter().filter(|t| t.any) {
+            if let (Some(pf), Some(b)) = (&tx.prefilter, buffer(tx.kind)) {
+                app_buf.clear();
+                app_buf.push(b'.');
+                app_buf.extend_from_slice(b);
+                pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
+            }
+        }
+        unmark(cand_bits, cands);
+        for tx in &self.http {
+            cands.extend_from_slice(&tx.always);
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        let mut verdict = Verdict::Inspected;
+        for &rank in cands.iter() {
+            let Some(c) = self.compiled.get(rank as usize) else {
+                continue;
+            };
+            let (Some(app), Some(rule)) = (&c.app, self.rules.get(c.index as usize)) else {
+                continue;
+            };
+            if settled.contains(&c.index) {
+                continue;
+            }
+            if !groups::in_scope(c.scope, pkt) || !header::matches(rule, pkt, flow) {
+                continue;
+            }
+            if c.bits.has_checks() && !c.bits.check(flowbits) {
+                continue;
+            }
+            let mut hit = true;
+            let mut can_later = false;
+            for a in std::iter::once(app).chain(c.app_also.iter()) {
+                let need = a.kind.http_progress().unwrap_or(u8::MAX);
+                if progress < need {
+                    hit = false;
+                    can_later = true;
+                    continue;
+                }
+                if !a.hit(buffer(a.kind).into_iter(), app_buf) {
+                    hit = false;
+                    // At the buffer's own progress it may still come (NO_MATCH); past
+                    // it, it cannot (CANT_MATCH).
+                    can_later |= progress == need;
+                }
+            }
+            if !hit {
+                if !can_later {
+                    settled.push(c.index);
+                }
+                continue;
+            }
+            settled.push(c.index);
+            if tx_match(c, flowbits, matches, &mut verdict) {
+                return Verdict::Pass;
+            }
+        }
+        verdict
+    }
+
     /// Whether some rule needs to know TLS flows (`tls.sni`, `alert tls`): only then does
     /// the worker follow the client's TLS records.
     pub fn has_tls_rules(&self) -> bool {
@@ -1439,16 +1588,8 @@ impl Engine {
                     s.settled.push(key);
                 }
             }
-            c.bits.apply(flowbits);
-            if c.pass {
-                matches.clear();
+            if tx_match(c, flowbits, matches, &mut verdict) {
                 return Verdict::Pass;
-            }
-            if c.drop {
-                verdict = Verdict::Drop;
-            }
-            if !c.noalert {
-                matches.push(c.index as usize);
             }
         }
         verdict

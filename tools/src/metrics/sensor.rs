@@ -192,6 +192,11 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
     .sample(&[("event", "tls_flow")], sum(|w| w.app.tls_flows) as f64)
     .sample(&[("event", "tls_sni")], sum(|w| w.app.tls_sni) as f64)
     .sample(&[("event", "tls_cert")], sum(|w| w.app.tls_certs) as f64)
+    .sample(&[("event", "http_flow")], sum(|w| w.app.http_flows) as f64)
+    .sample(
+        &[("event", "http_request")],
+        sum(|w| w.app.http_requests) as f64,
+    )
     .sample(
         &[("event", "tcp_given_up")],
         sum(|w| w.app.tcp_given_up) as f64,
