@@ -71,3 +71,14 @@ fn run_set(
     }
     Ok(())
 }
+
+/// The HTTP golden set.
+pub fn run_http(update: bool) -> Result<()> {
+    run_set(
+        "http",
+        crate::golden_http::HTTP_RULES_PATH,
+        crate::golden_http::HTTP_EXPECTED_PATH,
+        |p| crate::golden_http::write_http_pcap(p),
+        update,
+    )
+}

@@ -37,6 +37,12 @@ pub const ET_CERTS_EXPECTED_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/golden/et_open/expected_certs.json"
 );
+/// Suricata's alerts with the enforced ET Open rules on the pcap of HTTP requests holding
+/// what ET Open's HTTP request rules look for ([`crate::et_open_http::write_et_http_pcap`]).
+pub const ET_HTTP_EXPECTED_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/golden/et_open/expected_http.json"
+);
 /// Size of the benchmark pcap the reference is taken on.
 pub const ET_OPEN_PCAP_MB: u64 = 50;
 
@@ -96,7 +102,7 @@ fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
     let enforced = dir.join("enforced.rules");
     let n = write_enforced(rules, &enforced)?;
     println!("{n} enforced rules");
-    let sets: [EtSet; 4] = [
+    let sets: [EtSet; 5] = [
         (
             "et-open",
             "bench50.pcap",
@@ -138,6 +144,17 @@ fn run_in(dir: &Path, rules: &Path, update: bool) -> Result<()> {
                 ))
             },
             ET_CERTS_EXPECTED_PATH,
+        ),
+        (
+            "et-open http",
+            "et_http.pcap",
+            |rules, pcap| {
+                let n = crate::et_open_http::write_et_http_pcap(rules, pcap)?;
+                Ok(format!(
+                    "{n} HTTP sessions for the contents of ET Open's HTTP request rules"
+                ))
+            },
+            ET_HTTP_EXPECTED_PATH,
         ),
     ];
     let mut diffs = Vec::new();

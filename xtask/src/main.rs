@@ -65,6 +65,17 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run Suricata on the HTTP golden pcap and compare with (or, with --update, rewrite)
+    /// xtask/golden/http/expected.json.
+    GoldenHttp {
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write the HTTP golden pcap.
+    GenGoldenHttp {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run Suricata on the TLS certificate golden pcap and compare with (or, with
     /// --update, rewrite) xtask/golden/tls-certs/expected.json.
     GoldenTlsCerts {
@@ -164,6 +175,12 @@ fn main() -> Result<()> {
         Cmd::GoldenTls { update } => xtask::dns_check::run_tls(update),
         Cmd::GenGoldenTls { out } => {
             xtask::golden_tls::write_tls_pcap(&out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Cmd::GoldenHttp { update } => xtask::dns_check::run_http(update),
+        Cmd::GenGoldenHttp { out } => {
+            xtask::golden_http::write_http_pcap(&out)?;
             println!("wrote {}", out.display());
             Ok(())
         }
