@@ -76,7 +76,7 @@ impl LoadedRulesSummary {
         }
         if self.http > 0 {
             s.push_str(&format!(
-                "http: {} rule(s) on HTTP requests (method, URI, host, headers; responses and bodies are not parsed)\n",
+                "http: {} rule(s) on HTTP requests (method, URI, host, headers, body; responses are not parsed)\n",
                 self.http
             ));
         }

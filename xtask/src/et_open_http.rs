@@ -4,7 +4,7 @@
 //! it with the whole enforced ruleset are the reference (`expected_http.json`).
 
 use anyhow::{Context, Result};
-use detect::applayer::http::METHODS;
+use detect::applayer::http::{METHODS, REQUEST_BODY_LIMIT};
 use detect::rules::{
     load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, Rule, Sticky, Vars,
 };
@@ -231,7 +231,12 @@ fn refuses_header(r: &Rule, name: &[u8]) -> bool {
 /// rule cannot be satisfied this way.
 fn request_for(r: &Rule, n: usize) -> Option<Vec<u8>> {
     let methods = contents_of(r, Sticky::HttpMethod);
-    let has_len = !contents_of(r, Sticky::HttpContentLen).is_empty();
+    // The body's contents, kept within libhtp's request body limit.
+    let wanted_body = assemble(&contents_of(r, Sticky::HttpRequestBody))?;
+    if wanted_body.len() > REQUEST_BODY_LIMIT {
+        return None;
+    }
+    let has_len = !contents_of(r, Sticky::HttpContentLen).is_empty() || !wanted_body.is_empty();
     let method: &[u8] = if methods.is_empty() {
         if has_len {
             b"POST"
@@ -327,6 +332,14 @@ fn request_for(r: &Rule, n: usize) -> Option<Vec<u8>> {
             }
         }
     }
+    if !wanted_body.is_empty()
+        && !h
+            .0
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(b"Content-Length"))
+    {
+        h.add(b"Content-Length", wanted_body.len().to_string().as_bytes());
+    }
     // http.header_names: those names, in their order, first (last when the rule looks
     // for the end of the list).
     let mut order: Vec<Vec<u8>> = Vec::new();
@@ -364,17 +377,17 @@ fn request_for(r: &Rule, n: usize) -> Option<Vec<u8>> {
         headers.extend(others);
     }
 
-    // A body as long as Content-Length says.
-    let mut body = Vec::new();
+    // A body as long as Content-Length says: the rule's body contents, then filler.
+    let mut body = wanted_body;
     if let Some((_, v)) = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(b"Content-Length"))
     {
         let len: usize = std::str::from_utf8(v).ok()?.trim().parse().ok()?;
-        if len > 4096 {
+        if len > REQUEST_BODY_LIMIT || len < body.len() {
             return None;
         }
-        body = vec![b'A'; len];
+        body.resize(len, b'A');
     }
 
     let line = [method, b" ", &target, b" ", proto].concat();
@@ -470,7 +483,7 @@ fn session(
 /// Writes a pcap of HTTP/1.1 sessions, one for each enforced ET Open rule inspecting an
 /// HTTP request buffer whose positive contents could be placed in a request
 /// ([`request_for`]: the URI's contents joined into the path, the method, Host and the
-/// other headers' values, `http.header` lines, `http.header_names` in order; rules
+/// other headers' values, `http.header` lines, `http.header_names` in order, the body; rules
 /// asking for the same request share a session), at most [`MAX_SESSIONS`]: from a
 /// `$HOME_NET` client to an outside server (the other way for inbound rules) on the
 /// rule's destination port when it is one port (else 80): the handshake, the request

@@ -6,7 +6,8 @@
 //! normalization, Host and header parsing (case, ports, repeats, folding, LF-only lines,
 //! lines without a colon), flows that are not HTTP, HTTP/1.0 without headers, a request
 //! cut short by the end of the flow, raw `content` rules on HTTP flows (a completed
-//! request asks for raw inspection), a `pass` on a URI, IPv6. Rules are in
+//! request asks for raw inspection), a `pass` on a URI, IPv6, request bodies (the body
+//! limit, extra body lines, keep-alive, chunks across segments). Rules are in
 //! `xtask/golden/http/http.rules`; Suricata's alerts on this pcap are the reference
 //! (`cargo xtask golden-http`).
 
@@ -298,7 +299,68 @@ Accept: text/html\r\n\
 Cookie: session=abc123; theme=dark\r\n\
 Connection: keep-alive\r\n\r\n",
     );
+    // 26. (m) A POST whose 6,000-byte body passes libhtp's request body limit (4,096
+    //     bytes kept) in three segments: the body is inspected when the limit is reached,
+    //     before the request completes; a mark past the limit, or cut by it, is not seen.
+    g.server = IpAddr::V4(SERVER);
+    let big = big_body();
+    let mut head = format!(
+        "POST /upload/big HTTP/1.1\r\nHost: big.example.com\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    head.extend_from_slice(&big[..2000]);
+    session(
+        &mut g,
+        &[C(&head), C(&big[2000..4200]), C(&big[4200..]), R(b"big")],
+    );
+    // 27. (m) A line after a Content-Length body that starts with no method: libhtp
+    //     takes it as more body, line end included; the request after it is parsed.
+    session(
+        &mut g,
+        &[
+            C(b"POST /extra/line HTTP/1.1\r\nHost: extra.example.com\r\nContent-Length: 5\r\n\r\n\
+abcdeJUNKLINE here\r\n\
+GET /extra/next HTTP/1.1\r\nHost: extra.example.com\r\n\r\n"),
+            R(b"extra"),
+            R(b"next"),
+        ],
+    );
+    // 28. (m) Keep-alive: two POSTs, each with its own body; then a GET without one.
+    session(
+        &mut g,
+        &[
+            C(b"POST /ka/body1 HTTP/1.1\r\nHost: kab.example.com\r\nContent-Length: 11\r\n\r\nfirst=apple"),
+            R(b"one"),
+            C(b"POST /ka/body2 HTTP/1.1\r\nHost: kab.example.com\r\nContent-Length: 12\r\n\r\nsecond=pear!"),
+            R(b"two"),
+            C(b"GET /ka/nobody HTTP/1.1\r\nHost: kab.example.com\r\n\r\n"),
+            R(b"three"),
+        ],
+    );
+    // 29. (m) A chunked body whose chunks arrive in separate segments, the last chunk
+    //     and the end in a third: inspected once, when the request moves past its body.
+    session(
+        &mut g,
+        &[
+            C(b"PUT /put/chunks HTTP/1.1\r\nHost: put.example.com\r\nTransfer-Encoding: chunked\r\n\r\n\
+7\r\ncmd=run\r\n"),
+            C(b"9\r\n&arg=calc\r\n"),
+            C(b"0\r\n\r\n"),
+            R(b"put"),
+        ],
+    );
     g.frames
+}
+
+/// The body of session 26: filler with `EARLYMARK` at 100, `EDGEMARK` across the body
+/// limit (4,090..4,098) and `LATEMARK` at 5,000.
+fn big_body() -> Vec<u8> {
+    let mut b: Vec<u8> = (0..6000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    b[100..109].copy_from_slice(b"EARLYMARK");
+    b[4090..4098].copy_from_slice(b"EDGEMARK");
+    b[5000..5008].copy_from_slice(b"LATEMARK");
+    b
 }
 
 /// Writes the HTTP golden pcap into any sink; returns the number of frames.

@@ -23,8 +23,21 @@ const KINDS: [Sticky; 21] = {
 
 type Snapshot = Vec<(u64, u8, Vec<Option<Vec<u8>>>)>;
 
-/// Checks every transaction's buffers against its progress; returns them all.
-fn check(p: &HttpRequests) -> Snapshot {
+/// Checks every transaction's buffers against its progress; returns them all (but the
+/// request body, which depends on when inspections ran: checked apart, and offered at
+/// most once per bytes added).
+fn check(p: &mut HttpRequests) -> Snapshot {
+    for tx in p.txs_mut() {
+        tx.begin_inspection();
+        if let Some(b) = tx.buffer(Sticky::HttpRequestBody) {
+            assert!(!b.is_empty() && b.len() <= http::REQUEST_BODY_LIMIT);
+            assert!(tx.progress > http::PROGRESS_BODY || b.len() == http::REQUEST_BODY_LIMIT);
+        }
+        tx.end_inspection();
+        tx.begin_inspection();
+        assert!(tx.buffer(Sticky::HttpRequestBody).is_none(), "a body offered twice");
+        tx.end_inspection();
+    }
     let mut out = Vec::new();
     for tx in p.txs() {
         assert!((http::PROGRESS_LINE..=http::PROGRESS_COMPLETE).contains(&tx.progress));

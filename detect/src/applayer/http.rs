@@ -77,11 +77,19 @@
 //! `http.start`) are built at the end of the feed that made them available or changed
 //! them (trailers), not on each look-up.
 //!
+//! `http.request_body` holds the body bytes libhtp hands to `HTPCallbackRequestBodyData`
+//! (de-chunked, with the lines finalize takes as body), up to the body limit
+//! ([`REQUEST_BODY_LIMIT`]); Suricata offers it to detection once the request moved past
+//! its body or the limit is reached, and then only when bytes were added since
+//! (`HttpRequestBodyGetDataCallback`). See [`HttpTx::begin_inspection`].
+//!
 //! # Not modelled
 //!
 //! - The response side: CONNECT tunnels, `100 Continue`, responses completing
 //!   transactions; the to-client probe patterns.
-//! - Request body contents (`http.request_body`, files, multipart) and request
+//! - Files and multipart parsing, the body at the end of stream before the request is
+//!   done (Suricata's `STREAM_EOF` inspection), bodies past `request-body-inspect-min-size`
+//!   (32 KiB: not reached under the 4 KiB limit), and request
 //!   decompression (`Content-Encoding`: libhtp hands decompressed bytes to the body
 //!   callback, so a body that decompresses to nothing would not set `updated`, and a
 //!   compression bomb is an error there).
@@ -105,6 +113,10 @@ pub const FIELD_LIMIT_HARD: usize = 18000;
 pub const MAX_TX: u64 = 512;
 /// `number_headers_limit`: a new header name is an error once the table holds more.
 pub const MAX_HEADERS: usize = 1024;
+/// `request-body-limit` of Suricata's libhtp configuration when none is given
+/// (`HTP_CONFIG_DEFAULT_REQUEST_BODY_LIMIT`): the body bytes kept per request; the rest
+/// is parsed but not kept.
+pub const REQUEST_BODY_LIMIT: usize = 4096;
 /// Retired transactions kept for reuse, and the most bytes one may hold to be kept.
 const SPARE_TXS: usize = 16;
 const SPARE_BYTES: usize = 64 << 10;
@@ -272,6 +284,12 @@ pub struct HttpTx {
     raw: Vec<u8>,
     /// `request_has_trailers`.
     trailers: bool,
+    /// `request_body`: the first [`REQUEST_BODY_LIMIT`] body bytes libhtp handed over.
+    body: Vec<u8>,
+    /// `body_inspected`: how much of `body` detection was given.
+    body_inspected: usize,
+    /// The body is offered at the current inspection (see [`HttpTx::begin_inspection`]).
+    body_fresh: bool,
     header_buf: Vec<u8>,
     names_buf: Vec<u8>,
     start_buf: Vec<u8>,
@@ -305,6 +323,9 @@ impl HttpTx {
         self.repetitions = 0;
         self.raw.clear();
         self.trailers = false;
+        self.body.clear();
+        self.body_inspected = 0;
+        self.body_fresh = false;
         self.header_buf.clear();
         self.names_buf.clear();
         self.start_buf.clear();
@@ -385,6 +406,7 @@ impl HttpTx {
             Sticky::HttpHeaderRaw => {
                 (self.progress >= PROGRESS_BODY && !self.raw.is_empty()).then_some(&self.raw[..])
             }
+            Sticky::HttpRequestBody => self.body_fresh.then_some(&self.body[..]),
             _ => None,
         }
     }
@@ -448,6 +470,7 @@ impl HttpTx {
             &self.header_buf,
             &self.names_buf,
             &self.start_buf,
+            &self.body,
         ]
         .iter()
         .map(|v| v.capacity())
@@ -469,7 +492,36 @@ impl HttpTx {
             + self.raw.len()
             + self.header_buf.len()
             + self.names_buf.len()
-            + self.start_buf.len();
+            + self.start_buf.len()
+            + self.body.len();
+    }
+
+    /// `HTPCallbackRequestBodyData`: keeps body bytes up to the body limit, and marks the
+    /// transaction updated.
+    fn add_body(&mut self, data: &[u8]) {
+        let room = REQUEST_BODY_LIMIT.saturating_sub(self.body.len());
+        self.body
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or(&[]));
+        self.updated = true;
+    }
+
+    /// Starts one inspection of the transaction: decides whether `http.request_body`
+    /// is offered to it (`HttpRequestBodyGetDataCallback`). Suricata waits for the whole
+    /// body (progress past the body) or for the body limit, then offers every byte
+    /// kept, once: a later inspection sees the body again only if bytes were added.
+    pub fn begin_inspection(&mut self) {
+        let ready = self.progress > PROGRESS_BODY || self.body.len() >= REQUEST_BODY_LIMIT;
+        self.body_fresh = ready && self.body.len() != self.body_inspected;
+    }
+
+    /// Ends the inspection [`HttpTx::begin_inspection`] started: the body offered counts
+    /// as inspected (the buffer's prefilter read it, as Suricata's reads it whenever a
+    /// rule has its fast pattern there).
+    pub fn end_inspection(&mut self) {
+        if self.body_fresh {
+            self.body_inspected = self.body.len();
+            self.body_fresh = false;
+        }
     }
 
     /// `htp_process_request_header_generic`: adds a parsed header line to the table.
@@ -864,9 +916,10 @@ impl HttpRequests {
                     if n == 0 {
                         return Ok(());
                     }
+                    let chunk = data.get(at..at + n as usize).unwrap_or(&[]);
+                    self.cur()?.add_body(chunk);
                     at += n as usize;
                     self.left -= n;
-                    self.cur()?.updated = true;
                     if self.left == 0 {
                         self.state = if self.state == State::Identity {
                             State::Finalize
@@ -1099,8 +1152,8 @@ impl HttpRequests {
             .map_or(line.len(), |i| start + i);
         let method = &line[start..end];
         if method.is_empty() || !METHODS.contains(&method) {
-            // More body of this request.
-            self.cur()?.updated = true;
+            // More body of this request, line end included.
+            self.cur()?.add_body(line);
             return Ok(());
         }
         self.complete()?;
@@ -1509,7 +1562,7 @@ mod tests {
     use super::*;
 
     /// Every request buffer, in a fixed order.
-    const KINDS: [Sticky; 20] = Sticky::HTTP_REQUEST;
+    const KINDS: [Sticky; 21] = Sticky::HTTP_REQUEST;
 
     fn parse(chunks: &[&[u8]]) -> (HttpRequests, Vec<Fed>) {
         let mut p = HttpRequests::default();
@@ -1942,6 +1995,60 @@ mod tests {
         let uris: Vec<_> = p.txs().iter().map(|t| t.buffer(Sticky::HttpUri)).collect();
         assert_eq!(uris, [Some(&b"/a"[..]), Some(&b"/b"[..])]);
         assert_eq!(p.txs()[1].id, 1);
+    }
+
+    /// `http.request_body` as one inspection sees it: begins, reads, ends.
+    fn inspect_body(p: &mut HttpRequests, tx: usize) -> Option<Vec<u8>> {
+        let t = p.txs_mut().get_mut(tx)?;
+        t.begin_inspection();
+        let b = t.buffer(Sticky::HttpRequestBody).map(<[u8]>::to_vec);
+        t.end_inspection();
+        b
+    }
+
+    #[test]
+    fn the_request_body_is_offered_once_when_whole() {
+        let mut p = HttpRequests::default();
+        p.feed(b"POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\nhello");
+        // Not before the request moves past its body.
+        assert_eq!(inspect_body(&mut p, 0), None);
+        p.feed(b"world");
+        assert_eq!(p.txs()[0].progress, PROGRESS_COMPLETE);
+        assert_eq!(inspect_body(&mut p, 0).as_deref(), Some(&b"helloworld"[..]));
+        // Offered once: nothing new, nothing offered.
+        assert_eq!(inspect_body(&mut p, 0), None);
+        // Chunks are de-chunked; the lengths and line ends are not body.
+        let mut p = one(b"PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext\r\nde\r\n0\r\n\r\n");
+        assert_eq!(inspect_body(&mut p, 0).as_deref(), Some(&b"abcde"[..]));
+        // A request without a body has none (not an empty one).
+        let mut p = one(b"GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(inspect_body(&mut p, 0), None);
+    }
+
+    #[test]
+    fn the_request_body_stops_at_the_limit_and_takes_extra_lines() {
+        let mut p = HttpRequests::default();
+        p.feed(b"POST /big HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+        p.feed(&[b'x'; 4000]);
+        assert_eq!(inspect_body(&mut p, 0), None);
+        // At the limit it is offered before the request is done, then never again.
+        p.feed(&[b'y'; 200]);
+        assert_eq!(p.txs()[0].progress, PROGRESS_BODY);
+        let b = inspect_body(&mut p, 0).unwrap();
+        assert_eq!(b.len(), REQUEST_BODY_LIMIT);
+        assert!(b[..4000].iter().all(|&c| c == b'x') && b[4000..].iter().all(|&c| c == b'y'));
+        p.feed(&[b'z'; 800]);
+        assert_eq!(p.txs()[0].progress, PROGRESS_COMPLETE);
+        assert_eq!(inspect_body(&mut p, 0), None);
+        // A line after the body that starts with no method is more body, its end too.
+        let mut p = one(
+            b"POST /e HTTP/1.1\r\nContent-Length: 2\r\n\r\nabjunk line\r\nGET /n HTTP/1.1\r\n\r\n",
+        );
+        assert_eq!(
+            inspect_body(&mut p, 0).as_deref(),
+            Some(&b"abjunk line\r\n"[..])
+        );
+        assert_eq!(buf(&p, 1, Sticky::HttpUri), Some(&b"/n"[..]));
     }
 
     #[test]

@@ -753,7 +753,9 @@ impl TcpApp {
             done.clear();
             done.extend(http_settled.iter().filter(|s| s.0 == tx.id).map(|s| s.1));
             let had = done.len();
+            tx.begin_inspection();
             inspect(tx, &mut done);
+            tx.end_inspection();
             for &r in done.get(had..).unwrap_or_default() {
                 http_settled.push((tx.id, r));
             }

@@ -612,11 +612,14 @@ pub enum Sticky {
     HttpStart,
     /// `http.header.raw`: the header block as sent, with its empty line.
     HttpHeaderRaw,
+    /// `http.request_body`: the request's body, de-chunked, up to libhtp's request body
+    /// limit, offered once per new bytes (see [`crate::applayer::http`]).
+    HttpRequestBody,
 }
 
 impl Sticky {
     /// Every buffer of an HTTP request, in the order Suricata 7 registers their engines.
-    pub const HTTP_REQUEST: [Sticky; 20] = [
+    pub const HTTP_REQUEST: [Sticky; 21] = [
         Sticky::HttpMethod,
         Sticky::HttpUri,
         Sticky::HttpUriRaw,
@@ -637,6 +640,7 @@ impl Sticky {
         Sticky::HttpHeaderNames,
         Sticky::HttpStart,
         Sticky::HttpHeaderRaw,
+        Sticky::HttpRequestBody,
     ];
 
     /// The keyword's name, for messages.
@@ -672,6 +676,7 @@ impl Sticky {
             Sticky::HttpHeaderNames => "http.header_names",
             Sticky::HttpStart => "http.start",
             Sticky::HttpHeaderRaw => "http.header.raw",
+            Sticky::HttpRequestBody => "http.request_body",
         }
     }
 
@@ -698,6 +703,7 @@ impl Sticky {
             "http.cookie" => Sticky::HttpCookie,
             "http.header" => Sticky::HttpHeader,
             "http.header.raw" => Sticky::HttpHeaderRaw,
+            "http.request_body" => Sticky::HttpRequestBody,
             // Sticky buffers under their legacy names too.
             "http.request_line" | "http_request_line" => Sticky::HttpRequestLine,
             "http.protocol" | "http_protocol" => Sticky::HttpProtocol,
@@ -758,7 +764,7 @@ impl Sticky {
             | Sticky::HttpHeader
             | Sticky::HttpHeaderNames
             | Sticky::HttpStart => 2,
-            Sticky::HttpHeaderRaw => 3,
+            Sticky::HttpHeaderRaw | Sticky::HttpRequestBody => 3,
             _ => return None,
         })
     }

@@ -563,7 +563,8 @@ impl Builder {
             | "http.header_names"
             | "http_header_names"
             | "http.start"
-            | "http_start" => {
+            | "http_start"
+            | "http.request_body" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -1349,10 +1350,18 @@ impl Builder {
 impl Builder {
     /// What Suricata 7 checks of an HTTP request buffer, and what tidewatch cannot
     /// follow: a buffer Suricata also inspects in responses, in a rule not limited to
-    /// requests, is skipped (responses are not parsed).
+    /// requests, is skipped (responses are not parsed), and so is one with
+    /// `flow:only_stream` or `no_stream`: Suricata gates a request's inspection on what
+    /// the packet that runs it added to the stream, which is not modelled (ET Open's
+    /// only_stream HTTP rule did not alert where the request was inspected).
     fn check_http_buffer(&mut self, buf: &AppBuffer) -> PResult<()> {
         let at = self.app_buffer_pos.unwrap_or(0);
         let kw = buf.kind.keyword();
+        match self.rule.flow.stream {
+            Some(true) => self.unsupported("http+flow:only_stream".into()),
+            Some(false) => self.unsupported("http+flow:no_stream".into()),
+            None => {}
+        }
         if buf.kind == Sticky::HttpHeaderRaw && self.rule.flow.to_server.is_none() {
             return err(
                 at,
@@ -1394,7 +1403,7 @@ impl Builder {
                 Some(buf) => buf.payload.push(m),
                 None => {
                     // Buffer 0 is the packet payload; others are unsupported sticky
-                    // buffers (`http.request_body`), skipped under their own keyword.
+                    // buffers (`http.response_body`), skipped under their own keyword.
                     raw |= b == 0;
                     self.rule.payload.push(m)
                 }

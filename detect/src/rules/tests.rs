@@ -820,8 +820,10 @@ fn header_keywords() {
 #[test]
 fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
-        ("alert http any any -> any any (flowbits:set,x; http.request_body; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
-            &["http.request_body", "app-layer:http"]),
+        ("alert http any any -> any any (flowbits:set,x; http.response_body; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
+            &["http.response_body", "app-layer:http"]),
+        ("alert http any any -> any any (flow:established,to_server,only_stream; http.request_body; content:\"a\"; sid:1;)",
+            &["http+flow:only_stream"]),
         ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
         ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
@@ -1886,6 +1888,7 @@ fn http_request_buffers_load_as_suricata_loads_them() {
         r#"alert http any any -> any any (http.uri; content:"/abcdef"; urilen:>3; sid:4;)"#,
         r#"alert http any any -> any any (flow:to_server; http_header_names; content:"|0d 0a|Host"; sid:4;)"#,
         r#"alert http any any -> any any (flow:to_server; http.header.raw; content:"Host"; sid:4;)"#,
+        r#"alert http any any -> any any (http.request_body; content:"cmd="; pcre:"/cmd=\w+/"; sid:4;)"#,
     ] {
         assert!(
             rule(text).app_buffer.is_some_and(|b| b.kind.is_http()),
