@@ -641,6 +641,38 @@ fn unmark(bits: &mut [u64], list: &[u32]) {
     }
 }
 
+/// The candidate ranks of transaction rules, sorted and without repeats, into `cands`:
+/// the rules each `fresh` buffer's prefilter proposes over that buffer's `names` (each
+/// scanned with a `.` before it, for `dotprefix`), and every table's rules without a
+/// positive fast pattern.
+fn tx_candidates<'t, 'n, I: IntoIterator<Item = &'n [u8]>>(
+    txs: impl Iterator<Item = &'t TxRules> + Clone,
+    names: impl Fn(Sticky) -> I,
+    fresh: impl Fn(Sticky) -> bool,
+    cands: &mut Vec<u32>,
+    cand_bits: &mut [u64],
+    seen: &mut VariantSeen,
+    app_buf: &mut Vec<u8>,
+) {
+    cands.clear();
+    for tx in txs.clone().filter(|t| t.any && fresh(t.kind)) {
+        if let Some(pf) = &tx.prefilter {
+            for name in names(tx.kind) {
+                app_buf.clear();
+                app_buf.push(b'.');
+                app_buf.extend_from_slice(name);
+                pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
+            }
+        }
+    }
+    unmark(cand_bits, cands);
+    for tx in txs {
+        cands.extend_from_slice(&tx.always);
+    }
+    cands.sort_unstable();
+    cands.dedup();
+}
+
 impl Engine {
     pub fn build(mut rules: Vec<Rule>) -> Result<Engine, BuildError> {
         // Header matching bisects long address lists (see `header::addresses_ports`).
@@ -1313,21 +1345,15 @@ impl Engine {
             app_buf,
             ..
         } = scratch;
-        cands.clear();
-        for tx in self.http.iter().filter(|t| t.any) {
-            if let (Some(pf), Some(b)) = (&tx.prefilter, buffer(tx.kind)) {
-                app_buf.clear();
-                app_buf.push(b'.');
-                app_buf.extend_from_slice(b);
-                pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
-            }
-        }
-        unmark(cand_bits, cands);
-        for tx in &self.http {
-            cands.extend_from_slice(&tx.always);
-        }
-        cands.sort_unstable();
-        cands.dedup();
+        tx_candidates(
+            self.http.iter(),
+            &buffer,
+            |_| true,
+            cands,
+            cand_bits,
+            seen,
+            app_buf,
+        );
         let mut verdict = Verdict::Inspected;
         for &rank in cands.iter() {
             let Some(c) = self.compiled.get(rank as usize) else {
@@ -1535,23 +1561,15 @@ impl Engine {
             app_buf,
             ..
         } = scratch;
-        cands.clear();
-        for tx in txs.iter().filter(|t| t.any && fresh(t.kind)) {
-            if let Some(pf) = &tx.prefilter {
-                for name in names(tx.kind) {
-                    app_buf.clear();
-                    app_buf.push(b'.');
-                    app_buf.extend_from_slice(name);
-                    pf.scan(app_buf, seen, |rank| push_once(cand_bits, cands, rank));
-                }
-            }
-        }
-        unmark(cand_bits, cands);
-        for tx in txs {
-            cands.extend_from_slice(&tx.always);
-        }
-        cands.sort_unstable();
-        cands.dedup();
+        tx_candidates(
+            txs.iter().copied(),
+            &names,
+            &fresh,
+            cands,
+            cand_bits,
+            seen,
+            app_buf,
+        );
         let mut verdict = Verdict::Inspected;
         for &rank in cands.iter() {
             let Some(c) = self.compiled.get(rank as usize) else {
