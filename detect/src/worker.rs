@@ -226,6 +226,7 @@ impl Worker {
             tcp_app: {
                 let mut t = TcpApp::default();
                 t.set_protocols(engine.has_tls_rules(), engine.has_http_rules());
+                t.set_http_body(engine.has_http_body_rules());
                 t.set_ja3(engine.has_ja3_rules());
                 t.set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
                 t.set_recheck(engine.has_tls_rechecks());
@@ -281,6 +282,7 @@ impl Worker {
         }
         self.tcp_app
             .set_protocols(engine.has_tls_rules(), engine.has_http_rules());
+        self.tcp_app.set_http_body(engine.has_http_body_rules());
         self.tcp_app.set_ja3(engine.has_ja3_rules());
         self.tcp_app
             .set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());

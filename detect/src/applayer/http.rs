@@ -496,13 +496,16 @@ impl HttpTx {
             + self.body.len();
     }
 
-    /// `HTPCallbackRequestBodyData`: keeps body bytes up to the body limit, and marks the
-    /// transaction updated.
-    fn add_body(&mut self, data: &[u8]) {
+    /// `HTPCallbackRequestBodyData`: keeps body bytes up to the body limit (when `keep`),
+    /// and marks the transaction updated.
+    fn add_body(&mut self, data: &[u8], keep: bool) {
+        self.updated = true;
+        if !keep {
+            return;
+        }
         let room = REQUEST_BODY_LIMIT.saturating_sub(self.body.len());
         self.body
             .extend_from_slice(data.get(..room.min(data.len())).unwrap_or(&[]));
-        self.updated = true;
     }
 
     /// Starts one inspection of the transaction: decides whether `http.request_body`
@@ -708,6 +711,8 @@ pub struct HttpRequests {
     left: u64,
     /// Requests completed in the current call.
     completed: u32,
+    /// Body bytes are parsed but not kept (no rule reads `http.request_body`).
+    skip_body: bool,
 }
 
 impl HttpRequests {
@@ -726,6 +731,12 @@ impl HttpRequests {
         self.has_pending = false;
         self.left = 0;
         self.completed = 0;
+    }
+
+    /// Whether request bodies are kept for `http.request_body` (they are unless told
+    /// otherwise): Suricata hands them to detection only when a rule reads them.
+    pub fn set_keep_body(&mut self, keep: bool) {
+        self.skip_body = !keep;
     }
 
     /// Whether the parser gave up: it takes nothing more.
@@ -917,7 +928,8 @@ impl HttpRequests {
                         return Ok(());
                     }
                     let chunk = data.get(at..at + n as usize).unwrap_or(&[]);
-                    self.cur()?.add_body(chunk);
+                    let keep = !self.skip_body;
+                    self.cur()?.add_body(chunk, keep);
                     at += n as usize;
                     self.left -= n;
                     if self.left == 0 {
@@ -1153,7 +1165,8 @@ impl HttpRequests {
         let method = &line[start..end];
         if method.is_empty() || !METHODS.contains(&method) {
             // More body of this request, line end included.
-            self.cur()?.add_body(line);
+            let keep = !self.skip_body;
+            self.cur()?.add_body(line, keep);
             return Ok(());
         }
         self.complete()?;
@@ -2022,6 +2035,24 @@ mod tests {
         assert_eq!(inspect_body(&mut p, 0).as_deref(), Some(&b"abcde"[..]));
         // A request without a body has none (not an empty one).
         let mut p = one(b"GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(inspect_body(&mut p, 0), None);
+    }
+
+    #[test]
+    fn a_body_no_rule_reads_is_parsed_not_kept() {
+        let mut p = HttpRequests::default();
+        p.set_keep_body(false);
+        p.feed(b"POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\n");
+        p.txs_mut()[0].updated = false;
+        p.feed(b"ab");
+        // Body bytes still update the request (inspection timing is Suricata's).
+        assert!(p.txs()[0].updated);
+        p.feed(b"cdGET /b HTTP/1.1\r\n\r\n");
+        assert_eq!(inspect_body(&mut p, 0), None);
+        assert_eq!(buf(&p, 1, Sticky::HttpUri), Some(&b"/b"[..]));
+        // A reset keeps the choice.
+        p.reset();
+        p.feed(b"POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy");
         assert_eq!(inspect_body(&mut p, 0), None);
     }
 

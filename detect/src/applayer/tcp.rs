@@ -349,6 +349,8 @@ pub struct TcpApp {
     /// HTTP request). [`TcpApp::set_protocols`]; TLS alone by default.
     no_tls: bool,
     http_on: bool,
+    /// HTTP request bodies are kept ([`TcpApp::set_http_body`]).
+    http_body: bool,
     /// The rules settled for the request being inspected (reused).
     http_scratch: Vec<u32>,
     /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
@@ -386,6 +388,7 @@ impl TcpApp {
         c.tls.set_ja3(self.ja3);
         c.tls.set_certs(self.certs);
         c.probing_port = server_port == TLS_PROBE_PORT;
+        c.http.set_keep_body(self.http_body);
         self.by_slot.insert(slot, i);
     }
 
@@ -401,6 +404,11 @@ impl TcpApp {
     pub fn set_protocols(&mut self, tls: bool, http: bool) {
         self.no_tls = !tls;
         self.http_on = http;
+    }
+
+    /// Whether HTTP flows opened from now on keep request bodies (some rule reads them).
+    pub fn set_http_body(&mut self, on: bool) {
+        self.http_body = on;
     }
 
     /// Whether flows opened from now on compute JA3.
@@ -429,6 +437,11 @@ impl TcpApp {
 
     /// Stops following the flow in `slot` (it ended, or nothing more is needed of it).
     pub fn close(&mut self, slot: u32) {
+        // Every ended flow comes here; most were never followed (removing from a map
+        // hashes the key even when the map is empty).
+        if self.by_slot.is_empty() {
+            return;
+        }
         let before = self.held_by(slot);
         self.close_inner(slot);
         self.account(before, 0);

@@ -1309,6 +1309,16 @@ impl Engine {
         self.http_any
     }
 
+    /// Whether some rule reads `http.request_body`: only then are request bodies kept.
+    pub fn has_http_body_rules(&self) -> bool {
+        self.compiled.iter().any(|c| {
+            c.app
+                .iter()
+                .chain(c.app_also.iter())
+                .any(|a| a.kind == Sticky::HttpRequestBody)
+        })
+    }
+
     /// Whether some rule needs an app-layer protocol over TCP (TLS or HTTP): only then
     /// does the worker follow TCP flows' bytes.
     pub fn has_tcp_app_rules(&self) -> bool {
