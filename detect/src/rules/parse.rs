@@ -145,6 +145,29 @@ fn app_index(tag: u32) -> Option<usize> {
     (i < 16).then_some(i)
 }
 
+/// The HTTP request buffer of a pcre modifier (Suricata 7's `DetectPcreParse`).
+fn pcre_buffer(flag: char) -> Sticky {
+    match flag {
+        'U' => Sticky::HttpUri,
+        'I' => Sticky::HttpUriRaw,
+        'P' => Sticky::HttpRequestBody,
+        'H' => Sticky::HttpHeader,
+        'M' => Sticky::HttpMethod,
+        'C' => Sticky::HttpCookie,
+        'V' => Sticky::HttpUserAgent,
+        'W' => Sticky::HttpHost,
+        _ => Sticky::HttpHostRaw,
+    }
+}
+
+/// The pcre modifier of an HTTP request buffer, for messages.
+fn pcre_flag(kind: Sticky) -> char {
+    ['U', 'I', 'P', 'H', 'M', 'C', 'V', 'W', 'Z']
+        .into_iter()
+        .find(|&f| pcre_buffer(f) == kind)
+        .unwrap_or('?')
+}
+
 fn err<T>(pos: usize, kw: &str, msg: impl Into<String>) -> PResult<T> {
     Err(PErr::new(pos, Some(kw), msg))
 }
@@ -615,18 +638,8 @@ impl Builder {
                     }
                     _ => {}
                 }
+                self.same_protocol(kind, pos, kw)?;
                 if let Some(first) = self.app_buffers.first().map(|b| b.kind) {
-                    if first.proto() != kind.proto() {
-                        return err(
-                            pos,
-                            kw,
-                            format!(
-                                "{} and {} belong to different protocols (Suricata 7 refuses the rule)",
-                                first.keyword(),
-                                kind.keyword()
-                            ),
-                        );
-                    }
                     if first.part() != kind.part() {
                         // A hello's and a certificate's buffers, say: Suricata inspects
                         // them at different points of the transaction.
@@ -742,10 +755,11 @@ impl Builder {
         })
     }
 
-    /// Whether a content or pcre precedes in the current buffer (for relative keywords).
-    fn has_previous_match(&self) -> bool {
+    /// Whether a content or pcre precedes in the buffer tagged `tag` (for relative
+    /// keywords).
+    fn has_previous_match_in(&self, tag: u32) -> bool {
         self.rule.payload.iter().zip(&self.buffers).any(|(m, &b)| {
-            b == self.buffer && matches!(m, PayloadMatch::Content(_) | PayloadMatch::Pcre(_))
+            b == tag && matches!(m, PayloadMatch::Content(_) | PayloadMatch::Pcre(_))
         })
     }
 
@@ -963,6 +977,8 @@ impl Builder {
         let mut anchored = false;
         let mut ungreedy = false;
         let mut flags = String::new();
+        // The HTTP request buffer a flag names (`/U`: `http.uri`, ...).
+        let mut http: Option<Sticky> = None;
         for f in flag_text.chars() {
             match f {
                 'i' => {
@@ -982,9 +998,13 @@ impl Builder {
                 'R' => relative = true,
                 'B' | 'O' => {}
                 'E' => self.unsupported("pcre:E".to_owned()),
-                'U' | 'I' | 'P' | 'Q' | 'H' | 'D' | 'M' | 'C' | 'S' | 'Y' | 'V' | 'W' | 'K' => {
-                    self.unsupported(format!("pcre:{f}"))
+                'U' | 'I' | 'P' | 'H' | 'M' | 'C' | 'V' | 'W' | 'Z' => {
+                    if http.is_some() {
+                        return err(vpos, kw, "more than one buffer modifier");
+                    }
+                    http = Some(pcre_buffer(f));
                 }
+                'Q' | 'D' | 'S' | 'Y' | 'K' => self.unsupported(format!("pcre:{f}")),
                 other => return err(vpos, kw, format!("unknown regex modifier '{other}'")),
             }
             if matches!(f, 'i' | 's' | 'm' | 'x' | 'A' | 'E' | 'G') {
@@ -1004,7 +1024,13 @@ impl Builder {
         } else {
             pattern.push_str(source);
         }
-        if relative && !self.has_previous_match() {
+        // A buffer modifier puts the regex in that buffer, as the sticky keyword would,
+        // but leaves the rule's current buffer as it is.
+        let tag = match http {
+            Some(kind) => self.pcre_buffer_tag(kind, pos)?,
+            None => self.buffer,
+        };
+        if relative && !self.has_previous_match_in(tag) {
             return err(
                 pos,
                 kw,
@@ -1018,14 +1044,62 @@ impl Builder {
                 format!("pcre2 compile of \"/{source}/\" failed: {e}"),
             )
         })?;
-        self.push(PayloadMatch::Pcre(PcreMatch {
+        self.rule.payload.push(PayloadMatch::Pcre(PcreMatch {
             source: source.to_owned(),
             negated,
             relative,
             flags,
             regex: Arc::new(regex),
         }));
+        self.buffers.push(tag);
         Ok(())
+    }
+
+    /// One rule's app-layer buffers must belong to one protocol.
+    fn same_protocol(&self, kind: Sticky, pos: usize, kw: &str) -> PResult<()> {
+        match self.app_buffers.first().map(|b| b.kind) {
+            Some(first) if first.proto() != kind.proto() => err(
+                pos,
+                kw,
+                format!(
+                    "{} and {} belong to different protocols (Suricata 7 refuses the rule)",
+                    first.keyword(),
+                    kind.keyword()
+                ),
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// The buffer tag for a pcre with an HTTP buffer modifier: Suricata 7 refuses one
+    /// while another sticky buffer is active; otherwise it joins that buffer's keywords.
+    fn pcre_buffer_tag(&mut self, kind: Sticky, pos: usize) -> PResult<u32> {
+        let kw = "pcre";
+        if let Some(i) = app_index(self.buffer) {
+            return match self.app_buffers.get(i) {
+                Some(b) if b.kind == kind => Ok(self.buffer),
+                _ => err(
+                    pos,
+                    kw,
+                    format!("a /{} modifier while another sticky buffer is active (Suricata 7 refuses the rule)", pcre_flag(kind)),
+                ),
+            };
+        }
+        if self.buffer != 0 {
+            // An unsupported sticky buffer is active: Suricata refuses this too.
+            return err(pos, kw, "a buffer modifier while another sticky buffer is active (Suricata 7 refuses the rule)");
+        }
+        self.same_protocol(kind, pos, kw)?;
+        if !matches!(self.rule.proto, Proto::Tcp | Proto::TcpStream | Proto::Http) {
+            self.unsupported(format!(
+                "pcre:{}:{}",
+                pcre_flag(kind),
+                proto_name(&self.rule.proto)
+            ));
+        }
+        let i = self.app_buffer_index(kind, pos, kw)?;
+        self.app_buffer_pos.get_or_insert(pos);
+        Ok(app_tag(i))
     }
 
     /// A number field of byte_test/byte_jump/isdataat: a literal or a declared variable.

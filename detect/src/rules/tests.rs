@@ -825,7 +825,8 @@ fn unsupported_keywords_are_listed_in_order() {
         ("alert http any any -> any any (flow:established,to_server,only_stream; http.request_body; content:\"a\"; sid:1;)",
             &["http+flow:only_stream"]),
         ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
-        ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["pcre:U"]),
+        ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/Q\"; sid:1;)", &["pcre:Q"]),
+        ("alert tcp any any -> any any (content:\"a\"; pcre:\"/a/U\"; sid:1;)", &["http.uri+packet-payload"]),
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
         ("alert tcp any any -> any any (content:\"a\"; http_uri; sid:1;)", &["http_uri"]),
         ("alert tcp ![1.0.0.0/8,!1.1.1.1] any -> any any (sid:1;)", &["address:nested-negation"]),
@@ -871,7 +872,7 @@ fn error_messages() {
         ("alert tcp any any -> any any (content:\"abc\"; offset:70000; sid:1;)", "t.rules:7:53: offset: invalid value for offset: 70000"),
         ("alert tcp any any -> any any (pcre:\"/(abc/\"; sid:1;)", "t.rules:7:36: pcre: pcre2 compile of \"/(abc/\" failed: PCRE2: error compiling pattern at offset 4: missing closing parenthesis"),
         ("alert tcp any any -> any any (pcre:\"/abc/R\"; sid:1;)", "t.rules:7:31: pcre: pcre with /R (relative) needs a preceding match in the same buffer"),
-        ("alert tcp any any -> any any (pcre:\"/abc/Z\"; sid:1;)", "t.rules:7:36: pcre: unknown regex modifier 'Z'"),
+        ("alert tcp any any -> any any (pcre:\"/abc/J\"; sid:1;)", "t.rules:7:36: pcre: unknown regex modifier 'J'"),
         ("alert tcp any any -> any any (byte_test:9,=,1,0; sid:1;)", "t.rules:7:41: byte_test: cannot test 9 bytes without \"string\" (0..=8)"),
         ("alert tcp any any -> any any (byte_test:1,=,foo,0; sid:1;)", "t.rules:7:41: byte_test: 'foo' is neither a number nor a byte_extract variable"),
         ("alert tcp any any -> any any (byte_jump:4,0,from_beginning,from_end; sid:1;)", "t.rules:7:41: byte_jump: from_beginning and from_end can't be combined"),
@@ -1889,6 +1890,8 @@ fn http_request_buffers_load_as_suricata_loads_them() {
         r#"alert http any any -> any any (flow:to_server; http_header_names; content:"|0d 0a|Host"; sid:4;)"#,
         r#"alert http any any -> any any (flow:to_server; http.header.raw; content:"Host"; sid:4;)"#,
         r#"alert http any any -> any any (http.request_body; content:"cmd="; pcre:"/cmd=\w+/"; sid:4;)"#,
+        r#"alert http any any -> any any (pcre:"/^\/x/U"; sid:4;)"#,
+        r#"alert http any any -> any any (flow:to_server; http.uri; content:"/a"; pcre:"/b/UR"; sid:4;)"#,
     ] {
         assert!(
             rule(text).app_buffer.is_some_and(|b| b.kind.is_http()),
@@ -1899,6 +1902,14 @@ fn http_request_buffers_load_as_suricata_loads_them() {
         (
             r#"alert http any any -> any any (http.host; content:"Example.com"; sid:1;)"#,
             "lower case",
+        ),
+        (
+            r#"alert http any any -> any any (flow:to_server; http.uri; content:"x"; pcre:"/y/M"; sid:1;)"#,
+            "another sticky buffer",
+        ),
+        (
+            r#"alert http any any -> any any (flow:to_server; pcre:"/y/UI"; sid:1;)"#,
+            "more than one buffer modifier",
         ),
         (
             r#"alert http any any -> any any (http.host; content:"example.com"; nocase; sid:1;)"#,
