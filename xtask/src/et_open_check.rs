@@ -643,10 +643,9 @@ fn cert_specs(rules: &Path) -> Result<(Vec<CertSpec>, usize)> {
 pub fn write_et_cert_pcap(rules: &Path, out: &Path) -> Result<usize> {
     use crate::golden_stream::Gen;
     use crate::golden_stream::Op;
+    use crate::golden_stream::{write_file, write_frames};
     use crate::golden_tls::client_finish;
     use crate::golden_tls_certs::{cert_flight, session};
-    use capture::decode::LinkType;
-    use capture::pcap::PcapWriter;
 
     let (specs, skipped) = cert_specs(rules)?;
     println!("{skipped} certificate rule contents could not be placed in a certificate");
@@ -667,14 +666,9 @@ pub fn write_et_cert_pcap(rules: &Path, out: &Path) -> Result<usize> {
         let sni = format!("c{n}.certs.tidewatch.test");
         session(&mut g, sni.as_bytes(), &[Op::Data(false, &sf)], &cf);
     }
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut w = PcapWriter::new(std::io::BufWriter::new(file), LinkType::Ethernet)?;
-    let mut ts = 1_716_000_000_000_000_000u64;
-    for f in &g.frames {
-        ts += 1_000_000;
-        w.write_frame(ts, f)?;
-    }
-    w.into_inner()?;
+    write_file(out, |sink| {
+        write_frames(sink, &g.frames, 1_716_000_000_001_000_000, 1_000_000)
+    })?;
     Ok(specs.len())
 }
 

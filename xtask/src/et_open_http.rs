@@ -3,7 +3,7 @@
 //! contents where the rule looks for them ([`write_et_http_pcap`]). Suricata's alerts on
 //! it with the whole enforced ruleset are the reference (`expected_http.json`).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use detect::applayer::http::{METHODS, REQUEST_BODY_LIMIT};
 use detect::rules::{
     load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, Rule, Sticky, Vars,
@@ -490,8 +490,7 @@ fn session(
 /// acknowledged by the server, a small `200 OK` acknowledged by the client, FIN teardown.
 /// Prints how many HTTP rules were skipped; returns the number of sessions.
 pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
-    use capture::decode::LinkType;
-    use capture::pcap::PcapWriter;
+    use crate::golden_stream::{write_file, write_frames};
 
     let loaded = load_files(
         &[rules.to_path_buf()],
@@ -526,14 +525,10 @@ pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
     println!(
         "{rules_n} enforced HTTP rules, {skipped} of them skipped (contents not placeable in a request)"
     );
-    let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut w = PcapWriter::new(std::io::BufWriter::new(file), LinkType::Ethernet)?;
-    let mut ts = 1_718_000_000_000_000_000u64;
-    for f in &frames {
-        ts += 1_000_000;
-        w.write_frame(ts, f)?;
-    }
-    w.into_inner()?;
+    // Frames 1 ms apart from 2024-06-10T06:13:20.001Z.
+    write_file(out, |sink| {
+        write_frames(sink, &frames, 1_718_000_000_001_000_000, 1_000_000)
+    })?;
     Ok(n)
 }
 

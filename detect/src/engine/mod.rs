@@ -641,7 +641,8 @@ fn unmark(bits: &mut [u64], list: &[u32]) {
     }
 }
 
-/// The candidate ranks of transaction rules, sorted and without repeats, into `cands`:
+/// The candidate ranks of transaction rules, sorted and without repeats, into
+/// `scratch.cands`:
 /// the rules each `fresh` buffer's prefilter proposes over that buffer's `names` (each
 /// scanned with a `.` before it, for `dotprefix`), and every table's rules without a
 /// positive fast pattern.
@@ -649,11 +650,15 @@ fn tx_candidates<'t, 'n, I: IntoIterator<Item = &'n [u8]>>(
     txs: impl Iterator<Item = &'t TxRules> + Clone,
     names: impl Fn(Sticky) -> I,
     fresh: impl Fn(Sticky) -> bool,
-    cands: &mut Vec<u32>,
-    cand_bits: &mut [u64],
-    seen: &mut VariantSeen,
-    app_buf: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) {
+    let Scratch {
+        cands,
+        cand_bits,
+        seen,
+        app_buf,
+        ..
+    } = scratch;
     cands.clear();
     for tx in txs.clone().filter(|t| t.any && fresh(t.kind)) {
         if let Some(pf) = &tx.prefilter {
@@ -1346,24 +1351,14 @@ impl Engine {
         if !flow.to_server || flow.header_only || !self.has_http_rules() {
             return Verdict::Inspected;
         }
+        tx_candidates(self.http.iter(), &buffer, |_| true, scratch);
         let Scratch {
             matches,
             cands,
-            cand_bits,
-            seen,
             flowbits,
             app_buf,
             ..
         } = scratch;
-        tx_candidates(
-            self.http.iter(),
-            &buffer,
-            |_| true,
-            cands,
-            cand_bits,
-            seen,
-            app_buf,
-        );
         let mut verdict = Verdict::Inspected;
         for &rank in cands.iter() {
             let Some(c) = self.compiled.get(rank as usize) else {
@@ -1562,24 +1557,14 @@ impl Engine {
         if flow.to_server != to_server || flow.header_only || txs.iter().all(|t| !t.any) {
             return Verdict::Inspected;
         }
+        tx_candidates(txs.iter().copied(), &names, &fresh, scratch);
         let Scratch {
             matches,
             cands,
-            cand_bits,
-            seen,
             flowbits,
             app_buf,
             ..
         } = scratch;
-        tx_candidates(
-            txs.iter().copied(),
-            &names,
-            &fresh,
-            cands,
-            cand_bits,
-            seen,
-            app_buf,
-        );
         let mut verdict = Verdict::Inspected;
         for &rank in cands.iter() {
             let Some(c) = self.compiled.get(rank as usize) else {
