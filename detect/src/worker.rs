@@ -341,6 +341,7 @@ impl Worker {
         s.app.tcp_held_peak = t.held_peak;
         s.app.http_flows = t.http_flows;
         s.app.http_requests = t.http_requests;
+        s.app.http_responses = t.http_responses;
         s
     }
 

@@ -97,6 +97,7 @@
 //!   credentials, authentication and cookie parsing: none changes the buffers.
 //! - Memory caps (`http.memcap`) and allocation failures.
 
+use super::http_response::Answer;
 use crate::rules::Sticky;
 
 /// libhtp's request progress values (`htp_tx_req_progress_t`).
@@ -121,8 +122,8 @@ pub const REQUEST_BODY_LIMIT: usize = 4096;
 const SPARE_TXS: usize = 16;
 const SPARE_BYTES: usize = 64 << 10;
 /// `HTP_MAX_HEADERS_REPETITIONS`: repeats of headers (after each one's first) kept per
-/// transaction; later ones are dropped.
-const MAX_REPETITIONS: u32 = 64;
+/// transaction, on each side; later ones are dropped.
+pub(super) const MAX_REPETITIONS: u32 = 64;
 
 /// The methods libhtp knows (`htp_convert_method_to_number`, case-sensitive there), and
 /// whose name followed by SP or HT tells HTTP (case-insensitive there).
@@ -209,7 +210,7 @@ pub struct Fed {
 
 /// The parser gave up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stop;
+pub(super) struct Stop;
 
 /// `htp_connp_t.in_state`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -713,6 +714,10 @@ pub struct HttpRequests {
     completed: u32,
     /// Body bytes are parsed but not kept (no rule reads `http.request_body`).
     skip_body: bool,
+    /// What each request not yet answered asks of its response, from request id
+    /// `answers_base` on (at most [`MAX_TX`] + 1 entries).
+    answers: std::collections::VecDeque<Answer>,
+    answers_base: u64,
 }
 
 impl HttpRequests {
@@ -731,6 +736,24 @@ impl HttpRequests {
         self.has_pending = false;
         self.left = 0;
         self.completed = 0;
+        self.answers.clear();
+        self.answers_base = 0;
+    }
+
+    /// What request `id` asks of its response, for the response that answers it
+    /// (responses come in request order, so earlier requests are forgotten). A request
+    /// not seen yet asks nothing special.
+    pub fn answer(&mut self, id: u64) -> Answer {
+        while self.answers_base < id && self.answers.pop_front().is_some() {
+            self.answers_base += 1;
+        }
+        if self.answers_base == id {
+            if let Some(a) = self.answers.pop_front() {
+                self.answers_base += 1;
+                return a;
+            }
+        }
+        Answer::Normal
     }
 
     /// Whether request bodies are kept for `http.request_body` (they are unless told
@@ -922,16 +945,12 @@ impl HttpRequests {
                     None => return Ok(()),
                 },
                 State::ChunkedData | State::Identity => {
-                    let avail = (data.len() - at.min(data.len())) as u64;
-                    let n = avail.min(self.left);
-                    if n == 0 {
+                    let chunk = take_body(data, &mut at, &mut self.left);
+                    if chunk.is_empty() {
                         return Ok(());
                     }
-                    let chunk = data.get(at..at + n as usize).unwrap_or(&[]);
                     let keep = !self.skip_body;
                     self.cur()?.add_body(chunk, keep);
-                    at += n as usize;
-                    self.left -= n;
                     if self.left == 0 {
                         self.state = if self.state == State::Identity {
                             State::Finalize
@@ -941,13 +960,10 @@ impl HttpRequests {
                     }
                 }
                 State::ChunkedDataEnd => {
-                    match data.get(at..).and_then(|r| memchr::memchr(b'\n', r)) {
-                        Some(i) => {
-                            at += i + 1;
-                            self.state = State::ChunkedLength;
-                        }
-                        None => return Ok(()),
+                    if !skip_line(data, &mut at) {
+                        return Ok(());
                     }
+                    self.state = State::ChunkedLength;
                 }
                 State::Finalize => {
                     let line = if closed {
@@ -986,58 +1002,31 @@ impl HttpRequests {
         tx.progress = PROGRESS_LINE;
         tx.touched = true;
         self.created += 1;
+        self.answers.push_back(Answer::Normal);
         self.txs.push(tx);
         self.active = true;
         self.state = State::Line;
         Ok(())
     }
 
-    /// Reads the rest of a line, through its LF, from `data[*at..]`: `None` when the
-    /// feed ends first (the bytes are buffered). Buffering checks the hard field limit
-    /// as `htp_connp_req_buffer` does: the buffered bytes, this feed's part and the
-    /// pending header together.
+    /// [`take_line`] with this parser's buffer and pending header.
     fn take_line(&mut self, data: &[u8], at: &mut usize) -> Result<Option<Line>, Stop> {
-        let rest = data.get(*at..).unwrap_or(&[]);
-        let (part, line) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..=i], true),
-            None => (rest, false),
+        let waiting = if self.has_pending {
+            self.pending.len()
+        } else {
+            0
         };
-        let from = *at;
-        *at += part.len();
-        if !line || !self.carry.is_empty() {
-            if part.is_empty() {
-                return Ok(None);
-            }
-            let pending = if self.has_pending {
-                self.pending.len()
-            } else {
-                0
-            };
-            if self.carry.len() + part.len() + pending > FIELD_LIMIT_HARD {
-                return Err(Stop);
-            }
-            self.carry.extend_from_slice(part);
-            return Ok(line.then_some(Line::Carried));
-        }
-        Ok(Some(Line::Feed(from, *at)))
+        take_line(&mut self.carry, waiting, data, at)
     }
 
-    /// Runs `f` on a line read by [`Self::take_line`], then forgets the buffered bytes.
+    /// [`with_line`] with this parser's buffer.
     fn with_line<T>(
         &mut self,
         data: &[u8],
         line: Line,
         f: impl FnOnce(&mut Self, &[u8]) -> Result<T, Stop>,
     ) -> Result<T, Stop> {
-        let mut carry = std::mem::take(&mut self.carry);
-        let bytes = match line {
-            Line::Feed(a, b) => data.get(a..b).unwrap_or(&[]),
-            Line::Carried => &carry[..],
-        };
-        let r = f(self, bytes);
-        carry.clear();
-        self.carry = carry;
-        r
+        with_line(self, |s| &mut s.carry, data, line, f)
     }
 
     /// `htp_connp_REQ_LINE_complete` and `htp_connp_REQ_PROTOCOL`; `rest` is what
@@ -1053,6 +1042,23 @@ impl HttpRequests {
         if tx.is_09 && rest.iter().any(|&b| !is_space(b)) {
             tx.is_09 = false;
         }
+        let answer = if tx.is_09 {
+            Answer::Http09
+        } else if tx.is_connect() {
+            Answer::Connect
+        } else if tx.line.get(tx.method.0..tx.method.1) == Some(b"HEAD") {
+            Answer::Head
+        } else {
+            Answer::Normal
+        };
+        let id = tx.id;
+        if let Some(a) = id
+            .checked_sub(self.answers_base)
+            .and_then(|i| self.answers.get_mut(usize::try_from(i).ok()?))
+        {
+            *a = answer;
+        }
+        let tx = self.cur()?;
         if tx.is_09 {
             self.state = State::Finalize;
         } else {
@@ -1200,35 +1206,108 @@ impl HttpRequests {
     }
 }
 
-/// A line read by [`HttpRequests::take_line`]: in the feed, or the buffered bytes.
+/// Takes the next body bytes of `data[*at..]`, at most `left` (which it lowers).
+pub(super) fn take_body<'d>(data: &'d [u8], at: &mut usize, left: &mut u64) -> &'d [u8] {
+    let avail = data.len().saturating_sub(*at) as u64;
+    let n = avail.min(*left) as usize;
+    let body = data.get(*at..*at + n).unwrap_or(&[]);
+    *at += body.len();
+    *left -= body.len() as u64;
+    body
+}
+
+/// Skips to just past the next LF of `data[*at..]` (the end of a chunk's line); false
+/// when the feed ends first.
+pub(super) fn skip_line(data: &[u8], at: &mut usize) -> bool {
+    match data.get(*at..).and_then(|r| memchr::memchr(b'\n', r)) {
+        Some(i) => {
+            *at += i + 1;
+            true
+        }
+        None => false,
+    }
+}
+
+/// A line read by [`take_line`]: in the feed, or the buffered bytes.
 #[derive(Clone, Copy)]
-enum Line {
+pub(super) enum Line {
     Feed(usize, usize),
     Carried,
 }
 
+/// Reads the rest of a line, through its LF, from `data[*at..]`: `None` when the feed
+/// ends first (the bytes are buffered in `carry`). Buffering checks the hard field limit
+/// as `htp_connp_req_buffer` and `htp_connp_res_buffer` do: the buffered bytes, this
+/// feed's part and the `waiting` header together. A line whole in one feed is not
+/// checked.
+pub(super) fn take_line(
+    carry: &mut Vec<u8>,
+    waiting: usize,
+    data: &[u8],
+    at: &mut usize,
+) -> Result<Option<Line>, Stop> {
+    let rest = data.get(*at..).unwrap_or(&[]);
+    let (part, line) = match memchr::memchr(b'\n', rest) {
+        Some(i) => (&rest[..=i], true),
+        None => (rest, false),
+    };
+    let from = *at;
+    *at += part.len();
+    if !line || !carry.is_empty() {
+        if part.is_empty() {
+            return Ok(None);
+        }
+        if carry.len() + part.len() + waiting > FIELD_LIMIT_HARD {
+            return Err(Stop);
+        }
+        carry.extend_from_slice(part);
+        return Ok(line.then_some(Line::Carried));
+    }
+    Ok(Some(Line::Feed(from, *at)))
+}
+
+/// Runs `f` on `s` and a line read by [`take_line`] (whose buffer `carry` gives), then
+/// forgets the buffered bytes, keeping their allocation.
+pub(super) fn with_line<S, T>(
+    s: &mut S,
+    carry: impl Fn(&mut S) -> &mut Vec<u8>,
+    data: &[u8],
+    line: Line,
+    f: impl FnOnce(&mut S, &[u8]) -> Result<T, Stop>,
+) -> Result<T, Stop> {
+    let mut buf = std::mem::take(carry(s));
+    let bytes = match line {
+        Line::Feed(a, b) => data.get(a..b).unwrap_or(&[]),
+        Line::Carried => &buf[..],
+    };
+    let r = f(s, bytes);
+    buf.clear();
+    *carry(s) = buf;
+    r
+}
+
 /// `htp_is_space` (C's `isspace`).
-fn is_space(b: u8) -> bool {
+pub(super) fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// `htp_is_lws`.
-fn is_lws(b: u8) -> bool {
+pub(super) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t')
 }
 
 /// `htp_is_folding_char`: a header line starting with one continues the previous.
-fn is_folding(b: u8) -> bool {
+pub(super) fn is_folding(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | 0)
 }
 
 /// `htp_is_line_empty`.
-fn is_line_empty(l: &[u8]) -> bool {
+pub(super) fn is_line_empty(l: &[u8]) -> bool {
     matches!(l, b"\n" | b"\r" | b"\r\n")
 }
 
 /// `htp_chomp`: the line without its trailing CR and LF bytes.
-fn chomp(l: &[u8]) -> &[u8] {
+pub(super) fn chomp(l: &[u8]) -> &[u8] {
     let n = l
         .iter()
         .rposition(|&b| b != b'\n' && b != b'\r')
@@ -1237,7 +1316,7 @@ fn chomp(l: &[u8]) -> &[u8] {
 }
 
 /// `htp_parse_request_header_generic` on a chomped header line: its name and value.
-fn parse_header(l: &[u8]) -> (&[u8], &[u8]) {
+pub(super) fn parse_header(l: &[u8]) -> (&[u8], &[u8]) {
     match l.iter().position(|&b| b == b':' || b == 0) {
         Some(c) if l[c] == b':' => {
             let name = trim_end_lws(&l[..c]);
@@ -1317,14 +1396,14 @@ fn to_pint(s: &[u8], base: u32) -> Option<i64> {
 }
 
 /// `htp_parse_content_length`: the first run of digits, junk around it ignored.
-fn content_length(v: &[u8]) -> Option<u64> {
+pub(super) fn content_length(v: &[u8]) -> Option<u64> {
     let first = v.iter().position(u8::is_ascii_digit)?;
     u64::try_from(to_pint(&v[first..], 10)?).ok()
 }
 
 /// `htp_parse_chunked_length` on a chomped line: hex digits after leading white space,
 /// the rest ignored; `None` (an error) without digits or past 2^31-1.
-fn chunked_length(l: &[u8]) -> Option<u64> {
+pub(super) fn chunked_length(l: &[u8]) -> Option<u64> {
     let start = l.iter().position(|&b| !is_space(b))?;
     let l = &l[start..];
     let n = l

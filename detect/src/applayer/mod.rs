@@ -2,15 +2,17 @@
 //! the transactions of that protocol that transaction rules (`dns.query`, `tls.sni`)
 //! inspect.
 //!
-//! Two protocols are parsed: DNS over UDP ([`dns`]: the first payload of each direction
-//! probed on the server's port 53) and TLS over TCP ([`tls`]: the client's first
-//! acknowledged bytes, on any port, and its ClientHello's server name), the latter fed
-//! from the stream by [`tcp`]. A flow's state is one byte ([`AppState`]), kept by the
+//! Three protocols are parsed: DNS over UDP ([`dns`]: the first payload of each
+//! direction probed on the server's port 53), TLS over TCP ([`tls`]: the client's first
+//! acknowledged bytes, on any port, its hellos and the server's certificate) and HTTP/1.x
+//! over TCP ([`http`]: requests and their buffers; [`http_response`]: where responses
+//! end), the last two fed from the stream by [`tcp`]. A flow's state is one byte ([`AppState`]), kept by the
 //! worker beside the flow's other per-slot state; a TCP flow being followed also has a
 //! connection in the worker's [`tcp::TcpApp`].
 
 pub mod dns;
 pub mod http;
+pub mod http_response;
 pub mod tcp;
 pub mod tls;
 
@@ -43,9 +45,10 @@ pub struct AppStats {
     pub tcp_given_up: u64,
     /// Most bytes the TCP app layer held at once (summed over workers when merged).
     pub tcp_held_peak: u64,
-    /// TCP flows told HTTP, and their requests parsed to the end.
+    /// TCP flows told HTTP, and their requests and responses parsed to the end.
     pub http_flows: u64,
     pub http_requests: u64,
+    pub http_responses: u64,
 }
 
 impl AppStats {
@@ -59,6 +62,7 @@ impl AppStats {
         self.tcp_held_peak += o.tcp_held_peak;
         self.http_flows += o.http_flows;
         self.http_requests += o.http_requests;
+        self.http_responses += o.http_responses;
     }
 }
 

@@ -31,6 +31,7 @@
 use std::collections::HashMap;
 
 use super::http::{self, HttpRequests, HttpTx};
+use super::http_response::HttpResponses;
 use super::tls::{self, Probe, TlsFlow, TlsSide};
 
 /// Suricata's TLS probing parser applies to flows with this server port.
@@ -95,9 +96,10 @@ pub struct TcpAppStats {
     /// Bytes the followed flows hold now, and at most.
     pub held: u64,
     pub held_peak: u64,
-    /// Flows told HTTP, and their requests parsed to the end.
+    /// Flows told HTTP, and their requests and responses parsed to the end.
     pub http_flows: u64,
     pub http_requests: u64,
+    pub http_responses: u64,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +109,8 @@ struct Conn {
     is_tls: bool,
     /// The client's requests, once the flow is told HTTP.
     http: HttpRequests,
+    /// Where the server's responses end, once the flow is told HTTP.
+    responses: HttpResponses,
     is_http: bool,
     /// `(request id, rule index)`: rules done with a live request (see
     /// [`crate::engine::Engine::inspect_http`]).
@@ -147,7 +151,10 @@ struct Conn {
 impl Conn {
     /// Bytes this connection holds, both directions.
     fn held(&self) -> usize {
-        let mut n = self.tls.client.held() + self.tls.server.held() + self.http.held();
+        let mut n = self.tls.client.held()
+            + self.tls.server.held()
+            + self.http.held()
+            + self.responses.held();
         for d in 0..2 {
             n += self.pending[d].len() + self.ahead[d].iter().map(|(_, b)| b.len()).sum::<usize>();
         }
@@ -176,6 +183,7 @@ impl Conn {
         self.tls.reset();
         self.is_tls = false;
         self.http.reset();
+        self.responses.reset();
         self.is_http = false;
         self.http_settled.clear();
         for p in &mut self.pending {
@@ -207,50 +215,76 @@ fn http_due(c: &Conn) -> bool {
         .any(|t| t.updated || t.progress == http::PROGRESS_COMPLETE)
 }
 
-/// The server acknowledged the client's bytes of an HTTP flow up to `acked`: they go to
-/// the request parser, and an acknowledged FIN ends the client's stream (libhtp's close
-/// finishes a header block cut short). A parser error stops the flow's following.
+/// The peer acknowledged direction `to_server` of an HTTP flow up to `acked`: the
+/// client's bytes go to the request parser, the server's to the response framing, and an
+/// acknowledged FIN ends that side's stream (libhtp's close finishes a header block or a
+/// response cut short). A parser error stops the flow's following both ways, as Suricata
+/// disables the flow's app layer; so does a tunnel (a CONNECT's 2xx, a 101), after which
+/// neither side is HTTP.
 fn on_ack_http(c: &mut Conn, to_server: bool, acked: u32) -> http::Fed {
+    let d = usize::from(!to_server);
     let mut out = http::Fed::default();
-    if !to_server || c.stopped[0] {
+    if c.stopped[d] {
         return out;
     }
-    if acked > c.fed[0] {
-        let n = ((acked - c.fed[0]) as usize).min(c.pending[0].len());
+    if acked > c.fed[d] {
+        let n = ((acked - c.fed[d]) as usize).min(c.pending[d].len());
         if n > 0 {
-            let fed = c.http.feed(&c.pending[0][..n]);
-            c.pending[0].drain(..n);
-            c.fed[0] += n as u32;
-            out.completed += fed.completed;
-            out.error |= fed.error;
-        } else if !c.ahead[0].is_empty() {
+            let Conn {
+                http,
+                responses,
+                pending,
+                ..
+            } = c;
+            let fed = if to_server {
+                http.feed(&pending[d][..n])
+            } else {
+                responses.feed(&pending[d][..n], |id| http.answer(id))
+            };
+            pending[d].drain(..n);
+            c.fed[d] += n as u32;
+            out = fed;
+        } else if !c.ahead[d].is_empty() {
             // Acknowledged past a hole: the parser cannot go on.
             out.error = true;
         }
     }
-    if !out.error && !c.eof[0] && c.fin_at[0].is_some_and(|f| acked > f) {
-        c.eof[0] = true;
-        let fed = c.http.close();
+    if !out.error && !c.eof[d] && c.fin_at[d].is_some_and(|f| acked > f) {
+        c.eof[d] = true;
+        let fed = if to_server {
+            c.http.close()
+        } else {
+            c.responses.close()
+        };
         out.completed += fed.completed;
         out.error |= fed.error;
-        // Nothing more comes from the client.
-        c.stop_direction(0);
+        // Nothing more comes from that side.
+        c.stop_direction(d);
     }
-    if out.error {
+    let held = if to_server {
+        c.http.held()
+    } else {
+        c.responses.held()
+    };
+    if out.error || c.responses.tunnel() {
         c.stop_direction(0);
         c.stop_direction(1);
-    } else if c.http.held() > MAX_PENDING {
+    } else if held > MAX_PENDING {
         out.error = true;
-        c.stop_direction(0);
+        c.stop_direction(d);
     }
     out
 }
 
-/// [`on_ack_http`], counted: whether a request completed (its direction's raw stream is
-/// then inspected at its next packet).
+/// [`on_ack_http`], counted: whether a request (or, acknowledged by the client, a
+/// response) completed: that direction's raw stream is then inspected at its next packet.
 fn http_acked(c: &mut Conn, stats: &mut TcpAppStats, to_server: bool, acked: u32) -> bool {
     let fed = on_ack_http(c, to_server, acked);
-    stats.http_requests += u64::from(fed.completed);
+    if to_server {
+        stats.http_requests += u64::from(fed.completed);
+    } else {
+        stats.http_responses += u64::from(fed.completed);
+    }
     stats.given_up += u64::from(fed.error);
     fed.completed > 0
 }
@@ -486,7 +520,9 @@ impl TcpApp {
         if self.stats.held as usize + payload.len() > self.max_held() {
             let d = usize::from(!to_server);
             match self.conn(slot) {
-                Some(c) if c.is_tls => c.stop_direction(d),
+                // A download past the budget stops the response framing alone: the
+                // client's requests are still parsed.
+                Some(c) if c.is_tls || (c.is_http && !to_server) => c.stop_direction(d),
                 Some(_) => self.close_inner(slot),
                 None => return,
             }
@@ -560,7 +596,7 @@ impl TcpApp {
         step.tls = c.is_tls;
         step.http = c.is_http;
         if c.is_http {
-            step.trigger_raw[0] = http_acked(c, &mut self.stats, to_server, acked);
+            step.trigger_raw[d] = http_acked(c, &mut self.stats, to_server, acked);
             return step;
         }
         if c.is_tls && !c.eof[d] && c.fin_at[d].is_some_and(|f| acked > f) {
@@ -602,8 +638,6 @@ impl TcpApp {
                     c.is_http = true;
                     step.http = true;
                     self.stats.http_flows += 1;
-                    // Responses are not parsed: the server's bytes are not kept.
-                    c.stop_direction(1);
                     step.trigger_raw[0] = http_acked(c, &mut self.stats, to_server, acked);
                     return step;
                 }
@@ -906,6 +940,28 @@ mod tests {
     }
 
     #[test]
+    fn a_download_past_the_bound_stops_the_responses_alone() {
+        let mut app = TcpApp {
+            max_held: 1000,
+            ..TcpApp::default()
+        };
+        app.set_protocols(false, true);
+        app.open(5, 80);
+        let req = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+        app.on_data(5, true, 0, req);
+        assert!(app.on_ack(5, true, req.len() as u32).http);
+        app.on_data(5, false, 0, &[b'x'; 2000]);
+        assert_eq!(app.stats.given_up, 1);
+        assert!(app.is_open(5), "the requests are still followed");
+        let next = b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        app.on_data(5, true, req.len() as u32, next);
+        app.on_ack(5, true, (req.len() + next.len()) as u32);
+        assert_eq!(app.stats.http_requests, 2);
+        app.close(5);
+        assert_eq!(app.stats.held, 0);
+    }
+
+    #[test]
     fn other_protocols_close_and_holes_give_up() {
         let mut app = TcpApp::default();
         app.open(1, 80);
@@ -1166,6 +1222,16 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert!(seen[0].0 > http::PROGRESS_HEADERS);
         assert_eq!(seen[0].1, [7]);
+        assert!(!app.done(4), "the server may still answer");
+        // The server's answer and FIN, acknowledged: the response completes (its raw
+        // stream is inspected at the server's next packet), and nothing more comes.
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        app.on_data(4, false, 0, resp);
+        let step = app.on_ack(4, false, resp.len() as u32);
+        assert_eq!(step.trigger_raw, [false, true]);
+        assert_eq!(app.stats.http_responses, 1);
+        app.on_fin(4, false, resp.len() as u32);
+        app.on_ack(4, false, resp.len() as u32 + 1);
         assert!(app.done(4), "nothing more comes: let go");
     }
 

@@ -198,6 +198,10 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
         sum(|w| w.app.http_requests) as f64,
     )
     .sample(
+        &[("event", "http_response")],
+        sum(|w| w.app.http_responses) as f64,
+    )
+    .sample(
         &[("event", "tcp_given_up")],
         sum(|w| w.app.tcp_given_up) as f64,
     );

@@ -1,0 +1,716 @@
+//! HTTP/1.x responses framed as libhtp 0.5.50 frames them in Suricata 7.0.10: where each
+//! response ends, so that its completion (`HTPCallbackResponseComplete`) asks for raw
+//! inspection of the server's stream at the server's next packet, as a completed request
+//! does for the client's. Raw `content` rules on a response (`alert http ...
+//! flow:to_client`, or `alert tcp` on an HTTP flow) alert at that packet in Suricata.
+//!
+//! Only the framing is modelled (`htp_response.c`); no response buffer is kept:
+//! - idle: the first byte of a response starts it, answering the request of the same
+//!   index ([`Answer`]); after an HTTP/0.9 request the whole rest is the body;
+//! - response line: empty lines before it are skipped; a line that does not start with
+//!   `HTTP` (case-insensitive, after white space) is taken as body, and when it ends the
+//!   feed the response goes on to finalize (`htp_treat_response_line_as_body`);
+//! - headers (and trailers after a chunked body): a header line is processed at once
+//!   unless the feed's next byte folds a line into it; `Content-Length` (the first one),
+//!   `Transfer-Encoding` (repeats joined) and `Content-Type` are what framing reads;
+//! - body (`htp_connp_RES_BODY_DETERMINE`): a CONNECT's 2xx ends the response, a `101`
+//!   without length headers stops the parser before it completes, and after either the
+//!   parser follows nothing more (a tunnel: Suricata's WebSocket and HTTP/2 upgrades are
+//!   not modelled); a `100`
+//!   without them is interim (a second one is an error); a HEAD's response, and a 1xx,
+//!   204 or 304 without length headers, have none; else `chunked` in the
+//!   Transfer-Encoding, else `Content-Length` (invalid: an error), else (a
+//!   `multipart/byteranges` type is an error) the body runs until the server closes;
+//! - chunks: a line of white space is skipped, an invalid length turns the rest into a
+//!   body until close;
+//! - finalize: a response ending its feed completes at once; otherwise the next line
+//!   decides: one that looks like a response line completes it (and starts the next),
+//!   any other is more body.
+//!
+//! At the server's end of stream a response in progress completes.
+//!
+//! Memory: the line being read and a folded header are held, within libhtp's hard field
+//! limit (18,000 bytes; past it the parser gives up, as libhtp does for a buffered line,
+//! and here also for a header folded past it); no body byte is kept.
+//!
+//! Not modelled: lines ended by a lone CR (libhtp ends a header line at a CR not
+//! followed by LF), a response without a request (libhtp makes a transaction for it),
+//! the request side's reaction to a 4xx for a request waiting on `Expect: 100-continue`,
+//! decompression, and protocol upgrades to HTTP/2.
+
+use super::http::{
+    chunked_length, content_length, is_folding, is_line_empty, is_space, parse_header, skip_line,
+    take_body, Fed, Line, Stop, FIELD_LIMIT_HARD, MAX_REPETITIONS,
+};
+
+/// What a response's framing takes from its request (`request_method_number`,
+/// `is_protocol_0_9`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answer {
+    #[default]
+    Normal,
+    /// A HEAD request: its response has no body.
+    Head,
+    /// A CONNECT: a 2xx answer opens a tunnel.
+    Connect,
+    /// An HTTP/0.9 request: no status line or headers, the body runs until close.
+    Http09,
+}
+
+/// `htp_connp_t.out_state`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    /// Between responses: the next byte starts one.
+    #[default]
+    Idle,
+    Line,
+    /// Header lines, or trailer lines after a chunked body.
+    Headers,
+    ChunkedLength,
+    /// Chunk bytes left.
+    ChunkedData,
+    /// Skipping to the end of the line after a chunk.
+    ChunkedDataEnd,
+    /// `Content-Length` bytes left.
+    Identity,
+    /// The body runs until the server closes.
+    UntilClose,
+    /// Waiting for the next line to decide whether the response is complete.
+    Finalize,
+    /// After a CONNECT's 2xx or a 101: nothing more is parsed.
+    Tunnel,
+    Error,
+}
+
+/// Indexes of the framing headers in [`HttpResponses::fields`].
+const CL: usize = 0;
+const TE: usize = 1;
+const CT: usize = 2;
+
+/// One connection's response-side framing (`htp_connp_t`'s outbound half).
+#[derive(Debug, Default)]
+pub struct HttpResponses {
+    state: State,
+    /// Responses started on the connection (the next one answers this request index).
+    started: u64,
+    answer: Answer,
+    /// `out_buf`: the buffered start of the line being read.
+    carry: Vec<u8>,
+    /// `out_header`: the header line(s) waiting for a folded continuation.
+    pending: Vec<u8>,
+    has_pending: bool,
+    /// Body or chunk bytes left.
+    left: u64,
+    /// The header block being read is the trailer of a chunked body.
+    trailer: bool,
+    /// The status number when valid (100 to 999).
+    status: Option<u16>,
+    /// The response protocol is exactly `HTTP/1.1`.
+    http11: bool,
+    /// `[Content-Length, Transfer-Encoding, Content-Type]`: the values of the headers
+    /// framing reads, while `present` (the buffers are reused).
+    fields: [Vec<u8>; 3],
+    present: [bool; 3],
+    /// `seen_100continue`.
+    seen_100: bool,
+    /// Per framing header (`[Content-Length, Transfer-Encoding, Content-Type]`): it was
+    /// repeated; and the repeats counted (`res_header_repetitions`, of these headers).
+    repeated: [bool; 3],
+    repetitions: u32,
+    /// The response ends in a tunnel (a CONNECT's 2xx, a 101).
+    tunnel: bool,
+    /// Responses completed in the current call.
+    completed: u32,
+}
+
+impl HttpResponses {
+    /// Back to a new connection, keeping the allocations.
+    pub fn reset(&mut self) {
+        self.state = State::Idle;
+        self.started = 0;
+        self.carry.clear();
+        self.pending.clear();
+        self.has_pending = false;
+        self.completed = 0;
+        self.clear_response();
+    }
+
+    /// Whether the parser follows nothing more: it gave up, or the connection became a
+    /// tunnel.
+    pub fn stopped(&self) -> bool {
+        matches!(self.state, State::Error | State::Tunnel)
+    }
+
+    /// Whether the connection became a tunnel (a CONNECT's 2xx, a 101): the client's
+    /// bytes are no longer HTTP either.
+    pub fn tunnel(&self) -> bool {
+        self.state == State::Tunnel
+    }
+
+    /// Bytes held: the buffered line and the header waiting for a continuation.
+    pub fn held(&self) -> usize {
+        self.carry.len() + self.pending.len()
+    }
+
+    /// Parses the server's next acknowledged bytes (one `htp_connp_res_data` call);
+    /// `answer` tells what the request of a response index asked.
+    pub fn feed(&mut self, data: &[u8], answer: impl FnMut(u64) -> Answer) -> Fed {
+        if self.stopped() || data.is_empty() {
+            return Fed::default();
+        }
+        self.run(data, false, answer)
+    }
+
+    /// The server's end of stream (its FIN acknowledged): a response in progress
+    /// completes. Suricata ignores the result, so this never reports an error.
+    pub fn close(&mut self) -> Fed {
+        if self.stopped() {
+            return Fed::default();
+        }
+        let fed = self.run(&[], true, |_| Answer::Normal);
+        Fed {
+            completed: fed.completed,
+            error: false,
+        }
+    }
+
+    fn run(&mut self, data: &[u8], closed: bool, mut answer: impl FnMut(u64) -> Answer) -> Fed {
+        self.completed = 0;
+        let r = self.parse(data, closed, &mut answer);
+        let mut fed = Fed {
+            completed: self.completed,
+            error: false,
+        };
+        if r.is_err() {
+            self.state = State::Error;
+            self.carry.clear();
+            self.pending.clear();
+            self.has_pending = false;
+            fed.error = true;
+        }
+        fed
+    }
+
+    fn clear_response(&mut self) {
+        self.left = 0;
+        self.trailer = false;
+        self.status = None;
+        self.http11 = false;
+        for f in &mut self.fields {
+            f.clear();
+        }
+        self.present = [false; 3];
+        self.seen_100 = false;
+        self.repeated = [false; 3];
+        self.repetitions = 0;
+        self.tunnel = false;
+    }
+
+    /// `htp_connp_RES_IDLE` and `htp_tx_state_response_start`.
+    fn start(&mut self, answer: Answer) {
+        self.clear_response();
+        self.answer = answer;
+        self.started += 1;
+        self.state = if answer == Answer::Http09 {
+            State::UntilClose
+        } else {
+            State::Line
+        };
+    }
+
+    /// `htp_tx_state_response_complete`.
+    fn complete(&mut self) {
+        self.completed += 1;
+        self.carry.clear();
+        self.state = if self.tunnel {
+            State::Tunnel
+        } else {
+            State::Idle
+        };
+    }
+
+    /// `htp_connp_res_data`'s loop over the states.
+    fn parse(
+        &mut self,
+        data: &[u8],
+        closed: bool,
+        answer: &mut impl FnMut(u64) -> Answer,
+    ) -> Result<(), Stop> {
+        let mut at = 0;
+        if closed {
+            if !matches!(self.state, State::Idle | State::Tunnel | State::Error) {
+                self.complete();
+            }
+            return Ok(());
+        }
+        loop {
+            match self.state {
+                State::Idle => {
+                    if at >= data.len() {
+                        return Ok(());
+                    }
+                    self.start(answer(self.started));
+                }
+                State::Line => match self.take_line(data, &mut at)? {
+                    Some(line) => {
+                        let last = at >= data.len();
+                        self.with_line(data, line, |s, l| s.response_line(l, last))?;
+                    }
+                    None => return Ok(()),
+                },
+                State::Headers => match self.take_line(data, &mut at)? {
+                    Some(line) => {
+                        let next = data.get(at).copied();
+                        self.with_line(data, line, |s, l| s.header_line(l, next))?;
+                    }
+                    None => return Ok(()),
+                },
+                State::ChunkedLength => match self.take_line(data, &mut at)? {
+                    Some(line) => self.with_line(data, line, |s, l| {
+                        s.chunk_length(l);
+                        Ok(())
+                    })?,
+                    None => return Ok(()),
+                },
+                State::ChunkedData | State::Identity => {
+                    if take_body(data, &mut at, &mut self.left).is_empty() {
+                        return Ok(());
+                    }
+                    if self.left == 0 {
+                        self.state = if self.state == State::Identity {
+                            State::Finalize
+                        } else {
+                            State::ChunkedDataEnd
+                        };
+                    }
+                }
+                State::ChunkedDataEnd => {
+                    if !skip_line(data, &mut at) {
+                        return Ok(());
+                    }
+                    self.state = State::ChunkedLength;
+                }
+                State::UntilClose => return Ok(()),
+                State::Finalize => {
+                    if at >= data.len() && self.carry.is_empty() {
+                        // Nothing follows in this feed: complete now.
+                        self.complete();
+                        continue;
+                    }
+                    let Some(line) = self.take_line(data, &mut at)? else {
+                        return Ok(());
+                    };
+                    let last = at >= data.len();
+                    self.with_line(data, line, |s, l| {
+                        if treat_as_body(l) {
+                            // More body of this response.
+                            return Ok(());
+                        }
+                        // The line starts the next response: read again as its line.
+                        s.complete();
+                        if s.state == State::Idle {
+                            s.start(answer(s.started));
+                            if s.state == State::Line {
+                                s.response_line(l, last)?;
+                            }
+                        }
+                        Ok(())
+                    })?;
+                }
+                State::Tunnel | State::Error => return Ok(()),
+            }
+        }
+    }
+
+    /// [`super::http::take_line`] with this parser's buffer and waiting header.
+    fn take_line(&mut self, data: &[u8], at: &mut usize) -> Result<Option<Line>, Stop> {
+        let waiting = if self.has_pending {
+            self.pending.len()
+        } else {
+            0
+        };
+        super::http::take_line(&mut self.carry, waiting, data, at)
+    }
+
+    /// [`super::http::with_line`] with this parser's buffer.
+    fn with_line(
+        &mut self,
+        data: &[u8],
+        line: Line,
+        f: impl FnOnce(&mut Self, &[u8]) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
+        super::http::with_line(self, |s| &mut s.carry, data, line, f)
+    }
+
+    /// `htp_connp_RES_LINE` on one complete line; `last`: it ends the feed.
+    fn response_line(&mut self, line: &[u8], last: bool) -> Result<(), Stop> {
+        if is_line_empty(line) {
+            // Empty lines before a response line are ignored.
+            return Ok(());
+        }
+        let l = super::http::chomp(line);
+        if treat_as_body(l) {
+            if last {
+                self.state = State::Finalize;
+            }
+            return Ok(());
+        }
+        // `htp_parse_response_line_generic`: protocol, then the status token.
+        let mut pos = l.iter().position(|&b| !is_space(b)).unwrap_or(l.len());
+        let start = pos;
+        while pos < l.len() && !is_space(l[pos]) {
+            pos += 1;
+        }
+        self.http11 = &l[start..pos] == b"HTTP/1.1";
+        while pos < l.len() && is_space(l[pos]) {
+            pos += 1;
+        }
+        let start = pos;
+        while pos < l.len() && !is_space(l[pos]) {
+            pos += 1;
+        }
+        let status = &l[start..pos];
+        self.status = (!status.is_empty() && status.iter().all(u8::is_ascii_digit))
+            .then(|| {
+                status.iter().try_fold(0u16, |v, &d| {
+                    v.checked_mul(10)?.checked_add(u16::from(d - b'0'))
+                })
+            })
+            .flatten()
+            .filter(|s| (100..=999).contains(s));
+        self.trailer = false;
+        self.state = State::Headers;
+        Ok(())
+    }
+
+    /// `htp_connp_RES_HEADERS` on one complete line; `next` is the byte after it in this
+    /// feed (a folding byte keeps the line waiting).
+    fn header_line(&mut self, line: &[u8], next: Option<u8>) -> Result<(), Stop> {
+        if is_line_empty(line) {
+            self.flush_pending();
+            return self.headers_end();
+        }
+        let l = super::http::chomp(line);
+        // `htp_connp_is_line_folded`: an empty line (CRs only) counts as folded too.
+        let folded = l.first().is_none_or(|&b| is_folding(b));
+        if !folded {
+            self.flush_pending();
+            if next.is_some_and(is_folding) {
+                self.pending.clear();
+                self.pending.extend_from_slice(l);
+                self.has_pending = true;
+            } else {
+                self.header(l);
+            }
+        } else if !self.has_pending {
+            // Folding with nothing to fold into: kept as a header of its own.
+            self.pending.clear();
+            self.pending.extend_from_slice(l);
+            self.has_pending = true;
+        } else if self.http11 && l.contains(&b':') && self.pending.contains(&b':') {
+            // libhtp takes it as a new header after all, minus its first byte.
+            self.flush_pending();
+            self.pending.clear();
+            self.pending.extend_from_slice(&l[1..]);
+            self.has_pending = true;
+        } else {
+            if self.pending.len() + l.len() > FIELD_LIMIT_HARD {
+                // Bounded here; libhtp would grow the header further.
+                return Err(Stop);
+            }
+            self.pending.extend_from_slice(l);
+        }
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) {
+        if self.has_pending {
+            let p = std::mem::take(&mut self.pending);
+            self.header(&p);
+            self.pending = p;
+            self.pending.clear();
+            self.has_pending = false;
+        }
+    }
+
+    /// `htp_process_response_header_generic`, for the headers framing reads. Repeats
+    /// past [`MAX_REPETITIONS`] are dropped as libhtp drops them, and a joined value
+    /// stops growing at the hard field limit, so what a response holds stays bounded.
+    fn header(&mut self, l: &[u8]) {
+        let (name, value) = parse_header(l);
+        let i = if name.eq_ignore_ascii_case(b"content-length") {
+            CL
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            TE
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            CT
+        } else {
+            return;
+        };
+        let v = &mut self.fields[i];
+        if !self.present[i] {
+            self.present[i] = true;
+            v.clear();
+            v.extend_from_slice(value);
+            return;
+        }
+        if self.repeated[i] {
+            if self.repetitions >= MAX_REPETITIONS {
+                return;
+            }
+            self.repetitions += 1;
+        }
+        self.repeated[i] = true;
+        // A repeated Content-Length keeps the first value, whatever the new one.
+        if i != CL && v.len() + 2 + value.len() <= FIELD_LIMIT_HARD {
+            v.extend_from_slice(b", ");
+            v.extend_from_slice(value);
+        }
+    }
+
+    /// The end of a header block: a trailer ends the response, headers decide the body
+    /// (`htp_connp_RES_BODY_DETERMINE`).
+    fn headers_end(&mut self) -> Result<(), Stop> {
+        if self.trailer {
+            self.state = State::Finalize;
+            return Ok(());
+        }
+        let lengths = self.present[CL] || self.present[TE];
+        let status = self.status.unwrap_or(0);
+        if self.answer == Answer::Connect && (200..=299).contains(&status) {
+            self.tunnel = true;
+            self.state = State::Finalize;
+            return Ok(());
+        }
+        if status == 101 && !lengths {
+            // libhtp returns `HTP_STREAM_TUNNEL` at once: the response never completes.
+            self.state = State::Tunnel;
+            return Ok(());
+        }
+        if status == 100 && !lengths {
+            if self.seen_100 {
+                return Err(Stop);
+            }
+            self.seen_100 = true;
+            // libhtp forgets the interim response's headers.
+            self.present = [false; 3];
+            self.repeated = [false; 3];
+            self.state = State::Line;
+            return Ok(());
+        }
+        let no_body = self.answer == Answer::Head
+            || (((100..=199).contains(&status) || status == 204 || status == 304) && !lengths);
+        if no_body {
+            self.state = State::Finalize;
+            return Ok(());
+        }
+        if self.present[TE] && contains_nocase(&self.fields[TE], b"chunked") {
+            self.state = State::ChunkedLength;
+        } else if self.present[CL] {
+            match content_length(&self.fields[CL]) {
+                None => return Err(Stop),
+                Some(0) => self.state = State::Finalize,
+                Some(n) => {
+                    self.left = n;
+                    self.state = State::Identity;
+                }
+            }
+        } else if self.present[CT] && contains_nocase(&self.fields[CT], b"multipart/byteranges") {
+            return Err(Stop);
+        } else {
+            self.state = State::UntilClose;
+        }
+        Ok(())
+    }
+
+    /// `htp_connp_RES_BODY_CHUNKED_LENGTH` on one line.
+    fn chunk_length(&mut self, l: &[u8]) {
+        if l.iter()
+            .all(|&b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0x0b | 0x0c))
+        {
+            // An empty chunk length line: the next one is tried.
+            return;
+        }
+        match chunked_length(l) {
+            Some(0) => {
+                self.trailer = true;
+                self.state = State::Headers;
+            }
+            Some(n) => {
+                self.left = n;
+                self.state = State::ChunkedData;
+            }
+            // An invalid length: the rest is body until the server closes.
+            None => self.state = State::UntilClose,
+        }
+    }
+}
+
+/// `htp_treat_response_line_as_body`: a line that does not start with `HTTP`
+/// (case-insensitive, after white space and NULs) is not a response line.
+fn treat_as_body(l: &[u8]) -> bool {
+    let pos = l
+        .iter()
+        .position(|&b| !is_space(b) && b != 0)
+        .unwrap_or(l.len());
+    !l.get(pos..pos + 4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP"))
+}
+
+fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `parts` one call each, every response answering a GET; returns the
+    /// completions per call.
+    fn completions(parts: &[&[u8]]) -> Vec<u32> {
+        let mut r = HttpResponses::default();
+        parts
+            .iter()
+            .map(|p| r.feed(p, |_| Answer::Normal).completed)
+            .collect()
+    }
+
+    #[test]
+    fn a_length_delimited_response_completes_where_its_body_ends() {
+        assert_eq!(
+            completions(&[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", b"lo"]),
+            vec![0, 1]
+        );
+        // Two in one feed.
+        assert_eq!(
+            completions(&[b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"]),
+            vec![2]
+        );
+    }
+
+    #[test]
+    fn a_chunked_response_completes_after_its_trailer() {
+        assert_eq!(
+            completions(&[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                b"\r\n0\r\n",
+                b"X-T: 1\r\n\r\n",
+            ]),
+            vec![0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn lines_after_a_body_are_more_body_until_a_response_line() {
+        // Junk after the body, then the next response, which ends the feed unfinished.
+        assert_eq!(
+            completions(&[
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokjunk line\r\nHTTP/1.1 200 OK\r\n",
+                b"Content-Length: 0\r\n\r\n",
+            ]),
+            vec![1, 1]
+        );
+        // A body that ends its feed completes at once.
+        assert_eq!(
+            completions(&[
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                b"trailing junk\r\n"
+            ]),
+            vec![1, 1]
+        );
+    }
+
+    #[test]
+    fn bodiless_answers_interim_responses_and_tunnels() {
+        let mut r = HttpResponses::default();
+        let kinds = [Answer::Head, Answer::Normal, Answer::Normal];
+        let fed = r.feed(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n\
+HTTP/1.1 304 Not Modified\r\n\r\n",
+            |i| kinds.get(i as usize).copied().unwrap_or_default(),
+        );
+        assert_eq!(fed.completed, 3);
+        let fed = r.feed(
+            b"HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
+            |_| Answer::Normal,
+        );
+        assert_eq!(fed.completed, 0, "a 101 never completes");
+        assert!(r.tunnel() && r.stopped());
+        // A CONNECT's 2xx completes once its feed ends, then the connection is a tunnel
+        // (tunnelled bytes right after it wait, as libhtp's finalize waits for a line).
+        let mut r = HttpResponses::default();
+        let fed = r.feed(
+            b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01",
+            |_| Answer::Connect,
+        );
+        assert_eq!(fed.completed, 0);
+        let mut r = HttpResponses::default();
+        let fed = r.feed(b"HTTP/1.1 200 Connection established\r\n\r\n", |_| {
+            Answer::Connect
+        });
+        assert_eq!(fed.completed, 1);
+        assert!(r.tunnel());
+        // A second 100 for one request is an error.
+        let mut r = HttpResponses::default();
+        let fed = r.feed(b"HTTP/1.1 100 A\r\n\r\nHTTP/1.1 100 B\r\n\r\n", |_| {
+            Answer::Normal
+        });
+        assert!(fed.error && r.stopped());
+    }
+
+    #[test]
+    fn without_lengths_the_body_runs_until_close() {
+        let mut r = HttpResponses::default();
+        assert_eq!(
+            r.feed(b"HTTP/1.0 200 OK\r\n\r\nbody", |_| Answer::Normal)
+                .completed,
+            0
+        );
+        assert_eq!(
+            r.feed(b"HTTP/1.1 200 more body", |_| Answer::Normal)
+                .completed,
+            0
+        );
+        assert_eq!(r.close().completed, 1);
+        // After an HTTP/0.9 request there is no status line.
+        let mut r = HttpResponses::default();
+        assert_eq!(
+            r.feed(b"HTTP/1.1 200 OK\r\n\r\n", |_| Answer::Http09)
+                .completed,
+            0
+        );
+        assert_eq!(r.close().completed, 1);
+    }
+
+    #[test]
+    fn junk_instead_of_a_response_line_is_body_and_bad_lengths_give_up() {
+        assert_eq!(completions(&[b"XYZZY not http\r\n"]), vec![1]);
+        let mut r = HttpResponses::default();
+        let fed = r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", |_| {
+            Answer::Normal
+        });
+        assert!(fed.error);
+        assert_eq!(
+            r.feed(b"HTTP/1.1 200 OK\r\n\r\n", |_| Answer::Normal),
+            Fed::default()
+        );
+        // A line past the hard field limit, buffered across feeds.
+        let mut r = HttpResponses::default();
+        let long = vec![b'a'; FIELD_LIMIT_HARD];
+        assert!(!r.feed(b"HTTP/1.1 200 OK\r\nX: ", |_| Answer::Normal).error);
+        assert!(r.feed(&long, |_| Answer::Normal).error);
+    }
+
+    #[test]
+    fn an_invalid_chunk_length_turns_the_rest_into_a_body_until_close() {
+        let mut r = HttpResponses::default();
+        let fed = r.feed(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nHTTP/1.1 200 OK\r\n\r\n",
+            |_| Answer::Normal,
+        );
+        assert_eq!(fed, Fed::default());
+        assert_eq!(r.close().completed, 1);
+    }
+}
