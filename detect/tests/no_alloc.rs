@@ -500,7 +500,8 @@ alert tls any any -> any any (msg:"f"; ja3.string; content:",99999,"; sid:6;)
 
 /// HTTP over TCP: following each flow's bytes, the method probe, the request parser (two
 /// keep-alive requests, one with a body), the URI and host normalization, the request
-/// buffers' rules and the retiring of finished requests reuse the worker's buffers.
+/// buffers' rules, the retiring of finished requests, the response framing and raw
+/// content rules on HTTP flows reuse the worker's buffers.
 #[test]
 fn http_requests_do_not_allocate_when_warm() {
     use capture::craft::tcp_flags as F;
@@ -514,6 +515,7 @@ alert http any any -> any any (msg:"e"; flow:to_server; http.header.raw; content
 alert http any any -> any any (msg:"f"; flow:to_server; http.method; content:"PUT"; urilen:>500; sid:6;)
 alert http any any -> any any (msg:"g"; flow:to_server; http.uri.raw; pcre:"/zz+$/"; sid:7;)
 alert tcp any any -> any any (msg:"h"; content:"NOPE"; sid:8;)
+alert http any any -> any any (msg:"i"; flow:to_client; content:"NEVER-IN-A-RESPONSE"; sid:9;)
 "#;
     let mut w = worker_for(rules, |e| e.has_http_rules());
     let first = b"GET /a/./b/../index.html?q=%41%42 HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n\
@@ -539,9 +541,9 @@ Content-Length: 11\r\nConnection: close\r\n\r\nhello world";
     let alerts = warm_then_count(&mut w, &warm, &steady);
     let app = w.stats().app;
     assert_eq!(
-        (app.http_flows, app.http_requests),
-        (2000, 4000),
-        "every request was parsed"
+        (app.http_flows, app.http_requests, app.http_responses),
+        (2000, 4000, 4000),
+        "every request was parsed, every response framed"
     );
     assert_eq!(alerts, 0);
     assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "the HTTP path allocated");

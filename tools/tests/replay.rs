@@ -168,7 +168,7 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
         "alert udp any any -> any 53 (msg:\"ok\"; content:\"a\"; sid:1;)\n\
          # a comment\n\
          alert udp any any -> any 53 (msg:\"bad\"; content:\"a\"; depth:x; sid:2;)\n\
-         alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
+         alert smtp any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
     )
     .unwrap();
     let (ok, text) = check(&rules, false);
@@ -176,14 +176,14 @@ fn check_names_file_line_and_keyword_of_a_broken_rule_and_keeps_the_rest() {
     assert!(text.contains("bad.rules:3:"), "{text}");
     assert!(text.contains("depth"), "{text}");
     assert!(text.contains("1 enforced"), "{text}");
-    assert!(text.contains("app-layer:http"), "{text}");
+    assert!(text.contains("app-layer:smtp"), "{text}");
 
     // --strict turns the skipped app-layer rule into an error too; without the broken rule
     // a plain check passes.
     std::fs::write(
         &rules,
         "alert udp any any -> any 53 (msg:\"ok\"; content:\"a\"; sid:1;)\n\
-         alert http any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
+         alert smtp any any -> any any (msg:\"app\"; content:\"a\"; sid:3;)\n",
     )
     .unwrap();
     let (ok, text) = check(&rules, false);

@@ -1,12 +1,14 @@
-//! The HTTP part of `cargo xtask golden-et-open`: a pcap of HTTP/1.1 requests, one for
+//! The HTTP part of `cargo xtask golden-et-open`: a pcap of HTTP/1.1 sessions, one for
 //! each enforced ET Open rule on an HTTP request's buffers, holding that rule's positive
-//! contents where the rule looks for them ([`write_et_http_pcap`]). Suricata's alerts on
-//! it with the whole enforced ruleset are the reference (`expected_http.json`).
+//! contents where the rule looks for them, and one for each raw-content `alert http`
+//! rule, holding its contents in a request or response body ([`write_et_http_pcap`]).
+//! Suricata's alerts on it with the whole enforced ruleset are the reference
+//! (`expected_http.json`).
 
 use anyhow::Result;
 use detect::applayer::http::{METHODS, REQUEST_BODY_LIMIT};
 use detect::rules::{
-    load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, Rule, Sticky, Vars,
+    load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, Proto, Rule, Sticky, Vars,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -420,6 +422,59 @@ fn is_http(r: &Rule) -> bool {
         .any(|b| Sticky::HTTP_REQUEST.contains(&b.kind))
 }
 
+/// Whether `r` is an `alert http` rule on raw payloads (no HTTP buffer).
+fn is_raw_http(r: &Rule) -> bool {
+    r.proto == Proto::Http && r.app_buffer.is_none()
+}
+
+/// The body holding a raw `alert http` rule's positive contents, and whether it goes to
+/// the server (`flow:to_server`) or in a response; `None` without contents, or with one
+/// anchored to the start of the stream (`depth`, `offset`, `startswith`), which a body
+/// cannot hold.
+fn raw_body_for(r: &Rule) -> Option<(Vec<u8>, bool)> {
+    let contents: Vec<&ContentMatch> = r
+        .payload
+        .iter()
+        .filter_map(|p| match p {
+            PayloadMatch::Content(c) if !c.negated => Some(c),
+            _ => None,
+        })
+        .collect();
+    if contents.is_empty()
+        || contents
+            .iter()
+            .any(|c| c.startswith || c.offset.is_some() || c.depth.is_some())
+    {
+        return None;
+    }
+    let body = assemble(&contents)?;
+    (body.len() <= REQUEST_BODY_LIMIT).then_some((body, r.flow.to_server == Some(true)))
+}
+
+/// The request and response of a raw `alert http` rule's session: the body in a POST,
+/// or in a `200 OK` answering a GET.
+fn raw_exchange(body: &[u8], to_server: bool) -> (Vec<u8>, Vec<u8>) {
+    let with_body = |head: &str| {
+        let mut m = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        m.extend_from_slice(body);
+        m
+    };
+    if to_server {
+        (
+            with_body("POST /upload HTTP/1.1\r\nHost: raw.example.com\r\n"),
+            RESP.to_vec(),
+        )
+    } else {
+        (
+            b"GET /page.html HTTP/1.1\r\nHost: raw.example.com\r\n\r\n".to_vec(),
+            with_body("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"),
+        )
+    }
+}
+
+/// The small answer of request sessions.
+const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+
 /// Session `n`'s `$HOME_NET` and outside addresses (two of each).
 fn addrs(n: usize) -> [IpAddr; 4] {
     let (c, d) = ((n / 250) as u8, 1 + (n % 250) as u8);
@@ -433,28 +488,31 @@ fn addrs(n: usize) -> [IpAddr; 4] {
 
 /// The client and server of session `n` for `r`: a `$HOME_NET` client and an outside
 /// server, unless the rule's header wants the server at home (an inbound rule) or both
-/// at home.
+/// at home. A `flow:to_client` rule's source is the server.
 fn endpoints(r: &Rule, n: usize) -> (IpAddr, IpAddr) {
     let [home, home2, out, out2] = addrs(n);
     let pick = |set: &AddrSet, a: IpAddr, b: IpAddr| [a, b].into_iter().find(|x| set.contains(x));
-    match (pick(&r.src, home, out), pick(&r.dst, out2, home2)) {
+    let (client, server) = if r.flow.to_server == Some(false) {
+        (&r.dst, &r.src)
+    } else {
+        (&r.src, &r.dst)
+    };
+    match (pick(client, home, out), pick(server, out2, home2)) {
         (Some(c), Some(s)) => (c, s),
         _ => (home, out),
     }
 }
 
 /// Appends to `frames` a session from `client` to `server:port`: handshake, the request
-/// (acknowledged by the server), `HTTP/1.1 200 OK` (acknowledged), FIN teardown.
+/// (acknowledged by the server), the response (acknowledged), FIN teardown.
 fn session(
     frames: &mut Vec<Vec<u8>>,
     client: (IpAddr, u16),
     server: (IpAddr, u16),
-    req: &[u8],
+    (req, resp): (&[u8], &[u8]),
     n: u32,
 ) {
     use capture::craft::{tcp_flags as F, TcpSession};
-    const RESP: &[u8] =
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
     let mut s = TcpSession::new(
         client,
         server,
@@ -467,7 +525,7 @@ fn session(
         (true, F::ACK, &[]),
         (true, F::PSH | F::ACK, req),
         (false, F::ACK, &[]),
-        (false, F::PSH | F::ACK, RESP),
+        (false, F::PSH | F::ACK, resp),
         (true, F::ACK, &[]),
         (true, F::FIN | F::ACK, &[]),
         (false, F::FIN | F::ACK, &[]),
@@ -488,7 +546,9 @@ fn session(
 /// `$HOME_NET` client to an outside server (the other way for inbound rules) on the
 /// rule's destination port when it is one port (else 80): the handshake, the request
 /// acknowledged by the server, a small `200 OK` acknowledged by the client, FIN teardown.
-/// Prints how many HTTP rules were skipped; returns the number of sessions.
+/// Then a session for each raw-content `alert http` rule whose contents a body can hold
+/// ([`raw_body_for`]), in a POST's body or a response's (the rule's source port is then
+/// the server's). Prints how many rules were skipped; returns the number of sessions.
 pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
     use crate::golden_stream::{write_file, write_frames};
 
@@ -519,11 +579,54 @@ pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
         }
         let (client, server) = endpoints(r, n);
         let cport = 20_000 + (n % 40_000) as u16;
-        session(&mut frames, (client, cport), (server, port), &req, n as u32);
+        session(
+            &mut frames,
+            (client, cport),
+            (server, port),
+            (&req, RESP),
+            n as u32,
+        );
         n += 1;
     }
     println!(
         "{rules_n} enforced HTTP rules, {skipped} of them skipped (contents not placeable in a request)"
+    );
+    let (mut raw_n, mut raw_skipped, mut raw_seen) = (0usize, 0usize, BTreeSet::new());
+    for r in loaded.rules.iter().filter(|r| is_raw_http(r)) {
+        raw_n += 1;
+        let Some((body, to_server)) = raw_body_for(r) else {
+            raw_skipped += 1;
+            continue;
+        };
+        let ports = if to_server {
+            &r.dst_ports
+        } else {
+            &r.src_ports
+        };
+        let port = match ports.include.as_slice() {
+            [(lo, hi)] if lo == hi => *lo,
+            _ if ports.contains(80) => 80,
+            [(lo, _), ..] => *lo,
+            [] => 80,
+        };
+        let (client, server) = endpoints(r, n);
+        let inbound = client != addrs(n)[0];
+        if !raw_seen.insert((body.clone(), to_server, port, inbound)) || n >= MAX_SESSIONS {
+            continue;
+        }
+        let (req, resp) = raw_exchange(&body, to_server);
+        let cport = 20_000 + (n % 40_000) as u16;
+        session(
+            &mut frames,
+            (client, cport),
+            (server, port),
+            (&req, &resp),
+            n as u32,
+        );
+        n += 1;
+    }
+    println!(
+        "{raw_n} enforced raw-content http rules, {raw_skipped} of them skipped (no content, or one anchored to the stream's start)"
     );
     // Frames 1 ms apart from 2024-06-10T06:13:20.001Z.
     write_file(out, |sink| {

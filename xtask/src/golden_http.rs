@@ -7,7 +7,8 @@
 //! lines without a colon), flows that are not HTTP, HTTP/1.0 without headers, a request
 //! cut short by the end of the flow, raw `content` rules on HTTP flows (a completed
 //! request asks for raw inspection), a `pass` on a URI, IPv6, request bodies (the body
-//! limit, extra body lines, keep-alive, chunks across segments). Rules are in
+//! limit, extra body lines, keep-alive, chunks across segments), raw content rules of
+//! protocol `http` in both directions. Rules are in
 //! `xtask/golden/http/http.rules`; Suricata's alerts on this pcap are the reference
 //! (`cargo xtask golden-http`).
 
@@ -348,6 +349,18 @@ GET /extra/next HTTP/1.1\r\nHost: extra.example.com\r\n\r\n"),
             C(b"9\r\n&arg=calc\r\n"),
             C(b"0\r\n\r\n"),
             R(b"put"),
+        ],
+    );
+    // 30. (n) Raw content on an HTTP flow's responses: a page with an ActiveX object,
+    //     then a second request on the connection and its answer.
+    session(
+        &mut g,
+        &[
+            C(b"GET /activex/page.html HTTP/1.1\r\nHost: ax.example.com\r\n\r\n"),
+            R(b"<html><object classid=\"clsid:TIDE-0001\"></object>\
+<script>var o = new ActiveXObject(\"Tide.Format\"); o.GetItem1(\"%n%n\");</script></html>"),
+            C(b"GET /activex/second.html HTTP/1.1\r\nHost: ax.example.com\r\n\r\n"),
+            R(b"second page, no object"),
         ],
     );
     g.frames

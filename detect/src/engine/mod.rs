@@ -565,6 +565,9 @@ pub struct Engine {
     certs: [TxRules; 4],
     /// Some rule names `tls` as its protocol (header or payload rules on TLS flows).
     tls_proto: bool,
+    /// Some rule is on protocol `http` (`alert http`): HTTP flows must be told apart
+    /// even when no rule reads a request buffer.
+    http_proto: bool,
     /// An HTTP request's buffers, in [`Sticky::HTTP_REQUEST`] order.
     http: Vec<TxRules>,
     /// Some rule inspects an HTTP request (one of `http` has rules); and so, with the TLS
@@ -894,6 +897,7 @@ impl Engine {
         let http_any = http.iter().any(|t| t.any);
         let mut engine = Engine {
             tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
+            http_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Http),
             http,
             http_any,
             tcp_app: false,
@@ -915,7 +919,7 @@ impl Engine {
             max_variants,
             prefiltered,
         };
-        engine.tcp_app = engine.has_tls_rules() || engine.http_any;
+        engine.tcp_app = engine.has_tls_rules() || engine.has_http_rules();
         Ok(engine)
     }
 
@@ -1308,10 +1312,10 @@ impl Engine {
         self.dns.any
     }
 
-    /// Whether some rule inspects an HTTP request: only then does the worker follow the
-    /// client's bytes of HTTP flows.
+    /// Whether some rule inspects an HTTP request or is on protocol `http`: only then
+    /// does the worker follow the client's bytes of HTTP flows.
     pub fn has_http_rules(&self) -> bool {
-        self.http_any
+        self.http_any || self.http_proto
     }
 
     /// Whether some rule reads `http.request_body`: only then are request bodies kept.
@@ -1348,7 +1352,7 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Verdict {
         scratch.matches.clear();
-        if !flow.to_server || flow.header_only || !self.has_http_rules() {
+        if !flow.to_server || flow.header_only || !self.http_any {
             return Verdict::Inspected;
         }
         tx_candidates(self.http.iter(), &buffer, |_| true, scratch);

@@ -61,7 +61,7 @@ pub enum Proto {
     /// `http`: HTTP/1.x over TCP, told by a request method at the start of the client's
     /// bytes (only rules on a request's buffers are enforced).
     Http,
-    /// `http`, `tls`, ...: recorded so the skip counter can name it (`app-layer:http`).
+    /// `http`, `tls`, ...: recorded so the skip counter can name it (`app-layer:smtp`).
     AppLayer(String),
 }
 

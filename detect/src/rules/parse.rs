@@ -20,7 +20,7 @@ pub enum Parsed {
     Unsupported {
         sid: u32,
         location: Location,
-        /// Every unsupported keyword, deduplicated, in rule order (`app-layer:http` first).
+        /// Every unsupported keyword, deduplicated, in rule order (`app-layer:smtp` first).
         keywords: Vec<String>,
     },
 }
@@ -1367,16 +1367,6 @@ impl Builder {
             .or(self.class_priority)
             .unwrap_or(DEFAULT_PRIORITY);
         self.split_app_buffer()?;
-        if self.rule.proto == Proto::Http
-            && !self
-                .rule
-                .app_buffer
-                .as_ref()
-                .is_some_and(|b| b.kind.is_http())
-        {
-            // Raw content or header keywords on flows told HTTP: not enforced yet.
-            self.unsupported("app-layer:http".to_owned());
-        }
         if let (Some((need, max)), Some(pos), true) = (
             dsize_leaves_no_room(&self.rule),
             self.dsize_pos,

@@ -62,12 +62,13 @@ fn actions_and_protocols() {
         ("ipv6", Proto::Ipv6),
         ("dns", Proto::Dns),
         ("tls", Proto::Tls),
+        ("http", Proto::Http),
     ];
     for (word, proto) in protos {
         let r = rule(&format!("alert {word} any any -> any any (sid:1;)"));
         assert_eq!(r.proto, proto, "{word}");
     }
-    for app in ["http", "ftp-data", "smb", "quic", "websocket", "newproto"] {
+    for app in ["ftp-data", "smb", "quic", "websocket", "newproto"] {
         match parse(&format!(
             "alert {app} any any -> any any (sid:5; msg:\"x\";)"
         ))
@@ -821,7 +822,7 @@ fn header_keywords() {
 fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
         ("alert http any any -> any any (flowbits:set,x; http.response_body; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
-            &["http.response_body", "app-layer:http"]),
+            &["http.response_body"]),
         ("alert http any any -> any any (flow:established,to_server,only_stream; http.request_body; content:\"a\"; sid:1;)",
             &["http+flow:only_stream"]),
         ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
@@ -973,7 +974,7 @@ fn loader_lines_comments_duplicates() {
     let text = "# a comment\n\
         \n\
         alert tcp any any -> any any (msg:\"one\"; \\\n  content:\"a\"; sid:1;)\n\
-        alert http any any -> any any (msg:\"two\"; sid:2;)\r\n\
+        alert smb any any -> any any (msg:\"two\"; sid:2;)\r\n\
         # alert tcp any any -> any any (sid:3;)\n\
         alert tcp any any -> any any (msg:\"dup\"; sid:1;)\n\
         alert tcp any any -> any any (msg:\"gid\"; gid:2; sid:1;)\n\
@@ -999,10 +1000,10 @@ fn loader_lines_comments_duplicates() {
                 line: 5
             },
             sid: 2,
-            keywords: vec!["app-layer:http".into()],
+            keywords: vec!["app-layer:smb".into()],
         }]
     );
-    assert_eq!(l.skipped_by_keyword.get("app-layer:http"), Some(&1));
+    assert_eq!(l.skipped_by_keyword.get("app-layer:smb"), Some(&1));
     let errs: Vec<String> = l.errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         errs,
@@ -1865,6 +1866,10 @@ fn http_request_buffers_load_as_suricata_loads_them() {
     );
     assert_eq!(r.proto, Proto::Http);
     assert_eq!(r.app_buffer.as_ref().map(|b| b.kind), Some(Sticky::HttpUri));
+    // Raw content of protocol `http`: a payload rule on flows told HTTP.
+    let raw = rule(r#"alert http any any -> any any (flow:to_client; content:"x"; sid:2;)"#);
+    assert_eq!(raw.proto, Proto::Http);
+    assert!(raw.app_buffer.is_none() && raw.payload.len() == 1);
     assert_eq!(
         r.app_buffers_also
             .iter()
@@ -1965,8 +1970,8 @@ fn http_request_buffers_load_as_suricata_loads_them() {
             other => panic!("{text}: {other:?}"),
         }
     }
-    // Loaded by Suricata, not enforced here: responses are not parsed, raw content on an
-    // HTTP flow is not followed, and HTTP over UDP never is.
+    // Loaded by Suricata, not enforced here: response buffers are not parsed, and HTTP
+    // over UDP never is.
     for (text, kw) in [
         (
             r#"alert http any any -> any any (http.header; content:"X"; sid:1;)"#,
@@ -1979,10 +1984,6 @@ fn http_request_buffers_load_as_suricata_loads_them() {
         (
             r#"alert http any any -> any any (flow:established; http.cookie; content:"a"; sid:1;)"#,
             "http.cookie:response",
-        ),
-        (
-            r#"alert http any any -> any any (flow:to_server; content:"GET"; sid:1;)"#,
-            "app-layer:http",
         ),
         (
             r#"alert udp any any -> any any (http.uri; content:"/x"; sid:1;)"#,
