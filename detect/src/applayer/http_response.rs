@@ -15,8 +15,8 @@
 //!   `Transfer-Encoding` (repeats joined) and `Content-Type` are what framing reads;
 //! - body (`htp_connp_RES_BODY_DETERMINE`): a CONNECT's 2xx ends the response, a `101`
 //!   without length headers stops the parser before it completes, and after either the
-//!   parser follows nothing more (a tunnel: Suricata's WebSocket and HTTP/2 upgrades are
-//!   not modelled); a `100`
+//!   parser follows nothing more (a tunnel: Suricata's WebSocket and HTTP/2 upgrades, and
+//!   its detection of the protocol inside a CONNECT tunnel, are not modelled); a `100`
 //!   without them is interim (a second one is an error); a HEAD's response, and a 1xx,
 //!   204 or 304 without length headers, have none; else `chunked` in the
 //!   Transfer-Encoding, else `Content-Length` (invalid: an error), else (a
