@@ -117,8 +117,9 @@ pub struct HttpResponses {
     /// repeated; and the repeats counted (`res_header_repetitions`, of these headers).
     repeated: [bool; 3],
     repetitions: u32,
-    /// The response ends in a tunnel (a CONNECT's 2xx, a 101).
-    tunnel: bool,
+    /// A CONNECT's 2xx: the connection becomes a tunnel once this response completes
+    /// (a 101 becomes one at once, without completing).
+    tunnel_after: bool,
     /// Responses completed in the current call.
     completed: u32,
 }
@@ -203,7 +204,7 @@ impl HttpResponses {
         self.seen_100 = false;
         self.repeated = [false; 3];
         self.repetitions = 0;
-        self.tunnel = false;
+        self.tunnel_after = false;
     }
 
     /// `htp_connp_RES_IDLE` and `htp_tx_state_response_start`.
@@ -222,7 +223,7 @@ impl HttpResponses {
     fn complete(&mut self) {
         self.completed += 1;
         self.carry.clear();
-        self.state = if self.tunnel {
+        self.state = if self.tunnel_after {
             State::Tunnel
         } else {
             State::Idle
@@ -478,7 +479,7 @@ impl HttpResponses {
         let lengths = self.present[CL] || self.present[TE];
         let status = self.status.unwrap_or(0);
         if self.answer == Answer::Connect && (200..=299).contains(&status) {
-            self.tunnel = true;
+            self.tunnel_after = true;
             self.state = State::Finalize;
             return Ok(());
         }
