@@ -227,6 +227,7 @@ impl Worker {
                 let mut t = TcpApp::default();
                 t.set_protocols(engine.has_tls_rules(), engine.has_http_rules());
                 t.set_http_body(engine.has_http_body_rules());
+                t.set_http_responses(engine.has_http_response_rules());
                 t.set_ja3(engine.has_ja3_rules());
                 t.set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
                 t.set_recheck(engine.has_tls_rechecks());
@@ -283,6 +284,8 @@ impl Worker {
         self.tcp_app
             .set_protocols(engine.has_tls_rules(), engine.has_http_rules());
         self.tcp_app.set_http_body(engine.has_http_body_rules());
+        self.tcp_app
+            .set_http_responses(engine.has_http_response_rules());
         self.tcp_app.set_ja3(engine.has_ja3_rules());
         self.tcp_app
             .set_certs(engine.has_cert_rules() || engine.has_tls_rechecks());
@@ -342,6 +345,7 @@ impl Worker {
         s.app.http_flows = t.http_flows;
         s.app.http_requests = t.http_requests;
         s.app.http_responses = t.http_responses;
+        s.app.http_bodies_compressed = t.http_bodies_compressed;
         s
     }
 
@@ -818,9 +822,9 @@ impl Worker {
                 return;
             }
         }
-        // An HTTP flow's requests due at this packet of the client's (each alerts once).
+        // An HTTP flow's requests due at this packet of the client's, or its responses at
+        // one of the server's (each alerts once per transaction).
         if app == AppProto::Http
-            && to_server
             && !matches!(verdict, Verdict::Pass | Verdict::PassPacket)
             && dns_verdict == Verdict::Inspected
             && self.tcp_app.has_tx(view.slot, to_server)
@@ -838,20 +842,30 @@ impl Worker {
                 }
             }
             let mut v = Verdict::Inspected;
-            tcp_app.inspect_http(view.slot, |tx, settled| {
-                if v == Verdict::Pass {
-                    return;
-                }
-                let got =
-                    engine.inspect_http(p, &info, |k| tx.buffer(k), tx.progress, settled, scratch);
-                if got != Verdict::Inspected {
-                    v = got;
-                }
-                for &rule in scratch.matches() {
-                    held.push(rule as u32, p.payload);
-                }
-            });
-            self.scratch.clear_matches();
+            if to_server {
+                tcp_app.inspect_http(view.slot, |tx, settled| {
+                    if v == Verdict::Pass {
+                        return;
+                    }
+                    let got = engine.inspect_http(
+                        p,
+                        &info,
+                        |k| tx.buffer(k),
+                        tx.progress,
+                        settled,
+                        scratch,
+                    );
+                    if got != Verdict::Inspected {
+                        v = got;
+                    }
+                    for &rule in scratch.matches() {
+                        held.push(rule as u32, p.payload);
+                    }
+                });
+                self.scratch.clear_matches();
+            } else {
+                v = self.inspect_responses(view.slot, false, p, &info);
+            }
             self.tcp_app_done(view.slot);
             if v == Verdict::Pass {
                 self.held.clear();
@@ -1019,6 +1033,47 @@ impl Worker {
         self.tcp_app.close(slot);
     }
 
+    /// Runs the response rules on the responses of the HTTP flow in `slot` due at `p` (a
+    /// packet to the client; `eof`: the flow's end-of-flow pseudo packet, which takes
+    /// every response): their matches wait in `held`. Returns the strongest verdict.
+    fn inspect_responses(
+        &mut self,
+        slot: u32,
+        eof: bool,
+        p: &Packet<'_>,
+        info: &FlowInfo,
+    ) -> Verdict {
+        let Worker {
+            scratch,
+            held,
+            engine,
+            tcp_app,
+            ..
+        } = self;
+        let mut v = Verdict::Inspected;
+        tcp_app.inspect_http_responses(slot, eof, |tx, settled| {
+            if v == Verdict::Pass {
+                return;
+            }
+            let got = engine.inspect_http_response(
+                p,
+                info,
+                |k| tx.buffer(k),
+                tx.progress,
+                settled,
+                scratch,
+            );
+            if got != Verdict::Inspected {
+                v = got;
+            }
+            for &rule in scratch.matches() {
+                held.push(rule as u32, p.payload);
+            }
+        });
+        self.scratch.clear_matches();
+        v
+    }
+
     /// Raw stream inspection of `slot` in the direction of `at` for packet `p`: each run
     /// of bytes goes through the matcher, and its alerts, carrying that run, are held
     /// (see [`Held`]) for the caller to raise or drop. `Pass` when a `pass` rule matched
@@ -1118,14 +1173,16 @@ impl Worker {
     fn flush_slot(&mut self, slot: u32, ts_ns: u64, sink: &mut impl FnMut(AlertEvent)) {
         let pending = self.streams.pending(slot);
         let open = self.engine.has_end_of_flow_rules() && self.streams.open(slot);
-        if pending == [false; 2] && !open {
+        let responses = self.engine.has_http_response_rules() && self.tcp_app.has_responses(slot);
+        if pending == [false; 2] && !open && !responses {
             return;
         }
         let Some(ep) = self.streams.endpoints(slot) else {
             return;
         };
         for (d, to_server) in [(0, true), (1, false)] {
-            if !pending[d] && !open {
+            let txs = !to_server && responses;
+            if !pending[d] && !open && !txs {
                 continue;
             }
             let ((src, sport), (dst, dport)) = if to_server {
@@ -1184,20 +1241,28 @@ impl Worker {
             } else {
                 Verdict::Inspected
             };
-            let header = if stream == Verdict::Pass {
+            let header = if stream == Verdict::Pass || !(pending[d] || open) {
                 Verdict::Inspected
             } else {
                 self.engine
                     .inspect_end_of_flow(&p, &info, &mut self.scratch)
             };
+            let mut tx_verdict = Verdict::Inspected;
+            if txs && stream != Verdict::Pass && header != Verdict::Pass {
+                let Worker { scratch, held, .. } = self;
+                for &rule in scratch.matches() {
+                    held.push(rule as u32, &[]);
+                }
+                tx_verdict = self.inspect_responses(slot, true, &p, &info);
+            }
             self.store_bits(slot);
-            if stream == Verdict::Pass || header == Verdict::Pass {
+            if stream == Verdict::Pass || header == Verdict::Pass || tx_verdict == Verdict::Pass {
                 self.held.clear();
                 return;
             }
             self.raise_held(&at, &p, sink);
             self.raise_matches(&at, &p, &[], sink);
-            if stream == Verdict::Drop || header == Verdict::Drop {
+            if stream == Verdict::Drop || header == Verdict::Drop || tx_verdict == Verdict::Drop {
                 return;
             }
         }

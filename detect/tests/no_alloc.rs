@@ -516,13 +516,14 @@ alert http any any -> any any (msg:"f"; flow:to_server; http.method; content:"PU
 alert http any any -> any any (msg:"g"; flow:to_server; http.uri.raw; pcre:"/zz+$/"; sid:7;)
 alert tcp any any -> any any (msg:"h"; content:"NOPE"; sid:8;)
 alert http any any -> any any (msg:"i"; flow:to_client; content:"NEVER-IN-A-RESPONSE"; sid:9;)
+alert http any any -> any any (msg:"j"; flow:established,to_client; file.data; content:"NEVER-IN-A-BODY"; sid:10;)
 "#;
-    let mut w = worker_for(rules, |e| e.has_http_rules());
+    let mut w = worker_for(rules, |e| e.has_http_rules() && e.has_http_response_rules());
     let first = b"GET /a/./b/../index.html?q=%41%42 HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\n\
 User-Agent: curl/8.0\r\nAccept: */*\r\nCookie: s=1\r\n\r\n";
     let second = b"POST /form HTTP/1.1\r\nHost: www.example.com\r\nContent-Type: text/plain\r\n\
 Content-Length: 11\r\nConnection: close\r\n\r\nhello world";
-    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nok, a body file.data inspects.";
     let script = [
         (true, F::SYN, &[][..]),
         (false, F::SYN | F::ACK, &[][..]),

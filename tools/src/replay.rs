@@ -248,7 +248,7 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
     eprintln!(
         "app layer: {} DNS requests inspected, {} flows turned round by their first payload, \
          {} TLS flows, {} TLS server names, {} TLS server certificates, {} HTTP flows, {} HTTP \
-         requests, {} HTTP responses, {} TCP directions given up, {} bytes held at most",
+         requests, {} HTTP responses, {} compressed HTTP bodies not inspected, {} TCP directions given up, {} bytes held at most",
         t.app.dns_requests,
         t.app.reversed_flows,
         t.app.tls_flows,
@@ -257,6 +257,7 @@ pub fn print_counts(t: &detect::worker::WorkerStats) {
         t.app.http_flows,
         t.app.http_requests,
         t.app.http_responses,
+        t.app.http_bodies_compressed,
         t.app.tcp_given_up,
         t.app.tcp_held_peak
     );

@@ -76,7 +76,7 @@ impl LoadedRulesSummary {
         }
         if self.http > 0 {
             s.push_str(&format!(
-                "http: {} rule(s) on HTTP (request buffers: method, URI, host, headers, body; raw content both ways; response buffers are not parsed)\n",
+                "http: {} rule(s) on HTTP (request buffers: method, URI, host, headers, body; response bodies (file.data); raw content both ways; response headers are not parsed)\n",
                 self.http
             ));
         }

@@ -60,7 +60,7 @@ fn et_open_loads_and_replays_with_a_summary() {
             "{kw} still skips rules: {stdout}"
         );
     }
-    // The response buffers are not parsed yet.
+    // The response headers are not parsed yet.
     assert!(stdout.contains("http.stat_code"), "{stdout}");
     assert!(stdout.contains("configuration OK"));
 

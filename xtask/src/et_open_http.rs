@@ -7,15 +7,17 @@
 
 use anyhow::Result;
 use detect::applayer::http::{METHODS, REQUEST_BODY_LIMIT};
+use detect::applayer::http_response::RESPONSE_BODY_LIMIT;
 use detect::rules::{
-    load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, Proto, Rule, Sticky, Vars,
+    load_files, AddrSet, Classifications, ContentMatch, PayloadMatch, PortSet, Proto, Rule, Sticky,
+    Vars,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 /// At most this many sessions (ET Open has fewer HTTP rules than this: all are taken).
-pub const MAX_SESSIONS: usize = 12_000;
+pub const MAX_SESSIONS: usize = 14_000;
 
 /// The header each header-valued buffer reads.
 fn header_of(kind: Sticky) -> Option<&'static [u8]> {
@@ -427,6 +429,31 @@ fn is_raw_http(r: &Rule) -> bool {
     r.proto == Proto::Http && r.app_buffer.is_none()
 }
 
+/// Whether `r` reads an HTTP response's body (`file.data`).
+fn is_file_data(r: &Rule) -> bool {
+    r.app_buffer
+        .as_ref()
+        .is_some_and(|b| b.kind == Sticky::HttpFileData)
+}
+
+/// The response body holding a `file.data` rule's positive contents (anchored ones at
+/// its start); `None` without contents, or past the response body limit.
+fn file_body_for(r: &Rule) -> Option<Vec<u8>> {
+    let contents: Vec<&ContentMatch> = r
+        .app_buffer
+        .iter()
+        .flat_map(|b| &b.payload)
+        .filter_map(|p| match p {
+            PayloadMatch::Content(c) if !c.negated => Some(c),
+            _ => None,
+        })
+        .collect();
+    if contents.is_empty() {
+        return None;
+    }
+    assemble(&contents).filter(|b| b.len() <= RESPONSE_BODY_LIMIT)
+}
+
 /// The body holding a raw `alert http` rule's positive contents, and whether it goes to
 /// the server (`flow:to_server`) or in a response; `None` without contents, or with one
 /// anchored to the start of the stream (`depth`, `offset`, `startswith`), which a body
@@ -474,6 +501,17 @@ fn raw_exchange(body: &[u8], to_server: bool) -> (Vec<u8>, Vec<u8>) {
 
 /// The small answer of request sessions.
 const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+
+/// The server's port for a rule whose server side has `ports`: the one port, else 80
+/// when it is among them, else the first.
+fn server_port(ports: &PortSet) -> u16 {
+    match ports.include.as_slice() {
+        [(lo, hi)] if lo == hi => *lo,
+        _ if ports.contains(80) => 80,
+        [(lo, _), ..] => *lo,
+        [] => 80,
+    }
+}
 
 /// Session `n`'s `$HOME_NET` and outside addresses (two of each).
 fn addrs(n: usize) -> [IpAddr; 4] {
@@ -548,7 +586,9 @@ fn session(
 /// acknowledged by the server, a small `200 OK` acknowledged by the client, FIN teardown.
 /// Then a session for each raw-content `alert http` rule whose contents a body can hold
 /// ([`raw_body_for`]), in a POST's body or a response's (the rule's source port is then
-/// the server's). Prints how many rules were skipped; returns the number of sessions.
+/// the server's). Then one for each `file.data` rule, its contents in a response's body
+/// ([`file_body_for`]). Prints how many rules were skipped; returns the number of
+/// sessions.
 pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
     use crate::golden_stream::{write_file, write_frames};
 
@@ -567,12 +607,7 @@ pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
             skipped += 1;
             continue;
         };
-        let port = match r.dst_ports.include.as_slice() {
-            [(lo, hi)] if lo == hi => *lo,
-            _ if r.dst_ports.contains(80) => 80,
-            [(lo, _), ..] => *lo,
-            [] => 80,
-        };
+        let port = server_port(&r.dst_ports);
         let inbound = endpoints(r, n).0 != addrs(n)[0];
         if !seen.insert((req.clone(), port, inbound)) || n >= MAX_SESSIONS {
             continue;
@@ -591,42 +626,53 @@ pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
     println!(
         "{rules_n} enforced HTTP rules, {skipped} of them skipped (contents not placeable in a request)"
     );
-    let (mut raw_n, mut raw_skipped, mut raw_seen) = (0usize, 0usize, BTreeSet::new());
+    // Sessions of rules whose contents go in a body, raw ones then `file.data` ones; one
+    // per body, direction, port and orientation.
+    let mut bodies = BTreeSet::new();
+    let mut body_session =
+        |frames: &mut Vec<Vec<u8>>, n: &mut usize, r: &Rule, body: Vec<u8>, to_server: bool| {
+            let port = server_port(if to_server {
+                &r.dst_ports
+            } else {
+                &r.src_ports
+            });
+            let (client, server) = endpoints(r, *n);
+            let inbound = client != addrs(*n)[0];
+            if !bodies.insert((body.clone(), to_server, port, inbound)) || *n >= MAX_SESSIONS {
+                return;
+            }
+            let (req, resp) = raw_exchange(&body, to_server);
+            let cport = 20_000 + (*n % 40_000) as u16;
+            session(
+                frames,
+                (client, cport),
+                (server, port),
+                (&req, &resp),
+                *n as u32,
+            );
+            *n += 1;
+        };
+    let (mut raw_n, mut raw_skipped) = (0usize, 0usize);
     for r in loaded.rules.iter().filter(|r| is_raw_http(r)) {
         raw_n += 1;
-        let Some((body, to_server)) = raw_body_for(r) else {
-            raw_skipped += 1;
-            continue;
-        };
-        let ports = if to_server {
-            &r.dst_ports
-        } else {
-            &r.src_ports
-        };
-        let port = match ports.include.as_slice() {
-            [(lo, hi)] if lo == hi => *lo,
-            _ if ports.contains(80) => 80,
-            [(lo, _), ..] => *lo,
-            [] => 80,
-        };
-        let (client, server) = endpoints(r, n);
-        let inbound = client != addrs(n)[0];
-        if !raw_seen.insert((body.clone(), to_server, port, inbound)) || n >= MAX_SESSIONS {
-            continue;
+        match raw_body_for(r) {
+            Some((body, to_server)) => body_session(&mut frames, &mut n, r, body, to_server),
+            None => raw_skipped += 1,
         }
-        let (req, resp) = raw_exchange(&body, to_server);
-        let cport = 20_000 + (n % 40_000) as u16;
-        session(
-            &mut frames,
-            (client, cport),
-            (server, port),
-            (&req, &resp),
-            n as u32,
-        );
-        n += 1;
     }
     println!(
         "{raw_n} enforced raw-content http rules, {raw_skipped} of them skipped (no content, or one anchored to the stream's start)"
+    );
+    let (mut file_n, mut file_skipped) = (0usize, 0usize);
+    for r in loaded.rules.iter().filter(|r| is_file_data(r)) {
+        file_n += 1;
+        match file_body_for(r) {
+            Some(body) => body_session(&mut frames, &mut n, r, body, false),
+            None => file_skipped += 1,
+        }
+    }
+    println!(
+        "{file_n} enforced file.data rules, {file_skipped} of them skipped (no content, or contents that cannot be placed in a body)"
     );
     // Frames 1 ms apart from 2024-06-10T06:13:20.001Z.
     write_file(out, |sink| {

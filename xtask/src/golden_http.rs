@@ -363,7 +363,69 @@ GET /extra/next HTTP/1.1\r\nHost: extra.example.com\r\n\r\n"),
             R(b"second page, no object"),
         ],
     );
+    // 31. (o) file.data: a response body in two segments, the mark across them; then a
+    //     chunked body whose mark spans two chunks (file data is de-chunked), with a
+    //     trailer in a later segment.
+    session(
+        &mut g,
+        &[
+            C(b"GET /file/plain.txt HTTP/1.1\r\nHost: file.example.com\r\n\r\n"),
+            S(b"HTTP/1.1 200 OK\r\nContent-Length: 31\r\n\r\nplain text FILEM"),
+            S(b"ARK-plain here."),
+            C(b"GET /file/chunked.js HTTP/1.1\r\nHost: file.example.com\r\n\r\n"),
+            S(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nvar FILEM\r\n"),
+            S(b"C\r\nARK-chunked\r\n0\r\n"),
+            S(b"X-Trailer: done\r\n\r\n"),
+        ],
+    );
+    // 32. (o) file.data past the response body limit: 6,000 bytes in three segments;
+    //     4,096 are kept and inspected when a byte past the limit closes the file.
+    let resp = big_response();
+    session(
+        &mut g,
+        &[
+            C(b"GET /file/big.bin HTTP/1.1\r\nHost: big.example.com\r\n\r\n"),
+            S(&resp[..2500]),
+            S(&resp[2500..4400]),
+            S(&resp[4400..]),
+        ],
+    );
+    // 33. (o) Responses without a body (a HEAD's, a 304), a keep-alive pair whose second
+    //     body is the one marked, and a body `startswith` and `pcre` look at.
+    session(
+        &mut g,
+        &[
+            C(b"HEAD /file/head HTTP/1.1\r\nHost: nb.example.com\r\n\r\n"),
+            S(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"),
+            C(b"GET /file/cached HTTP/1.1\r\nHost: nb.example.com\r\n\r\n"),
+            S(b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+            C(b"GET /file/first HTTP/1.1\r\nHost: nb.example.com\r\n\r\n"),
+            R(b"<html>first body, nothing here</html>"),
+            C(b"GET /file/second HTTP/1.1\r\nHost: nb.example.com\r\n\r\n"),
+            R(b"<html>second-body id=31337 TIDEFILE</html>"),
+        ],
+    );
+    // 34. (o) An HTTP/1.0 body that runs until the server closes.
+    session(
+        &mut g,
+        &[
+            C(b"GET /file/close HTTP/1.0\r\nHost: close.example.com\r\n\r\n"),
+            S(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close: UNTILCLOSE-mark"),
+        ],
+    );
     g.frames
+}
+
+/// The response of session 32: a 6,000-byte body with `EARLYRESP` at 100, `EDGERESP`
+/// across the body limit (4,090..4,098) and `LATERESP` at 5,000.
+fn big_response() -> Vec<u8> {
+    let mut b: Vec<u8> = (0..6000u32).map(|i| b'A' + (i % 26) as u8).collect();
+    b[100..109].copy_from_slice(b"EARLYRESP");
+    b[4090..4098].copy_from_slice(b"EDGERESP");
+    b[5000..5008].copy_from_slice(b"LATERESP");
+    let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 6000\r\n\r\n".to_vec();
+    r.extend_from_slice(&b);
+    r
 }
 
 /// The body of session 26: filler with `EARLYMARK` at 100, `EDGEMARK` across the body

@@ -3,11 +3,14 @@
 //! the end of stream. Nothing may panic; a stopped parser takes nothing more and says
 //! so; what it holds stays within libhtp's field limit (plus the feed); the same feeds after a reset
 //! complete the same responses; feeding a byte at a time completes no more responses
-//! than there are bytes; an HTTP/0.9 answer completes only at the end of stream.
+//! than there are bytes; an HTTP/0.9 answer completes only at the end of stream; keeping
+//! response transactions (for `file.data`) frames the same responses, each body offered
+//! within the body limit, once.
 #![no_main]
 
 use detect::applayer::http::{Fed, FIELD_LIMIT_HARD};
-use detect::applayer::http_response::{Answer, HttpResponses};
+use detect::applayer::http_response::{Answer, HttpResponses, RESPONSE_BODY_LIMIT};
+use detect::rules::Sticky;
 use libfuzzer_sys::fuzz_target;
 
 /// The request kinds the responses answer, cycling by response index.
@@ -58,6 +61,29 @@ fuzz_target!(|data: &[u8]| {
     r.reset();
     assert!(r.held() == 0 && !r.stopped());
     assert_eq!(run(&mut r, kinds, &pieces), first, "a reset parser differs");
+
+    // Bodies kept: the same framing; each transaction's file within the limit, offered
+    // at most once.
+    let mut k = HttpResponses::default();
+    k.set_keep_body(true);
+    let mut feds = Vec::new();
+    for piece in pieces {
+        feds.push(k.feed(piece, |n| answer(kinds, n)));
+    }
+    feds.push(k.close());
+    assert_eq!(feds, first, "keeping bodies changed the framing");
+    let mut last_id = None;
+    for tx in k.txs_mut() {
+        assert!(last_id.is_none_or(|l| tx.id > l));
+        last_id = Some(tx.id);
+        tx.begin_inspection(true);
+        let n = tx.buffer(Sticky::HttpFileData).map_or(0, <[u8]>::len);
+        assert!(n <= RESPONSE_BODY_LIMIT);
+        tx.end_inspection();
+        tx.begin_inspection(true);
+        assert!(tx.buffer(Sticky::HttpFileData).is_none(), "a body offered twice");
+        tx.end_inspection();
+    }
 
     let bytes: Vec<&[u8]> = rest.chunks(1).collect();
     let mut r = HttpResponses::default();

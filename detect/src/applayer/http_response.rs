@@ -4,7 +4,8 @@
 //! does for the client's. Raw `content` rules on a response (`alert http ...
 //! flow:to_client`, or `alert tcp` on an HTTP flow) alert at that packet in Suricata.
 //!
-//! Only the framing is modelled (`htp_response.c`); no response buffer is kept:
+//! The framing (`htp_response.c`), and, while a rule reads response bodies, each
+//! response's body as `file.data` sees it (see [`ResponseTx`]):
 //! - idle: the first byte of a response starts it, answering the request of the same
 //!   index ([`Answer`]); after an HTTP/0.9 request the whole rest is the body;
 //! - response line: empty lines before it are skipped; a line that does not start with
@@ -29,14 +30,30 @@
 //!
 //! At the server's end of stream a response in progress completes.
 //!
+//! # Response bodies (`file.data`)
+//!
+//! With [`HttpResponses::set_keep_body`] each response is a [`ResponseTx`] whose body
+//! bytes (de-chunked, with the lines framing takes as body) go to the file Suricata
+//! opens for it (`HtpResponseBodyHandle`), up to [`RESPONSE_BODY_LIMIT`]; the first byte
+//! past the limit closes the file as truncated, and the response's completion closes
+//! it. Progress follows libhtp's (`response_progress`: line, headers, body, trailer,
+//! complete), and `updated` Suricata's `updated_tc`. Under the default configuration the
+//! body limit is below the minimal inspection size, so `FiledataGetDataCallback`
+//! offers the file only once the body is done, the file closed, or at the end of the
+//! flow, from its start, and once (see [`ResponseTx::begin_inspection`]).
+//!
 //! Memory: the line being read and a folded header are held, within libhtp's hard field
 //! limit (18,000 bytes; past it the parser gives up, as libhtp does for a buffered line,
-//! and here also for a header folded past it); no body byte is kept.
+//! and here also for a header folded past it); body bytes only as above.
 //!
 //! Not modelled: lines ended by a lone CR (libhtp ends a header line at a CR not
 //! followed by LF), a response without a request (libhtp makes a transaction for it),
 //! the request side's reaction to a 4xx for a request waiting on `Expect: 100-continue`,
-//! decompression, and protocol upgrades to HTTP/2.
+//! decompression (a body whose `Content-Encoding` libhtp decompresses opens no file
+//! here, [`ResponseTx::compressed`]), the file name a file needs (every response body
+//! here opens one), and protocol upgrades to HTTP/2.
+
+use crate::rules::Sticky;
 
 use super::http::{
     chunked_length, content_length, is_folding, is_line_empty, is_space, parse_header, skip_line,
@@ -86,6 +103,8 @@ enum State {
 const CL: usize = 0;
 const TE: usize = 1;
 const CT: usize = 2;
+const CE: usize = 3;
+const FIELDS: usize = 4;
 
 /// One connection's response-side framing (`htp_connp_t`'s outbound half).
 #[derive(Debug, Default)]
@@ -109,20 +128,142 @@ pub struct HttpResponses {
     http11: bool,
     /// `[Content-Length, Transfer-Encoding, Content-Type]`: the values of the headers
     /// framing reads, while `present` (the buffers are reused).
-    fields: [Vec<u8>; 3],
-    present: [bool; 3],
+    fields: [Vec<u8>; FIELDS],
+    present: [bool; FIELDS],
     /// `seen_100continue`.
     seen_100: bool,
     /// Per framing header (`[Content-Length, Transfer-Encoding, Content-Type]`): it was
     /// repeated; and the repeats counted (`res_header_repetitions`, of these headers).
-    repeated: [bool; 3],
+    repeated: [bool; FIELDS],
     repetitions: u32,
     /// A CONNECT's 2xx: the connection becomes a tunnel once this response completes
     /// (a 101 becomes one at once, without completing).
     tunnel_after: bool,
     /// Responses completed in the current call.
     completed: u32,
+    /// Response transactions are kept (some rule reads response bodies): Suricata's
+    /// `HTP_REQUIRE_RESPONSE_BODY`.
+    keep: bool,
+    /// The kept transactions, oldest first, until inspected after completing.
+    txs: Vec<ResponseTx>,
+    /// Retired transactions, kept for their allocations.
+    spare: Vec<ResponseTx>,
 }
+
+/// What Suricata's file tracking holds of a response body (`HtpResponseBodyHandle`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum File {
+    /// No body byte yet: no file.
+    #[default]
+    None,
+    Open,
+    /// Closed: the response completed, or a body byte came past the body limit
+    /// (`FILE_TRUNCATED`).
+    Closed,
+}
+
+/// One response transaction, as `file.data` sees it: the file of its body and the
+/// progress that decides when the file is inspected.
+#[derive(Debug, Default)]
+pub struct ResponseTx {
+    /// The index of the request it answers (0, 1, ... per connection).
+    pub id: u64,
+    /// libhtp's `response_progress`, [`super::http::PROGRESS_LINE`] to
+    /// [`super::http::PROGRESS_COMPLETE`].
+    pub progress: u8,
+    /// Suricata's `updated_tc`: header bytes, body bytes or the completion were parsed
+    /// since the caller last inspected the transaction (which clears it).
+    pub updated: bool,
+    /// The body's first [`RESPONSE_BODY_LIMIT`] bytes (de-chunked): the file's data.
+    body: Vec<u8>,
+    file: File,
+    /// `content_len_so_far`: body bytes counted against the limit.
+    so_far: u64,
+    /// `content_inspected`: how much of `body` detection was given.
+    inspected: usize,
+    /// The body is offered at the current inspection.
+    fresh: bool,
+    /// `Content-Encoding` asks libhtp to decompress the body: not modelled, so the body
+    /// is not followed and no file is opened (counted by the caller).
+    compressed: bool,
+}
+
+impl ResponseTx {
+    fn clear(&mut self) {
+        self.id = 0;
+        self.progress = 0;
+        self.updated = false;
+        self.body.clear();
+        self.file = File::None;
+        self.so_far = 0;
+        self.inspected = 0;
+        self.fresh = false;
+        self.compressed = false;
+    }
+
+    /// Whether the body was compressed, and so not followed.
+    pub fn compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// `HTPCallbackResponseBodyData` with `HtpResponseBodyHandle`: the first bytes up
+    /// to the body limit go to the file (opened by the first), and a byte past the limit
+    /// closes it as truncated.
+    fn body_data(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.updated = true;
+        if self.compressed {
+            return;
+        }
+        let limit = RESPONSE_BODY_LIMIT as u64;
+        if self.so_far < limit {
+            let n = (limit - self.so_far).min(data.len() as u64) as usize;
+            if self.file == File::None {
+                self.file = File::Open;
+            }
+            if self.file == File::Open {
+                self.body.extend_from_slice(&data[..n]);
+            }
+            self.so_far += n as u64;
+        } else if self.file == File::Open {
+            self.file = File::Closed;
+        }
+    }
+
+    /// Starts one inspection: whether the file is offered (Suricata's
+    /// `FiledataGetDataCallback` under the default configuration, where the body limit
+    /// is below the minimal inspection size): once the body is done, the file closed or
+    /// the flow ended (`eof`), its bytes not given to detection yet.
+    pub fn begin_inspection(&mut self, eof: bool) {
+        let ready = eof || self.progress > super::http::PROGRESS_BODY || self.file == File::Closed;
+        self.fresh = ready && self.body.len() > self.inspected;
+    }
+
+    /// Ends the inspection [`ResponseTx::begin_inspection`] started.
+    pub fn end_inspection(&mut self) {
+        if self.fresh {
+            self.inspected = self.body.len();
+            self.fresh = false;
+        }
+    }
+
+    /// The buffer a rule on `kind` inspects now: `file.data` while the file is offered.
+    pub fn buffer(&self, kind: Sticky) -> Option<&[u8]> {
+        match kind {
+            Sticky::HttpFileData if self.fresh => Some(&self.body),
+            _ => None,
+        }
+    }
+}
+
+/// `response-body-limit` of Suricata's libhtp configuration when none is given
+/// (`HTP_CONFIG_DEFAULT_RESPONSE_BODY_LIMIT`): the body bytes a response's file takes.
+pub const RESPONSE_BODY_LIMIT: usize = 4096;
+
+/// Retired transactions kept for reuse.
+const SPARE_TXS: usize = 8;
 
 impl HttpResponses {
     /// Back to a new connection, keeping the allocations.
@@ -134,6 +275,62 @@ impl HttpResponses {
         self.has_pending = false;
         self.completed = 0;
         self.clear_response();
+        self.retire(|_| true);
+    }
+
+    /// Whether response transactions are kept from now on (some rule reads bodies).
+    pub fn set_keep_body(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+
+    /// The kept response transactions, oldest first.
+    pub fn txs(&self) -> &[ResponseTx] {
+        &self.txs
+    }
+
+    pub fn txs_mut(&mut self) -> &mut [ResponseTx] {
+        &mut self.txs
+    }
+
+    /// Lets go of the transactions `done` picks (their allocations are kept for reuse
+    /// while small).
+    pub fn retire(&mut self, mut done: impl FnMut(&ResponseTx) -> bool) {
+        let mut i = 0;
+        while i < self.txs.len() {
+            if done(&self.txs[i]) {
+                let mut tx = self.txs.remove(i);
+                if self.spare.len() < SPARE_TXS && tx.body.capacity() <= RESPONSE_BODY_LIMIT {
+                    tx.clear();
+                    self.spare.push(tx);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The transaction of the response being parsed, when kept.
+    fn cur(&mut self) -> Option<&mut ResponseTx> {
+        let id = self.started.checked_sub(1)?;
+        self.txs
+            .last_mut()
+            .filter(|t| t.id == id && t.progress < super::http::PROGRESS_COMPLETE)
+    }
+
+    /// Body bytes of the response being parsed.
+    fn body_data(&mut self, data: &[u8]) {
+        if let Some(tx) = self.cur() {
+            tx.body_data(data);
+        }
+    }
+
+    /// Moves the response being parsed to `progress`; `updated`: by bytes its callbacks
+    /// see.
+    fn progress(&mut self, progress: u8, updated: bool) {
+        if let Some(tx) = self.cur() {
+            tx.progress = tx.progress.max(progress);
+            tx.updated |= updated;
+        }
     }
 
     /// Whether the parser follows nothing more: it gave up, or the connection became a
@@ -148,9 +345,10 @@ impl HttpResponses {
         self.state == State::Tunnel
     }
 
-    /// Bytes held: the buffered line and the header waiting for a continuation.
+    /// Bytes held: the buffered line, the header waiting for a continuation and the
+    /// kept bodies.
     pub fn held(&self) -> usize {
-        self.carry.len() + self.pending.len()
+        self.carry.len() + self.pending.len() + self.txs.iter().map(|t| t.body.len()).sum::<usize>()
     }
 
     /// Parses the server's next acknowledged bytes (one `htp_connp_res_data` call);
@@ -200,9 +398,9 @@ impl HttpResponses {
         for f in &mut self.fields {
             f.clear();
         }
-        self.present = [false; 3];
+        self.present = [false; FIELDS];
         self.seen_100 = false;
-        self.repeated = [false; 3];
+        self.repeated = [false; FIELDS];
         self.repetitions = 0;
         self.tunnel_after = false;
     }
@@ -211,6 +409,16 @@ impl HttpResponses {
     fn start(&mut self, answer: Answer) {
         self.clear_response();
         self.answer = answer;
+        if self.keep {
+            let mut tx = self.spare.pop().unwrap_or_default();
+            tx.id = self.started;
+            tx.progress = if answer == Answer::Http09 {
+                super::http::PROGRESS_BODY
+            } else {
+                super::http::PROGRESS_LINE
+            };
+            self.txs.push(tx);
+        }
         self.started += 1;
         self.state = if answer == Answer::Http09 {
             State::UntilClose
@@ -221,6 +429,13 @@ impl HttpResponses {
 
     /// `htp_tx_state_response_complete`.
     fn complete(&mut self) {
+        if let Some(tx) = self.cur() {
+            tx.progress = super::http::PROGRESS_COMPLETE;
+            tx.updated = true;
+            if tx.file == File::Open {
+                tx.file = File::Closed;
+            }
+        }
         self.completed += 1;
         self.carry.clear();
         self.state = if self.tunnel_after {
@@ -274,9 +489,11 @@ impl HttpResponses {
                     None => return Ok(()),
                 },
                 State::ChunkedData | State::Identity => {
-                    if take_body(data, &mut at, &mut self.left).is_empty() {
+                    let body = take_body(data, &mut at, &mut self.left);
+                    if body.is_empty() {
                         return Ok(());
                     }
+                    self.body_data(body);
                     if self.left == 0 {
                         self.state = if self.state == State::Identity {
                             State::Finalize
@@ -291,7 +508,10 @@ impl HttpResponses {
                     }
                     self.state = State::ChunkedLength;
                 }
-                State::UntilClose => return Ok(()),
+                State::UntilClose => {
+                    self.body_data(data.get(at..).unwrap_or_default());
+                    return Ok(());
+                }
                 State::Finalize => {
                     if at >= data.len() && self.carry.is_empty() {
                         // Nothing follows in this feed: complete now.
@@ -305,6 +525,7 @@ impl HttpResponses {
                     self.with_line(data, line, |s, l| {
                         if treat_as_body(l) {
                             // More body of this response.
+                            s.body_data(l);
                             return Ok(());
                         }
                         // The line starts the next response: read again as its line.
@@ -351,6 +572,7 @@ impl HttpResponses {
         }
         let l = super::http::chomp(line);
         if treat_as_body(l) {
+            self.body_data(line);
             if last {
                 self.state = State::Finalize;
             }
@@ -381,6 +603,7 @@ impl HttpResponses {
             .filter(|s| (100..=999).contains(s));
         self.trailer = false;
         self.state = State::Headers;
+        self.progress(super::http::PROGRESS_HEADERS, false);
         Ok(())
     }
 
@@ -438,6 +661,7 @@ impl HttpResponses {
     /// past [`MAX_REPETITIONS`] are dropped as libhtp drops them, and a joined value
     /// stops growing at the hard field limit, so what a response holds stays bounded.
     fn header(&mut self, l: &[u8]) {
+        self.progress(0, true);
         let (name, value) = parse_header(l);
         let i = if name.eq_ignore_ascii_case(b"content-length") {
             CL
@@ -445,6 +669,8 @@ impl HttpResponses {
             TE
         } else if name.eq_ignore_ascii_case(b"content-type") {
             CT
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            CE
         } else {
             return;
         };
@@ -473,6 +699,7 @@ impl HttpResponses {
     /// (`htp_connp_RES_BODY_DETERMINE`).
     fn headers_end(&mut self) -> Result<(), Stop> {
         if self.trailer {
+            self.progress(0, true);
             self.state = State::Finalize;
             return Ok(());
         }
@@ -494,11 +721,16 @@ impl HttpResponses {
             }
             self.seen_100 = true;
             // libhtp forgets the interim response's headers.
-            self.present = [false; 3];
-            self.repeated = [false; 3];
+            self.present = [false; FIELDS];
+            self.repeated = [false; FIELDS];
             self.state = State::Line;
             return Ok(());
         }
+        let compressed = self.present[CE] && compresses(&self.fields[CE]);
+        if let Some(tx) = self.cur() {
+            tx.compressed = compressed;
+        }
+        self.progress(super::http::PROGRESS_BODY, true);
         let no_body = self.answer == Answer::Head
             || (((100..=199).contains(&status) || status == 204 || status == 304) && !lengths);
         if no_body {
@@ -536,6 +768,7 @@ impl HttpResponses {
             Some(0) => {
                 self.trailer = true;
                 self.state = State::Headers;
+                self.progress(super::http::PROGRESS_TRAILER, false);
             }
             Some(n) => {
                 self.left = n;
@@ -556,6 +789,24 @@ fn treat_as_body(l: &[u8]) -> bool {
         .unwrap_or(l.len());
     !l.get(pos..pos + 4)
         .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP"))
+}
+
+/// Whether libhtp decompresses a body with this `Content-Encoding`
+/// (`htp_tx_state_response_headers`): one of its comma-separated codings is gzip,
+/// x-gzip, deflate or x-deflate (LZMA is off in Suricata's default configuration, and
+/// other codings are ignored).
+fn compresses(v: &[u8]) -> bool {
+    v.split(|&b| b == b',').any(|t| {
+        let t = t.trim_ascii();
+        [&b"gzip"[..], b"x-gzip", b"deflate", b"x-deflate"]
+            .iter()
+            .any(|c| {
+                t.iter()
+                    .filter(|&&b| b != 0)
+                    .map(u8::to_ascii_lowercase)
+                    .eq(c.iter().copied())
+            })
+    })
 }
 
 fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
@@ -713,5 +964,129 @@ HTTP/1.1 304 Not Modified\r\n\r\n",
         );
         assert_eq!(fed, Fed::default());
         assert_eq!(r.close().completed, 1);
+    }
+
+    /// Feeds `parts` with response transactions kept; returns the parser.
+    fn kept(parts: &[&[u8]], answer: Answer) -> HttpResponses {
+        let mut r = HttpResponses::default();
+        r.set_keep_body(true);
+        for p in parts {
+            r.feed(p, |_| answer);
+        }
+        r
+    }
+
+    /// What `file.data` is offered of transaction `i` at an inspection now.
+    fn offered(r: &mut HttpResponses, i: usize, eof: bool) -> Option<Vec<u8>> {
+        let tx = &mut r.txs_mut()[i];
+        tx.begin_inspection(eof);
+        let got = tx.buffer(Sticky::HttpFileData).map(<[u8]>::to_vec);
+        tx.end_inspection();
+        got
+    }
+
+    #[test]
+    fn a_body_is_offered_once_when_done_de_chunked() {
+        let mut r = kept(
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello"],
+            Answer::Normal,
+        );
+        assert_eq!(r.txs()[0].progress, crate::applayer::http::PROGRESS_BODY);
+        assert!(r.txs()[0].updated);
+        // Not done yet: deferred.
+        assert_eq!(offered(&mut r, 0, false), None);
+        r.feed(b" world", |_| Answer::Normal);
+        assert_eq!(
+            r.txs()[0].progress,
+            crate::applayer::http::PROGRESS_COMPLETE
+        );
+        assert_eq!(
+            offered(&mut r, 0, false).as_deref(),
+            Some(&b"hello world"[..])
+        );
+        // Offered once.
+        assert_eq!(offered(&mut r, 0, false), None);
+
+        let mut r = kept(
+            &[
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+                b"2\r\nde\r\n0\r\n",
+            ],
+            Answer::Normal,
+        );
+        // Past the body, in the trailer: done.
+        assert_eq!(r.txs()[0].progress, crate::applayer::http::PROGRESS_TRAILER);
+        assert_eq!(offered(&mut r, 0, false).as_deref(), Some(&b"abcde"[..]));
+        r.feed(b"\r\n", |_| Answer::Normal);
+        assert_eq!(
+            r.txs()[0].progress,
+            crate::applayer::http::PROGRESS_COMPLETE
+        );
+        assert_eq!(offered(&mut r, 0, false), None);
+    }
+
+    #[test]
+    fn the_file_keeps_the_body_limit_and_closes_at_the_next_byte() {
+        let mut head = b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n".to_vec();
+        head.extend(std::iter::repeat_n(b'a', RESPONSE_BODY_LIMIT));
+        let mut r = kept(&[&head], Answer::Normal);
+        // Exactly at the limit, the file still open: not offered.
+        assert_eq!(offered(&mut r, 0, false), None);
+        r.feed(b"b", |_| Answer::Normal);
+        let got = offered(&mut r, 0, false).unwrap();
+        assert_eq!(got.len(), RESPONSE_BODY_LIMIT);
+        assert!(got.iter().all(|&b| b == b'a'));
+        assert!(r.held() <= RESPONSE_BODY_LIMIT);
+    }
+
+    #[test]
+    fn bodiless_and_compressed_responses_offer_nothing_until_close_offers_what_is_there() {
+        // A HEAD's answer and a 304: complete, no file.
+        let mut r = kept(
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"],
+            Answer::Head,
+        );
+        assert_eq!(
+            r.txs()[0].progress,
+            crate::applayer::http::PROGRESS_COMPLETE
+        );
+        assert_eq!(offered(&mut r, 0, false), None);
+        let mut r = kept(&[b"HTTP/1.1 304 Not Modified\r\n\r\n"], Answer::Normal);
+        assert_eq!(offered(&mut r, 0, false), None);
+        // Compressed: not followed.
+        let mut r = kept(
+            &[b"HTTP/1.1 200 OK\r\nContent-Encoding: x-GZIP\r\nContent-Length: 3\r\n\r\nabc"],
+            Answer::Normal,
+        );
+        assert!(r.txs()[0].compressed());
+        assert_eq!(offered(&mut r, 0, false), None);
+        for (v, yes) in [
+            (&b"gzip, br"[..], true),
+            (b"br", false),
+            (b"identity", false),
+            (b"de\0flate", true),
+        ] {
+            assert_eq!(compresses(v), yes, "{v:?}");
+        }
+        // Until close: the end of the flow offers the body as it stands.
+        let mut r = kept(&[b"HTTP/1.0 200 OK\r\n\r\npart"], Answer::Normal);
+        assert_eq!(offered(&mut r, 0, false), None);
+        assert_eq!(offered(&mut r, 0, true).as_deref(), Some(&b"part"[..]));
+        // Two responses, one transaction each, answering requests 0 and 1.
+        let r = kept(
+            &[b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ny"],
+            Answer::Normal,
+        );
+        assert_eq!(r.txs().iter().map(|t| t.id).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn without_body_rules_no_transaction_is_kept() {
+        let mut r = HttpResponses::default();
+        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", |_| {
+            Answer::Normal
+        });
+        assert!(r.txs().is_empty());
+        assert_eq!(r.held(), 0);
     }
 }

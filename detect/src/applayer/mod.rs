@@ -49,6 +49,9 @@ pub struct AppStats {
     pub http_flows: u64,
     pub http_requests: u64,
     pub http_responses: u64,
+    /// Responses whose compressed body `file.data` rules did not see (decompression is
+    /// not modelled).
+    pub http_bodies_compressed: u64,
 }
 
 impl AppStats {
@@ -63,6 +66,7 @@ impl AppStats {
         self.http_flows += o.http_flows;
         self.http_requests += o.http_requests;
         self.http_responses += o.http_responses;
+        self.http_bodies_compressed += o.http_bodies_compressed;
     }
 }
 

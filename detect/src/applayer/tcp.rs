@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 
 use super::http::{self, HttpRequests, HttpTx};
-use super::http_response::HttpResponses;
+use super::http_response::{HttpResponses, ResponseTx};
 use super::tls::{self, Probe, TlsFlow, TlsSide};
 
 /// Suricata's TLS probing parser applies to flows with this server port.
@@ -100,6 +100,9 @@ pub struct TcpAppStats {
     pub http_flows: u64,
     pub http_requests: u64,
     pub http_responses: u64,
+    /// Responses whose body was compressed (`Content-Encoding`), which `file.data` rules
+    /// did not see: decompression is not modelled.
+    pub http_bodies_compressed: u64,
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +118,8 @@ struct Conn {
     /// `(request id, rule index)`: rules done with a live request (see
     /// [`crate::engine::Engine::inspect_http`]).
     http_settled: Vec<(u64, u32)>,
+    /// The same for live responses.
+    response_settled: Vec<(u64, u32)>,
     /// Per direction (`[client, server]`): bytes received in order, not yet fed.
     pending: [Vec<u8>; 2],
     /// Per direction: segments that arrived ahead of a hole, by stream offset, until the
@@ -186,6 +191,7 @@ impl Conn {
         self.responses.reset();
         self.is_http = false;
         self.http_settled.clear();
+        self.response_settled.clear();
         for p in &mut self.pending {
             p.clear();
         }
@@ -210,6 +216,14 @@ impl Conn {
 /// Whether an HTTP flow has a request for inspection at the client's next packet.
 fn http_due(c: &Conn) -> bool {
     c.http
+        .txs()
+        .iter()
+        .any(|t| t.updated || t.progress == http::PROGRESS_COMPLETE)
+}
+
+/// Whether an HTTP flow has a response for inspection at the server's next packet.
+fn response_due(c: &Conn) -> bool {
+    c.responses
         .txs()
         .iter()
         .any(|t| t.updated || t.progress == http::PROGRESS_COMPLETE)
@@ -385,6 +399,8 @@ pub struct TcpApp {
     http_on: bool,
     /// HTTP request bodies are kept ([`TcpApp::set_http_body`]).
     http_body: bool,
+    /// HTTP response transactions are kept ([`TcpApp::set_http_responses`]).
+    http_responses: bool,
     /// The rules settled for the request being inspected (reused).
     http_scratch: Vec<u32>,
     /// JA3 is computed (Suricata turns it on when a rule uses a `ja3` keyword; it also
@@ -423,6 +439,7 @@ impl TcpApp {
         c.tls.set_certs(self.certs);
         c.probing_port = server_port == TLS_PROBE_PORT;
         c.http.set_keep_body(self.http_body);
+        c.responses.set_keep_body(self.http_responses);
         self.by_slot.insert(slot, i);
     }
 
@@ -443,6 +460,12 @@ impl TcpApp {
     /// Whether HTTP flows opened from now on keep request bodies (some rule reads them).
     pub fn set_http_body(&mut self, on: bool) {
         self.http_body = on;
+    }
+
+    /// Whether HTTP flows opened from now on keep response transactions and bodies
+    /// (some rule reads them).
+    pub fn set_http_responses(&mut self, on: bool) {
+        self.http_responses = on;
     }
 
     /// Whether flows opened from now on compute JA3.
@@ -771,7 +794,11 @@ impl TcpApp {
     pub fn has_tx(&self, slot: u32, to_server: bool) -> bool {
         self.get(slot).is_some_and(|c| {
             if c.is_http {
-                to_server && http_due(c)
+                if to_server {
+                    http_due(c)
+                } else {
+                    response_due(c)
+                }
             } else {
                 Due::of(c, self.certs, self.recheck, to_server).any()
             }
@@ -815,6 +842,64 @@ impl TcpApp {
         self.account(before, after);
     }
 
+    /// Whether the HTTP flow in `slot` has response transactions not yet let go: at its
+    /// end Suricata sends the client's direction a pseudo packet to inspect them
+    /// (`FlowForceReassemblyNeedReassembly`).
+    pub fn has_responses(&self, slot: u32) -> bool {
+        self.get(slot)
+            .is_some_and(|c| c.is_http && !c.responses.txs().is_empty())
+    }
+
+    /// [`TcpApp::inspect_http`] for the responses of the HTTP flow in `slot`, at a packet
+    /// going to the client; `eof`: the flow's end-of-flow pseudo packet, which inspects
+    /// every response and offers each body as it stands (`STREAM_EOF`). A response whose
+    /// body was compressed is counted once, as its body is not followed.
+    pub fn inspect_http_responses(
+        &mut self,
+        slot: u32,
+        eof: bool,
+        mut inspect: impl FnMut(&ResponseTx, &mut Vec<u32>),
+    ) {
+        let before = self.held_by(slot);
+        let mut done = std::mem::take(&mut self.http_scratch);
+        let mut compressed = 0;
+        let Some(c) = self.conn(slot) else {
+            self.http_scratch = done;
+            return;
+        };
+        let Conn {
+            responses,
+            response_settled: settled,
+            ..
+        } = c;
+        for tx in responses.txs_mut() {
+            if !(eof || tx.updated || tx.progress == http::PROGRESS_COMPLETE) {
+                continue;
+            }
+            tx.updated = false;
+            done.clear();
+            done.extend(settled.iter().filter(|s| s.0 == tx.id).map(|s| s.1));
+            let had = done.len();
+            tx.begin_inspection(eof);
+            inspect(tx, &mut done);
+            tx.end_inspection();
+            for &r in done.get(had..).unwrap_or_default() {
+                settled.push((tx.id, r));
+            }
+        }
+        responses.retire(|tx| {
+            let gone = eof || (tx.progress == http::PROGRESS_COMPLETE && !tx.updated);
+            compressed += u64::from(gone && tx.compressed());
+            gone
+        });
+        let oldest = responses.txs().first().map_or(u64::MAX, |t| t.id);
+        settled.retain(|s| s.0 >= oldest);
+        self.http_scratch = done;
+        self.stats.http_bodies_compressed += compressed;
+        let after = self.held_by(slot);
+        self.account(before, after);
+    }
+
     /// Follows no more bytes of the flow in `slot` (Suricata stopped parsing it); what
     /// was parsed stays until [`TcpApp::close`].
     pub fn stop(&mut self, slot: u32) {
@@ -833,7 +918,8 @@ impl TcpApp {
             // With rechecks a TLS flow is kept until both ends finished and it was
             // inspected once more (its last inspections are then done).
             let finished = c.eof == [true; 2] && c.finished_inspected.contains(&true);
-            let kept = (self.recheck && c.is_tls && !finished) || (c.is_http && http_due(c));
+            let kept = (self.recheck && c.is_tls && !finished)
+                || (c.is_http && (http_due(c) || !c.responses.txs().is_empty()));
             c.stopped == [true; 2]
                 && !kept
                 && !hello_pending(c, true)

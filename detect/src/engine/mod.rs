@@ -573,6 +573,8 @@ pub struct Engine {
     /// Some rule inspects an HTTP request (one of `http` has rules); and so, with the TLS
     /// rules, whether TCP flows' bytes are followed at all. Kept, as every TCP packet asks.
     http_any: bool,
+    /// An HTTP response's buffers: `file.data`.
+    http_response: TxRules,
     tcp_app: bool,
 }
 
@@ -895,7 +897,9 @@ impl Engine {
             .iter()
             .any(|c| c.flow_action && !c.ip_only && !is_app_header_only(&rules[c.index as usize]));
         let http_any = http.iter().any(|t| t.any);
+        let http_response = tx_rules(Sticky::HttpFileData)?;
         let mut engine = Engine {
+            http_response,
             tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
             http_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Http),
             http,
@@ -1315,7 +1319,13 @@ impl Engine {
     /// Whether some rule inspects an HTTP request or is on protocol `http`: only then
     /// does the worker follow the client's bytes of HTTP flows.
     pub fn has_http_rules(&self) -> bool {
-        self.http_any || self.http_proto
+        self.http_any || self.http_proto || self.http_response.any
+    }
+
+    /// Whether some rule reads an HTTP response's body (`file.data`): only then are
+    /// response transactions and their bodies kept.
+    pub fn has_http_response_rules(&self) -> bool {
+        self.http_response.any
     }
 
     /// Whether some rule reads `http.request_body`: only then are request bodies kept.
@@ -1355,7 +1365,63 @@ impl Engine {
         if !flow.to_server || flow.header_only || !self.http_any {
             return Verdict::Inspected;
         }
-        tx_candidates(self.http.iter(), &buffer, |_| true, scratch);
+        self.inspect_http_tx(
+            self.http.iter(),
+            Sticky::http_progress,
+            pkt,
+            flow,
+            buffer,
+            progress,
+            settled,
+            scratch,
+        )
+    }
+
+    /// Inspects one HTTP response transaction at packet `pkt` (going to the client), as
+    /// [`Engine::inspect_http`] does a request: `buffer` gives the response's buffers as
+    /// they stand, `progress` its libhtp response progress, `settled` the rules done with
+    /// it.
+    pub fn inspect_http_response<'b>(
+        &self,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        buffer: impl Fn(Sticky) -> Option<&'b [u8]>,
+        progress: u8,
+        settled: &mut Vec<u32>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        scratch.matches.clear();
+        if flow.to_server || flow.header_only || !self.http_response.any {
+            return Verdict::Inspected;
+        }
+        self.inspect_http_tx(
+            std::iter::once(&self.http_response),
+            Sticky::http_response_progress,
+            pkt,
+            flow,
+            buffer,
+            progress,
+            settled,
+            scratch,
+        )
+    }
+
+    /// The transaction run both [`Engine::inspect_http`] and
+    /// [`Engine::inspect_http_response`] make: `tables` are the side's buffers' rules,
+    /// `need_of` the progress each buffer is inspected from.
+    #[allow(clippy::too_many_arguments)]
+    fn inspect_http_tx<'t, 'b>(
+        &self,
+        tables: impl Iterator<Item = &'t TxRules> + Clone,
+        need_of: fn(Sticky) -> Option<u8>,
+        pkt: &Packet<'_>,
+        flow: &FlowInfo,
+        buffer: impl Fn(Sticky) -> Option<&'b [u8]>,
+        progress: u8,
+        settled: &mut Vec<u32>,
+        scratch: &mut Scratch,
+    ) -> Verdict {
+        tx_candidates(tables, &buffer, |_| true, scratch);
         let Scratch {
             matches,
             cands,
@@ -1383,7 +1449,7 @@ impl Engine {
             let mut hit = true;
             let mut can_later = false;
             for a in std::iter::once(app).chain(c.app_also.iter()) {
-                let need = a.kind.http_progress().unwrap_or(u8::MAX);
+                let need = need_of(a.kind).unwrap_or(u8::MAX);
                 if progress < need {
                     hit = false;
                     can_later = true;

@@ -615,6 +615,10 @@ pub enum Sticky {
     /// `http.request_body`: the request's body, de-chunked, up to libhtp's request body
     /// limit, offered once per new bytes (see [`crate::applayer::http`]).
     HttpRequestBody,
+    /// `file.data` (`file_data`, `http.response_body`) on an HTTP response: its body's
+    /// first bytes, as Suricata's file tracking keeps them (see
+    /// [`crate::applayer::http_response`]).
+    HttpFileData,
 }
 
 impl Sticky {
@@ -677,6 +681,7 @@ impl Sticky {
             Sticky::HttpStart => "http.start",
             Sticky::HttpHeaderRaw => "http.header.raw",
             Sticky::HttpRequestBody => "http.request_body",
+            Sticky::HttpFileData => "file.data",
         }
     }
 
@@ -704,6 +709,7 @@ impl Sticky {
             "http.header" => Sticky::HttpHeader,
             "http.header.raw" => Sticky::HttpHeaderRaw,
             "http.request_body" => Sticky::HttpRequestBody,
+            "file.data" | "file_data" | "http.response_body" => Sticky::HttpFileData,
             // Sticky buffers under their legacy names too.
             "http.request_line" | "http_request_line" => Sticky::HttpRequestLine,
             "http.protocol" | "http_protocol" => Sticky::HttpProtocol,
@@ -736,9 +742,18 @@ impl Sticky {
         }
     }
 
-    /// Whether the buffer is one of an HTTP request's.
+    /// Whether the buffer is one of an HTTP transaction's (request or response).
     pub fn is_http(self) -> bool {
-        self.http_progress().is_some()
+        self.http_progress().is_some() || self.http_response_progress().is_some()
+    }
+
+    /// The response progress (libhtp's `htp_tx_res_progress_t`, 3 the body) at which
+    /// Suricata 7 registers a response buffer's inspection engine.
+    pub fn http_response_progress(self) -> Option<u8> {
+        match self {
+            Sticky::HttpFileData => Some(3),
+            _ => None,
+        }
     }
 
     /// The request progress (libhtp's `htp_tx_req_progress_t`: 1 the request line, 2 the
@@ -793,12 +808,14 @@ impl Sticky {
     }
 
     /// Which part of a transaction the buffer is read from, and so when it is inspected:
-    /// a DNS request, the client's hello, the server's hello, a certificate.
+    /// a DNS request, the client's hello, the server's hello, a certificate, an HTTP
+    /// request, an HTTP response.
     pub fn part(self) -> u8 {
         match self {
             Sticky::DnsQuery => 0,
             Sticky::TlsSni | Sticky::Ja3Hash | Sticky::Ja3String => 1,
             Sticky::Ja3sHash | Sticky::Ja3sString => 2,
+            Sticky::HttpFileData => 5,
             k if k.is_http() => 4,
             _ => 3,
         }

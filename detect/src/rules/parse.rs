@@ -587,7 +587,10 @@ impl Builder {
             | "http_header_names"
             | "http.start"
             | "http_start"
-            | "http.request_body" => {
+            | "http.request_body"
+            | "file.data"
+            | "file_data"
+            | "http.response_body" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -597,6 +600,14 @@ impl Builder {
                     Proto::Tcp | Proto::TcpPkt | Proto::TcpStream
                 );
                 match kind {
+                    // Files of other protocols (SMTP, SMB, FTP, ...) are not followed:
+                    // only an `alert http` rule's file.data is the response body alone.
+                    Sticky::HttpFileData if self.rule.proto != Proto::Http => {
+                        if matches!(self.rule.proto, Proto::Udp | Proto::Icmp | Proto::Dns | Proto::Tls | Proto::TcpPkt) {
+                            return err(pos, kw, "file.data reads files carried over TCP app-layer protocols (Suricata 7 refuses the rule)");
+                        }
+                        self.unsupported(format!("file.data:{}", proto_name(&self.rule.proto)));
+                    }
                     // DNS over TCP is not parsed: a TCP-only rule could never match.
                     Sticky::DnsQuery if tcp_only => self.unsupported(format!("{kw}:tcp")),
                     Sticky::DnsQuery if self.rule.proto == Proto::Tls => {
@@ -1445,6 +1456,10 @@ impl Builder {
                     "http.host is lower-cased: its contents must be lower case and without nocase (Suricata 7 refuses the rule)",
                 );
             }
+        }
+        if buf.kind == Sticky::HttpFileData && self.rule.flow.to_server != Some(false) {
+            // Suricata also reads the files of requests (uploads): not modelled.
+            self.unsupported("file.data:request".into());
         }
         if buf.kind.http_both_ways() && self.rule.flow.to_server != Some(true) {
             self.unsupported(format!("{kw}:response"));

@@ -822,7 +822,10 @@ fn header_keywords() {
 fn unsupported_keywords_are_listed_in_order() {
     let cases: &[(&str, &[&str])] = &[
         ("alert http any any -> any any (flowbits:set,x; http.response_body; content:\"a\"; flowbits:noalert; threshold:type limit,track by_src,count 1,seconds 60; sid:1;)",
-            &["http.response_body"]),
+            &["file.data:request"]),
+        ("alert http any any -> any any (flow:to_server; file_data; content:\"a\"; sid:1;)", &["file.data:request"]),
+        ("alert tcp any any -> any any (flow:to_client; file_data; content:\"a\"; sid:1;)", &["file.data:tcp"]),
+        ("alert http any any -> any any (file.data; content:\"a\"; http.uri; content:\"b\"; sid:1;)", &["file.data+http.uri", "file.data:request"]),
         ("alert http any any -> any any (flow:established,to_server,only_stream; http.request_body; content:\"a\"; sid:1;)",
             &["http+flow:only_stream"]),
         ("alert tcp any any -> any any (flow:established,only_frag; sid:1;)", &["flow:only_frag"]),
@@ -831,7 +834,7 @@ fn unsupported_keywords_are_listed_in_order() {
         ("alert tcp any any -> any any (byte_extract:2,0,len; content:\"a\"; depth:len; byte_test:1,>,len,0; sid:1;)", &["byte_extract"]),
         ("alert tcp any any -> any any (content:\"a\"; http_uri; sid:1;)", &["http_uri"]),
         ("alert tcp ![1.0.0.0/8,!1.1.1.1] any -> any any (sid:1;)", &["address:nested-negation"]),
-        ("alert tcp any any -> any any (file.data; pkt_data; content:\"a\"; sid:1;)", &["file.data", "pkt_data"]),
+        ("alert tcp any any -> any any (file.data; content:\"b\"; pkt_data; content:\"a\"; sid:1;)", &["file.data:tcp", "pkt_data", "file.data+packet-payload", "file.data:request"]),
     ];
     for (text, want) in cases {
         match parse(text) {
@@ -2001,4 +2004,19 @@ fn http_request_buffers_load_as_suricata_loads_them() {
             other => panic!("{text}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn file_data_reads_an_http_response_body() {
+    for kw in ["file.data", "file_data", "http.response_body"] {
+        let r = rule(&format!(
+            "alert http any any -> any any (flow:established,to_client; {kw}; content:\"<html\"; startswith; sid:1;)"
+        ));
+        let b = r.app_buffer.as_ref().unwrap();
+        assert_eq!(b.kind, Sticky::HttpFileData, "{kw}");
+        assert_eq!(b.payload.len(), 1);
+        assert!(r.payload.is_empty());
+    }
+    let e = parse("alert udp any any -> any any (file.data; content:\"a\"; sid:1;)").unwrap_err();
+    assert!(e.to_string().contains("file.data"), "{e}");
 }

@@ -202,6 +202,10 @@ pub fn render_sensor(m: &SensorMetrics, sensor: &Sensor) -> String {
         sum(|w| w.app.http_responses) as f64,
     )
     .sample(
+        &[("event", "http_body_compressed")],
+        sum(|w| w.app.http_bodies_compressed) as f64,
+    )
+    .sample(
         &[("event", "tcp_given_up")],
         sum(|w| w.app.tcp_given_up) as f64,
     );
