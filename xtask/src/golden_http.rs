@@ -8,7 +8,8 @@
 //! cut short by the end of the flow, raw `content` rules on HTTP flows (a completed
 //! request asks for raw inspection), a `pass` on a URI, IPv6, request bodies (the body
 //! limit, extra body lines, keep-alive, chunks across segments), raw content rules of
-//! protocol `http` in both directions. Rules are in
+//! protocol `http` in both directions, response bodies as `file.data` reads them (by
+//! length, chunked, past the body limit, until close, bodiless, compressed). Rules are in
 //! `xtask/golden/http/http.rules`; Suricata's alerts on this pcap are the reference
 //! (`cargo xtask golden-http`).
 
@@ -413,7 +414,88 @@ GET /extra/next HTTP/1.1\r\nHost: extra.example.com\r\n\r\n"),
             S(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close: UNTILCLOSE-mark"),
         ],
     );
+    // 35. (p) Compressed bodies, decompressed as libhtp does before file.data sees
+    //     them: gzip in one segment, gzip across two, zlib-wrapped and raw deflate, a
+    //     chunked x-gzip body of 20,000 bytes (past the body limit once inflated), an
+    //     unknown coding and a "gzip" body that is not compressed (both pass through).
+    let page =
+        |mark: &str| format!("<html><body>compressed page {mark} end</body></html>").into_bytes();
+    let gz = gzip(&page("GZIPMARK-one"));
+    let gz2 = gzip(&page("GZIPMARK-two"));
+    let (a, b) = gz2.split_at(gz2.len() / 2);
+    let mut big = vec![b'x'; 20_000];
+    big[100..107].copy_from_slice(b"GZEARLY");
+    big[6000..6006].copy_from_slice(b"GZLATE");
+    let big = gzip(&big);
+    let mut chunked = Vec::new();
+    for c in big.chunks(700) {
+        chunked.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        chunked.extend_from_slice(c);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let coded = |coding: &str, body: &[u8]| {
+        let mut r = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let gz_head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz2.len()
+    );
+    let mut first = gz_head.into_bytes();
+    first.extend_from_slice(a);
+    let responses = [
+        coded("gzip", &gz),
+        coded("deflate", &zlib(&page("ZLIBMARK-deflate"))),
+        coded("deflate", &raw_deflate(&page("RAWMARK-deflate"))),
+        coded("br", &page("BRMARK-plain")),
+        coded("gzip", &page("NOTGZIPMARK-plain")),
+    ];
+    let mut steps = vec![
+        C(b"GET /gz/split HTTP/1.1\r\nHost: gz.example.com\r\n\r\n"),
+        S(&first),
+        S(b),
+    ];
+    let big_head =
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: x-gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut big_resp = big_head.to_vec();
+    big_resp.extend_from_slice(&chunked);
+    steps.push(C(b"GET /gz/big HTTP/1.1\r\nHost: gz.example.com\r\n\r\n"));
+    for part in big_resp.chunks(900) {
+        steps.push(S(part));
+    }
+    for r in &responses {
+        steps.push(C(b"GET /gz/page HTTP/1.1\r\nHost: gz.example.com\r\n\r\n"));
+        steps.push(S(r));
+    }
+    session(&mut g, &steps);
     g.frames
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
+
+fn zlib(b: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
+
+fn raw_deflate(b: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).expect("writing to memory");
+    e.finish().expect("writing to memory")
 }
 
 /// The response of session 32: a 6,000-byte body with `EARLYRESP` at 100, `EDGERESP`

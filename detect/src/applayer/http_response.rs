@@ -49,10 +49,12 @@
 //! Not modelled: lines ended by a lone CR (libhtp ends a header line at a CR not
 //! followed by LF), a response without a request (libhtp makes a transaction for it),
 //! the request side's reaction to a 4xx for a request waiting on `Expect: 100-continue`,
-//! decompression (a body whose `Content-Encoding` libhtp decompresses opens no file
-//! here, [`ResponseTx::compressed`]), the file name a file needs (every response body
-//! here opens one), and protocol upgrades to HTTP/2.
+//! two or more `Content-Encoding` layers (such a body opens no file here,
+//! [`ResponseTx::compressed`]; one layer of gzip or deflate is decompressed, see
+//! [`super::http_inflate`]), the file name a file needs (every response body here
+//! opens one), and protocol upgrades to HTTP/2.
 
+use super::http_inflate::{Coding, Inflater};
 use crate::rules::Sticky;
 
 use super::http::{
@@ -183,9 +185,14 @@ pub struct ResponseTx {
     inspected: usize,
     /// The body is offered at the current inspection.
     fresh: bool,
-    /// `Content-Encoding` asks libhtp to decompress the body: not modelled, so the body
-    /// is not followed and no file is opened (counted by the caller).
+    /// The body's `Content-Encoding` is one libhtp decompresses in a way not modelled
+    /// (several layers), or its decoder broke where libhtp would have restarted: the
+    /// body is not followed further (counted by the caller).
     compressed: bool,
+    /// The body goes through `inflater` (one layer of gzip or deflate).
+    inflating: bool,
+    /// Kept across reuse for its allocations.
+    inflater: Option<Box<Inflater>>,
 }
 
 impl ResponseTx {
@@ -199,24 +206,59 @@ impl ResponseTx {
         self.inspected = 0;
         self.fresh = false;
         self.compressed = false;
+        self.inflating = false;
     }
 
-    /// Whether the body was compressed, and so not followed.
+    /// Whether the body was compressed in a way not modelled, and so not followed.
     pub fn compressed(&self) -> bool {
         self.compressed
+    }
+
+    /// Body bytes as framing reads them, through the decoder when the body is
+    /// compressed.
+    fn body_data(&mut self, data: &[u8]) {
+        if data.is_empty() || self.compressed {
+            return;
+        }
+        if !self.inflating {
+            return self.file_data(data);
+        }
+        if let Some(mut inf) = self.inflater.take() {
+            inf.feed(data, &mut |b| self.file_data(b));
+            self.compressed |= inf.broken();
+            self.inflater = Some(inf);
+        }
+    }
+
+    /// Starts decoding the body (`Content-Encoding` named one layer).
+    fn start_inflate(&mut self, coding: Coding) {
+        match &mut self.inflater {
+            Some(i) => i.reset(coding),
+            None => self.inflater = Some(Box::new(Inflater::new(coding))),
+        }
+        self.inflating = true;
+    }
+
+    /// The response completed: libhtp's last, empty body call hands over what the
+    /// decoder holds.
+    fn finish_body(&mut self) {
+        if !self.inflating || self.compressed {
+            return;
+        }
+        if let Some(mut inf) = self.inflater.take() {
+            inf.finish(&mut |b| self.file_data(b));
+            self.inflater = Some(inf);
+        }
     }
 
     /// `HTPCallbackResponseBodyData` with `HtpResponseBodyHandle`: the first bytes up
     /// to the body limit go to the file (opened by the first), and a byte past the limit
     /// closes it as truncated.
-    fn body_data(&mut self, data: &[u8]) {
+    fn file_data(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
         }
         self.updated = true;
-        if self.compressed {
-            return;
-        }
         let limit = RESPONSE_BODY_LIMIT as u64;
         if self.so_far < limit {
             let n = (limit - self.so_far).min(data.len() as u64) as usize;
@@ -299,6 +341,8 @@ impl HttpResponses {
         while i < self.txs.len() {
             if done(&self.txs[i]) {
                 let mut tx = self.txs.remove(i);
+                // A decoder is large (its window): not kept idle.
+                tx.inflater = None;
                 if self.spare.len() < SPARE_TXS && tx.body.capacity() <= RESPONSE_BODY_LIMIT {
                     tx.clear();
                     self.spare.push(tx);
@@ -348,7 +392,13 @@ impl HttpResponses {
     /// Bytes held: the buffered line, the header waiting for a continuation and the
     /// kept bodies.
     pub fn held(&self) -> usize {
-        self.carry.len() + self.pending.len() + self.txs.iter().map(|t| t.body.len()).sum::<usize>()
+        self.carry.len()
+            + self.pending.len()
+            + self
+                .txs
+                .iter()
+                .map(|t| t.body.len() + t.inflater.as_ref().map_or(0, |i| i.held()))
+                .sum::<usize>()
     }
 
     /// Parses the server's next acknowledged bytes (one `htp_connp_res_data` call);
@@ -430,6 +480,7 @@ impl HttpResponses {
     /// `htp_tx_state_response_complete`.
     fn complete(&mut self) {
         if let Some(tx) = self.cur() {
+            tx.finish_body();
             tx.progress = super::http::PROGRESS_COMPLETE;
             tx.updated = true;
             if tx.file == File::Open {
@@ -726,9 +777,17 @@ impl HttpResponses {
             self.state = State::Line;
             return Ok(());
         }
-        let compressed = self.present[CE] && compresses(&self.fields[CE]);
+        let coding = if self.present[CE] {
+            coding(&self.fields[CE])
+        } else {
+            Ok(None)
+        };
         if let Some(tx) = self.cur() {
-            tx.compressed = compressed;
+            match coding {
+                Ok(Some(c)) => tx.start_inflate(c),
+                Ok(None) => {}
+                Err(()) => tx.compressed = true,
+            }
         }
         self.progress(super::http::PROGRESS_BODY, true);
         let no_body = self.answer == Answer::Head
@@ -791,22 +850,36 @@ fn treat_as_body(l: &[u8]) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP"))
 }
 
-/// Whether libhtp decompresses a body with this `Content-Encoding`
-/// (`htp_tx_state_response_headers`): one of its comma-separated codings is gzip,
-/// x-gzip, deflate or x-deflate (LZMA is off in Suricata's default configuration, and
-/// other codings are ignored).
-fn compresses(v: &[u8]) -> bool {
-    v.split(|&b| b == b',').any(|t| {
+/// How libhtp decodes a body with this `Content-Encoding`
+/// (`htp_tx_state_response_headers`): gzip or x-gzip, deflate or x-deflate (any case,
+/// NULs ignored) is one layer; in a list, each such token is a layer, and more than one
+/// is not modelled (`Err`); anything else (LZMA is off in Suricata's default
+/// configuration, `identity`, `br`, ...) is passed as it is.
+fn coding(v: &[u8]) -> Result<Option<Coding>, ()> {
+    let is = |t: &[u8], c: &[u8]| {
+        t.iter()
+            .filter(|&&b| b != 0)
+            .map(u8::to_ascii_lowercase)
+            .eq(c.iter().copied())
+    };
+    let mut found = None;
+    let mut layers = 0;
+    for t in v.split(|&b| b == b',') {
         let t = t.trim_ascii();
-        [&b"gzip"[..], b"x-gzip", b"deflate", b"x-deflate"]
-            .iter()
-            .any(|c| {
-                t.iter()
-                    .filter(|&&b| b != 0)
-                    .map(u8::to_ascii_lowercase)
-                    .eq(c.iter().copied())
-            })
-    })
+        let c = if is(t, b"gzip") || is(t, b"x-gzip") {
+            Coding::Gzip
+        } else if is(t, b"deflate") || is(t, b"x-deflate") {
+            Coding::Deflate
+        } else {
+            continue;
+        };
+        layers += 1;
+        found = Some(c);
+    }
+    if layers > 1 {
+        return Err(());
+    }
+    Ok(found)
 }
 
 fn contains_nocase(hay: &[u8], needle: &[u8]) -> bool {
@@ -1053,20 +1126,21 @@ HTTP/1.1 304 Not Modified\r\n\r\n",
         assert_eq!(offered(&mut r, 0, false), None);
         let mut r = kept(&[b"HTTP/1.1 304 Not Modified\r\n\r\n"], Answer::Normal);
         assert_eq!(offered(&mut r, 0, false), None);
-        // Compressed: not followed.
+        // Two layers: not followed.
         let mut r = kept(
-            &[b"HTTP/1.1 200 OK\r\nContent-Encoding: x-GZIP\r\nContent-Length: 3\r\n\r\nabc"],
+            &[b"HTTP/1.1 200 OK\r\nContent-Encoding: x-GZIP, deflate\r\nContent-Length: 3\r\n\r\nabc"],
             Answer::Normal,
         );
         assert!(r.txs()[0].compressed());
         assert_eq!(offered(&mut r, 0, false), None);
-        for (v, yes) in [
-            (&b"gzip, br"[..], true),
-            (b"br", false),
-            (b"identity", false),
-            (b"de\0flate", true),
+        for (v, want) in [
+            (&b"gzip, br"[..], Ok(Some(Coding::Gzip))),
+            (b"br", Ok(None)),
+            (b"identity", Ok(None)),
+            (b"de\0flate", Ok(Some(Coding::Deflate))),
+            (b"gzip, deflate", Err(())),
         ] {
-            assert_eq!(compresses(v), yes, "{v:?}");
+            assert_eq!(coding(v), want, "{v:?}");
         }
         // Until close: the end of the flow offers the body as it stands.
         let mut r = kept(&[b"HTTP/1.0 200 OK\r\n\r\npart"], Answer::Normal);

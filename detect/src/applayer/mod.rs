@@ -12,6 +12,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod http_inflate;
 pub mod http_response;
 pub mod tcp;
 pub mod tls;
