@@ -76,7 +76,7 @@ impl LoadedRulesSummary {
         }
         if self.http > 0 {
             s.push_str(&format!(
-                "http: {} rule(s) on HTTP (request buffers: method, URI, host, headers, body; response bodies (file.data); raw content both ways; response headers are not parsed)\n",
+                "http: {} rule(s) on HTTP (request buffers: method, URI, host, headers, body; responses: status code, body (file.data); raw content both ways; other response headers are not parsed)\n",
                 self.http
             ));
         }

@@ -61,7 +61,7 @@ fn et_open_loads_and_replays_with_a_summary() {
         );
     }
     // The response headers are not parsed yet.
-    assert!(stdout.contains("http.stat_code"), "{stdout}");
+    assert!(stdout.contains("http.content_type:response"), "{stdout}");
     assert!(stdout.contains("configuration OK"));
 
     let work = scratch_dir("et_open_replay");

@@ -429,20 +429,27 @@ fn is_raw_http(r: &Rule) -> bool {
     r.proto == Proto::Http && r.app_buffer.is_none()
 }
 
-/// Whether `r` reads an HTTP response's body (`file.data`).
-fn is_file_data(r: &Rule) -> bool {
+/// Whether `r` reads an HTTP response (`http.stat_code`, `file.data`).
+fn is_response(r: &Rule) -> bool {
     r.app_buffer
         .as_ref()
-        .is_some_and(|b| b.kind == Sticky::HttpFileData)
+        .is_some_and(|b| Sticky::HTTP_RESPONSE.contains(&b.kind))
 }
 
-/// The response body holding a `file.data` rule's positive contents (anchored ones at
-/// its start); `None` without contents, or past the response body limit.
-fn file_body_for(r: &Rule) -> Option<Vec<u8>> {
-    let contents: Vec<&ContentMatch> = r
+/// The positive contents of `r`'s buffer `kind`, assembled (anchored ones first);
+/// `Some(None)` when the rule does not read it, `None` when they cannot be placed.
+fn buffer_text(r: &Rule, kind: Sticky) -> Option<Option<Vec<u8>>> {
+    let Some(b) = r
         .app_buffer
         .iter()
-        .flat_map(|b| &b.payload)
+        .chain(&r.app_buffers_also)
+        .find(|b| b.kind == kind)
+    else {
+        return Some(None);
+    };
+    let contents: Vec<&ContentMatch> = b
+        .payload
+        .iter()
         .filter_map(|p| match p {
             PayloadMatch::Content(c) if !c.negated => Some(c),
             _ => None,
@@ -451,7 +458,18 @@ fn file_body_for(r: &Rule) -> Option<Vec<u8>> {
     if contents.is_empty() {
         return None;
     }
-    assemble(&contents).filter(|b| b.len() <= RESPONSE_BODY_LIMIT)
+    assemble(&contents).map(Some)
+}
+
+/// The status token and body of the response holding a response rule's positive
+/// contents: its `http.stat_code` contents as the status (else `200`), its `file.data`
+/// contents as the body (else a short one); `None` when they cannot be placed (a
+/// status that is not a token, a body past the response body limit).
+fn response_for(r: &Rule) -> Option<(Vec<u8>, Vec<u8>)> {
+    let status = buffer_text(r, Sticky::HttpStatCode)?.unwrap_or_else(|| b"200".to_vec());
+    let body = buffer_text(r, Sticky::HttpFileData)?.unwrap_or_else(|| b"ok".to_vec());
+    let token = !status.is_empty() && status.iter().all(|b| b.is_ascii_graphic());
+    (token && body.len() <= RESPONSE_BODY_LIMIT).then_some((status, body))
 }
 
 /// The body holding a raw `alert http` rule's positive contents, and whether it goes to
@@ -480,7 +498,7 @@ fn raw_body_for(r: &Rule) -> Option<(Vec<u8>, bool)> {
 
 /// The request and response of a raw `alert http` rule's session: the body in a POST,
 /// or in a `200 OK` answering a GET.
-fn raw_exchange(body: &[u8], to_server: bool) -> (Vec<u8>, Vec<u8>) {
+fn raw_exchange(status: &[u8], body: &[u8], to_server: bool) -> (Vec<u8>, Vec<u8>) {
     let with_body = |head: &str| {
         let mut m = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
         m.extend_from_slice(body);
@@ -494,7 +512,10 @@ fn raw_exchange(body: &[u8], to_server: bool) -> (Vec<u8>, Vec<u8>) {
     } else {
         (
             b"GET /page.html HTTP/1.1\r\nHost: raw.example.com\r\n\r\n".to_vec(),
-            with_body("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"),
+            with_body(&format!(
+                "HTTP/1.1 {} OK\r\nContent-Type: text/html\r\n",
+                String::from_utf8_lossy(status)
+            )),
         )
     }
 }
@@ -629,50 +650,57 @@ pub fn write_et_http_pcap(rules: &Path, out: &Path) -> Result<usize> {
     // Sessions of rules whose contents go in a body, raw ones then `file.data` ones; one
     // per body, direction, port and orientation.
     let mut bodies = BTreeSet::new();
-    let mut body_session =
-        |frames: &mut Vec<Vec<u8>>, n: &mut usize, r: &Rule, body: Vec<u8>, to_server: bool| {
-            let port = server_port(if to_server {
-                &r.dst_ports
-            } else {
-                &r.src_ports
-            });
-            let (client, server) = endpoints(r, *n);
-            let inbound = client != addrs(*n)[0];
-            if !bodies.insert((body.clone(), to_server, port, inbound)) || *n >= MAX_SESSIONS {
-                return;
-            }
-            let (req, resp) = raw_exchange(&body, to_server);
-            let cport = 20_000 + (*n % 40_000) as u16;
-            session(
-                frames,
-                (client, cport),
-                (server, port),
-                (&req, &resp),
-                *n as u32,
-            );
-            *n += 1;
-        };
+    let mut body_session = |frames: &mut Vec<Vec<u8>>,
+                            n: &mut usize,
+                            r: &Rule,
+                            status: &[u8],
+                            body: Vec<u8>,
+                            to_server: bool| {
+        let port = server_port(if to_server {
+            &r.dst_ports
+        } else {
+            &r.src_ports
+        });
+        let (client, server) = endpoints(r, *n);
+        let inbound = client != addrs(*n)[0];
+        let key = (status.to_vec(), body.clone(), to_server, port, inbound);
+        if !bodies.insert(key) || *n >= MAX_SESSIONS {
+            return;
+        }
+        let (req, resp) = raw_exchange(status, &body, to_server);
+        let cport = 20_000 + (*n % 40_000) as u16;
+        session(
+            frames,
+            (client, cport),
+            (server, port),
+            (&req, &resp),
+            *n as u32,
+        );
+        *n += 1;
+    };
     let (mut raw_n, mut raw_skipped) = (0usize, 0usize);
     for r in loaded.rules.iter().filter(|r| is_raw_http(r)) {
         raw_n += 1;
         match raw_body_for(r) {
-            Some((body, to_server)) => body_session(&mut frames, &mut n, r, body, to_server),
+            Some((body, to_server)) => {
+                body_session(&mut frames, &mut n, r, b"200", body, to_server)
+            }
             None => raw_skipped += 1,
         }
     }
     println!(
         "{raw_n} enforced raw-content http rules, {raw_skipped} of them skipped (no content, or one anchored to the stream's start)"
     );
-    let (mut file_n, mut file_skipped) = (0usize, 0usize);
-    for r in loaded.rules.iter().filter(|r| is_file_data(r)) {
-        file_n += 1;
-        match file_body_for(r) {
-            Some(body) => body_session(&mut frames, &mut n, r, body, false),
-            None => file_skipped += 1,
+    let (mut resp_n, mut resp_skipped) = (0usize, 0usize);
+    for r in loaded.rules.iter().filter(|r| is_response(r)) {
+        resp_n += 1;
+        match response_for(r) {
+            Some((status, body)) => body_session(&mut frames, &mut n, r, &status, body, false),
+            None => resp_skipped += 1,
         }
     }
     println!(
-        "{file_n} enforced file.data rules, {file_skipped} of them skipped (no content, or contents that cannot be placed in a body)"
+        "{resp_n} enforced HTTP response rules (http.stat_code, file.data), {resp_skipped} of them skipped (a buffer without contents, a status that is not a token, a body past the limit)"
     );
     // Frames 1 ms apart from 2024-06-10T06:13:20.001Z.
     write_file(out, |sink| {

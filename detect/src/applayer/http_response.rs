@@ -4,8 +4,9 @@
 //! does for the client's. Raw `content` rules on a response (`alert http ...
 //! flow:to_client`, or `alert tcp` on an HTTP flow) alert at that packet in Suricata.
 //!
-//! The framing (`htp_response.c`), and, while a rule reads response bodies, each
-//! response's body as `file.data` sees it (see [`ResponseTx`]):
+//! The framing (`htp_response.c`), and, while a rule reads responses, each response's
+//! status token (`http.stat_code`) and body as `file.data` sees it (see
+//! [`ResponseTx`]):
 //! - idle: the first byte of a response starts it, answering the request of the same
 //!   index ([`Answer`]); after an HTTP/0.9 request the whole rest is the body;
 //! - response line: empty lines before it are skipped; a line that does not start with
@@ -191,6 +192,10 @@ pub struct ResponseTx {
     compressed: bool,
     /// The body goes through `inflater` (one layer of gzip or deflate).
     inflating: bool,
+    /// `response_status`: the status token of the response line, as sent (absent
+    /// before the line, and for a line taken as body).
+    status: Vec<u8>,
+    has_status: bool,
     /// Kept across reuse for its allocations.
     inflater: Option<Box<Inflater>>,
 }
@@ -207,6 +212,8 @@ impl ResponseTx {
         self.fresh = false;
         self.compressed = false;
         self.inflating = false;
+        self.status.clear();
+        self.has_status = false;
     }
 
     /// Whether the body was compressed in a way not modelled, and so not followed.
@@ -291,10 +298,12 @@ impl ResponseTx {
         }
     }
 
-    /// The buffer a rule on `kind` inspects now: `file.data` while the file is offered.
+    /// The buffer a rule on `kind` inspects now: `file.data` while the file is offered,
+    /// `http.stat_code` once the response line is parsed.
     pub fn buffer(&self, kind: Sticky) -> Option<&[u8]> {
         match kind {
             Sticky::HttpFileData if self.fresh => Some(&self.body),
+            Sticky::HttpStatCode if self.has_status => Some(&self.status),
             _ => None,
         }
     }
@@ -644,6 +653,11 @@ impl HttpResponses {
             pos += 1;
         }
         let status = &l[start..pos];
+        if let Some(tx) = self.cur() {
+            tx.status.clear();
+            tx.status.extend_from_slice(status);
+            tx.has_status = true;
+        }
         self.status = (!status.is_empty() && status.iter().all(u8::is_ascii_digit))
             .then(|| {
                 status.iter().try_fold(0u16, |v, &d| {
@@ -1152,6 +1166,17 @@ HTTP/1.1 304 Not Modified\r\n\r\n",
             Answer::Normal,
         );
         assert_eq!(r.txs().iter().map(|t| t.id).collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn the_status_token_is_kept_as_sent() {
+        let r = kept(&[b"HTTP/1.1 404 Not Found\r\n"], Answer::Normal);
+        assert_eq!(r.txs()[0].buffer(Sticky::HttpStatCode), Some(&b"404"[..]));
+        let r = kept(&[b"HTTP/1.0   2x0   odd\r\n\r\n"], Answer::Normal);
+        assert_eq!(r.txs()[0].buffer(Sticky::HttpStatCode), Some(&b"2x0"[..]));
+        // A line taken as body has none.
+        let r = kept(&[b"junk line\r\n"], Answer::Normal);
+        assert_eq!(r.txs()[0].buffer(Sticky::HttpStatCode), None);
     }
 
     #[test]

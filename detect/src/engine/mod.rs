@@ -573,8 +573,10 @@ pub struct Engine {
     /// Some rule inspects an HTTP request (one of `http` has rules); and so, with the TLS
     /// rules, whether TCP flows' bytes are followed at all. Kept, as every TCP packet asks.
     http_any: bool,
-    /// An HTTP response's buffers: `file.data`.
-    http_response: TxRules,
+    /// An HTTP response's buffers, in [`Sticky::HTTP_RESPONSE`] order.
+    http_response: Vec<TxRules>,
+    /// Some rule inspects an HTTP response.
+    http_response_any: bool,
     tcp_app: bool,
 }
 
@@ -897,8 +899,12 @@ impl Engine {
             .iter()
             .any(|c| c.flow_action && !c.ip_only && !is_app_header_only(&rules[c.index as usize]));
         let http_any = http.iter().any(|t| t.any);
-        let http_response = tx_rules(Sticky::HttpFileData)?;
+        let http_response = Sticky::HTTP_RESPONSE
+            .iter()
+            .map(|&k| tx_rules(k))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut engine = Engine {
+            http_response_any: http_response.iter().any(|t| t.any),
             http_response,
             tls_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Tls),
             http_proto: rules.iter().any(|r| r.proto == crate::rules::Proto::Http),
@@ -1319,13 +1325,13 @@ impl Engine {
     /// Whether some rule inspects an HTTP request or is on protocol `http`: only then
     /// does the worker follow the client's bytes of HTTP flows.
     pub fn has_http_rules(&self) -> bool {
-        self.http_any || self.http_proto || self.http_response.any
+        self.http_any || self.http_proto || self.http_response_any
     }
 
-    /// Whether some rule reads an HTTP response's body (`file.data`): only then are
-    /// response transactions and their bodies kept.
+    /// Whether some rule reads an HTTP response (`http.stat_code`, `file.data`): only
+    /// then are response transactions and their bodies kept.
     pub fn has_http_response_rules(&self) -> bool {
-        self.http_response.any
+        self.http_response_any
     }
 
     /// Whether some rule reads `http.request_body`: only then are request bodies kept.
@@ -1391,11 +1397,11 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Verdict {
         scratch.matches.clear();
-        if flow.to_server || flow.header_only || !self.http_response.any {
+        if flow.to_server || flow.header_only || !self.http_response_any {
             return Verdict::Inspected;
         }
         self.inspect_http_tx(
-            std::iter::once(&self.http_response),
+            self.http_response.iter(),
             Sticky::http_response_progress,
             pkt,
             flow,

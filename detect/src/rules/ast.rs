@@ -619,6 +619,8 @@ pub enum Sticky {
     /// first bytes, as Suricata's file tracking keeps them (see
     /// [`crate::applayer::http_response`]).
     HttpFileData,
+    /// `http.stat_code`: the response line's status token, as sent.
+    HttpStatCode,
 }
 
 impl Sticky {
@@ -646,6 +648,10 @@ impl Sticky {
         Sticky::HttpHeaderRaw,
         Sticky::HttpRequestBody,
     ];
+
+    /// Every buffer of an HTTP response, in the order of the progress Suricata 7
+    /// inspects them at.
+    pub const HTTP_RESPONSE: [Sticky; 2] = [Sticky::HttpStatCode, Sticky::HttpFileData];
 
     /// The keyword's name, for messages.
     pub fn keyword(self) -> &'static str {
@@ -682,6 +688,7 @@ impl Sticky {
             Sticky::HttpHeaderRaw => "http.header.raw",
             Sticky::HttpRequestBody => "http.request_body",
             Sticky::HttpFileData => "file.data",
+            Sticky::HttpStatCode => "http.stat_code",
         }
     }
 
@@ -710,6 +717,7 @@ impl Sticky {
             "http.header.raw" => Sticky::HttpHeaderRaw,
             "http.request_body" => Sticky::HttpRequestBody,
             "file.data" | "file_data" | "http.response_body" => Sticky::HttpFileData,
+            "http.stat_code" => Sticky::HttpStatCode,
             // Sticky buffers under their legacy names too.
             "http.request_line" | "http_request_line" => Sticky::HttpRequestLine,
             "http.protocol" | "http_protocol" => Sticky::HttpProtocol,
@@ -751,6 +759,7 @@ impl Sticky {
     /// Suricata 7 registers a response buffer's inspection engine.
     pub fn http_response_progress(self) -> Option<u8> {
         match self {
+            Sticky::HttpStatCode => Some(1),
             Sticky::HttpFileData => Some(3),
             _ => None,
         }
@@ -815,7 +824,7 @@ impl Sticky {
             Sticky::DnsQuery => 0,
             Sticky::TlsSni | Sticky::Ja3Hash | Sticky::Ja3String => 1,
             Sticky::Ja3sHash | Sticky::Ja3sString => 2,
-            Sticky::HttpFileData => 5,
+            Sticky::HttpFileData | Sticky::HttpStatCode => 5,
             k if k.is_http() => 4,
             _ => 3,
         }

@@ -590,7 +590,8 @@ impl Builder {
             | "http.request_body"
             | "file.data"
             | "file_data"
-            | "http.response_body" => {
+            | "http.response_body"
+            | "http.stat_code" => {
                 none(value)?;
                 let Some(kind) = Sticky::from_keyword(kw) else {
                     return err(pos, kw, "not an app-layer buffer");
@@ -1545,6 +1546,8 @@ impl Builder {
                 0 | 1 => !to_server,
                 // Buffers Suricata also reads in responses go either way.
                 4 => !to_server && !buf.kind.http_both_ways(),
+                // A response's buffers (file.data also reads requests' files).
+                5 => to_server && buf.kind != Sticky::HttpFileData,
                 2 => to_server,
                 _ => false,
             };

@@ -2017,6 +2017,14 @@ fn file_data_reads_an_http_response_body() {
         assert_eq!(b.payload.len(), 1);
         assert!(r.payload.is_empty());
     }
+    let r = rule("alert http any any -> any any (flow:to_client; http.stat_code; content:\"404\"; file.data; content:\"x\"; sid:1;)");
+    assert_eq!(r.app_buffer.as_ref().unwrap().kind, Sticky::HttpStatCode);
+    assert_eq!(r.app_buffers_also[0].kind, Sticky::HttpFileData);
+    let e = parse(
+        "alert http any any -> any any (flow:to_server; http.stat_code; content:\"200\"; sid:1;)",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("directions conflict"), "{e}");
     let e = parse("alert udp any any -> any any (file.data; content:\"a\"; sid:1;)").unwrap_err();
     assert!(e.to_string().contains("file.data"), "{e}");
 }
