@@ -429,6 +429,17 @@ fn is_raw_http(r: &Rule) -> bool {
     r.proto == Proto::Http && r.app_buffer.is_none()
 }
 
+/// The positive contents among `payload`'s keywords, in rule order.
+fn positive(payload: &[PayloadMatch]) -> Vec<&ContentMatch> {
+    payload
+        .iter()
+        .filter_map(|p| match p {
+            PayloadMatch::Content(c) if !c.negated => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether `r` reads an HTTP response (`http.stat_code`, `file.data`).
 fn is_response(r: &Rule) -> bool {
     r.app_buffer
@@ -439,22 +450,15 @@ fn is_response(r: &Rule) -> bool {
 /// The positive contents of `r`'s buffer `kind`, assembled (anchored ones first);
 /// `Some(None)` when the rule does not read it, `None` when they cannot be placed.
 fn buffer_text(r: &Rule, kind: Sticky) -> Option<Option<Vec<u8>>> {
-    let Some(b) = r
+    let reads = r
         .app_buffer
         .iter()
         .chain(&r.app_buffers_also)
-        .find(|b| b.kind == kind)
-    else {
+        .any(|b| b.kind == kind);
+    if !reads {
         return Some(None);
-    };
-    let contents: Vec<&ContentMatch> = b
-        .payload
-        .iter()
-        .filter_map(|p| match p {
-            PayloadMatch::Content(c) if !c.negated => Some(c),
-            _ => None,
-        })
-        .collect();
+    }
+    let contents = contents_of(r, kind);
     if contents.is_empty() {
         return None;
     }
@@ -477,14 +481,7 @@ fn response_for(r: &Rule) -> Option<(Vec<u8>, Vec<u8>)> {
 /// anchored to the start of the stream (`depth`, `offset`, `startswith`), which a body
 /// cannot hold.
 fn raw_body_for(r: &Rule) -> Option<(Vec<u8>, bool)> {
-    let contents: Vec<&ContentMatch> = r
-        .payload
-        .iter()
-        .filter_map(|p| match p {
-            PayloadMatch::Content(c) if !c.negated => Some(c),
-            _ => None,
-        })
-        .collect();
+    let contents = positive(&r.payload);
     if contents.is_empty()
         || contents
             .iter()
