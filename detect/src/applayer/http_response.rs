@@ -190,13 +190,11 @@ pub struct ResponseTx {
     /// (several layers), or its decoder broke where libhtp would have restarted: the
     /// body is not followed further (counted by the caller).
     compressed: bool,
-    /// The body goes through `inflater` (one layer of gzip or deflate).
-    inflating: bool,
     /// `response_status`: the status token of the response line, as sent (absent
     /// before the line, and for a line taken as body).
     status: Vec<u8>,
     has_status: bool,
-    /// Kept across reuse for its allocations.
+    /// The body's decoder, while it goes through one (one layer of gzip or deflate).
     inflater: Option<Box<Inflater>>,
 }
 
@@ -211,7 +209,8 @@ impl ResponseTx {
         self.inspected = 0;
         self.fresh = false;
         self.compressed = false;
-        self.inflating = false;
+        // A decoder is large (its window): not kept idle.
+        self.inflater = None;
         self.status.clear();
         self.has_status = false;
     }
@@ -227,29 +226,25 @@ impl ResponseTx {
         if data.is_empty() || self.compressed {
             return;
         }
-        if !self.inflating {
-            return self.file_data(data);
-        }
-        if let Some(mut inf) = self.inflater.take() {
-            inf.feed(data, &mut |b| self.file_data(b));
-            self.compressed |= inf.broken();
-            self.inflater = Some(inf);
+        match self.inflater.take() {
+            None => self.file_data(data),
+            Some(mut inf) => {
+                inf.feed(data, &mut |b| self.file_data(b));
+                self.compressed |= inf.broken();
+                self.inflater = Some(inf);
+            }
         }
     }
 
     /// Starts decoding the body (`Content-Encoding` named one layer).
     fn start_inflate(&mut self, coding: Coding) {
-        match &mut self.inflater {
-            Some(i) => i.reset(coding),
-            None => self.inflater = Some(Box::new(Inflater::new(coding))),
-        }
-        self.inflating = true;
+        self.inflater = Some(Box::new(Inflater::new(coding)));
     }
 
     /// The response completed: libhtp's last, empty body call hands over what the
     /// decoder holds.
     fn finish_body(&mut self) {
-        if !self.inflating || self.compressed {
+        if self.compressed {
             return;
         }
         if let Some(mut inf) = self.inflater.take() {
@@ -350,8 +345,6 @@ impl HttpResponses {
         while i < self.txs.len() {
             if done(&self.txs[i]) {
                 let mut tx = self.txs.remove(i);
-                // A decoder is large (its window): not kept idle.
-                tx.inflater = None;
                 if self.spare.len() < SPARE_TXS && tx.body.capacity() <= RESPONSE_BODY_LIMIT {
                     tx.clear();
                     self.spare.push(tx);
